@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* portctl: every cross-file prototype of the command line, by file. */
+#pragma once
+
+#include <stdbool.h>
+
+typedef struct PortctlContext {
+        const char *socket_path; /* --socket, else $PORTD_SOCKET, else the default */
+        const char *root;        /* --root, NULL for / */
+        bool json;               /* --json */
+        bool numeric_ports;      /* -P: ports as numbers (who) */
+        bool all;                /* -a/--all: established sockets too (who) */
+        const char *netns;       /* --netns NAME|PID|all (who) */
+        bool persistent;         /* --persistent (set) */
+} PortctlContext;
+
+/* Exit codes, as getent: found, error, not found. */
+enum {
+        PORTCTL_EXIT_OK = 0,
+        PORTCTL_EXIT_ERROR = 1,
+        PORTCTL_EXIT_NOT_FOUND = 2,
+};
+
+/* portctl.c */
+void portctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cmd-verify.c: offline, reads the files below --root */
+int verb_verify(int argc, char **argv, const PortctlContext *ctx);
+int verb_explain(int argc, char **argv, const PortctlContext *ctx);
+

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Small helpers shared by every part of portd: cleanup attributes, fd and
+ * memory helpers.  Header-only so that the NSS module pulls in nothing else. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#define _unused_ __attribute__((unused))
+#define _public_ __attribute__((visibility("default")))
+#define _likely_(x) (__builtin_expect(!!(x), 1))
+#define _unlikely_(x) (__builtin_expect(!!(x), 0))
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _nonnull_(...) __attribute__((nonnull(__VA_ARGS__)))
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define streq(a, b) (strcmp((a), (b)) == 0)
+#define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
+
+static inline bool streq_ptr(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a == b;
+        return streq(a, b);
+}
+
+static inline void *mfree(void *p)
+{
+        free(p);
+        return NULL;
+}
+
+static inline int safe_close(int fd)
+{
+        if (fd >= 0) {
+                int saved = errno;
+                (void) close(fd);
+                errno = saved;
+        }
+        return -1;
+}
+
+static inline void freep(void *p)
+{
+        free(*(void **) p);
+}
+
+static inline void closep(int *fd)
+{
+        safe_close(*fd);
+}
+
+static inline void fclosep(FILE **f)
+{
+        if (*f)
+                (void) fclose(*f);
+}
+
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Returns fd and leaves -1 behind, for handing an fd out of a _cleanup_close_ variable. */
+#define TAKE_FD(fd)                                                                                           \
+        ({                                                                                                    \
+                int _fd_ = (fd);                                                                              \
+                (fd) = -1;                                                                                    \
+                _fd_;                                                                                         \
+        })
+
+#define TAKE_PTR(p)                                                                                           \
+        ({                                                                                                    \
+                __typeof__(p) _p_ = (p);                                                                      \
+                (p) = NULL;                                                                                   \
+                _p_;                                                                                          \
+        })
+
+/* Grows *array so that it holds at least need elements of size each; doubling, overflow-checked. */
+static inline int grow_array(void **array, size_t *allocated, size_t need, size_t size)
+{
+        if (need <= *allocated)
+                return 0;
+        size_t n = MAX(*allocated * 2, MAX(need, (size_t) 16));
+        if (n > SIZE_MAX / size)
+                return -ENOMEM;
+        void *p = realloc(*array, n * size);
+        if (!p)
+                return -ENOMEM;
+        *array = p;
+        *allocated = n;
+        return 0;
+}
+
+#define GROW(array, allocated, need) grow_array((void **) &(array), &(allocated), (need), sizeof(*(array)))
+
+/* Joins root and path ("/" or NULL root means none); returns NULL on OOM. */
+static inline char *path_join_root(const char *root, const char *path)
+{
+        char *p;
+        if (!root || streq(root, "/") || !*root)
+                root = "";
+        size_t lr = strlen(root);
+        while (lr > 0 && root[lr - 1] == '/')
+                lr--;
+        if (asprintf(&p, "%.*s%s%s", (int) lr, root, path[0] == '/' ? "" : "/", path) < 0)
+                return NULL;
+        return p;
+}

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs what building and testing portd needs on Debian 12. Used by tools/run-dev.sh and .ci/run.
+set -eu
+if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: run as root (apt-get install)" >&2
+        exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+        meson ninja-build gcc clang pkg-config \
+        libsystemd-dev libjson-c-dev libcmocka-dev \
+        valgrind libclang-rt-14-dev \
+        mandoc systemd iproute2 util-linux procps psmisc lsof \
+        varlink-go python3 hyperfine
