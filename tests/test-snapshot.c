@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of the snapshot image: lookups equal the catalog's, and a truncated, bit-flipped
+ * or hostile image is refused instead of followed. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "catalog.h"
+#include "snapshot.h"
+#include "util.h"
+
+static const char text[] = "ssh 22/tcp\n"
+                           "http 80/tcp www www-http\n"
+                           "http 80/udp www\n"
+                           "noproto 1004\n"
+                           "domain 53/tcp\n"
+                           "domain 53/udp\n";
+
+static Catalog *build(void)
+{
+        ServicesFile *f;
+        Catalog *c;
+        assert_int_equal(services_file_parse("/etc/services", CATALOG_LAYER_BASE, text, sizeof(text) - 1, &f), 0);
+        assert_int_equal(catalog_build(&f, 1, &c), 0);
+        services_file_free(f);
+        return c;
+}
+
+static void test_roundtrip(void **state)
+{
+        Catalog *c = build();
+        void *image;
+        size_t size;
+        Snapshot s;
+        SnapshotEntry e;
+
+        assert_int_equal(snapshot_build(c, 42, &image, &size), 0);
+        assert_int_equal(snapshot_open(image, size, &s), 0);
+        assert_int_equal(s.header->generation, 42);
+        assert_int_equal(snapshot_n_entries(&s), c->n_entries);
+        assert_false(snapshot_is_superseded(&s));
+
+        for (uint32_t i = 0; i < c->n_entries; i++) {
+                assert_int_equal(snapshot_entry(&s, i, &e), 0);
+                assert_string_equal(e.name, c->entries[i].name);
+                assert_string_equal(e.protocol, c->entries[i].protocol);
+                assert_int_equal(e.port, c->entries[i].port);
+                assert_int_equal(e.n_aliases, c->entries[i].n_aliases);
+                for (uint32_t j = 0; j < e.n_aliases; j++)
+                        assert_string_equal(snapshot_entry_alias(&s, &e, j), c->entries[i].aliases[j]);
+                assert_null(snapshot_entry_alias(&s, &e, e.n_aliases));
+                assert_string_equal(e.source, "/etc/services");
+        }
+        assert_int_equal(snapshot_entry(&s, (uint32_t) c->n_entries, &e), -ENOENT);
+
+        assert_int_equal(snapshot_lookup_name(&s, "www", "udp", &e), 0);
+        assert_int_equal(e.index, 2);
+        assert_int_equal(snapshot_lookup_name(&s, "www", NULL, &e), 0);
+        assert_int_equal(e.index, 1);
+        assert_int_equal(snapshot_lookup_name(&s, "noproto", "", &e), 0);
+        assert_int_equal(snapshot_lookup_name(&s, "noproto", "tcp", &e), -ENOENT);
+        assert_int_equal(snapshot_lookup_name(&s, "missing", NULL, &e), -ENOENT);
+        assert_int_equal(snapshot_lookup_port(&s, 53, "udp", &e), 0);
+        assert_int_equal(e.index, 5);
+        assert_int_equal(snapshot_lookup_port(&s, 53, NULL, &e), 0);
+        assert_int_equal(e.index, 4);
+        assert_int_equal(snapshot_lookup_port(&s, 1004, "", &e), 0);
+        assert_int_equal(snapshot_lookup_port(&s, 54, NULL, &e), -ENOENT);
+
+        /* the daemon flips superseded in place: the image stays valid */
+        ((SnapshotHeader *) image)->superseded = 1;
+        assert_true(snapshot_is_superseded(&s));
+        assert_int_equal(snapshot_open(image, size, &s), 0);
+
+        free(image);
+        catalog_free(c);
+}
+
+static void test_truncated(void **state)
+{
+        Catalog *c = build();
+        void *image;
+        size_t size;
+        Snapshot s;
+
+        assert_int_equal(snapshot_build(c, 1, &image, &size), 0);
+        for (size_t n = 0; n < size; n += 8)
+                assert_int_equal(snapshot_open(image, n, &s), -EBADMSG);
+        assert_int_equal(snapshot_open(NULL, size, &s), -EBADMSG);
+        free(image);
+        catalog_free(c);
+}
+
+static void test_every_bit_flip(void **state)
+{
+        Catalog *c = build();
+        uint8_t *image;
+        size_t size;
+        Snapshot s;
+
+        assert_int_equal(snapshot_build(c, 1, (void **) &image, &size), 0);
+        size_t superseded = offsetof(SnapshotHeader, superseded);
+        for (size_t byte = 0; byte < size; byte++) {
+                /* the superseded word is the one field outside the checksum, by design */
+                if (byte >= superseded && byte < superseded + sizeof(uint32_t))
+                        continue;
+                for (int bit = 0; bit < 8; bit++) {
+                        image[byte] ^= (uint8_t) (1u << bit);
+                        assert_int_equal(snapshot_open(image, size, &s), -EBADMSG);
+                        image[byte] ^= (uint8_t) (1u << bit);
+                }
+        }
+        assert_int_equal(snapshot_open(image, size, &s), 0);
+        free(image);
+        catalog_free(c);
+}
+
+/* A hostile image with a correct checksum: every offset must still be checked. */
+static void reseal(uint8_t *image, size_t size)
+{
+        ((SnapshotHeader *) image)->checksum = snapshot_checksum(image, size);
+}
+
+static void test_hostile_offsets(void **state)
+{
+        Catalog *c = build();
+        uint8_t *image, *copy;
+        size_t size;
+        Snapshot s;
+        SnapshotEntry e;
+
+        assert_int_equal(snapshot_build(c, 1, (void **) &image, &size), 0);
+        copy = malloc(size);
+
+        static const size_t fields[] = {
+                offsetof(SnapshotHeader, entries_offset), offsetof(SnapshotHeader, n_entries),
+                offsetof(SnapshotHeader, aliases_offset), offsetof(SnapshotHeader, n_aliases),
+                offsetof(SnapshotHeader, name_index_offset), offsetof(SnapshotHeader, n_name_buckets),
+                offsetof(SnapshotHeader, port_index_offset), offsetof(SnapshotHeader, n_port_buckets),
+                offsetof(SnapshotHeader, sources_offset), offsetof(SnapshotHeader, n_sources),
+                offsetof(SnapshotHeader, strings_offset), offsetof(SnapshotHeader, strings_size),
+        };
+        static const uint32_t values[] = { 0, 1, 3, 0x7fffffff, 0xffffffff, 0xfffffff0 };
+        for (size_t f = 0; f < ELEMENTSOF(fields); f++)
+                for (size_t v = 0; v < ELEMENTSOF(values); v++) {
+                        memcpy(copy, image, size);
+                        memcpy(copy + fields[f], &values[v], sizeof(uint32_t));
+                        reseal(copy, size);
+                        if (snapshot_open(copy, size, &s) < 0)
+                                continue;
+                        /* accepted: then every access must stay in bounds (ASan/valgrind watch) */
+                        (void) snapshot_lookup_name(&s, "www", NULL, &e);
+                        (void) snapshot_lookup_name(&s, "missing", "tcp", &e);
+                        (void) snapshot_lookup_port(&s, 80, NULL, &e);
+                        for (uint32_t i = 0; i < snapshot_n_entries(&s) && i < 64; i++)
+                                if (snapshot_entry(&s, i, &e) == 0)
+                                        for (uint32_t j = 0; j < e.n_aliases && j < 64; j++)
+                                                (void) snapshot_entry_alias(&s, &e, j);
+                }
+
+        /* entry records pointing anywhere */
+        SnapshotHeader *h = (SnapshotHeader *) image;
+        for (uint32_t i = 0; i < h->n_entries * 24; i += 4) {
+                static const uint32_t junk = 0xfffffff7u;
+                memcpy(copy, image, size);
+                memcpy(copy + h->entries_offset + i, &junk, sizeof(junk));
+                reseal(copy, size);
+                assert_int_equal(snapshot_open(copy, size, &s), 0);
+                (void) snapshot_lookup_name(&s, "www", NULL, &e);
+                (void) snapshot_lookup_port(&s, 53, "udp", &e);
+                for (uint32_t k = 0; k < snapshot_n_entries(&s); k++)
+                        if (snapshot_entry(&s, k, &e) == 0)
+                                for (uint32_t j = 0; j < e.n_aliases && j < 64; j++)
+                                        (void) snapshot_entry_alias(&s, &e, j);
+        }
+
+        /* a full index with no empty bucket: lookups still end */
+        memcpy(copy, image, size);
+        h = (SnapshotHeader *) copy;
+        for (uint32_t b = 0; b < h->n_name_buckets; b++) {
+                uint32_t bucket[2] = { 0x12345679u, 1 };
+                memcpy(copy + h->name_index_offset + b * 8, bucket, sizeof(bucket));
+        }
+        reseal(copy, size);
+        assert_int_equal(snapshot_open(copy, size, &s), 0);
+        assert_int_equal(snapshot_lookup_name(&s, "nothing-here", NULL, &e), -ENOENT);
+
+        free(copy);
+        free(image);
+        catalog_free(c);
+}
+
+static void test_empty(void **state)
+{
+        ServicesFile *f;
+        Catalog *c;
+        Snapshot s;
+        SnapshotEntry e;
+
+        assert_int_equal(services_file_parse("/etc/services", CATALOG_LAYER_BASE, "", 0, &f), 0);
+        assert_int_equal(catalog_build(&f, 1, &c), 0);
+        assert_int_equal(snapshot_open(c->index_image, c->index_size, &s), 0);
+        assert_int_equal(snapshot_lookup_name(&s, "ssh", NULL, &e), -ENOENT);
+        assert_int_equal(snapshot_lookup_port(&s, 22, "tcp", &e), -ENOENT);
+        assert_int_equal(snapshot_entry(&s, 0, &e), -ENOENT);
+        catalog_free(c);
+        services_file_free(f);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_roundtrip),
+                cmocka_unit_test(test_truncated),
+                cmocka_unit_test(test_every_bit_flip),
+                cmocka_unit_test(test_hostile_offsets),
+                cmocka_unit_test(test_empty),
+        };
+        return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
+}
