@@ -399,6 +399,7 @@ fail:
  * only while merging. The strings are borrowed from the files being merged. */
 typedef struct KeySlot {
         const char *a, *b;
+        uint32_t num; /* a third key part: the port, for the port map */
         uint32_t source, line;
         bool used;
 } KeySlot;
@@ -408,9 +409,9 @@ typedef struct KeyMap {
         size_t n_slots, n_used;
 } KeyMap;
 
-static uint64_t key_hash(const char *a, const char *b)
+static uint64_t key_hash(const char *a, const char *b, uint32_t num)
 {
-        uint64_t h = 1469598103934665603ull;
+        uint64_t h = 1469598103934665603ull ^ ((uint64_t) num << 20);
         for (const unsigned char *p = (const unsigned char *) a; *p; p++)
                 h = (h ^ *p) * 1099511628211ull;
         h = (h ^ (b ? 0u : 1u)) * 1099511628211ull;
@@ -420,21 +421,26 @@ static uint64_t key_hash(const char *a, const char *b)
         return h ^ (h >> 29);
 }
 
-static KeySlot *keymap_find(const KeyMap *m, const char *a, const char *b)
+static KeySlot *keymap_find_num(const KeyMap *m, const char *a, const char *b, uint32_t num)
 {
         if (m->n_slots == 0)
                 return NULL;
-        for (size_t i = key_hash(a, b) & (m->n_slots - 1);; i = (i + 1) & (m->n_slots - 1)) {
+        for (size_t i = key_hash(a, b, num) & (m->n_slots - 1);; i = (i + 1) & (m->n_slots - 1)) {
                 KeySlot *s = &m->slots[i];
                 if (!s->used)
                         return NULL;
-                if (streq(s->a, a) && streq_ptr(s->b, b))
+                if (s->num == num && streq(s->a, a) && streq_ptr(s->b, b))
                         return s;
         }
 }
 
+static KeySlot *keymap_find(const KeyMap *m, const char *a, const char *b)
+{
+        return keymap_find_num(m, a, b, 0);
+}
+
 /* Adds the key unless present; the first (source, line) stays. */
-static int keymap_put(KeyMap *m, const char *a, const char *b, uint32_t source, uint32_t line)
+static int keymap_put_num(KeyMap *m, const char *a, const char *b, uint32_t num, uint32_t source, uint32_t line)
 {
         if ((m->n_used + 1) * 2 > m->n_slots) {
                 size_t n = m->n_slots ? m->n_slots * 2 : 64;
@@ -445,7 +451,7 @@ static int keymap_put(KeyMap *m, const char *a, const char *b, uint32_t source, 
                         KeySlot *s = &m->slots[i];
                         if (!s->used)
                                 continue;
-                        size_t j = key_hash(s->a, s->b) & (n - 1);
+                        size_t j = key_hash(s->a, s->b, s->num) & (n - 1);
                         while (slots[j].used)
                                 j = (j + 1) & (n - 1);
                         slots[j] = *s;
@@ -455,13 +461,18 @@ static int keymap_put(KeyMap *m, const char *a, const char *b, uint32_t source, 
                 m->n_slots = n;
         }
 
-        size_t i = key_hash(a, b) & (m->n_slots - 1);
+        size_t i = key_hash(a, b, num) & (m->n_slots - 1);
         for (; m->slots[i].used; i = (i + 1) & (m->n_slots - 1))
-                if (streq(m->slots[i].a, a) && streq_ptr(m->slots[i].b, b))
+                if (m->slots[i].num == num && streq(m->slots[i].a, a) && streq_ptr(m->slots[i].b, b))
                         return 0;
-        m->slots[i] = (KeySlot) { .a = a, .b = b, .source = source, .line = line, .used = true };
+        m->slots[i] = (KeySlot) { .a = a, .b = b, .num = num, .source = source, .line = line, .used = true };
         m->n_used++;
         return 1;
+}
+
+static int keymap_put(KeyMap *m, const char *a, const char *b, uint32_t source, uint32_t line)
+{
+        return keymap_put_num(m, a, b, 0, source, line);
 }
 
 static void keymap_done(KeyMap *m)
@@ -586,39 +597,28 @@ static int builder_warn_port_conflicts(CatalogBuilder *b)
 {
         Catalog *c = b->c;
         KeyMap seen = {};
-        char portbuf[8];
         int r = 0;
-
-        /* The port is part of the key; keep the formatted ports alive while the map borrows them. */
-        char (*ports)[8] = calloc(c->n_entries ? c->n_entries : 1, sizeof(*ports));
-        if (!ports)
-                return -ENOMEM;
 
         for (size_t i = 0; i < c->n_entries; i++) {
                 const ServiceEntry *e = &c->entries[i];
-                snprintf(ports[i], sizeof(ports[i]), "%u", e->port);
-                KeySlot *s = keymap_find(&seen, ports[i], e->protocol);
+                KeySlot *s = keymap_find_num(&seen, "", e->protocol, e->port);
                 if (!s) {
-                        r = keymap_put(&seen, ports[i], e->protocol, (uint32_t) i, 0);
+                        r = keymap_put_num(&seen, "", e->protocol, e->port, (uint32_t) i, 0);
                         if (r < 0)
-                                goto out;
+                                break;
                         continue;
                 }
                 const ServiceEntry *first = &c->entries[s->source];
                 if (first->source == e->source || streq(first->name, e->name))
                         continue;
-                snprintf(portbuf, sizeof(portbuf), "%u", e->port);
                 r = builder_diagnose(b, DIAGNOSTIC_WARNING, e->source, e->line,
-                                "port %s/%s is also named '%s' by %s:%u, which lookups by port answer", portbuf,
+                                "port %u/%s is also named '%s' by %s:%u, which lookups by port answer", e->port,
                                 e->protocol, first->name, c->sources[first->source].path, first->line);
                 if (r < 0)
-                        goto out;
+                        break;
         }
-        r = 0;
-out:
         keymap_done(&seen);
-        free(ports);
-        return r;
+        return r < 0 ? r : 0;
 }
 
 int catalog_build(ServicesFile *const *files, size_t n_files, Catalog **ret)
@@ -717,7 +717,10 @@ int catalog_build(ServicesFile *const *files, size_t n_files, Catalog **ret)
                 if (r < 0)
                         goto out;
 
-                /* Only now: a file's own entries and removals do not act on itself. */
+                /* Only now: a file's own entries and removals do not act on itself. Nothing lies
+                 * below the lowest file, so its keys need no claiming. */
+                if (k == 0)
+                        break;
                 for (size_t j = 0; j < f->n_entries; j++) {
                         r = keymap_put(&claimed, f->entries[j].name, f->entries[j].protocol, (uint32_t) k,
                                         f->entries[j].line);
