@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "catalog.h"
+#include "overrides.h"
 #include "util.h"
 
 /* A services file larger than this is refused rather than read into memory: the IANA
@@ -373,7 +374,10 @@ int catalog_discover_dropins(const char *root, DropinFile **ret, size_t *ret_n)
                                 r = -ENOMEM;
                                 goto fail;
                         }
-                        files[n] = (DropinFile) { .name = strdup(de->d_name), .path = path, .masked = masked };
+                        files[n] = (DropinFile) {
+                                .name = strdup(de->d_name), .path = path, .masked = masked,
+                                .layer = CATALOG_LAYER_DROPIN,
+                        };
                         if (!files[n].name) {
                                 free(path);
                                 closedir(d);
@@ -769,43 +773,81 @@ out:
         return r;
 }
 
-int catalog_load(const char *root, Catalog **ret)
+int catalog_discover_sources(const char *root, DropinFile **ret, size_t *ret_n)
 {
-        ServicesFile **files = NULL;
-        DropinFile *dropins = NULL;
-        size_t n_dropins = 0, n_files = 0;
+        DropinFile *dropins = NULL, *all = NULL;
+        size_t n_dropins = 0, n = 0;
         int r;
 
         r = catalog_discover_dropins(root, &dropins, &n_dropins);
         if (r < 0)
                 return r;
 
-        files = calloc(n_dropins + 1, sizeof(ServicesFile *));
+        all = calloc(n_dropins + 3, sizeof(DropinFile)); /* base, drop-ins, two override files */
+        if (!all) {
+                dropin_files_free(dropins, n_dropins);
+                return -ENOMEM;
+        }
+
+        all[n++] = (DropinFile) { .name = strdup("services"), .path = strdup(CATALOG_BASE_PATH) };
+        memcpy(all + n, dropins, n_dropins * sizeof(DropinFile));
+        n += n_dropins;
+        free(dropins);
+
+        for (const char *const *p = overrides_paths; *p; p++) {
+                _cleanup_free_ char *full = path_join_root(root, *p);
+                if (!full) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                if (access(full, F_OK) < 0)
+                        continue;
+                all[n++] = (DropinFile) {
+                        .name = strdup(strrchr(*p, '/') + 1), .path = strdup(*p), .layer = CATALOG_LAYER_OVERRIDE
+                };
+        }
+
+        for (size_t i = 0; i < n; i++)
+                if (!all[i].name || !all[i].path) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+
+        *ret = all;
+        *ret_n = n;
+        return 0;
+fail:
+        dropin_files_free(all, n);
+        return r;
+}
+
+int catalog_load(const char *root, Catalog **ret)
+{
+        ServicesFile **files = NULL;
+        DropinFile *sources = NULL;
+        size_t n_sources = 0, n_files = 0;
+        int r;
+
+        r = catalog_discover_sources(root, &sources, &n_sources);
+        if (r < 0)
+                return r;
+
+        files = calloc(n_sources, sizeof(ServicesFile *));
         if (!files) {
                 r = -ENOMEM;
                 goto out;
         }
 
-        r = services_file_load(root, CATALOG_BASE_PATH, CATALOG_LAYER_BASE, &files[n_files]);
-        if (r == -ENOMEM)
-                goto out;
-        /* A missing /etc/services is an empty base, as glibc sees it; any other failure is
-         * reported against the file. */
-        if (r < 0)
-                r = services_file_new_empty(CATALOG_BASE_PATH, CATALOG_LAYER_BASE, false, r == -ENOENT ? 0 : r,
-                                &files[n_files]);
-        if (r < 0)
-                goto out;
-        n_files++;
-
-        for (size_t i = 0; i < n_dropins; i++) {
-                if (dropins[i].masked)
-                        r = services_file_new_empty(dropins[i].path, CATALOG_LAYER_DROPIN, true, 0,
-                                        &files[n_files]);
+        for (size_t i = 0; i < n_sources; i++) {
+                const DropinFile *s = &sources[i];
+                if (s->masked)
+                        r = services_file_new_empty(s->path, s->layer, true, 0, &files[n_files]);
                 else {
-                        r = services_file_load(root, dropins[i].path, CATALOG_LAYER_DROPIN, &files[n_files]);
+                        r = services_file_load(root, s->path, s->layer, &files[n_files]);
+                        /* A missing /etc/services is an empty base, as glibc sees it; any other
+                         * failure is reported against the file. */
                         if (r < 0 && r != -ENOMEM)
-                                r = services_file_new_empty(dropins[i].path, CATALOG_LAYER_DROPIN, false, r,
+                                r = services_file_new_empty(s->path, s->layer, false, r == -ENOENT ? 0 : r,
                                                 &files[n_files]);
                 }
                 if (r < 0)
@@ -818,7 +860,7 @@ out:
         for (size_t i = 0; i < n_files; i++)
                 services_file_free(files[i]);
         free(files);
-        dropin_files_free(dropins, n_dropins);
+        dropin_files_free(sources, n_sources);
         return r;
 }
 

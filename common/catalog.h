@@ -72,6 +72,7 @@ typedef struct DropinFile {
         char *name; /* "50-app.conf" */
         char *path; /* "/etc/services.d/50-app.conf", without root */
         bool masked; /* symlink to /dev/null or empty */
+        CatalogLayer layer;
         char **hidden; /* NULL-terminated paths of same-named files it hides, may be NULL */
 } DropinFile;
 
@@ -81,6 +82,10 @@ extern const char *const catalog_dropin_dirs[]; /* lowest to highest precedence,
 /* Lists the drop-ins below root in the order they apply (lexical by name), masked ones included. */
 int catalog_discover_dropins(const char *root, DropinFile **ret, size_t *ret_n);
 void dropin_files_free(DropinFile *d, size_t n);
+
+/* Every source in the order they apply: /etc/services (even when absent), the drop-ins, then
+ * the local override files that exist (overrides.h). */
+int catalog_discover_sources(const char *root, DropinFile **ret, size_t *ret_n);
 
 typedef enum DiagnosticLevel {
         DIAGNOSTIC_ERROR,

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Local overrides: edits of the override files, made atomically so that the daemon's file
+ * watch only ever sees the old or the new file. */
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "catalog.h"
+#include "overrides.h"
+#include "util.h"
+
+const char *const overrides_paths[] = {
+        OVERRIDES_PERSISTENT_PATH,
+        OVERRIDES_RUNTIME_PATH,
+        NULL,
+};
+
+static bool token_is_valid(const char *s, size_t max, bool slash_ok)
+{
+        size_t n = 0;
+
+        if (!s || !*s || *s == '!')
+                return false;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++, n++)
+                if (*p <= ' ' || *p == 0x7f || *p == '#' || (!slash_ok && *p == '/') || n >= max)
+                        return false;
+        return true;
+}
+
+bool service_name_is_valid(const char *s)
+{
+        return token_is_valid(s, SERVICE_NAME_MAX, true);
+}
+
+bool service_protocol_is_valid(const char *s)
+{
+        return token_is_valid(s, SERVICE_PROTOCOL_MAX, false);
+}
+
+static int mkdir_parents(const char *path)
+{
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; (s = strchr(s, '/')); s++) {
+                *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        return 0;
+}
+
+static void services_file_freep(ServicesFile **f)
+{
+        services_file_free(*f);
+}
+
+/* Writes the file anew from what was parsed, in line order, removals where they stood. */
+static int overrides_write(const char *full, const ServicesFile *f, const bool *drop_entry, const bool *drop_removal,
+                const char *add_line)
+{
+        _cleanup_free_ char *tmp = NULL;
+        int r;
+
+        r = mkdir_parents(full);
+        if (r < 0)
+                return r;
+        if (asprintf(&tmp, "%s.XXXXXX", full) < 0)
+                return -ENOMEM;
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        FILE *out = fdopen(fd, "w");
+        if (!out) {
+                r = -errno;
+                safe_close(fd);
+                (void) unlink(tmp);
+                return r;
+        }
+
+        fputs("# Local service overrides, managed by portd (portctl set/unset).\n"
+              "# Lines are rewritten in order on every change; comments are not kept.\n", out);
+        size_t e = 0, m = 0;
+        while ((f && e < f->n_entries) || (f && m < f->n_removals)) {
+                bool take_entry = m >= f->n_removals ||
+                        (e < f->n_entries && f->entries[e].line < f->removals[m].line);
+                if (take_entry) {
+                        const ServiceEntry *x = &f->entries[e];
+                        if (!drop_entry[e]) {
+                                fprintf(out, "%s %u/%s", x->name, x->port, x->protocol);
+                                for (size_t i = 0; i < x->n_aliases; i++)
+                                        fprintf(out, " %s", x->aliases[i]);
+                                fputc('\n', out);
+                        }
+                        e++;
+                } else {
+                        const ServiceRemoval *x = &f->removals[m];
+                        if (!drop_removal[m])
+                                fprintf(out, "!%s%s%s\n", x->name, x->protocol ? "/" : "", x->protocol ?: "");
+                        m++;
+                }
+        }
+        if (add_line)
+                fputs(add_line, out);
+
+        r = 0;
+        if (fchmod(fileno(out), 0644) < 0 || fflush(out) != 0 || fsync(fileno(out)) < 0)
+                r = -errno;
+        if (fclose(out) != 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, full) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlink(tmp);
+        return r;
+}
+
+static int overrides_read(const char *root, const char *path, ServicesFile **ret)
+{
+        int r = services_file_load(root, path, CATALOG_LAYER_OVERRIDE, ret);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r;
+}
+
+static int overrides_edit(const char *root, const char *path, const char *name, const char *protocol,
+                bool removals_too, const char *add_line)
+{
+        _cleanup_(services_file_freep) ServicesFile *f = NULL;
+        _cleanup_free_ bool *drop_entry = NULL, *drop_removal = NULL;
+        _cleanup_free_ char *full = NULL;
+        int r, dropped = 0;
+
+        full = path_join_root(root, path);
+        if (!full)
+                return -ENOMEM;
+        r = overrides_read(root, path, &f);
+        if (r < 0)
+                return r;
+
+        size_t ne = f ? f->n_entries : 0, nr = f ? f->n_removals : 0;
+        drop_entry = calloc(ne + 1, sizeof(bool));
+        drop_removal = calloc(nr + 1, sizeof(bool));
+        if (!drop_entry || !drop_removal)
+                return -ENOMEM;
+        for (size_t i = 0; i < ne; i++)
+                if (streq(f->entries[i].name, name) && (!protocol || streq(f->entries[i].protocol, protocol))) {
+                        drop_entry[i] = true;
+                        dropped++;
+                }
+        for (size_t i = 0; removals_too && i < nr; i++)
+                if (streq(f->removals[i].name, name) &&
+                    (!protocol || streq_ptr(f->removals[i].protocol, protocol))) {
+                        drop_removal[i] = true;
+                        dropped++;
+                }
+
+        if (!add_line && dropped == 0)
+                return 0;
+        r = overrides_write(full, f, drop_entry, drop_removal, add_line);
+        return r < 0 ? r : dropped;
+}
+
+int overrides_set(const char *root, const char *path, const char *name, const char *protocol, uint16_t port,
+                char *const *aliases)
+{
+        _cleanup_free_ char *line = NULL;
+        size_t n = 0;
+
+        if (!service_name_is_valid(name) || !service_protocol_is_valid(protocol))
+                return -EINVAL;
+        for (char *const *a = aliases; a && *a; a++, n++)
+                if (!service_name_is_valid(*a) || n >= SERVICE_ALIASES_MAX)
+                        return -EINVAL;
+
+        if (asprintf(&line, "%s %u/%s", name, port, protocol) < 0)
+                return -ENOMEM;
+        for (char *const *a = aliases; a && *a; a++) {
+                char *l;
+                if (asprintf(&l, "%s %s", line, *a) < 0)
+                        return -ENOMEM;
+                free(line);
+                line = l;
+        }
+        char *l;
+        if (asprintf(&l, "%s\n", line) < 0)
+                return -ENOMEM;
+        free(line);
+        line = l;
+
+        int r = overrides_edit(root, path, name, protocol, false, line);
+        return r < 0 ? r : 0;
+}
+
+int overrides_unset(const char *root, const char *path, const char *name, const char *protocol)
+{
+        if (!service_name_is_valid(name) || (protocol && !service_protocol_is_valid(protocol)))
+                return -EINVAL;
+        return overrides_edit(root, path, name, protocol, true, NULL);
+}
