@@ -790,7 +790,8 @@ int catalog_discover_sources(const char *root, DropinFile **ret, size_t *ret_n)
         }
 
         all[n++] = (DropinFile) { .name = strdup("services"), .path = strdup(CATALOG_BASE_PATH) };
-        memcpy(all + n, dropins, n_dropins * sizeof(DropinFile));
+        if (n_dropins > 0)
+                memcpy(all + n, dropins, n_dropins * sizeof(DropinFile));
         n += n_dropins;
         free(dropins);
 
