@@ -21,6 +21,12 @@ typedef struct Verb {
 static const Verb verbs[] = {
         { "verify", verb_verify, "verify                   check the configuration files (no daemon needed)" },
         { "explain", verb_explain, "explain NAME[/PROTO]     the winning entry and what it replaced" },
+        { "lookup", verb_lookup, "lookup NAME [PROTO]      the service named NAME (or an alias)" },
+        { "port", verb_port, "port PORT[/PROTO]        the service on PORT" },
+        { "list", verb_list, "list                     every service, in getservent order" },
+        { "status", verb_status, "status                   the daemon's generation, sources and digest" },
+        { "reload", verb_reload, "reload                   make the daemon read its sources again (root)" },
+        { "who", verb_who, "who [SPEC...]            which processes own a port (SPEC: tcp:22, :80, @HOST:PORT, NAME)" },
 };
 
 void portctl_error(const char *fmt, ...)

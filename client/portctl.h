@@ -28,3 +28,12 @@ void portctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int verb_verify(int argc, char **argv, const PortctlContext *ctx);
 int verb_explain(int argc, char **argv, const PortctlContext *ctx);
 
+/* cmd-services.c: io.portd.Services calls to the running daemon */
+int verb_lookup(int argc, char **argv, const PortctlContext *ctx);
+int verb_port(int argc, char **argv, const PortctlContext *ctx);
+int verb_list(int argc, char **argv, const PortctlContext *ctx);
+int verb_status(int argc, char **argv, const PortctlContext *ctx);
+int verb_reload(int argc, char **argv, const PortctlContext *ctx);
+
+/* cmd-who.c: io.portd.Sockets via the daemon */
+int verb_who(int argc, char **argv, const PortctlContext *ctx);

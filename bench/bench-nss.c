@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What a getservbyname()/getservbyport() call costs through real glibc, per source: portd's NSS
+ * module on its mapped snapshot, the same module in varlink-only mode, glibc's files backend
+ * reading the same file as /etc/services (private mount namespace), and a module that does
+ * nothing (the NSS dispatch floor); plus the first lookup of a fresh process.  Medians.
+ * Usage: bench-nss PORTD [SERVICES-FILE...]   (run as root for the files column) */
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "nss-test-util.h"
+#include "util.h"
+
+#define N_BATCHES 31
+#define N_FRESH   21
+
+typedef enum Backend {
+        BACKEND_PORTD,
+        BACKEND_FILES,
+        BACKEND_NULL,
+        BACKEND_VARLINK,
+        _BACKEND_MAX,
+} Backend;
+
+static const char *const backend_names[_BACKEND_MAX] = {
+        [BACKEND_PORTD] = "portd",
+        [BACKEND_FILES] = "files",
+        [BACKEND_NULL] = "null",
+        [BACKEND_VARLINK] = "varlink",
+};
+
+typedef struct Query {
+        char label[40];
+        char name[128]; /* empty: by port */
+        int port;       /* network byte order */
+        char protocol[32];
+        bool any;
+} Query;
+
+static Query queries[8];
+static size_t n_queries;
+static const char *arg_file;
+static PortdInstance portd;
+
+static uint64_t now_nsec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+        double x = *(const double *) a, y = *(const double *) b;
+        return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+        qsort(v, n, sizeof(double), compare_double);
+        return v[n / 2];
+}
+
+static void *volatile sink;
+
+static void call(const Query *q)
+{
+        const char *protocol = q->any ? NULL : q->protocol;
+
+        sink = q->name[0] ? getservbyname(q->name, protocol) : getservbyport(q->port, protocol);
+}
+
+/* Median ns per call over N_BATCHES batches of about a millisecond each. */
+static double measure(const Query *q)
+{
+        double per_call[N_BATCHES];
+        uint64_t calls = 0, start = now_nsec();
+
+        while (now_nsec() - start < 3000000)
+                call(q), calls++;
+        uint64_t batch = MAX(calls / 3, (uint64_t) 1);
+
+        for (size_t b = 0; b < N_BATCHES; b++) {
+                uint64_t t = now_nsec();
+                for (uint64_t i = 0; i < batch; i++)
+                        call(q);
+                per_call[b] = (double) (now_nsec() - t) / (double) batch;
+        }
+        return median(per_call, N_BATCHES);
+}
+
+static int configure(Backend b)
+{
+        setenv("PORTD_SOCKET", portd.socket, 1);
+        switch (b) {
+        case BACKEND_PORTD:
+                nss_use_source("portd");
+                break;
+        case BACKEND_VARLINK:
+                setenv("PORTD_NSS_NO_SNAPSHOT", "1", 1);
+                nss_use_source("portd");
+                break;
+        case BACKEND_NULL:
+                nss_use_source("portdnull");
+                break;
+        case BACKEND_FILES:
+                if (files_namespace_enter(arg_file) < 0)
+                        return -EPERM;
+                nss_use_source("files");
+                break;
+        default:
+                abort();
+        }
+        return 0;
+}
+
+/* In a child, so every backend starts from a process that never loaded an NSS module. */
+static void measure_backend(Backend b, double results[])
+{
+        int p[2];
+
+        for (size_t i = 0; i < n_queries; i++)
+                results[i] = NAN;
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return;
+        pid_t pid = fork();
+        if (pid == 0) {
+                double r[ELEMENTSOF(queries)];
+                close(p[0]);
+                if (configure(b) < 0)
+                        _exit(1);
+                for (size_t i = 0; i < n_queries; i++)
+                        r[i] = measure(&queries[i]);
+                (void) write(p[1], r, sizeof(double) * n_queries);
+                _exit(0);
+        }
+        close(p[1]);
+        if (pid > 0 &&
+                read(p[0], results, sizeof(double) * n_queries) != (ssize_t) (sizeof(double) * n_queries))
+                for (size_t i = 0; i < n_queries; i++)
+                        results[i] = NAN;
+        close(p[0]);
+        if (pid > 0)
+                waitpid(pid, NULL, 0);
+}
+
+/* The first lookup of a fresh process, in µs: with the module still to be loaded, or already
+ * loaded (then it is the connect, GetSnapshot, fd passing, mmap and validation alone). */
+static double measure_fresh(Backend b, bool preload)
+{
+        double v[N_FRESH];
+        size_t n = 0;
+
+        for (size_t i = 0; i < N_FRESH; i++) {
+                int p[2];
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        break;
+                pid_t pid = fork();
+                if (pid == 0) {
+                        close(p[0]);
+                        if (configure(b) < 0)
+                                _exit(1);
+                        if (preload && b != BACKEND_FILES && !dlopen("libnss_portd.so.2", RTLD_NOW))
+                                _exit(1);
+                        uint64_t t = now_nsec();
+                        call(&queries[0]);
+                        double us = (double) (now_nsec() - t) / 1000.0;
+                        if (!sink)
+                                _exit(1);
+                        (void) write(p[1], &us, sizeof(us));
+                        _exit(0);
+                }
+                close(p[1]);
+                if (pid > 0 && read(p[0], &v[n], sizeof(double)) == sizeof(double))
+                        n++;
+                close(p[0]);
+                if (pid > 0)
+                        waitpid(pid, NULL, 0);
+        }
+        return n > 0 ? median(v, n) : NAN;
+}
+
+static void add_query(const char *label, const ServiceEntry *e, bool by_port, bool any)
+{
+        Query *q = &queries[n_queries++];
+
+        snprintf(q->label, sizeof(q->label), "%s", label);
+        if (!by_port)
+                snprintf(q->name, sizeof(q->name), "%s", e ? e->name : "no-such-service");
+        q->port = e ? htons(e->port) : 0;
+        snprintf(q->protocol, sizeof(q->protocol), "%s", e ? e->protocol : "tcp");
+        q->any = any;
+}
+
+static int bench_file(const char *portd_path, const char *file)
+{
+        ServicesFile *f = NULL;
+        Catalog *c = NULL;
+        double results[_BACKEND_MAX][ELEMENTSOF(queries)];
+        int r;
+
+        arg_file = file;
+        r = services_file_load("/", file, CATALOG_LAYER_BASE, &f);
+        if (r >= 0)
+                r = catalog_build(&f, 1, &c);
+        services_file_free(f);
+        if (r < 0 || c->n_entries == 0) {
+                fprintf(stderr, "cannot read '%s': %s\n", file, strerror(r < 0 ? -r : ENOENT));
+                return 1;
+        }
+        const ServiceEntry *first = &c->entries[0], *last = &c->entries[c->n_entries - 1],
+                           *middle = &c->entries[c->n_entries / 2];
+        n_queries = 0;
+        add_query("first entry, name/proto", first, false, false);
+        add_query("last entry, name/proto", last, false, false);
+        add_query("miss, name/tcp", NULL, false, false);
+        add_query("middle, name/proto", middle, false, false);
+        add_query("middle, name, any proto", middle, false, true);
+        add_query("middle, port/proto", middle, true, false);
+        add_query("last entry, port/proto", last, true, false);
+        add_query("last entry, port, any", last, true, true);
+
+        r = portd_start(portd_path, file, &portd);
+        if (r < 0) {
+                fprintf(stderr, "cannot start '%s': %s\n", portd_path, strerror(-r));
+                catalog_free(c);
+                return 1;
+        }
+        for (Backend b = 0; b < _BACKEND_MAX; b++)
+                measure_backend(b, results[b]);
+        double fresh = measure_fresh(BACKEND_PORTD, false),
+               fresh_loaded = measure_fresh(BACKEND_PORTD, true),
+               fresh_varlink = measure_fresh(BACKEND_VARLINK, true),
+               fresh_files = measure_fresh(BACKEND_FILES, false);
+        portd_stop(&portd);
+
+        printf("\n%s: %zu entries; median ns per call through glibc getservbyname()/getservbyport()\n", file,
+                c->n_entries);
+        printf("%-26s %9s %9s %9s %9s %12s %11s\n", "query", backend_names[0], backend_names[1],
+                backend_names[2], backend_names[3], "files/portd", "portd-null");
+        for (size_t i = 0; i < n_queries; i++) {
+                printf("%-26s", queries[i].label);
+                for (Backend b = 0; b < _BACKEND_MAX; b++)
+                        printf(" %9.0f", results[b][i]);
+                printf(" %11.1fx %11.0f\n", results[BACKEND_FILES][i] / results[BACKEND_PORTD][i],
+                        results[BACKEND_PORTD][i] - results[BACKEND_NULL][i]);
+        }
+        printf("first lookup in a fresh process (µs): portd %.1f (module loaded first: %.1f), "
+               "varlink-only %.1f, files %.1f\n",
+                fresh, fresh_loaded, fresh_varlink, fresh_files);
+        catalog_free(c);
+        return 0;
+}
+
+int main(int argc, char *argv[])
+{
+        static const char *const defaults[] = { "services.netbase", "services.iana" };
+        char self[PATH_MAX], data[PATH_MAX];
+        int r = 0;
+
+        if (argc < 2) {
+                fprintf(stderr, "usage: %s PORTD [SERVICES-FILE...]\n", argv[0]);
+                return 2;
+        }
+
+        /* glibc finds NSS modules on the library path, read once at start: point it at the build
+         * tree's modules and start again. */
+        ssize_t l = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (l <= 0)
+                return 1;
+        self[l] = 0;
+        if (!getenv("PORTD_BENCH_NSS_REEXEC")) {
+                char path[PATH_MAX * 2 + 16], dir[PATH_MAX];
+                snprintf(dir, sizeof(dir), "%s", self);
+                snprintf(path, sizeof(path), "%s/../nss:%s", dirname(dir), dir);
+                setenv("LD_LIBRARY_PATH", path, 1);
+                setenv("PORTD_BENCH_NSS_REEXEC", "1", 1);
+                execv(self, argv);
+                return 1;
+        }
+        if (!files_namespace_available())
+                fprintf(stderr, "the files column needs root (a private mount namespace): it shows nan\n");
+
+        if (argc == 2)
+                for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
+                        snprintf(data, sizeof(data), "%s/%s", PORTD_DATA_DIR, defaults[i]);
+                        r |= bench_file(argv[1], data);
+                }
+        for (int i = 2; i < argc; i++)
+                r |= bench_file(argv[1], argv[i]);
+        return r;
+}

@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* portctl lookup, port, list, status and reload: io.portd.Services calls to the running daemon
+ * (lookup, port and list read the files themselves with --root), printed as tables for people or,
+ * with --json, as the interface's own fields for scripts. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "catalog-json.h"
+#include "catalog.h"
+#include "portctl.h"
+#include "util.h"
+#include "varlink-wire.h"
+
+#define SERVICES_INTERFACE "io.portd.Services"
+
+static void varlink_client_freep(VarlinkClient **c)
+{
+        varlink_client_free(*c);
+}
+
+static void json_object_putp(struct json_object **o)
+{
+        if (*o)
+                json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+static int daemon_connect(const PortctlContext *ctx, VarlinkClient **ret)
+{
+        int r = varlink_client_connect(ctx->socket_path, 0, ret);
+        if (r < 0)
+                portctl_error("cannot reach portd at '%s': %s", ctx->socket_path, strerror(-r));
+        return r;
+}
+
+/* Says what went wrong with a call in one line.  ServiceNotFound is no error: callers handle it. */
+static int call_failed(const char *what, int r, const char *error, struct json_object *parameters)
+{
+        if (r >= 0 && error) {
+                struct json_object *p = NULL;
+                if (streq(error, VARLINK_ERROR_INVALID_PARAMETER) && parameters &&
+                        json_object_object_get_ex(parameters, "parameter", &p))
+                        portctl_error("%s: invalid parameter '%s'", what, json_object_get_string(p));
+                else if (streq(error, SERVICES_INTERFACE ".PermissionDenied"))
+                        portctl_error("%s: permission denied (only root may do this)", what);
+                else if (parameters && json_object_object_get_ex(parameters, "message", &p))
+                        portctl_error("%s: %s: %s", what, error, json_object_get_string(p));
+                else
+                        portctl_error("%s: %s", what, error);
+        } else
+                portctl_error("%s: %s", what, strerror(-r));
+        return PORTCTL_EXIT_ERROR;
+}
+
+static int print_json(struct json_object *o)
+{
+        const char *s =
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        puts(s);
+        return PORTCTL_EXIT_OK;
+}
+
+static const char *json_string_field(struct json_object *o, const char *key)
+{
+        struct json_object *v = NULL;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return "";
+        return json_object_get_string(v);
+}
+
+static int64_t json_int_field(struct json_object *o, const char *key)
+{
+        struct json_object *v = NULL;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                return -1;
+        return json_object_get_int64(v);
+}
+
+/* One service as the table cells: NAME, PORT/PROTO, ALIASES, SOURCE. */
+typedef struct ServiceRow {
+        char *cells[4];
+} ServiceRow;
+
+static int service_row(struct json_object *service, ServiceRow *ret)
+{
+        struct json_object *aliases = NULL, *source = NULL;
+        char *list = NULL;
+        size_t n = 0;
+
+        *ret = (ServiceRow){};
+        const char *protocol = json_string_field(service, "protocol");
+        if (asprintf(&ret->cells[1], "%" PRId64 "%s%s", json_int_field(service, "port"),
+                    *protocol ? "/" : "", protocol) < 0)
+                return -ENOMEM;
+        ret->cells[0] = strdup(json_string_field(service, "name"));
+
+        if (json_object_object_get_ex(service, "aliases", &aliases) &&
+                json_object_is_type(aliases, json_type_array))
+                n = json_object_array_length(aliases);
+        size_t len = 1;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(json_object_get_string(json_object_array_get_idx(aliases, i)) ?: "") + 1;
+        list = calloc(1, len);
+        if (list)
+                for (size_t i = 0; i < n; i++) {
+                        if (i > 0)
+                                strcat(list, " ");
+                        strcat(list, json_object_get_string(json_object_array_get_idx(aliases, i)) ?: "");
+                }
+        ret->cells[2] = list;
+
+        (void) json_object_object_get_ex(service, "source", &source);
+        if (asprintf(&ret->cells[3], "%s:%" PRId64, json_string_field(source, "file"),
+                    json_int_field(source, "line")) < 0)
+                ret->cells[3] = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(ret->cells); i++)
+                if (!ret->cells[i])
+                        return -ENOMEM;
+        return 0;
+}
+
+static void service_rows_free(ServiceRow *rows, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < ELEMENTSOF(rows[i].cells); j++)
+                        free(rows[i].cells[j]);
+        free(rows);
+}
+
+static int print_service_table(struct json_object *const *services, size_t n)
+{
+        static const char *const header[4] = { "NAME", "PORT", "ALIASES", "SOURCE" };
+        ServiceRow *rows = calloc(n ? n : 1, sizeof(ServiceRow));
+        size_t width[4];
+
+        if (!rows) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        for (size_t j = 0; j < 4; j++)
+                width[j] = strlen(header[j]);
+        for (size_t i = 0; i < n; i++) {
+                if (service_row(services[i], &rows[i]) < 0) {
+                        service_rows_free(rows, i + 1);
+                        portctl_error("out of memory");
+                        return PORTCTL_EXIT_ERROR;
+                }
+                for (size_t j = 0; j < 4; j++)
+                        width[j] = MAX(width[j], strlen(rows[i].cells[j]));
+        }
+
+        printf("%-*s  %-*s  %-*s  %s\n", (int) width[0], header[0], (int) width[1], header[1],
+                (int) width[2], header[2], header[3]);
+        for (size_t i = 0; i < n; i++)
+                printf("%-*s  %-*s  %-*s  %s\n", (int) width[0], rows[i].cells[0], (int) width[1],
+                        rows[i].cells[1], (int) width[2], rows[i].cells[2], rows[i].cells[3]);
+
+        service_rows_free(rows, n);
+        return PORTCTL_EXIT_OK;
+}
+
+static void catalog_freep(Catalog **c)
+{
+        catalog_free(*c);
+}
+
+/* With --root, the files below it are read directly, as verify and explain do: the answers the
+ * daemon would give for that tree, to check a configuration before it ships. */
+static int load_offline(const PortctlContext *ctx, Catalog **ret)
+{
+        int r = catalog_load(ctx->root, ret);
+        if (r < 0)
+                portctl_error("cannot read the configuration below '%s': %s", ctx->root, strerror(-r));
+        return r;
+}
+
+static int lookup_offline(const PortctlContext *ctx, struct json_object *parameters)
+{
+        _cleanup_(catalog_freep) Catalog *c = NULL;
+        _cleanup_json_ struct json_object *service = NULL;
+        struct json_object *name = NULL, *port = NULL, *protocol = NULL;
+        const char *p = NULL;
+        const ServiceEntry *e = NULL;
+
+        if (load_offline(ctx, &c) < 0)
+                return PORTCTL_EXIT_ERROR;
+
+        if (json_object_object_get_ex(parameters, "protocol", &protocol))
+                p = json_object_get_string(protocol);
+        if (json_object_object_get_ex(parameters, "name", &name))
+                e = catalog_lookup_by_name(c, json_object_get_string(name), p);
+        else if (json_object_object_get_ex(parameters, "port", &port))
+                e = catalog_lookup_by_port(c, (uint16_t) json_object_get_int(port), p);
+        if (!e)
+                return PORTCTL_EXIT_NOT_FOUND;
+
+        service = service_entry_to_json(c, e);
+        if (!service) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (ctx->json)
+                return print_json(service);
+        return print_service_table(&service, 1);
+}
+
+/* A GetServiceBy* call and its answer: 0 found, 2 not found, 1 error. */
+static int lookup_one(const PortctlContext *ctx, const char *method, struct json_object *parameters)
+{
+        _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
+        struct json_object *reply = NULL, *service = NULL;
+        const char *error = NULL;
+        int r;
+
+        if (ctx->root)
+                return lookup_offline(ctx, parameters);
+        if (daemon_connect(ctx, &client) < 0)
+                return PORTCTL_EXIT_ERROR;
+
+        r = varlink_client_call(client, method, parameters, 0, &reply, &error);
+        if (r >= 0 && error && streq(error, SERVICES_INTERFACE ".ServiceNotFound"))
+                return PORTCTL_EXIT_NOT_FOUND;
+        if (r < 0 || error)
+                return call_failed("lookup", r, error, reply);
+        if (!json_object_object_get_ex(reply, "service", &service) ||
+                !json_object_is_type(service, json_type_object)) {
+                portctl_error("lookup: the daemon's reply has no service");
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        if (ctx->json)
+                return print_json(service);
+        return print_service_table(&service, 1);
+}
+
+static int add_protocol(struct json_object *parameters, int argc, char **argv, int index)
+{
+        if (argc <= index)
+                return 0;
+        if (json_object_object_add(parameters, "protocol", json_object_new_string(argv[index])) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int verb_lookup(int argc, char **argv, const PortctlContext *ctx)
+{
+        _cleanup_json_ struct json_object *parameters = NULL;
+
+        if (argc < 2 || argc > 3) {
+                portctl_error("usage: portctl lookup NAME [PROTOCOL]");
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        parameters = json_object_new_object();
+        if (!parameters || json_object_object_add(parameters, "name", json_object_new_string(argv[1])) < 0 ||
+                add_protocol(parameters, argc, argv, 2) < 0) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        return lookup_one(ctx, SERVICES_INTERFACE ".GetServiceByName", parameters);
+}
+
+int verb_port(int argc, char **argv, const PortctlContext *ctx)
+{
+        _cleanup_json_ struct json_object *parameters = NULL;
+        _cleanup_free_ char *port_arg = NULL;
+        char *protocol = NULL, *end = NULL;
+
+        if (argc < 2 || argc > 3) {
+                portctl_error("usage: portctl port PORT[/PROTOCOL] [PROTOCOL]");
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        /* "80/tcp" as well as "80 tcp": a port has no slash, so the split is unambiguous. */
+        port_arg = strdup(argv[1]);
+        if (!port_arg) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        protocol = strchr(port_arg, '/');
+        if (protocol)
+                *protocol++ = '\0';
+        if (protocol && argc > 2) {
+                portctl_error("give the protocol once: 'PORT/PROTOCOL' or 'PORT PROTOCOL'");
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        errno = 0;
+        unsigned long port = strtoul(port_arg, &end, 10);
+        if (errno != 0 || !*port_arg || *end || port > 65535 || port_arg[0] == '-' || port_arg[0] == '+') {
+                portctl_error("invalid port '%s': expected a number from 0 to 65535", argv[1]);
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        parameters = json_object_new_object();
+        if (!parameters || json_object_object_add(parameters, "port", json_object_new_int((int) port)) < 0 ||
+                (protocol && json_object_object_add(
+                                     parameters, "protocol", json_object_new_string(protocol)) < 0) ||
+                add_protocol(parameters, argc, argv, 2) < 0) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        return lookup_one(ctx, SERVICES_INTERFACE ".GetServiceByPort", parameters);
+}
+
+int verb_list(int argc, char **argv, const PortctlContext *ctx)
+{
+        _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
+        _cleanup_(catalog_freep) Catalog *c = NULL;
+        _cleanup_json_ struct json_object *services = NULL;
+        struct json_object *reply = NULL, *service = NULL;
+        const char *error = NULL;
+        int r, ret;
+
+        if (argc > 1) {
+                portctl_error("list takes no arguments");
+                return PORTCTL_EXIT_ERROR;
+        }
+        services = json_object_new_array();
+        if (!services) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        if (ctx->root) {
+                if (load_offline(ctx, &c) < 0)
+                        return PORTCTL_EXIT_ERROR;
+                for (size_t i = 0; i < c->n_entries; i++) {
+                        struct json_object *o = service_entry_to_json(c, &c->entries[i]);
+                        if (!o || json_object_array_add(services, o) < 0) {
+                                json_object_put(o);
+                                portctl_error("out of memory");
+                                return PORTCTL_EXIT_ERROR;
+                        }
+                }
+        } else {
+                if (daemon_connect(ctx, &client) < 0)
+                        return PORTCTL_EXIT_ERROR;
+
+                r = varlink_client_call(
+                        client, SERVICES_INTERFACE ".List", NULL, VARLINK_CALL_MORE, &reply, &error);
+                for (;;) {
+                        if (r >= 0 && error && streq(error, SERVICES_INTERFACE ".ServiceNotFound"))
+                                break; /* an empty database */
+                        if (r < 0 || error)
+                                return call_failed("list", r, error, reply);
+                        if (!json_object_object_get_ex(reply, "service", &service) ||
+                                json_object_array_add(services, json_object_get(service)) < 0) {
+                                portctl_error("list: bad reply from the daemon");
+                                return PORTCTL_EXIT_ERROR;
+                        }
+                        if (r == 0)
+                                break;
+                        r = varlink_client_next(client, &reply, &error);
+                }
+        }
+
+        if (ctx->json)
+                return print_json(services);
+
+        size_t n = json_object_array_length(services);
+        struct json_object **list = calloc(n ? n : 1, sizeof(struct json_object *));
+        if (!list) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        for (size_t i = 0; i < n; i++)
+                list[i] = json_object_array_get_idx(services, i);
+        ret = print_service_table(list, n);
+        free(list);
+        return ret;
+}
+
+static void print_status(struct json_object *status)
+{
+        struct json_object *sources = NULL;
+        char when[64] = "-";
+        int64_t loaded = json_int_field(status, "loaded_usec");
+
+        if (loaded > 0) {
+                time_t t = (time_t) (loaded / 1000000);
+                struct tm tm;
+                if (localtime_r(&t, &tm))
+                        (void) strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", &tm);
+        }
+
+        printf("   Generation: %" PRId64 "\n", json_int_field(status, "generation"));
+        printf("     Services: %" PRId64 "\n", json_int_field(status, "entries"));
+        printf("       Digest: %s\n", json_string_field(status, "digest"));
+        printf("       Loaded: %s\n", when);
+        printf("     Snapshot: %" PRId64 " bytes\n", json_int_field(status, "snapshot_size"));
+        int64_t errors = json_int_field(status, "errors"), warnings = json_int_field(status, "warnings");
+        printf("     Problems: %" PRId64 " error%s, %" PRId64 " warning%s%s\n", errors,
+                errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
+                errors > 0 || warnings > 0 ? " (see 'portctl verify')" : "");
+
+        if (!json_object_object_get_ex(status, "sources", &sources) ||
+                !json_object_is_type(sources, json_type_array))
+                return;
+        printf("      Sources:\n");
+        for (size_t i = 0; i < json_object_array_length(sources); i++) {
+                struct json_object *s = json_object_array_get_idx(sources, i), *masked = NULL, *error = NULL;
+                bool is_masked =
+                        json_object_object_get_ex(s, "masked", &masked) && json_object_get_boolean(masked);
+
+                printf("        %-7s %s", json_string_field(s, "layer"), json_string_field(s, "file"));
+                if (is_masked)
+                        printf(" (masked)");
+                else {
+                        int64_t entries = json_int_field(s, "entries"),
+                                skipped = json_int_field(s, "skipped");
+                        printf(": %" PRId64 " entr%s", entries, entries == 1 ? "y" : "ies");
+                        if (skipped > 0)
+                                printf(", %" PRId64 " line%s skipped", skipped, skipped == 1 ? "" : "s");
+                }
+                if (json_object_object_get_ex(s, "error", &error) &&
+                        json_object_is_type(error, json_type_string))
+                        printf(" [cannot be read: %s; serving its last good state]",
+                                json_object_get_string(error));
+                putchar('\n');
+        }
+}
+
+int verb_status(int argc, char **argv, const PortctlContext *ctx)
+{
+        _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
+        struct json_object *reply = NULL;
+        const char *error = NULL;
+        int r;
+
+        if (argc > 1) {
+                portctl_error("status takes no arguments");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (ctx->root) {
+                portctl_error("status asks the running daemon; --root does not apply");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (daemon_connect(ctx, &client) < 0)
+                return PORTCTL_EXIT_ERROR;
+
+        r = varlink_client_call(client, SERVICES_INTERFACE ".Status", NULL, 0, &reply, &error);
+        if (r < 0 || error)
+                return call_failed("status", r, error, reply);
+
+        if (ctx->json)
+                return print_json(reply);
+        print_status(reply);
+        return PORTCTL_EXIT_OK;
+}
+
+int verb_reload(int argc, char **argv, const PortctlContext *ctx)
+{
+        _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
+        struct json_object *reply = NULL;
+        const char *error = NULL;
+        int r;
+
+        if (argc > 1) {
+                portctl_error("reload takes no arguments");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (ctx->root) {
+                portctl_error("reload asks the running daemon; --root does not apply");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (daemon_connect(ctx, &client) < 0)
+                return PORTCTL_EXIT_ERROR;
+
+        /* A large configuration may take a while to read: allow more than the default. */
+        varlink_client_set_timeout(client, 30 * UINT64_C(1000000));
+        r = varlink_client_call(client, SERVICES_INTERFACE ".Reload", NULL, 0, &reply, &error);
+        if (r < 0 || error)
+                return call_failed("reload", r, error, reply);
+        return PORTCTL_EXIT_OK;
+}

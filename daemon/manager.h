@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's state: the event loop, the varlink server, the cache of parsed sources, the
+ * current catalog and its snapshot image.  Everything the varlink methods read lives here. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "catalog.h"
+#include "varlink-server.h"
+
+/* One source of the merge as the daemon last saw it. */
+typedef struct SourceState {
+        char *path; /* as administrators know it, without --root */
+        CatalogLayer layer;
+        bool masked;
+        ServicesFile *file; /* the last good parse; NULL when masked or never read */
+        int error;          /* negative errno of the last failed read, 0 after a good one */
+} SourceState;
+
+/* A catalog's snapshot image in a sealed memfd.  The daemon keeps a shared writable mapping
+ * (taken before the seals) so it can flag the image superseded; clients only ever get ro_fd. */
+typedef struct SnapshotImage {
+        int fd;    /* the memfd itself, read-write */
+        int ro_fd; /* a read-only reopening of it, handed to clients; fd where /proc is missing */
+        void *map;
+        size_t size;
+        uint64_t generation;
+} SnapshotImage;
+
+struct json_object;
+typedef struct WatchEntry WatchEntry;
+
+typedef struct Manager {
+        sd_event *event;
+        char *root; /* NULL for / */
+
+        VarlinkServer *server;
+        char *socket_path; /* what we bound ourselves; NULL when systemd passed the socket */
+        dev_t socket_dev;
+        ino_t socket_inode;
+        bool ready; /* READY=1 sent: reloads are announced to systemd from now on */
+
+        /* Sources in the order they apply: /etc/services, then the drop-ins. */
+        SourceState *sources;
+        size_t n_sources;
+
+        /* What every answer comes from; replaced whole by a rebuild. */
+        Catalog *catalog;
+        SnapshotImage *snapshot;
+        uint64_t generation;
+        uint64_t loaded_usec;             /* CLOCK_REALTIME of the last rebuild */
+        struct json_object **reply_cache; /* varlink-services.c: lookup replies by entry index */
+        size_t n_reply_cache;
+
+        /* watch.c */
+        int inotify_fd;
+        sd_event_source *inotify_event_source;
+        sd_event_source *debounce_event_source;
+        uint64_t debounce_first_usec; /* CLOCK_MONOTONIC of the first event since the last reload */
+        WatchEntry *watches;
+        size_t n_watches, n_watches_allocated;
+        uint64_t n_reloads;
+
+        /* varlink-sockets.c: the owner-query worker thread and its inode cache */
+        struct SocketsWorker *sockets;
+} Manager;

@@ -1,0 +1,1109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The varlink server on sd-event.  Every client is untrusted: input and output are bounded,
+ * idle connections expire, one UID cannot take all connection slots, and a client that speaks
+ * anything but varlink loses its own connection without disturbing the others. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "util.h"
+#include "varlink-server.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+#define OUTPUT_MAX_DEFAULT              (16U * 1024U * 1024U)
+#define IDLE_TIMEOUT_DEFAULT_USEC       (60ULL * 1000ULL * 1000ULL)
+#define CONNECTIONS_MAX_DEFAULT         4096U
+#define CONNECTIONS_PER_UID_MAX_DEFAULT 128U
+/* Above this many unsent bytes a connection stops taking new calls until the client reads:
+ * back-pressure for pipelining clients, long before output_max disconnects them. */
+#define OUTPUT_HIGH_WATER   (256U * 1024U)
+#define READ_MIN            4096U
+#define ACCEPT_BACKOFF_USEC (100ULL * 1000ULL)
+
+static const char service_interface_description[] =
+        "# The Varlink Service Interface is provided by every varlink service. It\n"
+        "# describes the service and the interfaces it implements.\n"
+        "interface org.varlink.service\n"
+        "\n"
+        "# Get a list of all the interfaces a service provides and information\n"
+        "# about the implementation.\n"
+        "method GetInfo() -> (\n"
+        "  vendor: string,\n"
+        "  product: string,\n"
+        "  version: string,\n"
+        "  url: string,\n"
+        "  interfaces: []string\n"
+        ")\n"
+        "\n"
+        "# Get the description of an interface that is implemented by this service.\n"
+        "method GetInterfaceDescription(interface: string) -> (description: string)\n"
+        "\n"
+        "# The requested interface was not found.\n"
+        "error InterfaceNotFound (interface: string)\n"
+        "\n"
+        "# The requested method was not found\n"
+        "error MethodNotFound (method: string)\n"
+        "\n"
+        "# The interface defines the requested method, but the service does not\n"
+        "# implement it.\n"
+        "error MethodNotImplemented (method: string)\n"
+        "\n"
+        "# One of the passed parameters is invalid.\n"
+        "error InvalidParameter (parameter: string)\n"
+        "\n"
+        "# Client is denied access\n"
+        "error PermissionDenied ()\n"
+        "\n"
+        "# Method is expected to be called with 'more' set to true, but wasn't\n"
+        "error ExpectedMore ()\n";
+
+typedef struct Interface {
+        char *name;
+        char *description;
+} Interface;
+
+typedef struct Method {
+        char *name;
+        VarlinkMethodCallback callback;
+        void *userdata;
+} Method;
+
+typedef struct Listener {
+        VarlinkServer *server;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *backoff;
+} Listener;
+
+typedef struct UidCount {
+        uid_t uid;
+        unsigned count;
+} UidCount;
+
+/* An fd to send with the reply occupying [start, end) of the output stream. */
+typedef struct OutputFd {
+        int fd;
+        uint64_t start;
+        uint64_t end;
+} OutputFd;
+
+struct VarlinkServer {
+        sd_event *event;
+        VarlinkServerLimits limits;
+        char *product, *version, *url;
+
+        Interface *interfaces;
+        size_t n_interfaces, allocated_interfaces;
+        Method *methods;
+        size_t n_methods, allocated_methods;
+        Listener **listeners;
+        size_t n_listeners, allocated_listeners;
+        UidCount *uids;
+        size_t n_uids, allocated_uids;
+
+        VarlinkConnection *connections;
+        unsigned n_connections;
+};
+
+struct VarlinkConnection {
+        unsigned n_ref;
+        VarlinkServer *server; /* NULL once disconnected */
+        VarlinkConnection *prev, *next;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *timer;
+        sd_event_source *defer;
+        uint32_t io_events;
+
+        struct ucred ucred;
+        uint64_t last_activity;
+
+        VarlinkBuffer input;
+        bool input_eof;
+        bool dispatching;
+
+        /* The call being answered. */
+        bool call_open;
+        unsigned call_flags;
+
+        char *out;
+        size_t out_begin, out_end, out_allocated;
+        uint64_t out_position; /* stream offset of out[out_begin] */
+        OutputFd *out_fds;
+        size_t n_out_fds, allocated_out_fds;
+
+        void *userdata;
+        void (*userdata_destroy)(void *);
+};
+
+static void connection_disconnect(VarlinkConnection *c);
+static void connection_process(VarlinkConnection *c);
+
+/* ---- per-UID accounting ---- */
+
+static UidCount *uid_find(VarlinkServer *s, uid_t uid)
+{
+        for (size_t i = 0; i < s->n_uids; i++)
+                if (s->uids[i].uid == uid)
+                        return s->uids + i;
+        return NULL;
+}
+
+static int uid_ref(VarlinkServer *s, uid_t uid)
+{
+        UidCount *u = uid_find(s, uid);
+
+        if (!u) {
+                if (GROW(s->uids, s->allocated_uids, s->n_uids + 1) < 0)
+                        return -ENOMEM;
+                u = s->uids + s->n_uids++;
+                *u = (UidCount){ .uid = uid };
+        }
+        u->count++;
+        return 0;
+}
+
+static void uid_unref(VarlinkServer *s, uid_t uid)
+{
+        UidCount *u = uid_find(s, uid);
+
+        if (!u)
+                return;
+        if (--u->count == 0)
+                *u = s->uids[--s->n_uids];
+}
+
+/* ---- connections ---- */
+
+static VarlinkConnection *connection_free(VarlinkConnection *c)
+{
+        varlink_buffer_done(&c->input);
+        free(c->out);
+        for (size_t i = 0; i < c->n_out_fds; i++)
+                safe_close(c->out_fds[i].fd);
+        free(c->out_fds);
+        if (c->userdata_destroy)
+                c->userdata_destroy(c->userdata);
+        free(c);
+        return NULL;
+}
+
+VarlinkConnection *varlink_connection_ref(VarlinkConnection *c)
+{
+        if (c)
+                c->n_ref++;
+        return c;
+}
+
+VarlinkConnection *varlink_connection_unref(VarlinkConnection *c)
+{
+        if (!c)
+                return NULL;
+        if (--c->n_ref > 0)
+                return NULL;
+        return connection_free(c);
+}
+
+VarlinkServer *varlink_connection_get_server(VarlinkConnection *c)
+{
+        return c->server;
+}
+
+int varlink_connection_get_fd(VarlinkConnection *c)
+{
+        return c->server ? c->fd : -ENOTCONN;
+}
+
+void varlink_connection_set_userdata(VarlinkConnection *c, void *userdata, void (*destroy)(void *))
+{
+        if (c->userdata_destroy && c->userdata != userdata)
+                c->userdata_destroy(c->userdata);
+        c->userdata = userdata;
+        c->userdata_destroy = destroy;
+}
+
+void *varlink_connection_get_userdata(VarlinkConnection *c)
+{
+        return c->userdata;
+}
+
+int varlink_connection_get_peer_credentials(VarlinkConnection *c, struct ucred *ret)
+{
+        *ret = c->ucred;
+        return 0;
+}
+
+int varlink_connection_get_peer_pidfd(VarlinkConnection *c)
+{
+        int pidfd = -1;
+        socklen_t l = sizeof(pidfd);
+
+        if (!c->server)
+                return -ENOTCONN;
+        if (getsockopt(c->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &l) < 0)
+                return errno == ENOPROTOOPT || errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno;
+        return pidfd;
+}
+
+static void connection_set_events(VarlinkConnection *c)
+{
+        uint32_t events = 0;
+
+        if (!c->server)
+                return;
+        /* Read only while no call is being answered and the client keeps up with its replies:
+         * a client cannot make us buffer more than one read ahead. */
+        if (!c->input_eof && !c->call_open && c->out_end - c->out_begin < OUTPUT_HIGH_WATER)
+                events |= EPOLLIN;
+        if (c->out_end > c->out_begin)
+                events |= EPOLLOUT;
+        if (events != c->io_events) {
+                if (sd_event_source_set_io_events(c->io, events) < 0) {
+                        connection_disconnect(c);
+                        return;
+                }
+                c->io_events = events;
+        }
+}
+
+static void connection_touch(VarlinkConnection *c)
+{
+        if (c->server)
+                (void) sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->last_activity);
+}
+
+static void connection_disconnect(VarlinkConnection *c)
+{
+        VarlinkServer *s = c->server;
+
+        if (!s)
+                return;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        s->n_connections--;
+        uid_unref(s, c->ucred.uid);
+
+        c->io = sd_event_source_disable_unref(c->io);
+        c->timer = sd_event_source_disable_unref(c->timer);
+        c->defer = sd_event_source_disable_unref(c->defer);
+        c->fd = safe_close(c->fd);
+        c->server = NULL;
+        c->call_open = false;
+        varlink_connection_unref(c);
+}
+
+/* Writes queued output; an fd goes out with the first byte of its reply and nothing after that
+ * reply, which is how the client attaches it to the right message. */
+static int connection_flush(VarlinkConnection *c)
+{
+        while (c->server && c->out_end > c->out_begin) {
+                size_t n = c->out_end - c->out_begin;
+                OutputFd *f = c->n_out_fds > 0 ? c->out_fds : NULL;
+                ssize_t k;
+
+                if (f && f->start > c->out_position)
+                        n = MIN(n, (size_t) (f->start - c->out_position));
+                else if (f) {
+                        union {
+                                struct cmsghdr h;
+                                char buf[CMSG_SPACE(sizeof(int))];
+                        } control = {};
+                        struct iovec iov = {
+                                .iov_base = c->out + c->out_begin,
+                                .iov_len = MIN(n, (size_t) (f->end - c->out_position)),
+                        };
+                        struct msghdr mh = {
+                                .msg_iov = &iov,
+                                .msg_iovlen = 1,
+                                .msg_control = &control,
+                                .msg_controllen = sizeof(control),
+                        };
+                        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+                        cm->cmsg_level = SOL_SOCKET;
+                        cm->cmsg_type = SCM_RIGHTS;
+                        cm->cmsg_len = CMSG_LEN(sizeof(int));
+                        memcpy(CMSG_DATA(cm), &f->fd, sizeof(int));
+
+                        k = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        if (k >= 0) {
+                                safe_close(f->fd);
+                                memmove(c->out_fds, c->out_fds + 1, (c->n_out_fds - 1) * sizeof(OutputFd));
+                                c->n_out_fds--;
+                        }
+                        goto sent;
+                }
+
+                k = send(c->fd, c->out + c->out_begin, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        sent:
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        return -errno;
+                }
+                c->out_begin += (size_t) k;
+                c->out_position += (uint64_t) k;
+                connection_touch(c);
+        }
+
+        if (c->out_begin == c->out_end)
+                c->out_begin = c->out_end = 0;
+        return 0;
+}
+
+/* Flushes, then decides what to wait for; outside of dispatch, the answer goes out at once. */
+static void connection_kick(VarlinkConnection *c)
+{
+        if (!c->server)
+                return;
+        if (connection_flush(c) < 0) {
+                connection_disconnect(c);
+                return;
+        }
+        /* After EOF, a connection with nothing left to answer goes; an incomplete last message
+         * can never be completed. */
+        if (c->input_eof && !c->call_open && c->out_begin == c->out_end &&
+                (varlink_buffer_pending(&c->input) == 0 ||
+                        !memchr(c->input.data + c->input.begin, 0, varlink_buffer_pending(&c->input)))) {
+                connection_disconnect(c);
+                return;
+        }
+        connection_set_events(c);
+}
+
+static int connection_enqueue(VarlinkConnection *c, struct json_object *m, int fd)
+{
+        const char *s;
+        size_t n, need;
+
+        s = json_object_to_json_string_length(
+                m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        if (!s)
+                return -ENOMEM;
+
+        need = c->out_end - c->out_begin + n + 1;
+        if (need > c->server->limits.output_max) {
+                /* The client does not read what it asked for: it goes, others keep their memory. */
+                connection_disconnect(c);
+                return -ENOBUFS;
+        }
+
+        if (c->out_allocated - c->out_end < n + 1) {
+                if (c->out_begin > 0) {
+                        memmove(c->out, c->out + c->out_begin, c->out_end - c->out_begin);
+                        c->out_end -= c->out_begin;
+                        c->out_begin = 0;
+                }
+                if (c->out_allocated - c->out_end < n + 1) {
+                        size_t a = MAX(c->out_end + n + 1, MAX(c->out_allocated * 2, (size_t) 4096));
+                        char *p = realloc(c->out, a);
+                        if (!p)
+                                return -ENOMEM;
+                        c->out = p;
+                        c->out_allocated = a;
+                }
+        }
+
+        if (fd >= 0) {
+                int copy;
+
+                if (GROW(c->out_fds, c->allocated_out_fds, c->n_out_fds + 1) < 0)
+                        return -ENOMEM;
+                copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (copy < 0)
+                        return -errno;
+                uint64_t start = c->out_position + (c->out_end - c->out_begin);
+                c->out_fds[c->n_out_fds++] = (OutputFd){ .fd = copy, .start = start, .end = start + n + 1 };
+        }
+
+        memcpy(c->out + c->out_end, s, n);
+        c->out[c->out_end + n] = 0;
+        c->out_end += n + 1;
+        return 0;
+}
+
+static int connection_send_reply(
+        VarlinkConnection *c, struct json_object *parameters, bool continues, const char *error, int fd)
+{
+        struct json_object *m = NULL;
+        int r;
+
+        if (!c->server)
+                return -ENOTCONN;
+        if (!c->call_open)
+                return -EBADMSG;
+        if (c->call_flags & VARLINK_CALL_ONEWAY) {
+                if (!continues)
+                        c->call_open = false;
+                return 0;
+        }
+        if (continues && !(c->call_flags & VARLINK_CALL_MORE))
+                return -EPROTO;
+
+        r = varlink_message_build_reply(parameters, continues, error, &m);
+        if (r < 0)
+                return r;
+        r = connection_enqueue(c, m, fd);
+        json_object_put(m);
+        if (r < 0)
+                return r;
+
+        if (!continues)
+                c->call_open = false;
+
+        if (!c->dispatching) {
+                /* An asynchronous answer: send it now, and pick up calls that waited behind it. */
+                connection_kick(c);
+                if (c->server && !c->call_open && c->defer)
+                        (void) sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+int varlink_connection_reply(VarlinkConnection *c, struct json_object *parameters)
+{
+        return connection_send_reply(c, parameters, false, NULL, -1);
+}
+
+int varlink_connection_reply_fd(VarlinkConnection *c, struct json_object *parameters, int fd)
+{
+        if (fd < 0)
+                return -EBADF;
+        return connection_send_reply(c, parameters, false, NULL, fd);
+}
+
+int varlink_connection_notify(VarlinkConnection *c, struct json_object *parameters)
+{
+        return connection_send_reply(c, parameters, true, NULL, -1);
+}
+
+int varlink_connection_error(VarlinkConnection *c, const char *error, struct json_object *parameters)
+{
+        if (!varlink_method_name_is_valid(error))
+                return -EINVAL;
+        return connection_send_reply(c, parameters, false, error, -1);
+}
+
+static int connection_error_with_string(
+        VarlinkConnection *c, const char *error, const char *key, const char *value)
+{
+        struct json_object *p = json_object_new_object(), *v;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        v = json_object_new_string(value);
+        if (!v || json_object_object_add(p, key, v) < 0) {
+                json_object_put(v);
+                json_object_put(p);
+                return -ENOMEM;
+        }
+        r = varlink_connection_error(c, error, p);
+        json_object_put(p);
+        return r;
+}
+
+int varlink_connection_error_invalid_parameter(VarlinkConnection *c, const char *parameter)
+{
+        return connection_error_with_string(c, VARLINK_ERROR_INVALID_PARAMETER, "parameter", parameter);
+}
+
+/* ---- dispatch ---- */
+
+static const Method *server_find_method(VarlinkServer *s, const char *name)
+{
+        for (size_t i = 0; i < s->n_methods; i++)
+                if (streq(s->methods[i].name, name))
+                        return s->methods + i;
+        return NULL;
+}
+
+static const Interface *server_find_interface_n(VarlinkServer *s, const char *name, size_t n)
+{
+        for (size_t i = 0; i < s->n_interfaces; i++)
+                if (strlen(s->interfaces[i].name) == n && strneq(s->interfaces[i].name, name, n))
+                        return s->interfaces + i;
+        return NULL;
+}
+
+/* Whether the description has a "method NAME" line: such a method exists in the interface even
+ * if nobody registered it, which the client learns as MethodNotImplemented, not MethodNotFound. */
+static bool interface_declares_method(const Interface *iface, const char *name)
+{
+        size_t l = strlen(name);
+
+        const char *line = iface->description;
+
+        while (line) {
+                const char *p = line + strspn(line, " \t");
+
+                if (strneq(p, "method", 6) && (p[6] == ' ' || p[6] == '\t')) {
+                        p += 6 + strspn(p + 6, " \t");
+                        if (strneq(p, name, l) && (p[l] == '(' || p[l] == ' ' || p[l] == '\t'))
+                                return true;
+                }
+                line = strchr(line, '\n');
+                if (line)
+                        line++;
+        }
+        return false;
+}
+
+/* Handles one message; < 0 means the connection must go. */
+static int connection_dispatch(VarlinkConnection *c, struct json_object *m)
+{
+        VarlinkServer *s = c->server;
+        struct json_object *empty = NULL;
+        const Method *method;
+        VarlinkCall call;
+        int r;
+
+        if (varlink_call_parse(m, &call) < 0)
+                return -EBADMSG;
+
+        c->call_open = true;
+        c->call_flags = call.flags;
+
+        method = server_find_method(s, call.method);
+        if (!method) {
+                size_t n = varlink_method_interface_length(call.method);
+                const Interface *iface = server_find_interface_n(s, call.method, n);
+                if (!iface) {
+                        _cleanup_free_ char *name = strndup(call.method, n);
+                        if (!name)
+                                return -ENOMEM;
+                        r = connection_error_with_string(
+                                c, VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", name);
+                } else
+                        /* The bare method name, as the reference implementations send it. */
+                        r = connection_error_with_string(c,
+                                interface_declares_method(iface, call.method + n + 1)
+                                        ? VARLINK_ERROR_METHOD_NOT_IMPLEMENTED
+                                        : VARLINK_ERROR_METHOD_NOT_FOUND,
+                                "method", call.method + n + 1);
+                if (r < 0 && r != -ENOTCONN)
+                        return r;
+                c->call_open = false;
+                return 0;
+        }
+
+        if (!call.parameters) {
+                empty = json_object_new_object();
+                if (!empty)
+                        return -ENOMEM;
+        }
+
+        r = method->callback(c, call.parameters ?: empty, call.flags, method->userdata);
+        json_object_put(empty);
+        if (r < 0 && c->call_open)
+                return r;
+        /* A oneway call is over when its callback returns, answered or not. */
+        if (call.flags & VARLINK_CALL_ONEWAY)
+                c->call_open = false;
+        return 0;
+}
+
+static void connection_process(VarlinkConnection *c)
+{
+        varlink_connection_ref(c);
+        c->dispatching = true;
+
+        while (c->server && !c->call_open) {
+                struct json_object *m = NULL;
+                int r;
+
+                if (c->out_end - c->out_begin >= OUTPUT_HIGH_WATER) {
+                        /* Stop taking calls only if the socket really is full; EPOLLOUT resumes. */
+                        if (connection_flush(c) < 0) {
+                                connection_disconnect(c);
+                                break;
+                        }
+                        if (c->out_end - c->out_begin >= OUTPUT_HIGH_WATER)
+                                break;
+                }
+
+                r = varlink_buffer_next_object(&c->input, &m);
+                if (r == 0)
+                        break;
+                if (r > 0) {
+                        r = connection_dispatch(c, m);
+                        json_object_put(m);
+                }
+                if (r < 0) {
+                        connection_disconnect(c);
+                        break;
+                }
+        }
+
+        c->dispatching = false;
+        connection_kick(c);
+        varlink_connection_unref(c);
+}
+
+static int connection_on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+        VarlinkConnection *c = userdata;
+
+        if (revents & EPOLLIN) {
+                char *p;
+                size_t avail;
+                ssize_t k;
+
+                if (varlink_buffer_prepare(&c->input, READ_MIN, &p, &avail) < 0) {
+                        connection_disconnect(c);
+                        return 0;
+                }
+                k = recv(fd, p, avail, MSG_DONTWAIT);
+                if (k < 0) {
+                        if (errno != EAGAIN && errno != EINTR) {
+                                connection_disconnect(c);
+                                return 0;
+                        }
+                } else if (k == 0)
+                        c->input_eof = true;
+                else {
+                        varlink_buffer_commit(&c->input, (size_t) k);
+                        connection_touch(c);
+                }
+        } else if (revents & (EPOLLHUP | EPOLLERR)) {
+                /* Both directions are shut: no answer can reach the peer any more, and epoll would
+                 * keep reporting this until the fd is closed. */
+                connection_disconnect(c);
+                return 0;
+        }
+
+        connection_process(c);
+        return 0;
+}
+
+static int connection_on_defer(sd_event_source *source, void *userdata)
+{
+        connection_process(userdata);
+        return 0;
+}
+
+static int connection_on_timer(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        VarlinkConnection *c = userdata;
+        uint64_t timeout = c->server->limits.idle_timeout_usec;
+
+        /* Checking the stamp here instead of re-arming on every message keeps the hot path free
+         * of timer updates. */
+        if (usec >= c->last_activity + timeout && !c->call_open) {
+                connection_disconnect(c);
+                return 0;
+        }
+        if (sd_event_source_set_time(source, MAX(c->last_activity + timeout, usec + 1)) < 0 ||
+                sd_event_source_set_enabled(source, SD_EVENT_ONESHOT) < 0)
+                connection_disconnect(c);
+        return 0;
+}
+
+static int server_add_connection(VarlinkServer *s, int fd)
+{
+        VarlinkConnection *c;
+        struct ucred ucred = {};
+        socklen_t l = sizeof(ucred);
+        int r;
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ucred, &l) < 0) {
+                safe_close(fd);
+                return -errno;
+        }
+
+        /* Over a cap the connection is closed at once: the client sees EOF and the backlog
+         * keeps moving.  Root is bound only by the total so that users cannot lock it out. */
+        if (s->n_connections >= s->limits.connections_max) {
+                safe_close(fd);
+                return -EBUSY;
+        }
+        if (ucred.uid != 0) {
+                UidCount *u = uid_find(s, ucred.uid);
+                if (u && u->count >= s->limits.connections_per_uid_max) {
+                        safe_close(fd);
+                        return -EBUSY;
+                }
+        }
+
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        c->n_ref = 1;
+        c->fd = fd;
+        c->ucred = ucred;
+        varlink_buffer_init(&c->input, s->limits.message_max);
+
+        r = uid_ref(s, ucred.uid);
+        if (r < 0) {
+                safe_close(fd);
+                connection_free(c);
+                return r;
+        }
+        c->server = s;
+        c->next = s->connections;
+        if (c->next)
+                c->next->prev = c;
+        s->connections = c;
+        s->n_connections++;
+        connection_touch(c);
+
+        r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, connection_on_io, c);
+        if (r >= 0) {
+                c->io_events = EPOLLIN;
+                r = sd_event_add_time(s->event, &c->timer, CLOCK_MONOTONIC,
+                        c->last_activity + s->limits.idle_timeout_usec,
+                        MIN(s->limits.idle_timeout_usec / 10, 1000000ULL), connection_on_timer, c);
+        }
+        if (r >= 0)
+                r = sd_event_add_defer(s->event, &c->defer, connection_on_defer, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
+        if (r < 0) {
+                connection_disconnect(c);
+                return r;
+        }
+        return 0;
+}
+
+static int listener_on_backoff(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        Listener *l = userdata;
+
+        (void) sd_event_source_set_enabled(l->io, SD_EVENT_ON);
+        l->backoff = sd_event_source_disable_unref(l->backoff);
+        return 0;
+}
+
+static int listener_on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+        Listener *l = userdata;
+
+        /* A bounded batch per wake-up keeps a connection flood from starving the clients that
+         * are already connected. */
+        for (unsigned i = 0; i < 64; i++) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (cfd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                                /* The listening socket would stay readable and spin the loop:
+                                 * pause accepting until descriptors may be free again. */
+                                if (!l->backoff && sd_event_add_time_relative(l->server->event, &l->backoff,
+                                                           CLOCK_MONOTONIC, ACCEPT_BACKOFF_USEC, 0,
+                                                           listener_on_backoff, l) >= 0)
+                                        (void) sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
+                        }
+                        break;
+                }
+                (void) server_add_connection(l->server, cfd);
+        }
+        return 0;
+}
+
+/* ---- built-in org.varlink.service ---- */
+
+static int method_get_info(
+        VarlinkConnection *c, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        VarlinkServer *s = c->server;
+        struct json_object *p, *list;
+        int r = -ENOMEM;
+
+        p = json_object_new_object();
+        list = json_object_new_array_ext((int) s->n_interfaces);
+        if (!p || !list)
+                goto finish;
+        for (size_t i = 0; i < s->n_interfaces; i++) {
+                struct json_object *v = json_object_new_string(s->interfaces[i].name);
+                if (!v || json_object_array_add(list, v) < 0) {
+                        json_object_put(v);
+                        goto finish;
+                }
+        }
+        if (json_object_object_add(p, "vendor", json_object_new_string("portd")) < 0 ||
+                json_object_object_add(p, "product", json_object_new_string(s->product)) < 0 ||
+                json_object_object_add(p, "version", json_object_new_string(s->version)) < 0 ||
+                json_object_object_add(p, "url", json_object_new_string(s->url)) < 0 ||
+                json_object_object_add(p, "interfaces", list) < 0)
+                goto finish;
+        list = NULL;
+        r = varlink_connection_reply(c, p);
+finish:
+        json_object_put(list);
+        json_object_put(p);
+        return r;
+}
+
+static int method_get_interface_description(
+        VarlinkConnection *c, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        VarlinkServer *s = c->server;
+        struct json_object *v, *p;
+        const Interface *iface;
+        const char *name;
+        int r;
+
+        if (!json_object_object_get_ex(parameters, "interface", &v) ||
+                !json_object_is_type(v, json_type_string))
+                return varlink_connection_error_invalid_parameter(c, "interface");
+        name = json_object_get_string(v);
+        iface = server_find_interface_n(s, name, strlen(name));
+        if (!iface)
+                return connection_error_with_string(c, VARLINK_ERROR_INTERFACE_NOT_FOUND, "interface", name);
+
+        p = json_object_new_object();
+        if (!p)
+                return -ENOMEM;
+        if (json_object_object_add(p, "description", json_object_new_string(iface->description)) < 0) {
+                json_object_put(p);
+                return -ENOMEM;
+        }
+        r = varlink_connection_reply(c, p);
+        json_object_put(p);
+        return r;
+}
+
+/* ---- server ---- */
+
+int varlink_server_new(sd_event *event, const VarlinkServerLimits *limits, const char *product,
+        const char *version, const char *url, VarlinkServer **ret)
+{
+        VarlinkServer *s;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->event = sd_event_ref(event);
+        if (limits)
+                s->limits = *limits;
+        if (s->limits.message_max == 0)
+                s->limits.message_max = VARLINK_MESSAGE_MAX;
+        if (s->limits.output_max == 0)
+                s->limits.output_max = OUTPUT_MAX_DEFAULT;
+        if (s->limits.idle_timeout_usec == 0)
+                s->limits.idle_timeout_usec = IDLE_TIMEOUT_DEFAULT_USEC;
+        if (s->limits.connections_max == 0)
+                s->limits.connections_max = CONNECTIONS_MAX_DEFAULT;
+        if (s->limits.connections_per_uid_max == 0)
+                s->limits.connections_per_uid_max = CONNECTIONS_PER_UID_MAX_DEFAULT;
+
+        s->product = strdup(product ?: "portd");
+        s->version = strdup(version ?: "");
+        s->url = strdup(url ?: "");
+        if (!s->product || !s->version || !s->url) {
+                varlink_server_free(s);
+                return -ENOMEM;
+        }
+
+        r = varlink_server_add_interface(s, service_interface_description);
+        if (r >= 0)
+                r = varlink_server_add_method(s, "org.varlink.service.GetInfo", method_get_info, NULL);
+        if (r >= 0)
+                r = varlink_server_add_method(s, "org.varlink.service.GetInterfaceDescription",
+                        method_get_interface_description, NULL);
+        if (r < 0) {
+                varlink_server_free(s);
+                return r;
+        }
+
+        *ret = s;
+        return 0;
+}
+
+VarlinkServer *varlink_server_free(VarlinkServer *s)
+{
+        if (!s)
+                return NULL;
+
+        while (s->connections)
+                connection_disconnect(s->connections);
+        for (size_t i = 0; i < s->n_listeners; i++) {
+                Listener *l = s->listeners[i];
+                sd_event_source_disable_unref(l->io);
+                sd_event_source_disable_unref(l->backoff);
+                safe_close(l->fd);
+                free(l);
+        }
+        free(s->listeners);
+        for (size_t i = 0; i < s->n_interfaces; i++) {
+                free(s->interfaces[i].name);
+                free(s->interfaces[i].description);
+        }
+        free(s->interfaces);
+        for (size_t i = 0; i < s->n_methods; i++)
+                free(s->methods[i].name);
+        free(s->methods);
+        free(s->uids);
+        free(s->product);
+        free(s->version);
+        free(s->url);
+        sd_event_unref(s->event);
+        free(s);
+        return NULL;
+}
+
+/* The name from the first line that is neither blank nor a comment: "interface NAME". */
+static char *interface_name_from_description(const char *d)
+{
+        const char *p = d;
+
+        while (*p) {
+                p += strspn(p, " \t\r\n");
+                if (*p == '#') {
+                        p += strcspn(p, "\n");
+                        continue;
+                }
+                if (!strneq(p, "interface", 9) || !strchr(" \t", p[9]))
+                        return NULL;
+                p += 9;
+                p += strspn(p, " \t");
+                size_t n = strcspn(p, " \t\r\n");
+                char *name = strndup(p, n);
+                if (!name || !varlink_interface_name_is_valid(name))
+                        return mfree(name);
+                return name;
+        }
+        return NULL;
+}
+
+int varlink_server_add_interface(VarlinkServer *s, const char *description)
+{
+        _cleanup_free_ char *name = NULL, *d = NULL;
+
+        name = interface_name_from_description(description);
+        if (!name)
+                return -EINVAL;
+        if (server_find_interface_n(s, name, strlen(name)))
+                return -EEXIST;
+        d = strdup(description);
+        if (!d)
+                return -ENOMEM;
+        if (GROW(s->interfaces, s->allocated_interfaces, s->n_interfaces + 1) < 0)
+                return -ENOMEM;
+        s->interfaces[s->n_interfaces++] = (Interface){ .name = TAKE_PTR(name), .description = TAKE_PTR(d) };
+        return 0;
+}
+
+int varlink_server_add_method(
+        VarlinkServer *s, const char *method, VarlinkMethodCallback callback, void *userdata)
+{
+        char *name;
+
+        if (!varlink_method_name_is_valid(method) || !callback)
+                return -EINVAL;
+        if (!server_find_interface_n(s, method, varlink_method_interface_length(method)))
+                return -ENOENT;
+        if (server_find_method(s, method))
+                return -EEXIST;
+        if (GROW(s->methods, s->allocated_methods, s->n_methods + 1) < 0)
+                return -ENOMEM;
+        name = strdup(method);
+        if (!name)
+                return -ENOMEM;
+        s->methods[s->n_methods++] = (Method){ .name = name, .callback = callback, .userdata = userdata };
+        return 0;
+}
+
+int varlink_server_listen_fd(VarlinkServer *s, int fd)
+{
+        Listener *l;
+        int r;
+
+        if (fd < 0)
+                return -EBADF;
+        if (GROW(s->listeners, s->allocated_listeners, s->n_listeners + 1) < 0) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        l = calloc(1, sizeof(*l));
+        if (!l) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        l->server = s;
+        l->fd = fd;
+
+        /* A passed socket may be blocking; accept() must never block the loop. */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+                r = -errno;
+                safe_close(fd);
+                free(l);
+                return r;
+        }
+
+        r = sd_event_add_io(s->event, &l->io, fd, EPOLLIN, listener_on_io, l);
+        if (r < 0) {
+                safe_close(fd);
+                free(l);
+                return r;
+        }
+        s->listeners[s->n_listeners++] = l;
+        return 0;
+}
+
+int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        size_t l;
+
+        if (!path || path[0] != '/')
+                return -EINVAL;
+        l = strlen(path);
+        if (l >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, path, l + 1);
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+
+        /* Only a socket left over from an earlier run is replaced, never some other file. */
+        if (lstat(path, &st) >= 0 && S_ISSOCK(st.st_mode))
+                (void) unlink(path);
+
+        if (bind(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + l + 1)) <
+                0)
+                return -errno;
+        if (chmod(path, mode) < 0)
+                return -errno;
+        if (listen(fd, SOMAXCONN) < 0)
+                return -errno;
+
+        return varlink_server_listen_fd(s, TAKE_FD(fd));
+}
+
+unsigned varlink_server_n_connections(VarlinkServer *s)
+{
+        return s->n_connections;
+}
+
+sd_event *varlink_server_get_event(VarlinkServer *s)
+{
+        return s->event;
+}

@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* io.portd.Services: the lookups, enumeration, snapshot hand-off, provenance and state of the
+ * catalog, as daemon/io.portd.Services.varlink declares them.  Parameters are checked strictly
+ * here; the generic server (daemon/varlink-server.c) handles framing and limits. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "catalog-json.h"
+#include "daemon.h"
+#include "log.h"
+#include "io.portd.Services.varlink.h"
+
+#define SERVICES_INTERFACE      "io.portd.Services"
+#define ERROR_SERVICE_NOT_FOUND SERVICES_INTERFACE ".ServiceNotFound"
+#define ERROR_PERMISSION_DENIED SERVICES_INTERFACE ".PermissionDenied"
+#define ERROR_RELOAD_FAILED     SERVICES_INTERFACE ".ReloadFailed"
+
+/* Far above any real name (the longest in the IANA registry has 74 bytes) and far below the
+ * message limit. */
+#define NAME_LENGTH_MAX     1024
+#define PROTOCOL_LENGTH_MAX 255
+
+static void json_object_putp(struct json_object **o)
+{
+        if (*o)
+                json_object_put(*o);
+}
+#define _cleanup_json_ _cleanup_(json_object_putp)
+
+/* Adds value (consumed, also on failure) under key. */
+static int json_add(struct json_object *o, const char *key, struct json_object *value)
+{
+        if (!value)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, value) < 0) {
+                json_object_put(value);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int json_append(struct json_object *a, struct json_object *value)
+{
+        if (!value)
+                return -ENOMEM;
+        if (json_object_array_add(a, value) < 0) {
+                json_object_put(value);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void varlink_services_flush_cache(Manager *m)
+{
+        for (size_t i = 0; i < m->n_reply_cache; i++)
+                if (m->reply_cache[i])
+                        json_object_put(m->reply_cache[i]);
+        m->reply_cache = mfree(m->reply_cache);
+        m->n_reply_cache = 0;
+}
+
+/* {"service": ...} */
+static int service_reply_parameters(const Catalog *c, const ServiceEntry *e, struct json_object **ret)
+{
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = json_add(o, "service", service_entry_to_json(c, e));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* The reply to a lookup that found entry e of the current catalog.  Built once per entry and
+ * catalog: constructing the object tree costs more than the lookup itself, and the same few
+ * entries are asked for over and over.  The caller gets a new reference. */
+static int service_reply_cached(Manager *m, const ServiceEntry *e, struct json_object **ret)
+{
+        const Catalog *c = m->catalog;
+        size_t i = (size_t) (e - c->entries);
+        int r;
+
+        if (i >= c->n_entries)
+                return -EINVAL;
+        if (!m->reply_cache) {
+                m->reply_cache = calloc(c->n_entries ? c->n_entries : 1, sizeof(struct json_object *));
+                if (!m->reply_cache)
+                        return -ENOMEM;
+                m->n_reply_cache = c->n_entries;
+        }
+        if (!m->reply_cache[i]) {
+                r = service_reply_parameters(c, e, &m->reply_cache[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = json_object_get(m->reply_cache[i]);
+        return 0;
+}
+
+/* ---- parameters ---- */
+
+typedef enum ParameterType {
+        PARAMETER_STRING,
+        PARAMETER_PORT,
+} ParameterType;
+
+typedef struct ParameterSpec {
+        const char *name;
+        ParameterType type;
+        bool optional;   /* may be absent or null */
+        size_t min, max; /* string length bounds */
+} ParameterSpec;
+
+typedef union ParameterValue {
+        const char *string; /* NULL when an optional one is absent or null */
+        int port;           /* -1 when absent */
+} ParameterValue;
+
+/* Checks parameters against specs, fills values in the same order; on a bad or unknown parameter
+ * sets *ret_bad to its name and returns -EINVAL. */
+static int parameters_parse(struct json_object *parameters, const ParameterSpec *specs, size_t n_specs,
+        ParameterValue *values, const char **ret_bad)
+{
+        for (size_t i = 0; i < n_specs; i++) {
+                struct json_object *v = NULL;
+
+                if (specs[i].type == PARAMETER_PORT)
+                        values[i].port = -1;
+                else
+                        values[i].string = NULL;
+
+                if (!parameters || !json_object_object_get_ex(parameters, specs[i].name, &v) || !v) {
+                        if (specs[i].optional)
+                                continue;
+                        *ret_bad = specs[i].name;
+                        return -EINVAL;
+                }
+
+                switch (specs[i].type) {
+                case PARAMETER_STRING: {
+                        if (!json_object_is_type(v, json_type_string))
+                                goto bad;
+                        const char *s = json_object_get_string(v);
+                        size_t l = (size_t) json_object_get_string_len(v);
+                        /* "\u0000" in JSON would cut the string short behind our back. */
+                        if (l < specs[i].min || l > specs[i].max || memchr(s, '\0', l))
+                                goto bad;
+                        values[i].string = s;
+                        break;
+                }
+                case PARAMETER_PORT: {
+                        if (!json_object_is_type(v, json_type_int))
+                                goto bad;
+                        errno = 0;
+                        int64_t p = json_object_get_int64(v);
+                        if (errno != 0 || p < 0 || p > 65535)
+                                goto bad;
+                        values[i].port = (int) p;
+                        break;
+                }
+                }
+                continue;
+        bad:
+                *ret_bad = specs[i].name;
+                return -EINVAL;
+        }
+
+        /* Unknown parameters are refused rather than ignored: a typo ("proto") would otherwise
+         * silently widen a lookup to every protocol. */
+        if (parameters) {
+                json_object_object_foreach(parameters, key, val)
+                {
+                        bool known = false;
+                        for (size_t i = 0; i < n_specs && !known; i++)
+                                known = streq(key, specs[i].name);
+                        if (!known) {
+                                *ret_bad = key;
+                                return -EINVAL;
+                        }
+                }
+        }
+        return 0;
+}
+
+#define PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, values)                                          \
+        do {                                                                                                \
+                const char *_bad_ = NULL;                                                                   \
+                if (parameters_parse((parameters), (specs), ELEMENTSOF(specs), (values), &_bad_) < 0)       \
+                        return varlink_connection_error_invalid_parameter((conn), _bad_);                   \
+        } while (0)
+
+static const ParameterSpec no_parameters[] = {};
+
+static int reply_oom(VarlinkConnection *conn)
+{
+        log_oom();
+        return -ENOMEM; /* closes the connection: the client falls back to its next source */
+}
+
+/* ---- methods ---- */
+
+static int method_get_service_by_name(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        static const ParameterSpec specs[] = {
+                { "name", PARAMETER_STRING, false, 1, NAME_LENGTH_MAX },
+                { "protocol", PARAMETER_STRING, true, 0, PROTOCOL_LENGTH_MAX },
+        };
+        _cleanup_json_ struct json_object *reply = NULL;
+        Manager *m = userdata;
+        ParameterValue v[ELEMENTSOF(specs)];
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+
+        const ServiceEntry *e = catalog_lookup_by_name(m->catalog, v[0].string, v[1].string);
+        if (!e)
+                return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
+        if (service_reply_cached(m, e, &reply) < 0)
+                return reply_oom(conn);
+        return varlink_connection_reply(conn, reply);
+}
+
+static int method_get_service_by_port(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        static const ParameterSpec specs[] = {
+                { "port", PARAMETER_PORT, false, 0, 0 },
+                { "protocol", PARAMETER_STRING, true, 0, PROTOCOL_LENGTH_MAX },
+        };
+        _cleanup_json_ struct json_object *reply = NULL;
+        Manager *m = userdata;
+        ParameterValue v[ELEMENTSOF(specs)];
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+
+        const ServiceEntry *e = catalog_lookup_by_port(m->catalog, (uint16_t) v[0].port, v[1].string);
+        if (!e)
+                return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
+        if (service_reply_cached(m, e, &reply) < 0)
+                return reply_oom(conn);
+        return varlink_connection_reply(conn, reply);
+}
+
+static int method_list(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        Manager *m = userdata;
+        const Catalog *c = m->catalog;
+        int r;
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+
+        if (!(flags & VARLINK_CALL_MORE))
+                return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
+        if (c->n_entries == 0)
+                return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
+
+        /* All replies are queued now, from one catalog: a reload cannot tear the enumeration. */
+        for (size_t i = 0; i < c->n_entries; i++) {
+                _cleanup_json_ struct json_object *reply = NULL;
+
+                if (service_reply_parameters(c, &c->entries[i], &reply) < 0)
+                        return reply_oom(conn);
+                if (i + 1 < c->n_entries)
+                        r = varlink_connection_notify(conn, reply);
+                else
+                        r = varlink_connection_reply(conn, reply);
+                if (r == -ENOTCONN)
+                        return 0; /* the client left, or its output queue overflowed: nothing to answer */
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int method_get_snapshot(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        _cleanup_json_ struct json_object *reply = NULL;
+        Manager *m = userdata;
+        uint64_t generation;
+        size_t size;
+        int fd, r;
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+
+        r = manager_get_snapshot(m, &fd, &generation, &size);
+        if (r < 0)
+                return r;
+
+        reply = json_object_new_object();
+        if (!reply)
+                return reply_oom(conn);
+        r = json_add(reply, "generation", json_object_new_int64((int64_t) generation));
+        if (r >= 0)
+                r = json_add(reply, "size", json_object_new_int64((int64_t) size));
+        if (r < 0)
+                return reply_oom(conn);
+
+        /* The server duplicates fd for the queue, so a reload that closes ours right after is fine. */
+        return varlink_connection_reply_fd(conn, reply, fd);
+}
+
+static int method_explain(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        static const ParameterSpec specs[] = {
+                { "name", PARAMETER_STRING, false, 1, NAME_LENGTH_MAX },
+                { "protocol", PARAMETER_STRING, true, 0, PROTOCOL_LENGTH_MAX },
+        };
+        _cleanup_json_ struct json_object *reply = NULL;
+        struct json_object *winner = NULL, *replaced = NULL;
+        Manager *m = userdata;
+        ParameterValue v[ELEMENTSOF(specs)];
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+
+        reply = catalog_explain_to_json(m->catalog, v[0].string, v[1].string);
+        if (!reply)
+                return reply_oom(conn);
+
+        (void) json_object_object_get_ex(reply, "winner", &winner);
+        (void) json_object_object_get_ex(reply, "replaced", &replaced);
+        if (!winner && (!replaced || json_object_array_length(replaced) == 0))
+                return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
+
+        return varlink_connection_reply(conn, reply);
+}
+
+static int diagnostic_to_json(
+        const char *level, const char *file, uint32_t line, const char *message, struct json_object **ret)
+{
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = json_add(o, "level", json_object_new_string(level));
+        if (r >= 0)
+                r = json_add(o, "file", json_object_new_string(file));
+        if (r >= 0)
+                r = json_add(o, "line", json_object_new_int64(line));
+        if (r >= 0)
+                r = json_add(o, "message", json_object_new_string(message));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* Sources that could not be read but still serve their last good state: the catalog does not
+ * know about those failures, the manager does. */
+static int stale_source_diagnostics(const Manager *m, struct json_object *array, size_t *n_errors)
+{
+        for (size_t i = 0; i < m->n_sources; i++) {
+                const SourceState *s = &m->sources[i];
+                struct json_object *d = NULL;
+                char message[256];
+                int r;
+
+                if (s->error >= 0 || !s->file)
+                        continue;
+                (void) snprintf(message, sizeof(message), "cannot be read (%s), serving its last good state",
+                        strerror(-s->error));
+                if (array) {
+                        r = diagnostic_to_json("error", s->path, 0, message, &d);
+                        if (r >= 0)
+                                r = json_append(array, d);
+                        if (r < 0)
+                                return r;
+                }
+                (*n_errors)++;
+        }
+        return 0;
+}
+
+static int method_verify(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        _cleanup_json_ struct json_object *all = NULL, *reply = NULL;
+        struct json_object *diagnostics = NULL;
+        Manager *m = userdata;
+        size_t n_errors = 0;
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+
+        all = catalog_diagnostics_to_json(m->catalog);
+        reply = json_object_new_object();
+        if (!all || !reply || !json_object_object_get_ex(all, "diagnostics", &diagnostics) || !diagnostics)
+                return reply_oom(conn);
+        if (stale_source_diagnostics(m, diagnostics, &n_errors) < 0)
+                return reply_oom(conn);
+        /* Only the field the interface declares; the counts are in Status. */
+        if (json_add(reply, "diagnostics", json_object_get(diagnostics)) < 0)
+                return reply_oom(conn);
+
+        return varlink_connection_reply(conn, reply);
+}
+
+static const char *layer_to_interface_string(CatalogLayer l)
+{
+        /* The interface's enum values are identifiers: "dropin", not "drop-in". */
+        switch (l) {
+        case CATALOG_LAYER_BASE:
+                return "base";
+        case CATALOG_LAYER_DROPIN:
+                return "dropin";
+        case CATALOG_LAYER_OVERRIDE:
+                return "override";
+        case CATALOG_LAYER_SCOPE:
+                return "scope";
+        default:
+                return "base";
+        }
+}
+
+static int source_status_to_json(const SourceState *s, struct json_object **ret)
+{
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = json_add(o, "file", json_object_new_string(s->path));
+        if (r >= 0)
+                r = json_add(o, "layer", json_object_new_string(layer_to_interface_string(s->layer)));
+        if (r >= 0)
+                r = json_add(o, "masked", json_object_new_boolean(s->masked));
+        if (r >= 0)
+                r = json_add(
+                        o, "entries", json_object_new_int64(s->file ? (int64_t) s->file->n_entries : 0));
+        if (r >= 0)
+                r = json_add(
+                        o, "skipped", json_object_new_int64(s->file ? (int64_t) s->file->n_diagnostics : 0));
+        if (r >= 0 && s->error < 0)
+                r = json_add(o, "error", json_object_new_string(strerror(-s->error)));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int method_status(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        _cleanup_json_ struct json_object *reply = NULL, *sources = NULL;
+        Manager *m = userdata;
+        const Catalog *c = m->catalog;
+        size_t n_errors = 0, n_warnings = 0;
+        char digest[17];
+        int r;
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+
+        reply = json_object_new_object();
+        sources = json_object_new_array();
+        if (!reply || !sources)
+                return reply_oom(conn);
+
+        for (size_t i = 0; i < m->n_sources; i++) {
+                struct json_object *o = NULL;
+                r = source_status_to_json(&m->sources[i], &o);
+                if (r >= 0)
+                        r = json_append(sources, o);
+                if (r < 0)
+                        return reply_oom(conn);
+        }
+
+        for (size_t i = 0; i < c->n_diagnostics; i++)
+                if (c->diagnostics[i].level == DIAGNOSTIC_ERROR)
+                        n_errors++;
+                else if (c->diagnostics[i].level == DIAGNOSTIC_WARNING)
+                        n_warnings++;
+        (void) stale_source_diagnostics(m, NULL, &n_errors);
+
+        (void) snprintf(digest, sizeof(digest), "%016" PRIx64, c->digest);
+
+        r = json_add(reply, "generation", json_object_new_int64((int64_t) m->generation));
+        if (r >= 0)
+                r = json_add(reply, "entries", json_object_new_int64((int64_t) c->n_entries));
+        if (r >= 0)
+                r = json_add(reply, "sources", TAKE_PTR(sources));
+        if (r >= 0)
+                r = json_add(reply, "digest", json_object_new_string(digest));
+        if (r >= 0)
+                r = json_add(reply, "loaded_usec", json_object_new_int64((int64_t) m->loaded_usec));
+        if (r >= 0)
+                r = json_add(reply, "snapshot_size",
+                        json_object_new_int64(m->snapshot ? (int64_t) m->snapshot->size : 0));
+        if (r >= 0)
+                r = json_add(reply, "errors", json_object_new_int64((int64_t) n_errors));
+        if (r >= 0)
+                r = json_add(reply, "warnings", json_object_new_int64((int64_t) n_warnings));
+        if (r < 0)
+                return reply_oom(conn);
+
+        return varlink_connection_reply(conn, reply);
+}
+
+static int method_reload(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        Manager *m = userdata;
+        struct ucred ucred;
+        int r;
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+
+        r = varlink_connection_get_peer_credentials(conn, &ucred);
+        if (r < 0 || ucred.uid != 0)
+                return varlink_connection_error(conn, ERROR_PERMISSION_DENIED, NULL);
+
+        log_info("Reload requested by PID %d.", (int) ucred.pid);
+        r = manager_reload(m, true);
+        if (r < 0) {
+                _cleanup_json_ struct json_object *e = json_object_new_object();
+                if (!e || json_add(e, "message", json_object_new_string(strerror(-r))) < 0)
+                        return reply_oom(conn);
+                return varlink_connection_error(conn, ERROR_RELOAD_FAILED, e);
+        }
+        return varlink_connection_reply(conn, NULL);
+}
+
+int varlink_services_register(Manager *m)
+{
+        static const struct {
+                const char *name;
+                VarlinkMethodCallback callback;
+        } methods[] = {
+                { SERVICES_INTERFACE ".GetServiceByName", method_get_service_by_name },
+                { SERVICES_INTERFACE ".GetServiceByPort", method_get_service_by_port },
+                { SERVICES_INTERFACE ".List", method_list },
+                { SERVICES_INTERFACE ".GetSnapshot", method_get_snapshot },
+                { SERVICES_INTERFACE ".Explain", method_explain },
+                { SERVICES_INTERFACE ".Verify", method_verify },
+                { SERVICES_INTERFACE ".Status", method_status },
+                { SERVICES_INTERFACE ".Reload", method_reload },
+        };
+        int r;
+
+        r = varlink_server_add_interface(m->server, io_portd_services_varlink);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(methods); i++) {
+                r = varlink_server_add_method(m->server, methods[i].name, methods[i].callback, m);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The NSS module's side of io.portd.Services: short blocking varlink calls to the daemon, each
+ * bounded by one deadline, with every signal blocked while it runs. */
+#pragma once
+
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct json_object;
+
+/* The whole exchange with the daemon, connect included, must end within this. */
+#define NSS_CLIENT_TIMEOUT_USEC (1000U * 1000U)
+/* List: the deadline moves on with every reply, up to this for the whole stream. */
+#define NSS_CLIENT_LIST_MAX_USEC (30U * 1000U * 1000U)
+
+/* What the environment asks of the module; read with secure_getenv() each time the module is
+ * about to talk to the daemon, never on the lookup hot path.  Pointers borrow from environ. */
+typedef struct NssConfig {
+        const char *socket; /* $PORTD_SOCKET, else PORTD_DEFAULT_SOCKET */
+        bool bypass;        /* $PORTD_BYPASS set: never talk to the daemon (it is the daemon) */
+        bool no_snapshot;   /* $PORTD_NSS_NO_SNAPSHOT set: varlink calls only (tests, benchmarks) */
+} NssConfig;
+
+void nss_config_read(NssConfig *ret);
+
+/* True for errors that mean the daemon cannot be reached (no socket, refused, timed out, gone
+ * mid-call): the caller answers UNAVAIL at once rather than trying another call. */
+bool nss_client_error_is_unreachable(int r);
+
+/* GetSnapshot: the memfd the reply carried and the image size the daemon announced.
+ * -EOPNOTSUPP when the daemon does not offer snapshots, -EBADMSG for a malformed reply. */
+int nss_client_get_snapshot(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size);
+
+/* GetServiceByName / GetServiceByPort; protocol NULL means any.  1 and a new reference to the
+ * reply's "service" object in ret_service, 0 and NULL when nothing matches, or a negative errno
+ * (-ENOENT then means that the socket does not exist). */
+int nss_client_lookup_name(
+        const NssConfig *cfg, const char *name, const char *protocol, struct json_object **ret_service);
+int nss_client_lookup_port(
+        const NssConfig *cfg, uint16_t port, const char *protocol, struct json_object **ret_service);
+
+/* List with "more", read to its end: a new array of the service objects, in getservent order
+ * (empty when the daemon has no entries). */
+int nss_client_list(const NssConfig *cfg, struct json_object **ret_services);
+
+/* Copies a Service object into result and buffer: 0, -ERANGE, or -EBADMSG for a malformed one. */
+int nss_service_fill(struct json_object *service, struct servent *result, char *buffer, size_t buflen);

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The snapshot mapping shared by all threads of a process.  Lookups take no lock: they pin the
+ * current mapping with one atomic add, read it, and unpin it.  Only a refresh (first use, the
+ * daemon marking the image superseded, or the image's age) takes a lock, and only with a
+ * try-lock, so that no caller ever waits for another thread's round trip to the daemon.
+ *
+ * Lifetime, and why it is safe.  Each mapping has one 64-bit state word: bit 0 RETIRED (no longer
+ * current), bit 1 UNMAPPED, and the number of pinning readers above them.  Because the reader
+ * count and the retired flag live in one word, every change to them is a single atomic
+ * read-modify-write, and those are totally ordered: there is no window in which a reader has
+ * counted itself but the retirer has not seen it (the Dekker problem two separate words would
+ * have).  A reader adds one; if the word it added to was already RETIRED it removes itself again
+ * and looks for the new current mapping.  The retirer sets RETIRED; whoever then brings the word
+ * to exactly RETIRED (retirer with no readers left, or the last reader leaving) moves it to
+ * RETIRED|UNMAPPED with a compare-and-swap and unmaps: exactly one thread can make that move,
+ * and no reader can be inside the image then, since a reader that arrives later sees RETIRED.
+ *
+ * The small SnapshotMapping structs are never freed: a thread may still hold a pointer it loaded
+ * from `current` just before the switch and add itself to that struct's count at any later time.
+ * They are reused instead: the refresher claims a RETIRED|UNMAPPED slot by a compare-and-swap to
+ * RETIRED|UNMAPPED plus one reader (its own), so that late readers keep backing off while it
+ * fills the slot, then clears both flags and its reader in one subtraction with release order;
+ * a late reader that adds itself after that synchronises with the fill and sees a valid image.
+ * The slot list is only touched under the refresh lock. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "nss-mapping.h"
+#include "util.h"
+
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+/* A snapshot_open()-able image is at most 4 GiB; refuse to map anything near that. */
+#define MAPPING_SIZE_MAX (UINT64_C(1) << 30)
+/* After a failed fetch, lookups use varlink calls for this long before trying again, so that
+ * a daemon without snapshots, or with a bad one, does not cost two round trips per lookup. */
+#define MAPPING_RETRY_USEC (1000U * 1000U)
+/* A daemon that was restarted never marks the images of its previous life superseded: so an
+ * image is also asked about again once it is this old (a GetSnapshot round trip that returns the
+ * same memfd when nothing changed), and the clock read that notices it is a vDSO call. */
+#define MAPPING_RECHECK_USEC (5U * 1000U * 1000U)
+
+#define MAPPING_RETIRED  UINT64_C(1)
+#define MAPPING_UNMAPPED UINT64_C(2)
+#define MAPPING_READER   UINT64_C(4)
+
+struct SnapshotMapping {
+        uint64_t state;
+        void *base;
+        size_t size;
+        Snapshot snapshot;
+        uint64_t checked_usec; /* when the daemon last said this is its current image */
+        dev_t dev;             /* of the memfd, to recognise the same image handed out again */
+        ino_t inode;
+        SnapshotMapping *next_slot;
+};
+
+static SnapshotMapping *current;
+static SnapshotMapping *slots;
+static int refreshing;
+static uint64_t retry_after_usec;
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+static void mapping_try_unmap(SnapshotMapping *m)
+{
+        uint64_t expected = MAPPING_RETIRED;
+
+        if (__atomic_compare_exchange_n(&m->state, &expected, MAPPING_RETIRED | MAPPING_UNMAPPED, false,
+                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                (void) munmap(m->base, m->size);
+}
+
+void mapping_unref(SnapshotMapping *m)
+{
+        if (__atomic_sub_fetch(&m->state, MAPPING_READER, __ATOMIC_ACQ_REL) == MAPPING_RETIRED)
+                mapping_try_unmap(m);
+}
+
+static void mapping_retire(SnapshotMapping *m)
+{
+        (void) __atomic_fetch_or(&m->state, MAPPING_RETIRED, __ATOMIC_ACQ_REL);
+        mapping_try_unmap(m);
+}
+
+static SnapshotMapping *mapping_ref_current(void)
+{
+        /* A retirement between loading the pointer and pinning it means a newer mapping was
+         * just published: look again, a few times at most. */
+        for (unsigned i = 0; i < 4; i++) {
+                SnapshotMapping *m = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+                if (!m)
+                        return NULL;
+                if (!(__atomic_fetch_add(&m->state, MAPPING_READER, __ATOMIC_ACQ_REL) & MAPPING_RETIRED))
+                        return m;
+                mapping_unref(m);
+        }
+        return NULL;
+}
+
+const Snapshot *mapping_snapshot(const SnapshotMapping *m)
+{
+        return &m->snapshot;
+}
+
+static bool refresh_trylock(void)
+{
+        int expected = 0;
+
+        return __atomic_compare_exchange_n(
+                &refreshing, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static void refresh_unlock(void)
+{
+        __atomic_store_n(&refreshing, 0, __ATOMIC_RELEASE);
+}
+
+/* Under the refresh lock: a slot held by us alone, still marked retired for late readers. */
+static SnapshotMapping *slot_claim(void)
+{
+        const uint64_t held = MAPPING_RETIRED | MAPPING_UNMAPPED | MAPPING_READER;
+
+        for (SnapshotMapping *s = slots; s; s = s->next_slot) {
+                uint64_t expected = MAPPING_RETIRED | MAPPING_UNMAPPED;
+                if (__atomic_compare_exchange_n(
+                            &s->state, &expected, held, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                        return s;
+        }
+
+        SnapshotMapping *s = calloc(1, sizeof(*s));
+        if (!s)
+                return NULL;
+        s->state = held;
+        s->next_slot = slots;
+        slots = s;
+        return s;
+}
+
+static void publish(SnapshotMapping *m)
+{
+        SnapshotMapping *old = __atomic_exchange_n(&current, m, __ATOMIC_ACQ_REL);
+
+        if (old)
+                mapping_retire(old);
+}
+
+static int install_locked(int fd, uint64_t size)
+{
+        struct stat st;
+        Snapshot snapshot;
+        int seals, r;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || size < sizeof(SnapshotHeader) || size > MAPPING_SIZE_MAX ||
+                (uint64_t) st.st_size != size)
+                return -EBADMSG;
+
+        /* Only a memfd that nobody can shrink or write through a new mapping is safe to read
+         * without copying: a shrink would turn our reads into SIGBUS, a write would change what
+         * snapshot_open() validated.  The daemon's own earlier mapping can still write: it flips
+         * the superseded word, and it is trusted to touch nothing else. */
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0 || !(seals & F_SEAL_SHRINK) || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+                return -EBADMSG;
+
+        void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+
+        r = snapshot_open(p, size, &snapshot);
+        if (r < 0) {
+                (void) munmap(p, size);
+                return -EBADMSG;
+        }
+
+        SnapshotMapping *s = slot_claim();
+        if (!s) {
+                (void) munmap(p, size);
+                return -ENOMEM;
+        }
+        s->base = p;
+        s->size = size;
+        s->snapshot = snapshot;
+        s->dev = st.st_dev;
+        s->inode = st.st_ino;
+        s->checked_usec = now_usec();
+        __atomic_fetch_sub(&s->state, MAPPING_RETIRED | MAPPING_UNMAPPED | MAPPING_READER, __ATOMIC_RELEASE);
+        publish(s);
+        return 0;
+}
+
+int mapping_install_fd(int fd, uint64_t size)
+{
+        int r;
+
+        if (!refresh_trylock())
+                return -EBUSY;
+        r = install_locked(fd, size);
+        refresh_unlock();
+        return r;
+}
+
+void mapping_drop(void)
+{
+        SnapshotMapping *old = __atomic_exchange_n(&current, NULL, __ATOMIC_ACQ_REL);
+
+        if (old)
+                mapping_retire(old);
+}
+
+/* Fetches the daemon's current image and installs it: 0 when a new one is current, 1 when the
+ * daemon still hands out old's image.  Called with the refresh lock held. */
+static int refresh_locked(SnapshotMapping *old)
+{
+        NssConfig cfg;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        uint64_t size;
+        int r;
+
+        nss_config_read(&cfg);
+        if (cfg.bypass)
+                return -ENOENT;
+        if (cfg.no_snapshot)
+                return -EOPNOTSUPP;
+        if (now_usec() < __atomic_load_n(&retry_after_usec, __ATOMIC_RELAXED))
+                return -EALREADY;
+
+        r = nss_client_get_snapshot(&cfg, &fd, &size);
+        if (r >= 0 && old && fstat(fd, &st) >= 0 && st.st_dev == old->dev && st.st_ino == old->inode &&
+                !snapshot_is_superseded(&old->snapshot)) {
+                __atomic_store_n(&old->checked_usec, now_usec(), __ATOMIC_RELAXED);
+                return 1;
+        }
+        if (r >= 0)
+                r = install_locked(fd, size);
+        if (r < 0)
+                __atomic_store_n(&retry_after_usec, now_usec() + MAPPING_RETRY_USEC, __ATOMIC_RELAXED);
+        return r;
+}
+
+static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, SnapshotMapping **ret)
+{
+        bool superseded = old && snapshot_is_superseded(&old->snapshot);
+        int r;
+
+        if (!refresh_trylock()) {
+                /* Another thread is fetching: the image we hold is still mapped and consistent,
+                 * only possibly one generation old, as if this lookup had run a moment earlier. */
+                *ret = old;
+                return 0;
+        }
+        r = refresh_locked(old);
+        refresh_unlock();
+
+        if (r > 0) {
+                *ret = old;
+                return 0;
+        }
+        if (r < 0 && old && !superseded) {
+                /* Only its age made us ask, and the daemon is gone or confused: nothing says the
+                 * image is out of date, so it keeps answering (the daemon's last word beats the
+                 * files backend, which lacks the drop-ins); ask again after another period. */
+                __atomic_store_n(&old->checked_usec, now_usec(), __ATOMIC_RELAXED);
+                *ret = old;
+                return 0;
+        }
+        if (old)
+                mapping_unref(old);
+        if (r < 0) {
+                /* No fresh image: never answer from a superseded one then, the caller asks the
+                 * daemon with a varlink call; within the back-off (-EALREADY) the varlink call
+                 * also finds out whether the daemon is there at all. */
+                *ret = NULL;
+                return nss_client_error_is_unreachable(r) ? r : 0;
+        }
+        *ret = mapping_ref_current();
+        return 0;
+}
+
+int mapping_acquire(SnapshotMapping **ret)
+{
+        SnapshotMapping *m = mapping_ref_current();
+
+        if (_likely_(m && !snapshot_is_superseded(&m->snapshot) &&
+                     now_usec() <
+                             __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC)) {
+                *ret = m;
+                return 0;
+        }
+        return mapping_acquire_slow(m, ret);
+}
+
+void mapping_after_fork_child(void)
+{
+        __atomic_store_n(&refreshing, 0, __ATOMIC_RELAXED);
+}

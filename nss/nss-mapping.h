@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's snapshot as this process maps it: fetched once, shared by every thread, replaced
+ * when the daemon marks it superseded, unmapped once no thread reads it any more. */
+#pragma once
+
+#include <stdint.h>
+
+#include "nss-client.h"
+#include "snapshot.h"
+
+typedef struct SnapshotMapping SnapshotMapping;
+
+/* A reference to the current, validated snapshot, fetching or refreshing it first if needed.
+ * Returns 0 with *ret set, 0 with *ret NULL when there is no usable snapshot (the caller asks
+ * the daemon with a varlink call instead), or a negative errno when the daemon cannot be
+ * reached (the caller answers UNAVAIL at once).  Release with mapping_unref(). */
+int mapping_acquire(SnapshotMapping **ret);
+void mapping_unref(SnapshotMapping *m);
+const Snapshot *mapping_snapshot(const SnapshotMapping *m);
+
+/* Maps size bytes of fd read-only, validates them and makes them the current snapshot,
+ * retiring the previous one.  -EBADMSG for anything but a sealed memfd holding a valid image.
+ * The fd is not consumed. */
+int mapping_install_fd(int fd, uint64_t size);
+
+/* Retires the current snapshot, if any: later lookups fetch a new one. */
+void mapping_drop(void);
+
+/* Resets the refresh lock in a forked child (its parent's other threads are gone). */
+void mapping_after_fork_child(void);

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libnss_portd.so.2: glibc's "services" database answered by portd.  Lookups read the daemon's
+ * snapshot mapped into this process; with any doubt about it they ask the daemon with a varlink
+ * call, and when the daemon cannot be reached they answer UNAVAIL so the next source answers. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <netdb.h>
+#include <nss.h>
+#include <pthread.h>
+
+#include "nss-client.h"
+#include "nss-mapping.h"
+#include "nss-portd.h"
+#include "nss-servent.h"
+#include "snapshot.h"
+#include "util.h"
+
+#define NSS_ENTRY(name) _public_ enum nss_status _nss_portd_##name
+
+/* The status of a lookup that got an answer (or none) as glibc wants it.  errnop is errno
+ * itself when glibc calls us: put the caller's errno back first, then set it only where the
+ * status needs an explanation. */
+static enum nss_status finish(int r, int saved_errno, int *errnop)
+{
+        errno = saved_errno;
+        if (r >= 0)
+                return NSS_STATUS_SUCCESS;
+        switch (r) {
+        case -ENOENT:
+                *errnop = ENOENT;
+                return NSS_STATUS_NOTFOUND;
+        case -ERANGE:
+                /* glibc retries with a larger buffer on exactly TRYAGAIN + ERANGE. */
+                *errnop = ERANGE;
+                return NSS_STATUS_TRYAGAIN;
+        default:
+                /* An answer we cannot trust: as if the daemon were not there. */
+                *errnop = -r;
+                return NSS_STATUS_UNAVAIL;
+        }
+}
+
+/* The daemon cannot be reached (r says why; -ENOENT here is a missing socket, not a missing
+ * entry): UNAVAIL lets the next source of the nsswitch.conf line, files, answer instead. */
+static enum nss_status unavailable(int r, int saved_errno, int *errnop)
+{
+        errno = saved_errno;
+        *errnop = -r;
+        return NSS_STATUS_UNAVAIL;
+}
+
+static const char *snapshot_alias(const void *userdata, size_t i)
+{
+        const void *const *p = userdata;
+
+        return snapshot_entry_alias(p[0], p[1], (uint32_t) i);
+}
+
+static int fill_from_snapshot(
+        const Snapshot *s, const SnapshotEntry *e, struct servent *result, char *buffer, size_t buflen)
+{
+        const void *userdata[2] = { s, e };
+
+        return servent_fill(result, buffer, buflen, e->name, e->protocol, e->port, e->n_aliases,
+                snapshot_alias, userdata);
+}
+
+/* What is looked up: by name when name is set, else by port (host byte order). */
+typedef struct LookupKey {
+        const char *name;
+        uint16_t port;
+        const char *protocol; /* NULL: any */
+} LookupKey;
+
+static enum nss_status lookup(
+        const LookupKey *k, struct servent *result, char *buffer, size_t buflen, int *errnop)
+{
+        int saved_errno = errno;
+        SnapshotMapping *m;
+        SnapshotEntry e;
+        int r;
+
+        r = mapping_acquire(&m);
+        if (r < 0)
+                return unavailable(r, saved_errno, errnop);
+        if (m) {
+                const Snapshot *s = mapping_snapshot(m);
+                r = k->name ? snapshot_lookup_name(s, k->name, k->protocol, &e)
+                            : snapshot_lookup_port(s, k->port, k->protocol, &e);
+                if (r >= 0)
+                        r = fill_from_snapshot(s, &e, result, buffer, buflen);
+                mapping_unref(m);
+                /* A mapped image that contradicts itself is a doubt like any other: ask. */
+                if (r != -EBADMSG)
+                        return finish(r, saved_errno, errnop);
+        }
+
+        NssConfig cfg;
+        struct json_object *service;
+        nss_config_read(&cfg);
+        r = k->name ? nss_client_lookup_name(&cfg, k->name, k->protocol, &service)
+                    : nss_client_lookup_port(&cfg, k->port, k->protocol, &service);
+        if (r < 0)
+                return unavailable(r, saved_errno, errnop);
+        if (r == 0)
+                return finish(-ENOENT, saved_errno, errnop);
+        r = nss_service_fill(service, result, buffer, buflen);
+        json_object_put(service);
+        return finish(r, saved_errno, errnop);
+}
+
+NSS_ENTRY(getservbyname_r)
+(const char *name, const char *protocol, struct servent *result, char *buffer, size_t buflen, int *errnop)
+{
+        return lookup(&(LookupKey){ .name = name, .protocol = protocol }, result, buffer, buflen, errnop);
+}
+
+NSS_ENTRY(getservbyport_r)
+(int port, const char *protocol, struct servent *result, char *buffer, size_t buflen, int *errnop)
+{
+        /* glibc's files backend compares the int as given with 16-bit ports: anything outside
+         * 0..65535 matches nothing. */
+        if (port < 0 || port > UINT16_MAX) {
+                *errnop = ENOENT;
+                return NSS_STATUS_NOTFOUND;
+        }
+        return lookup(&(LookupKey){ .port = ntohs((uint16_t) port), .protocol = protocol }, result, buffer,
+                buflen, errnop);
+}
+
+/* One enumeration per process, as glibc keeps one: a position in the snapshot the enumeration
+ * started on (pinned, so a reload in the middle still yields the old sequence, whole), or the
+ * daemon's List read in full when there is no snapshot. */
+static pthread_mutex_t enumeration_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+        bool started;
+        SnapshotMapping *mapping;
+        struct json_object *services;
+        size_t position;
+} enumeration;
+
+static void enumeration_reset(void)
+{
+        if (enumeration.mapping)
+                mapping_unref(enumeration.mapping);
+        json_object_put(enumeration.services);
+        enumeration.mapping = NULL;
+        enumeration.services = NULL;
+        enumeration.position = 0;
+        enumeration.started = false;
+}
+
+static int enumeration_start(void)
+{
+        int r;
+
+        r = mapping_acquire(&enumeration.mapping);
+        if (r < 0)
+                return r;
+        if (!enumeration.mapping) {
+                NssConfig cfg;
+                nss_config_read(&cfg);
+                r = nss_client_list(&cfg, &enumeration.services);
+                if (r < 0)
+                        return r;
+        }
+        enumeration.started = true;
+        return 0;
+}
+
+static int enumeration_next(struct servent *result, char *buffer, size_t buflen)
+{
+        int r;
+
+        if (enumeration.mapping) {
+                const Snapshot *s = mapping_snapshot(enumeration.mapping);
+                SnapshotEntry e;
+                if (enumeration.position >= snapshot_n_entries(s))
+                        return -ENOENT;
+                r = snapshot_entry(s, (uint32_t) enumeration.position, &e);
+                if (r >= 0)
+                        r = fill_from_snapshot(s, &e, result, buffer, buflen);
+        } else {
+                if (enumeration.position >= json_object_array_length(enumeration.services))
+                        return -ENOENT;
+                r = nss_service_fill(json_object_array_get_idx(enumeration.services, enumeration.position),
+                        result, buffer, buflen);
+        }
+        /* On ERANGE the position stays: glibc calls again for the same entry with more room. */
+        if (r >= 0)
+                enumeration.position++;
+        return r;
+}
+
+NSS_ENTRY(setservent)(int stayopen)
+{
+        int saved_errno = errno;
+
+        pthread_mutex_lock(&enumeration_lock);
+        enumeration_reset();
+        pthread_mutex_unlock(&enumeration_lock);
+        errno = saved_errno;
+        return NSS_STATUS_SUCCESS;
+}
+
+NSS_ENTRY(getservent_r)(struct servent *result, char *buffer, size_t buflen, int *errnop)
+{
+        int saved_errno = errno;
+        int r;
+
+        pthread_mutex_lock(&enumeration_lock);
+        /* glibc calls getservent_r without setservent when the program never called it: start
+         * at the beginning then. */
+        if (!enumeration.started) {
+                r = enumeration_start();
+                if (r < 0) {
+                        enumeration_reset();
+                        pthread_mutex_unlock(&enumeration_lock);
+                        return unavailable(r, saved_errno, errnop);
+                }
+        }
+        r = enumeration_next(result, buffer, buflen);
+        pthread_mutex_unlock(&enumeration_lock);
+        return finish(r, saved_errno, errnop);
+}
+
+NSS_ENTRY(endservent)(void)
+{
+        return _nss_portd_setservent(0);
+}
+
+static void after_fork_child(void)
+{
+        /* Only this thread survives the fork: locks other threads held are free now.  The
+         * enumeration itself is plain memory and carries over, as glibc's own state does. */
+        mapping_after_fork_child();
+        enumeration_lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
+}
+
+static void __attribute__((constructor)) nss_portd_init(void)
+{
+        /* The module is linked with -z nodelete, so the handler never outlives its code. */
+        (void) pthread_atfork(NULL, NULL, after_fork_child);
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A bump allocator over the caller's buffer: every piece of a struct servent is carved from it
+ * in order, so "does not fit" is one -ERANGE path, whatever piece ran out. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdalign.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "nss-servent.h"
+
+typedef struct BumpBuffer {
+        char *next;
+        size_t left;
+} BumpBuffer;
+
+static void *bump_alloc(BumpBuffer *b, size_t size, size_t align)
+{
+        size_t pad = (align - (uintptr_t) b->next % align) % align;
+
+        if (pad > b->left || size > b->left - pad)
+                return NULL;
+        void *p = b->next + pad;
+        b->next += pad + size;
+        b->left -= pad + size;
+        return p;
+}
+
+static char *bump_strdup(BumpBuffer *b, const char *s)
+{
+        size_t n = strlen(s) + 1;
+        char *p = bump_alloc(b, n, 1);
+
+        if (p)
+                memcpy(p, s, n);
+        return p;
+}
+
+int servent_fill(struct servent *result, char *buffer, size_t buflen, const char *name, const char *protocol,
+        uint16_t port, size_t n_aliases, ServentAliasFunc alias, const void *userdata)
+{
+        BumpBuffer b = { .next = buffer, .left = buffer ? buflen : 0 };
+        char **aliases;
+
+        /* The pointer array first: it is the only piece that needs alignment, and placing it
+         * before the strings wastes at most one alignment's worth of the buffer. */
+        if (n_aliases >= b.left / sizeof(char *))
+                return -ERANGE;
+        aliases = bump_alloc(&b, (n_aliases + 1) * sizeof(char *), alignof(char *));
+        if (!aliases)
+                return -ERANGE;
+
+        for (size_t i = 0; i < n_aliases; i++) {
+                const char *a = alias(userdata, i);
+                if (!a)
+                        return -EBADMSG;
+                aliases[i] = bump_strdup(&b, a);
+                if (!aliases[i])
+                        return -ERANGE;
+        }
+        aliases[n_aliases] = NULL;
+
+        char *n = bump_strdup(&b, name), *p = bump_strdup(&b, protocol);
+        if (!n || !p)
+                return -ERANGE;
+
+        *result = (struct servent){
+                .s_name = n,
+                .s_aliases = aliases,
+                .s_port = (int) htons(port),
+                .s_proto = p,
+        };
+        return 0;
+}

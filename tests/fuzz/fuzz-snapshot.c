@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Fuzz target: arbitrary bytes as a snapshot image, read the way the NSS module reads a mapped
+ * one: snapshot_open(), then every entry, alias and lookup it leads to, copied into a servent.
+ * Each input runs twice, the second time with its checksum made right, so that mutations get
+ * past the checksum into the structural checks behind it. */
+
+#include <netdb.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "nss-servent.h"
+#include "snapshot.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *image_alias(const void *userdata, size_t i)
+{
+        const void *const *p = userdata;
+
+        return snapshot_entry_alias(p[0], p[1], (uint32_t) i);
+}
+
+static void copy_out(const Snapshot *s, const SnapshotEntry *e)
+{
+        static char buffer[4096];
+        const void *userdata[2] = { s, e };
+        struct servent se;
+
+        if (servent_fill(&se, buffer, sizeof(buffer), e->name, e->protocol, e->port, e->n_aliases,
+                    image_alias, userdata) == 0 &&
+                strlen(se.s_name) + strlen(se.s_proto) >= sizeof(buffer))
+                abort();
+}
+
+static void exercise(const void *base, size_t size)
+{
+        static const char *const probes[] = { "http", "", "tcp", "a" };
+        Snapshot s;
+        SnapshotEntry e, l;
+
+        if (snapshot_open(base, size, &s) < 0)
+                return;
+
+        /* Bounded, so that a hostile count cannot make one input run for minutes. */
+        uint32_t n = MIN(snapshot_n_entries(&s), 2048u);
+        for (uint32_t i = 0; i < n; i++) {
+                if (snapshot_entry(&s, i, &e) < 0)
+                        continue;
+                copy_out(&s, &e);
+                for (uint32_t a = 0; a < MIN(e.n_aliases, 16u); a++) {
+                        const char *alias = snapshot_entry_alias(&s, &e, a);
+                        if (alias && snapshot_lookup_name(&s, alias, NULL, &l) == 0)
+                                copy_out(&s, &l);
+                }
+                if (snapshot_lookup_name(&s, e.name, e.protocol, &l) == 0)
+                        copy_out(&s, &l);
+                if (snapshot_lookup_name(&s, e.name, NULL, &l) == 0)
+                        copy_out(&s, &l);
+                if (snapshot_lookup_port(&s, e.port, e.protocol, &l) == 0)
+                        copy_out(&s, &l);
+                if (snapshot_lookup_port(&s, e.port, NULL, &l) == 0)
+                        copy_out(&s, &l);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(probes); i++) {
+                (void) snapshot_lookup_name(&s, probes[i], NULL, &l);
+                (void) snapshot_lookup_name(&s, probes[i], "tcp", &l);
+        }
+        (void) snapshot_lookup_port(&s, 80, NULL, &l);
+        (void) snapshot_lookup_port(&s, 0, "udp", &l);
+        (void) snapshot_entry(&s, UINT32_MAX, &l);
+        (void) snapshot_is_superseded(&s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        /* A heap copy of exactly this size, 8-byte aligned as a mapping is: a read past the end
+         * is then caught by ASan or valgrind. */
+        uint8_t *copy = malloc(size ? size : 1);
+
+        if (!copy)
+                return 0;
+        memcpy(copy, data, size);
+        exercise(copy, size);
+        if (size >= sizeof(SnapshotHeader)) {
+                SnapshotHeader *h = (SnapshotHeader *) copy;
+                h->checksum = snapshot_checksum(copy, size);
+                exercise(copy, size);
+        }
+        free(copy);
+        return 0;
+}

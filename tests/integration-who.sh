@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# portctl who against a real portd: listeners of every protocol and family attributed to their
+# pid and command, a listener in another network namespace, an unprivileged caller, a port that
+# changes hands, and the full listing compared with ss -ltnupH.
+# Usage: integration-who.sh PORTD PORTCTL
+set -u
+
+PORTD=$(realpath "$1")
+PORTCTL=$(realpath "$2")
+
+skip() { echo "1..0 # SKIP $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (sock_diag of every process, setpriv, network namespaces)"
+command -v python3 >/dev/null || skip "needs python3 for the listeners"
+command -v ss >/dev/null || skip "needs ss (iproute2)"
+command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
+
+T=$(mktemp -d /tmp/portd-who.XXXXXX)
+chmod 755 "$T"
+PIDS=()
+NETNS=
+cleanup() {
+        for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+        wait 2>/dev/null
+        [ -n "$NETNS" ] && ip netns del "$NETNS" 2>/dev/null
+        rm -rf "$T"
+}
+trap cleanup EXIT
+
+export PORTD_SOCKET=$T/portd.sock
+mkdir -p "$T/root/etc"
+cat > "$T/root/etc/services" <<'EOF'
+ssh             22/tcp
+domain          53/tcp
+domain          53/udp
+portd-test      47001/tcp
+portd-test      47001/udp
+EOF
+"$PORTD" --root "$T/root" --socket "$PORTD_SOCKET" 2>"$T/portd.log" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -S "$PORTD_SOCKET" ] && break; sleep 0.05; done
+[ -S "$PORTD_SOCKET" ] || { cat "$T/portd.log"; echo "Bail out! portd did not start"; exit 1; }
+
+cat > "$T/listen.py" <<'EOF'
+import ctypes, socket, sys, time
+proto, family, addr, port, name, out = sys.argv[1:7]
+uid = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+fam = socket.AF_INET6 if family == "6" else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, int(port)))
+if proto == "tcp":
+    s.listen(16)
+libc = ctypes.CDLL(None)
+report = open(out, "w")  # before dropping privileges
+if uid:
+    # as a daemon that drops privileges after binding; dumpable again, as such daemons are
+    import os
+    os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
+    libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+libc.prctl(15, name.encode(), 0, 0, 0)  # PR_SET_NAME: the command portctl must show
+with report as f:
+    f.write(str(s.getsockname()[1]))  # one short write: the reader never sees half of it
+time.sleep(3600)
+EOF
+
+N=0
+FAILED=0
+ok() { N=$((N + 1)); echo "ok $N - $*"; }
+not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+absent() { ! grep -q -- "$1" <<<"$2"; }
+
+# listen PROTO FAMILY ADDR PORT NAME [WRAPPER...]: starts a listener, sets LPID and LPORT.
+listen() {
+        local proto=$1 family=$2 addr=$3 port=$4 name=$5 uid=${UID_AFTER:-0}
+        shift 5
+        local out=$T/port.$name.$RANDOM
+        "$@" python3 "$T/listen.py" "$proto" "$family" "$addr" "$port" "$name" "$out" "$uid" &
+        LPID=$!
+        PIDS+=($LPID)
+        for _ in $(seq 200); do [ -s "$out" ] && break; sleep 0.02; done
+        LPORT=$(cat "$out" 2>/dev/null)
+}
+
+# owner_of PORTCTL-ARGS...: "pid command" of every row, one per line.
+owner_of() {
+        "$PORTCTL" --json who "$@" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    print(r.get("pid", "-"), r.get("command", "-"), r["protocol"], r["address"], r["port"])'
+}
+
+for spec in "tcp 4 127.0.0.1" "tcp 6 ::1" "udp 4 0.0.0.0" "udp 6 ::"; do
+        set -- $spec
+        listen "$1" "$2" "$3" 0 "who-$1$2"
+        got=$(owner_of "$1:$LPORT")
+        check "$1/IPv$2 listener on $LPORT is pid $LPID who-$1$2" \
+                test "$(echo "$got" | awk '{print $1, $2}')" = "$LPID who-$1$2"
+done
+
+# A service name from the catalog means its ports.
+listen tcp 4 127.0.0.1 47001 who-named
+check "'portd-test' means port 47001: pid $LPID" grep -q "^$LPID who-named tcp" <(owner_of portd-test)
+check "-P shows the port number" grep -q "127.0.0.1:47001 (LISTEN)" <("$PORTCTL" -P who tcp:47001)
+check "without -P the service name" grep -q "127.0.0.1:portd-test (LISTEN)" <("$PORTCTL" who tcp:47001)
+check "@127.0.0.1:47001 finds it" grep -q "^$LPID " <(owner_of @127.0.0.1:47001)
+"$PORTCTL" who @127.0.0.2:47001 >/dev/null
+check "@127.0.0.2:47001 finds nothing: exit 2" test $? = 2
+"$PORTCTL" who no-such-service-here >/dev/null 2>&1
+check "an unknown service name: exit 1" test $? = 1
+NAMED_PID=$LPID
+
+# The unprivileged caller sees the row, not root's process.
+got=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTCTL" --json who tcp:47001)
+check "nobody sees the socket row" grep -q '"inode"' <<<"$got"
+check "nobody does not see root's pid" absent '"pid"' "$got"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTCTL" who --netns all >/dev/null 2>&1
+check "nobody may not ask for every namespace: exit 1" test $? = 1
+# ...and its own process, yes.
+UID_AFTER=65534 listen tcp 4 127.0.0.1 0 who-nobody
+got=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTCTL" --json who tcp:$LPORT)
+check "nobody sees its own process" grep -q "\"command\":\"who-nobody\"" <<<"${got//[[:space:]]/}"
+
+# Another network namespace: found only when asked for.
+if unshare -n true 2>/dev/null; then
+        listen tcp 4 0.0.0.0 0 who-netns unshare -n
+        check "a listener in another namespace is not in ours" absent "^$LPID " "$(owner_of "tcp:$LPORT")"
+        check "--netns $LPID finds it" grep -q "^$LPID who-netns" <(owner_of --netns "$LPID" "tcp:$LPORT")
+        check "--netns all finds it" grep -q "^$LPID who-netns" <(owner_of --netns all "tcp:$LPORT")
+        if ip netns add "portd-who-$$" 2>/dev/null; then
+                NETNS=portd-who-$$
+                listen tcp 4 0.0.0.0 0 who-named-ns ip netns exec "$NETNS"
+                check "--netns $NETNS finds it" grep -q "^$LPID who-named-ns" <(owner_of --netns "$NETNS" "tcp:$LPORT")
+        fi
+else
+        echo "# cannot create network namespaces here, skipping those checks"
+fi
+
+# A process exits and another takes its port: never the dead one.
+listen tcp 4 127.0.0.1 0 who-first
+FIRST=$LPID
+PORT=$LPORT
+check "first owner of $PORT" grep -q "^$FIRST who-first" <(owner_of "tcp:$PORT")
+kill "$FIRST"; wait "$FIRST" 2>/dev/null
+"$PORTCTL" who "tcp:$PORT" >/dev/null
+check "nobody on $PORT once it exited: exit 2" test $? = 2
+listen tcp 4 127.0.0.1 "$PORT" who-second
+got=$(owner_of "tcp:$PORT")
+check "second owner of $PORT is $LPID" test "$(echo "$got" | awk '{print $1, $2}')" = "$LPID who-second"
+check "the dead pid $FIRST is never named" absent "^$FIRST " "$got"
+
+# Differential: every listening TCP/UDP socket of the machine, as ss sees it. Other programs
+# open and close sockets meanwhile; compare what two ss runs around ours agree on.
+rows_ss() { ss -ltnupHe | python3 -c '
+import re, sys
+for l in sys.stdin:
+    f = l.split()
+    m = re.search(r"ino:(\d+)", l)
+    if not m: continue
+    addr, port = f[4].rsplit(":", 1)
+    addr = addr.strip("[]").split("%")[0]
+    if addr in ("*", "0.0.0.0", "::"): addr = "*"
+    print(f[0], addr, port, m.group(1))' | sort -u; }
+rows_portd() { "$PORTCTL" --json who | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    a = r["address"]
+    if a in ("0.0.0.0", "::"): a = "*"
+    if r["protocol"] in ("tcp", "udp"): print(r["protocol"], a, r["port"], r["inode"])' | sort -u; }
+same=no
+for attempt in 1 2 3 4 5; do
+        rows_ss > "$T/ss1"; rows_portd > "$T/portd"; rows_ss > "$T/ss2"
+        comm -12 "$T/ss1" "$T/ss2" > "$T/stable"
+        cat "$T/ss1" "$T/ss2" | sort -u > "$T/any"
+        # everything stable in ss is in ours, and everything of ours was in ss at least once
+        if [ -z "$(comm -23 "$T/stable" "$T/portd")" ] && [ -z "$(comm -13 "$T/any" "$T/portd")" ]; then
+                same=yes
+                break
+        fi
+done
+if [ $same = no ]; then
+        echo "# ss only:"; comm -23 "$T/stable" "$T/portd" | sed 's/^/#   /'
+        echo "# portd only:"; comm -13 "$T/any" "$T/portd" | sed 's/^/#   /'
+fi
+check "same protocol/address/port/inode set as ss -ltnupH ($(wc -l < "$T/portd") sockets)" test $same = yes
+
+echo "1..$N"
+[ $FAILED = 0 ]

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* io.portd.Services as the daemon serves it: parameter checks, List, the sealed snapshot hand-off
+ * and its superseded word, Status, Explain, Verify and Reload.  The daemon code (daemon/) runs in
+ * a forked child on a temporary --root; the test talks to it with the project's varlink client. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "catalog.h"
+#include "daemon.h"
+#include "log.h"
+#include "snapshot.h"
+#include "varlink-wire.h"
+
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+#define BASE_TEXT                                                                                           \
+        "# a small base\n"                                                                                  \
+        "ssh\t\t22/tcp\n"                                                                                   \
+        "domain\t\t53/tcp\n"                                                                                \
+        "domain\t\t53/udp\n"                                                                                \
+        "http\t\t80/tcp\t\twww\n"                                                                           \
+        "bad\t\t99x/tcp\n"                                                                                  \
+        "noproto\t\t1004\n"                                                                                 \
+        "top\t\t65535/udp\n"
+
+typedef struct Fixture {
+        char dir[64];
+        char root[96];
+        char socket[128];
+        pid_t pid;
+        VarlinkClient *client;
+} Fixture;
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+        char path[256];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fputs(text, f) >= 0, 1);
+        assert_int_equal(fclose(f), 0);
+}
+
+/* The daemon, as portd's main runs it, in a child process. */
+static int daemon_child(const char *root, const char *socket_path)
+{
+        Manager *m = NULL;
+        int r;
+
+        /* Only errors: the bad line's warning is expected. */
+        log_set_max_level(LOG_ERR);
+        r = manager_new(root, &m);
+        if (r >= 0)
+                r = manager_startup(m, socket_path);
+        if (r >= 0)
+                r = sd_event_loop(m->event);
+        manager_free(m);
+        return r < 0 ? 1 : 0;
+}
+
+static int setup(void **state)
+{
+        Fixture *f = calloc(1, sizeof(Fixture));
+        assert_non_null(f);
+
+        strcpy(f->dir, "/tmp/portd-test-services.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        assert_int_equal(chmod(f->dir, 0755), 0);
+        snprintf(f->root, sizeof(f->root), "%s/root", f->dir);
+        snprintf(f->socket, sizeof(f->socket), "%s/socket", f->dir);
+
+        char path[256];
+        assert_int_equal(mkdir(f->root, 0755), 0);
+        snprintf(path, sizeof(path), "%s/etc", f->root);
+        assert_int_equal(mkdir(path, 0755), 0);
+        write_file(path, "services", BASE_TEXT);
+        snprintf(path, sizeof(path), "%s/etc/services.d", f->root);
+        assert_int_equal(mkdir(path, 0755), 0);
+        write_file(path, "50-web.conf", "http 8080/tcp webcache\n");
+
+        fflush(stdout);
+        f->pid = fork();
+        assert_true(f->pid >= 0);
+        if (f->pid == 0)
+                _exit(daemon_child(f->root, f->socket));
+
+        for (int i = 0; i < 1000 && !f->client; i++) {
+                if (varlink_client_connect(f->socket, 0, &f->client) < 0)
+                        usleep(10000);
+        }
+        assert_non_null(f->client);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        Fixture *f = *state;
+        int status;
+        char cmd[256];
+
+        varlink_client_free(f->client);
+        assert_int_equal(kill(f->pid, SIGTERM), 0);
+        assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        (void) system(cmd);
+        free(f);
+        /* SIGTERM ends the daemon cleanly. */
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        return 0;
+}
+
+/* Calls method with parameters built from a JSON text; returns the error name or NULL, and the
+ * reply's parameters (borrowed). */
+static const char *call(Fixture *f, const char *method, const char *json, struct json_object **ret)
+{
+        struct json_object *p = json ? json_tokener_parse(json) : NULL, *reply = NULL;
+        const char *error = NULL;
+        int r;
+
+        if (json)
+                assert_non_null(p);
+        r = varlink_client_call(f->client, method, p, 0, &reply, &error);
+        json_object_put(p);
+        assert_int_equal(r, 0);
+        if (ret)
+                *ret = reply;
+        return error;
+}
+
+static void assert_invalid(Fixture *f, const char *method, const char *json, const char *parameter)
+{
+        struct json_object *reply = NULL, *p = NULL;
+        const char *error = call(f, method, json, &reply);
+
+        if (!error || !streq(error, VARLINK_ERROR_INVALID_PARAMETER))
+                fail_msg("%s %s: expected InvalidParameter, got %s", method, json, error ?: "success");
+        assert_true(json_object_object_get_ex(reply, "parameter", &p));
+        assert_string_equal(json_object_get_string(p), parameter);
+}
+
+static const char *string_field(struct json_object *o, const char *key)
+{
+        struct json_object *v = NULL;
+        assert_true(json_object_object_get_ex(o, key, &v));
+        return json_object_get_string(v);
+}
+
+static int64_t int_field(struct json_object *o, const char *key)
+{
+        struct json_object *v = NULL;
+        assert_true(json_object_object_get_ex(o, key, &v));
+        assert_true(json_object_is_type(v, json_type_int));
+        return json_object_get_int64(v);
+}
+
+static void test_parameters_invalid(void **state)
+{
+        Fixture *f = *state;
+        const char *by_port = "io.portd.Services.GetServiceByPort",
+                   *by_name = "io.portd.Services.GetServiceByName";
+        char long_name[1100 + 32];
+
+        assert_invalid(f, by_port, "{\"port\": -1}", "port");
+        assert_invalid(f, by_port, "{\"port\": 65536}", "port");
+        assert_invalid(f, by_port, "{\"port\": 9223372036854775807}", "port");
+        assert_invalid(f, by_port, "{\"port\": \"80\"}", "port");
+        assert_invalid(f, by_port, "{\"port\": 80.5}", "port");
+        assert_invalid(f, by_port, "{\"port\": null}", "port");
+        assert_invalid(f, by_port, "{}", "port");
+        assert_invalid(f, by_port, "{\"port\": 80, \"protocol\": 6}", "protocol");
+        assert_invalid(f, by_port, "{\"port\": 80, \"proto\": \"tcp\"}", "proto");
+
+        assert_invalid(f, by_name, "{\"name\": \"\"}", "name");
+        assert_invalid(f, by_name, "{\"name\": 22}", "name");
+        assert_invalid(f, by_name, "{\"name\": [\"ssh\"]}", "name");
+        assert_invalid(f, by_name, "{\"name\": \"ss\\u0000h\"}", "name");
+        assert_invalid(f, by_name, "{\"name\": \"ssh\", \"protocol\": \"t\\u0000cp\"}", "protocol");
+        memset(long_name, 0, sizeof(long_name));
+        strcpy(long_name, "{\"name\": \"");
+        memset(long_name + strlen(long_name), 'a', 1025);
+        strcat(long_name, "\"}");
+        assert_invalid(f, by_name, long_name, "name");
+
+        assert_invalid(f, "io.portd.Services.Status", "{\"verbose\": true}", "verbose");
+}
+
+static void test_lookups(void **state)
+{
+        Fixture *f = *state;
+        struct json_object *reply = NULL, *service = NULL, *source = NULL, *aliases = NULL;
+
+        /* The drop-in replaces http/tcp, aliases included. */
+        assert_null(call(f, "io.portd.Services.GetServiceByName", "{\"name\": \"webcache\"}", &reply));
+        assert_true(json_object_object_get_ex(reply, "service", &service));
+        assert_string_equal(string_field(service, "name"), "http");
+        assert_int_equal(int_field(service, "port"), 8080);
+        assert_string_equal(string_field(service, "protocol"), "tcp");
+        assert_true(json_object_object_get_ex(service, "aliases", &aliases));
+        assert_int_equal(json_object_array_length(aliases), 1);
+        assert_true(json_object_object_get_ex(service, "source", &source));
+        assert_string_equal(string_field(source, "file"), "/etc/services.d/50-web.conf");
+        assert_int_equal(int_field(source, "line"), 1);
+
+        assert_null(call(
+                f, "io.portd.Services.GetServiceByPort", "{\"port\": 53, \"protocol\": \"udp\"}", &reply));
+        assert_true(json_object_object_get_ex(reply, "service", &service));
+        assert_string_equal(string_field(service, "name"), "domain");
+        assert_string_equal(string_field(service, "protocol"), "udp");
+
+        /* The bounds themselves are valid; "" is the protocol of a line that named none; null is any. */
+        assert_null(call(
+                f, "io.portd.Services.GetServiceByPort", "{\"port\": 65535, \"protocol\": null}", &reply));
+        assert_string_equal(call(f, "io.portd.Services.GetServiceByPort", "{\"port\": 0}", NULL),
+                "io.portd.Services.ServiceNotFound");
+        assert_null(call(f, "io.portd.Services.GetServiceByName",
+                "{\"name\": \"noproto\", \"protocol\": \"\"}", &reply));
+        assert_string_equal(call(f, "io.portd.Services.GetServiceByName",
+                                    "{\"name\": \"ssh\", \"protocol\": \"udp\"}", NULL),
+                "io.portd.Services.ServiceNotFound");
+        /* The bad line is skipped, the rest served. */
+        assert_string_equal(call(f, "io.portd.Services.GetServiceByName", "{\"name\": \"bad\"}", NULL),
+                "io.portd.Services.ServiceNotFound");
+}
+
+static void test_list(void **state)
+{
+        Fixture *f = *state;
+        struct json_object *reply = NULL, *service = NULL;
+        const char *error = NULL;
+        Catalog *c = NULL;
+        size_t n = 0;
+        int r;
+
+        assert_string_equal(call(f, "io.portd.Services.List", NULL, NULL), VARLINK_ERROR_EXPECTED_MORE);
+
+        /* The same order as the catalog the library builds from the same files. */
+        assert_int_equal(catalog_load(f->root, &c), 0);
+        for (r = varlink_client_call(
+                     f->client, "io.portd.Services.List", NULL, VARLINK_CALL_MORE, &reply, &error);
+                ; r = varlink_client_next(f->client, &reply, &error)) {
+                assert_true(r >= 0);
+                assert_null(error);
+                assert_true(n < c->n_entries);
+                assert_true(json_object_object_get_ex(reply, "service", &service));
+                assert_string_equal(string_field(service, "name"), c->entries[n].name);
+                assert_string_equal(string_field(service, "protocol"), c->entries[n].protocol);
+                assert_int_equal(int_field(service, "port"), c->entries[n].port);
+                n++;
+                if (r == 0)
+                        break;
+        }
+        assert_int_equal(n, c->n_entries);
+        catalog_free(c);
+
+        /* A oneway call gets no reply, and the connection goes on. */
+        assert_int_equal(varlink_client_call(f->client, "io.portd.Services.Status", NULL,
+                                 VARLINK_CALL_ONEWAY, NULL, NULL),
+                0);
+        assert_null(call(f, "io.portd.Services.GetServiceByName", "{\"name\": \"ssh\"}", NULL));
+}
+
+static void get_snapshot(Fixture *f, int *ret_fd, int64_t *ret_generation, int64_t *ret_size)
+{
+        struct json_object *reply = NULL;
+
+        assert_null(call(f, "io.portd.Services.GetSnapshot", NULL, &reply));
+        *ret_generation = int_field(reply, "generation");
+        *ret_size = int_field(reply, "size");
+        *ret_fd = varlink_client_take_fd(f->client);
+        assert_true(*ret_fd >= 0);
+}
+
+static void test_snapshot(void **state)
+{
+        Fixture *f = *state;
+        int64_t generation, size, generation2, size2;
+        struct stat st;
+        Snapshot s;
+        SnapshotEntry e;
+        int fd, fd2;
+
+        get_snapshot(f, &fd, &generation, &size);
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(st.st_size, size);
+
+        /* Sealed: nobody but the daemon's own mapping can change it. */
+        int seals = fcntl(fd, F_GET_SEALS);
+        assert_true(seals >= 0);
+        assert_true(seals & F_SEAL_SHRINK);
+        assert_true(seals & F_SEAL_GROW);
+        assert_true(seals & F_SEAL_FUTURE_WRITE);
+        assert_true(seals & F_SEAL_SEAL);
+        assert_ptr_equal(mmap(NULL, (size_t) size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED);
+        assert_true(write(fd, "x", 1) < 0);
+        assert_true(ftruncate(fd, 0) < 0);
+        assert_true(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) < 0);
+
+        void *map = mmap(NULL, (size_t) size, PROT_READ, MAP_SHARED, fd, 0);
+        assert_ptr_not_equal(map, MAP_FAILED);
+        assert_int_equal(snapshot_open(map, (size_t) size, &s), 0);
+        assert_int_equal(s.header->generation, (uint64_t) generation);
+        assert_false(snapshot_is_superseded(&s));
+        assert_int_equal(snapshot_lookup_name(&s, "webcache", "tcp", &e), 0);
+        assert_int_equal(e.port, 8080);
+
+        /* Asking again without a change gives the same generation. */
+        get_snapshot(f, &fd2, &generation2, &size2);
+        assert_int_equal(generation2, generation);
+        close(fd2);
+
+        /* A change on disk supersedes it: the flag appears in the mapping we hold (no system call
+         * needed to notice), and the image itself stays valid. */
+        char dir[256];
+        snprintf(dir, sizeof(dir), "%s/etc/services.d", f->root);
+        write_file(dir, "60-new.conf", "brandnew 40000/tcp\n");
+        for (int i = 0; i < 200 && !snapshot_is_superseded(&s); i++)
+                usleep(10000);
+        assert_true(snapshot_is_superseded(&s));
+        assert_int_equal(snapshot_open(map, (size_t) size, &s), 0);
+        assert_int_equal(snapshot_lookup_name(&s, "ssh", NULL, &e), 0);
+
+        get_snapshot(f, &fd2, &generation2, &size2);
+        assert_int_equal(generation2, generation + 1);
+        void *map2 = mmap(NULL, (size_t) size2, PROT_READ, MAP_SHARED, fd2, 0);
+        assert_ptr_not_equal(map2, MAP_FAILED);
+        Snapshot s2;
+        assert_int_equal(snapshot_open(map2, (size_t) size2, &s2), 0);
+        assert_false(snapshot_is_superseded(&s2));
+
+        munmap(map, (size_t) size);
+        munmap(map2, (size_t) size2);
+        close(fd);
+        close(fd2);
+}
+
+static void test_status_explain_verify(void **state)
+{
+        Fixture *f = *state;
+        struct json_object *reply = NULL, *sources = NULL, *replaced = NULL, *winner = NULL, *d = NULL;
+
+        assert_null(call(f, "io.portd.Services.Status", NULL, &reply));
+        assert_true(int_field(reply, "generation") >= 1);
+        assert_int_equal(int_field(reply, "entries"), 6);
+        assert_int_equal(strlen(string_field(reply, "digest")), 16);
+        assert_int_equal(int_field(reply, "errors"), 1);
+        assert_true(int_field(reply, "snapshot_size") > 0);
+        assert_true(json_object_object_get_ex(reply, "sources", &sources));
+        assert_int_equal(json_object_array_length(sources), 2);
+        assert_string_equal(string_field(json_object_array_get_idx(sources, 0), "file"), "/etc/services");
+        assert_string_equal(string_field(json_object_array_get_idx(sources, 0), "layer"), "base");
+        assert_int_equal(int_field(json_object_array_get_idx(sources, 0), "skipped"), 1);
+        assert_string_equal(string_field(json_object_array_get_idx(sources, 1), "layer"), "dropin");
+
+        assert_null(
+                call(f, "io.portd.Services.Explain", "{\"name\": \"http\", \"protocol\": \"tcp\"}", &reply));
+        assert_true(json_object_object_get_ex(reply, "winner", &winner));
+        assert_int_equal(int_field(winner, "port"), 8080);
+        assert_true(json_object_object_get_ex(reply, "replaced", &replaced));
+        assert_int_equal(json_object_array_length(replaced), 1);
+        struct json_object *shadow = json_object_array_get_idx(replaced, 0), *service = NULL, *by = NULL;
+        assert_true(json_object_object_get_ex(shadow, "service", &service));
+        assert_int_equal(int_field(service, "port"), 80);
+        assert_true(json_object_object_get_ex(shadow, "by", &by));
+        assert_string_equal(string_field(by, "file"), "/etc/services.d/50-web.conf");
+        assert_string_equal(call(f, "io.portd.Services.Explain", "{\"name\": \"nothing-here\"}", NULL),
+                "io.portd.Services.ServiceNotFound");
+
+        assert_null(call(f, "io.portd.Services.Verify", NULL, &reply));
+        assert_true(json_object_object_get_ex(reply, "diagnostics", &d));
+        bool found = false;
+        for (size_t i = 0; i < json_object_array_length(d); i++) {
+                struct json_object *x = json_object_array_get_idx(d, i);
+                if (streq(string_field(x, "file"), "/etc/services") && int_field(x, "line") == 6 &&
+                        streq(string_field(x, "level"), "error"))
+                        found = true;
+        }
+        assert_true(found);
+}
+
+static void test_reload_permission(void **state)
+{
+        Fixture *f = *state;
+        int status;
+
+        if (geteuid() != 0)
+                skip();
+
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                VarlinkClient *c = NULL;
+                struct json_object *reply;
+                const char *error = NULL;
+
+                if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        _exit(10);
+                if (varlink_client_connect(f->socket, 0, &c) < 0)
+                        _exit(11);
+                if (varlink_client_call(c, "io.portd.Services.Reload", NULL, 0, &reply, &error) < 0)
+                        _exit(12);
+                if (!error || !streq(error, "io.portd.Services.PermissionDenied"))
+                        _exit(13);
+                /* Lookups stay open to everyone. */
+                struct json_object *p = json_tokener_parse("{\"port\": 22}");
+                int r = varlink_client_call(c, "io.portd.Services.GetServiceByPort", p, 0, &reply, &error);
+                json_object_put(p);
+                if (r < 0 || error)
+                        _exit(14);
+                varlink_client_free(c);
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_parameters_invalid, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lookups, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_status_explain_verify, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reload_permission, setup, teardown),
+        };
+
+        /* The forked daemon must not see the test's SIGTERM handling. */
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,834 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The NSS module's snapshot handling against a scripted daemon: a good image answers every lookup
+ * without a varlink call; a truncated, bit-flipped, unsealed or mis-sized one is refused and the
+ * varlink fallback answers the same; a superseded image is replaced and its old mapping unmapped
+ * once no reader holds it, also with 8 threads looking up through 50 swaps; a fork() while another
+ * thread holds the locks leaves the child working. */
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "catalog-json.h"
+#include "catalog.h"
+#include "nss-mapping.h"
+#include "nss-portd.h"
+#include "snapshot.h"
+#include "util.h"
+#include "varlink-wire.h"
+
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+static const char *arg_data;
+
+typedef struct Image {
+        void *data;
+        size_t size;
+        Snapshot snapshot;
+} Image;
+
+typedef enum Corruption {
+        CORRUPTION_NONE,
+        CORRUPTION_TRUNCATED,
+        CORRUPTION_BITFLIP,
+        CORRUPTION_UNSEALED,
+        CORRUPTION_WRONG_SIZE,
+        CORRUPTION_NO_METHOD,
+        CORRUPTION_SLOW, /* a good image, handed out after 300 ms */
+} Corruption;
+
+/* What the scripted daemon counted, in memory shared with the test. */
+typedef struct Counters {
+        unsigned get_snapshot, lookups, lists;
+} Counters;
+
+static Image images[2];
+static Counters *counters;
+
+static int image_from_text(const char *text, size_t size, uint64_t generation, Image *ret)
+{
+        ServicesFile *f = NULL;
+        Catalog *c = NULL;
+        int r;
+
+        r = services_file_parse("/etc/services", CATALOG_LAYER_BASE, text, size, &f);
+        if (r < 0)
+                return r;
+        r = catalog_build(&f, 1, &c);
+        services_file_free(f);
+        if (r < 0)
+                return r;
+        r = snapshot_build(c, generation, &ret->data, &ret->size);
+        catalog_free(c);
+        if (r < 0)
+                return r;
+        return snapshot_open(ret->data, ret->size, &ret->snapshot);
+}
+
+/* ---- the scripted daemon ---- */
+
+typedef struct FakeDaemon {
+        pid_t pid;
+        int control; /* write 'S': supersede the served image and switch to the other one */
+        int ack;
+        char dir[64];
+        char socket[96];
+} FakeDaemon;
+
+static int memfd_with(const Image *img, Corruption corruption, void **ret_rw)
+{
+        size_t size = corruption == CORRUPTION_TRUNCATED ? img->size - 8 : img->size;
+        int fd = memfd_create("portd-test-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0 || ftruncate(fd, size) < 0)
+                abort();
+        uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                abort();
+        memcpy(p, img->data, size);
+        if (corruption == CORRUPTION_BITFLIP)
+                p[size / 2] ^= 0x10;
+        if (corruption != CORRUPTION_UNSEALED &&
+                fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE) < 0)
+                abort();
+        *ret_rw = p;
+        return fd;
+}
+
+static void send_reply(
+        int fd, struct json_object *parameters, bool continues, const char *error, int pass_fd)
+{
+        struct json_object *m;
+        char *s;
+        size_t n;
+
+        if (varlink_message_build_reply(parameters, continues, error, &m) < 0 ||
+                varlink_message_serialize(m, &s, &n) < 0)
+                abort();
+        json_object_put(m);
+
+        struct iovec iov = { .iov_base = s, .iov_len = n };
+        union {
+                struct cmsghdr h;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (pass_fd >= 0) {
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof(control);
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+        }
+        (void) sendmsg(fd, &mh, MSG_NOSIGNAL);
+        free(s);
+}
+
+static void reply_service(int fd, const Snapshot *s, int r, const SnapshotEntry *e)
+{
+        if (r < 0) {
+                send_reply(fd, NULL, false, "io.portd.Services.ServiceNotFound", -1);
+                return;
+        }
+        struct json_object *p = json_object_new_object();
+        json_object_object_add(p, "service", snapshot_entry_to_json(s, e));
+        send_reply(fd, p, false, NULL, -1);
+        json_object_put(p);
+}
+
+typedef struct Served {
+        unsigned index; /* which image */
+        int memfd;
+        void *rw;
+        size_t size;
+} Served;
+
+static void serve_call(int fd, struct json_object *m, Corruption corruption, Served *served)
+{
+        const Snapshot *s = &images[served->index].snapshot;
+        struct json_object *v;
+        VarlinkCall call;
+        SnapshotEntry e;
+
+        if (varlink_call_parse(m, &call) < 0)
+                abort();
+        const char *protocol = NULL;
+        if (call.parameters && json_object_object_get_ex(call.parameters, "protocol", &v) && v)
+                protocol = json_object_get_string(v);
+
+        if (streq(call.method, "io.portd.Services.GetSnapshot")) {
+                __atomic_fetch_add(&counters->get_snapshot, 1, __ATOMIC_SEQ_CST);
+                if (corruption == CORRUPTION_SLOW) {
+                        struct timespec ts = { .tv_nsec = 300 * 1000 * 1000 };
+                        nanosleep(&ts, NULL);
+                }
+                if (corruption == CORRUPTION_NO_METHOD) {
+                        send_reply(fd, NULL, false, VARLINK_ERROR_METHOD_NOT_FOUND, -1);
+                        return;
+                }
+                struct json_object *p = json_object_new_object();
+                size_t size = served->size + (corruption == CORRUPTION_WRONG_SIZE ? 8 : 0);
+                json_object_object_add(p, "generation", json_object_new_int64(served->index));
+                json_object_object_add(p, "size", json_object_new_int64(size));
+                send_reply(fd, p, false, NULL, served->memfd);
+                json_object_put(p);
+        } else if (streq(call.method, "io.portd.Services.GetServiceByName")) {
+                __atomic_fetch_add(&counters->lookups, 1, __ATOMIC_SEQ_CST);
+                json_object_object_get_ex(call.parameters, "name", &v);
+                reply_service(fd, s, snapshot_lookup_name(s, json_object_get_string(v), protocol, &e), &e);
+        } else if (streq(call.method, "io.portd.Services.GetServiceByPort")) {
+                __atomic_fetch_add(&counters->lookups, 1, __ATOMIC_SEQ_CST);
+                json_object_object_get_ex(call.parameters, "port", &v);
+                reply_service(
+                        fd, s, snapshot_lookup_port(s, (uint16_t) json_object_get_int(v), protocol, &e), &e);
+        } else if (streq(call.method, "io.portd.Services.List")) {
+                __atomic_fetch_add(&counters->lists, 1, __ATOMIC_SEQ_CST);
+                uint32_t n = snapshot_n_entries(s);
+                for (uint32_t i = 0; i < n; i++) {
+                        struct json_object *p = json_object_new_object();
+                        if (snapshot_entry(s, i, &e) < 0)
+                                abort();
+                        json_object_object_add(p, "service", snapshot_entry_to_json(s, &e));
+                        send_reply(fd, p, i + 1 < n, NULL, -1);
+                        json_object_put(p);
+                }
+        } else
+                send_reply(fd, NULL, false, VARLINK_ERROR_METHOD_NOT_FOUND, -1);
+}
+
+static void serve_connection(int fd, Corruption corruption, Served *served)
+{
+        VarlinkBuffer b;
+
+        varlink_buffer_init(&b, 0);
+        for (;;) {
+                struct json_object *m;
+                int r = varlink_buffer_next_object(&b, &m);
+                if (r < 0)
+                        break;
+                if (r > 0) {
+                        /* The module makes one call per connection; closing after it also means a
+                         * copy of the socket that a fork() left in a child cannot stall us. */
+                        serve_call(fd, m, corruption, served);
+                        json_object_put(m);
+                        break;
+                }
+                char *p;
+                size_t n;
+                if (varlink_buffer_prepare(&b, 4096, &p, &n) < 0)
+                        break;
+                ssize_t k = read(fd, p, n);
+                if (k <= 0)
+                        break;
+                varlink_buffer_commit(&b, (size_t) k);
+        }
+        varlink_buffer_done(&b);
+}
+
+static void served_switch(Served *served, unsigned index, Corruption corruption)
+{
+        if (served->rw) {
+                /* What the real daemon does: flip the word in its own writable mapping. */
+                __atomic_store_n(&((SnapshotHeader *) served->rw)->superseded, 1, __ATOMIC_RELEASE);
+                munmap(served->rw, served->size);
+                close(served->memfd);
+        }
+        served->index = index;
+        served->size = images[index].size - (corruption == CORRUPTION_TRUNCATED ? 8 : 0);
+        served->memfd = memfd_with(&images[index], corruption, &served->rw);
+}
+
+static _Noreturn void fake_daemon_run(int listen_fd, int control, int ack, Corruption corruption)
+{
+        Served served = {};
+
+        served_switch(&served, 0, corruption);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN },
+                        { .fd = control, .events = POLLIN } };
+                if (poll(p, 2, -1) < 0)
+                        continue;
+                if (p[1].revents) {
+                        char c;
+                        if (read(control, &c, 1) != 1)
+                                _exit(0);
+                        served_switch(&served, served.index ^ 1, corruption);
+                        (void) write(ack, "k", 1);
+                        continue;
+                }
+                int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                serve_connection(fd, corruption, &served);
+                close(fd);
+        }
+}
+
+static void fake_daemon_start(FakeDaemon *d, Corruption corruption)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int control[2], ack[2];
+
+        strcpy(d->dir, "/tmp/test-nss-mapping-XXXXXX");
+        assert_non_null(mkdtemp(d->dir));
+        snprintf(d->socket, sizeof(d->socket), "%s/socket", d->dir);
+        strcpy(sa.sun_path, d->socket);
+
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(listen(fd, 64), 0);
+        assert_int_equal(pipe2(control, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(ack, O_CLOEXEC), 0);
+
+        *counters = (Counters){};
+        d->pid = fork();
+        assert_true(d->pid >= 0);
+        if (d->pid == 0) {
+                close(control[1]);
+                close(ack[0]);
+                fake_daemon_run(fd, control[0], ack[1], corruption);
+        }
+        close(fd);
+        close(control[0]);
+        close(ack[1]);
+        d->control = control[1];
+        d->ack = ack[0];
+}
+
+static void fake_daemon_supersede(FakeDaemon *d)
+{
+        char c;
+
+        assert_int_equal(write(d->control, "S", 1), 1);
+        assert_int_equal(read(d->ack, &c, 1), 1);
+}
+
+static void fake_daemon_stop(FakeDaemon *d)
+{
+        close(d->control);
+        close(d->ack);
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, NULL, 0);
+        unlink(d->socket);
+        rmdir(d->dir);
+}
+
+/* ---- the client side, in a forked child so that each case starts with a fresh module ---- */
+
+#define CHECK(cond)                                                                                         \
+        do {                                                                                                \
+                if (!(cond)) {                                                                              \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);            \
+                        return -1;                                                                          \
+                }                                                                                           \
+        } while (0)
+
+/* Compares a module answer with the image's own. */
+static int same_answer(
+        enum nss_status st, const struct servent *se, const Snapshot *s, int r, const SnapshotEntry *e)
+{
+        if (r < 0) {
+                CHECK(st == NSS_STATUS_NOTFOUND);
+                return 0;
+        }
+        CHECK(st == NSS_STATUS_SUCCESS);
+        CHECK(streq(se->s_name, e->name));
+        CHECK(streq(se->s_proto, e->protocol));
+        CHECK(ntohs((uint16_t) se->s_port) == e->port);
+        for (uint32_t i = 0; i < e->n_aliases; i++)
+                CHECK(se->s_aliases[i] && streq(se->s_aliases[i], snapshot_entry_alias(s, e, i)));
+        CHECK(!se->s_aliases[e->n_aliases]);
+        return 0;
+}
+
+static const char *const protocols[] = { NULL, "tcp", "udp", "" };
+
+/* Every name, alias and port of the image under each protocol, plus misses and the whole
+ * enumeration, answered by the module and compared with the image. */
+static int check_all_answers(const Snapshot *s, bool with_enumeration)
+{
+        char buffer[1024];
+        struct servent se;
+        SnapshotEntry e, want;
+        int err, r;
+
+        for (uint32_t i = 0; i < snapshot_n_entries(s); i++) {
+                CHECK(snapshot_entry(s, i, &e) == 0);
+                for (size_t p = 0; p < ELEMENTSOF(protocols); p++) {
+                        for (uint32_t a = 0; a <= e.n_aliases; a++) {
+                                const char *name = a == 0 ? e.name : snapshot_entry_alias(s, &e, a - 1);
+                                r = snapshot_lookup_name(s, name, protocols[p], &want);
+                                if (same_answer(_nss_portd_getservbyname_r(name, protocols[p], &se, buffer,
+                                                        sizeof(buffer), &err),
+                                            &se, s, r, &want) < 0)
+                                        return -1;
+                        }
+                        r = snapshot_lookup_port(s, e.port, protocols[p], &want);
+                        if (same_answer(_nss_portd_getservbyport_r(htons(e.port), protocols[p], &se, buffer,
+                                                sizeof(buffer), &err),
+                                    &se, s, r, &want) < 0)
+                                return -1;
+                }
+        }
+        CHECK(_nss_portd_getservbyname_r("no-such-service-anywhere", NULL, &se, buffer, sizeof(buffer),
+                      &err) == NSS_STATUS_NOTFOUND);
+        CHECK(err == ENOENT);
+        CHECK(_nss_portd_getservbyport_r(0x10000, NULL, &se, buffer, sizeof(buffer), &err) ==
+                NSS_STATUS_NOTFOUND);
+        CHECK(_nss_portd_getservbyport_r(-1, NULL, &se, buffer, sizeof(buffer), &err) ==
+                NSS_STATUS_NOTFOUND);
+
+        if (!with_enumeration)
+                return 0;
+        _nss_portd_setservent(0);
+        for (uint32_t i = 0;; i++) {
+                /* A buffer too small first: the same entry must come back once there is room. */
+                enum nss_status st = _nss_portd_getservent_r(&se, buffer, 8, &err);
+                if (i < snapshot_n_entries(s))
+                        CHECK(st == NSS_STATUS_TRYAGAIN && err == ERANGE);
+                st = _nss_portd_getservent_r(&se, buffer, sizeof(buffer), &err);
+                r = snapshot_entry(s, i, &want);
+                if (same_answer(st, &se, s, r, &want) < 0)
+                        return -1;
+                if (r < 0)
+                        break;
+        }
+        _nss_portd_endservent();
+        return 0;
+}
+
+/* glibc passes errno itself as errnop, and sets errno from the status afterwards; the module's
+ * part is to leave it alone on success and to set it on failure. */
+static int check_errno(void)
+{
+        char buffer[1024];
+        struct servent se;
+
+        errno = EL2HLT;
+        CHECK(_nss_portd_getservbyname_r("http", "tcp", &se, buffer, sizeof(buffer), &errno) ==
+                NSS_STATUS_SUCCESS);
+        CHECK(errno == EL2HLT);
+        CHECK(_nss_portd_getservbyport_r(htons(80), NULL, &se, buffer, sizeof(buffer), &errno) ==
+                NSS_STATUS_SUCCESS);
+        CHECK(errno == EL2HLT);
+        CHECK(_nss_portd_getservbyname_r("no-such-service", NULL, &se, buffer, sizeof(buffer), &errno) ==
+                NSS_STATUS_NOTFOUND);
+        CHECK(errno == ENOENT);
+        CHECK(_nss_portd_getservbyname_r("http", "tcp", &se, buffer, 4, &errno) == NSS_STATUS_TRYAGAIN);
+        CHECK(errno == ERANGE);
+        errno = EL2HLT;
+        CHECK(_nss_portd_setservent(0) == NSS_STATUS_SUCCESS);
+        CHECK(_nss_portd_getservent_r(&se, buffer, sizeof(buffer), &errno) == NSS_STATUS_SUCCESS);
+        CHECK(_nss_portd_endservent() == NSS_STATUS_SUCCESS);
+        CHECK(errno == EL2HLT);
+        return 0;
+}
+
+static unsigned count_test_mappings(void)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
+        char line[512];
+        unsigned n = 0;
+
+        while (f && fgets(line, sizeof(line), f))
+                if (strstr(line, "memfd:portd-test-snapshot"))
+                        n++;
+        return n;
+}
+
+static int run_in_child(const FakeDaemon *d, int (*f)(const FakeDaemon *d))
+{
+        pid_t pid = fork();
+        int status;
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                setenv("PORTD_SOCKET", d->socket, 1);
+                _exit(f(d) < 0 ? 1 : 0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int client_snapshot_only(const FakeDaemon *d)
+{
+        CHECK(check_all_answers(&images[0].snapshot, true) == 0);
+        CHECK(check_errno() == 0);
+        CHECK(count_test_mappings() == 1);
+        return 0;
+}
+
+static void test_mapping_good_image(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_snapshot_only), 0);
+        /* One image fetched (again only by the 5 s re-check of a slow run), every answer read
+         * from it: not a single varlink lookup. */
+        assert_true(counters->get_snapshot >= 1 && counters->get_snapshot <= 3);
+        assert_int_equal(counters->lookups, 0);
+        assert_int_equal(counters->lists, 0);
+        fake_daemon_stop(&d);
+}
+
+static int client_fallback(const FakeDaemon *d)
+{
+        CHECK(check_all_answers(&images[0].snapshot, true) == 0);
+        CHECK(check_errno() == 0);
+        CHECK(count_test_mappings() == 0);
+        return 0;
+}
+
+static void check_refused(Corruption corruption)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, corruption);
+        assert_int_equal(run_in_child(&d, client_fallback), 0);
+        /* Refused, and then the back-off keeps lookups on varlink instead of asking for an image
+         * each time (once a second at most: slow runs, under valgrind, ask a few times). */
+        assert_true(counters->get_snapshot >= 1);
+        assert_true(counters->lookups > 100 * counters->get_snapshot);
+        assert_int_equal(counters->lists, 2); /* check_all_answers() and check_errno() */
+        fake_daemon_stop(&d);
+}
+
+static void test_mapping_truncated(void **state)
+{
+        check_refused(CORRUPTION_TRUNCATED);
+}
+
+static void test_mapping_bitflip(void **state)
+{
+        check_refused(CORRUPTION_BITFLIP);
+}
+
+static void test_mapping_unsealed(void **state)
+{
+        check_refused(CORRUPTION_UNSEALED);
+}
+
+static void test_mapping_wrong_size(void **state)
+{
+        check_refused(CORRUPTION_WRONG_SIZE);
+}
+
+static void test_mapping_no_method(void **state)
+{
+        check_refused(CORRUPTION_NO_METHOD);
+}
+
+static void test_mapping_install_rejects(void **state)
+{
+        const Image *img = &images[0];
+        void *rw;
+
+        /* Straight into mapping_install_fd(): every bit of the header and a sample of the body
+         * flipped one at a time, and every truncation of the header, are refused. */
+        for (size_t bit = 0; bit < img->size * 8; bit += bit < sizeof(SnapshotHeader) * 8 ? 1 : 61) {
+                int fd = memfd_create("portd-test-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                assert_true(fd >= 0);
+                assert_int_equal(ftruncate(fd, img->size), 0);
+                uint8_t *p = mmap(NULL, img->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                assert_true(p != MAP_FAILED);
+                memcpy(p, img->data, img->size);
+                p[bit / 8] ^= (uint8_t) (1u << (bit % 8));
+                munmap(p, img->size);
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE), 0);
+                int r = mapping_install_fd(fd, img->size);
+                /* The superseded word is outside the checksum by design: flipping it is legal. */
+                if (bit / 8 >= offsetof(SnapshotHeader, superseded) &&
+                        bit / 8 < offsetof(SnapshotHeader, superseded) + sizeof(uint32_t)) {
+                        assert_int_equal(r, 0);
+                        mapping_drop();
+                } else
+                        assert_int_equal(r, -EBADMSG);
+                close(fd);
+        }
+        for (size_t size = 0; size < sizeof(SnapshotHeader) + 64; size++) {
+                int fd = memfd_with(img, CORRUPTION_UNSEALED, &rw);
+                munmap(rw, img->size);
+                assert_int_equal(ftruncate(fd, size), 0);
+                assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE), 0);
+                assert_int_equal(mapping_install_fd(fd, size), -EBADMSG);
+                close(fd);
+        }
+        /* Not a memfd at all. */
+        int fd = open(arg_data, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(mapping_install_fd(fd, lseek(fd, 0, SEEK_END)), -EBADMSG);
+        close(fd);
+        assert_int_equal(count_test_mappings(), 0);
+
+        /* And the good one is taken, then unmapped once dropped. */
+        fd = memfd_with(img, CORRUPTION_NONE, &rw);
+        munmap(rw, img->size);
+        assert_int_equal(mapping_install_fd(fd, img->size), 0);
+        close(fd);
+        assert_int_equal(count_test_mappings(), 1);
+        mapping_drop();
+        assert_int_equal(count_test_mappings(), 0);
+}
+
+static int client_supersede(const FakeDaemon *d)
+{
+        FakeDaemon *dd = (FakeDaemon *) d;
+
+        for (unsigned round = 0; round < 6; round++) {
+                CHECK(check_all_answers(&images[round % 2].snapshot, round == 0) == 0);
+                /* The replaced image is unmapped as soon as it is replaced: nothing pins it. */
+                CHECK(count_test_mappings() == 1);
+                fake_daemon_supersede(dd);
+        }
+        return 0;
+}
+
+static void test_mapping_supersede(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_supersede), 0);
+        /* One fetch per generation (more only if the run outlived the 5 s re-check). */
+        assert_true(counters->get_snapshot >= 6);
+        assert_int_equal(counters->lookups, 0);
+        fake_daemon_stop(&d);
+}
+
+static int client_enumeration_pins(const FakeDaemon *d)
+{
+        char buffer[1024];
+        struct servent se;
+        SnapshotEntry want;
+        int err;
+        const Snapshot *old = &images[0].snapshot;
+
+        /* A reload in the middle of getservent: the enumeration finishes on the image it began. */
+        _nss_portd_setservent(0);
+        for (uint32_t i = 0;; i++) {
+                if (i == 3) {
+                        fake_daemon_supersede((FakeDaemon *) d);
+                        CHECK(check_all_answers(&images[1].snapshot, false) == 0);
+                        CHECK(count_test_mappings() == 2);
+                }
+                enum nss_status st = _nss_portd_getservent_r(&se, buffer, sizeof(buffer), &err);
+                int r = snapshot_entry(old, i, &want);
+                if (same_answer(st, &se, old, r, &want) < 0)
+                        return -1;
+                if (r < 0)
+                        break;
+        }
+        _nss_portd_endservent();
+        CHECK(count_test_mappings() == 1);
+        return 0;
+}
+
+static void test_mapping_enumeration_pins(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_enumeration_pins), 0);
+        fake_daemon_stop(&d);
+}
+
+/* ---- fork while another thread holds the locks ---- */
+
+static void *enumerate_thread(void *userdata)
+{
+        char buffer[1024];
+        struct servent se;
+        int err;
+
+        /* The first getservent_r of the process: it holds the enumeration lock and the refresh
+         * lock for as long as the (slow) daemon takes to hand out its image. */
+        _nss_portd_setservent(0);
+        (void) _nss_portd_getservent_r(&se, buffer, sizeof(buffer), &err);
+        return NULL;
+}
+
+static int forked_child(void)
+{
+        const Snapshot *s = &images[0].snapshot;
+        char buffer[1024];
+        struct servent se;
+        SnapshotEntry first;
+        int err;
+
+        /* A lock the parent's thread held at fork() would hang this: SIGALRM ends it instead. */
+        alarm(20);
+        CHECK(snapshot_entry(s, 0, &first) == 0);
+        CHECK(_nss_portd_getservent_r(&se, buffer, sizeof(buffer), &err) == NSS_STATUS_SUCCESS);
+        CHECK(streq(se.s_name, first.name));
+        CHECK(_nss_portd_getservbyname_r(first.name, first.protocol, &se, buffer, sizeof(buffer), &err) ==
+                NSS_STATUS_SUCCESS);
+        /* The child fetched an image of its own: its refresh lock was free. */
+        CHECK(count_test_mappings() == 1);
+        return 0;
+}
+
+static int client_fork(const FakeDaemon *d)
+{
+        pthread_t t;
+        int status;
+
+        CHECK(pthread_create(&t, NULL, enumerate_thread, NULL) == 0);
+        struct timespec ts = { .tv_nsec = 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0)
+                _exit(forked_child() < 0 ? 1 : 0);
+        CHECK(waitpid(pid, &status, 0) == pid);
+        pthread_join(t, NULL);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        return 0;
+}
+
+static void test_mapping_fork_during_refresh(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_SLOW);
+        assert_int_equal(run_in_child(&d, client_fork), 0);
+        /* The parent's thread and the child each fetched one. */
+        assert_int_equal(counters->get_snapshot, 2);
+        fake_daemon_stop(&d);
+}
+
+/* ---- many threads through many swaps ---- */
+
+static bool threads_stop;
+static unsigned thread_failures, thread_lookups;
+
+static void *lookup_thread(void *userdata)
+{
+        char buffer[256];
+        struct servent se;
+        int err;
+
+        while (!__atomic_load_n(&threads_stop, __ATOMIC_ACQUIRE)) {
+                /* Image 0 says "swap 5000/tcp swap-a", image 1 "swap 6000/tcp swap-b": an answer
+                 * must be one or the other, whole. */
+                enum nss_status st =
+                        _nss_portd_getservbyname_r("swap", "tcp", &se, buffer, sizeof(buffer), &err);
+                bool ok = st == NSS_STATUS_SUCCESS && se.s_aliases[0] && !se.s_aliases[1] &&
+                          ((ntohs((uint16_t) se.s_port) == 5000 && streq(se.s_aliases[0], "swap-a")) ||
+                                  (ntohs((uint16_t) se.s_port) == 6000 && streq(se.s_aliases[0], "swap-b")));
+                st = _nss_portd_getservbyport_r(htons(7000), NULL, &se, buffer, sizeof(buffer), &err);
+                ok = ok && st == NSS_STATUS_SUCCESS && streq(se.s_name, "steady");
+                if (!ok)
+                        __atomic_fetch_add(&thread_failures, 1, __ATOMIC_SEQ_CST);
+                __atomic_fetch_add(&thread_lookups, 1, __ATOMIC_RELAXED);
+        }
+        return NULL;
+}
+
+static int client_threads(const FakeDaemon *d)
+{
+        pthread_t t[8];
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                CHECK(pthread_create(&t[i], NULL, lookup_thread, NULL) == 0);
+        for (unsigned swap = 0; swap < 50; swap++) {
+                struct timespec ts = { .tv_nsec = 2 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+                fake_daemon_supersede((FakeDaemon *) d);
+        }
+        struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        __atomic_store_n(&threads_stop, true, __ATOMIC_RELEASE);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                pthread_join(t[i], NULL);
+        fprintf(stderr, "# %u lookups, %u wrong\n", thread_lookups, thread_failures);
+        CHECK(thread_failures == 0);
+        CHECK(thread_lookups > 1000);
+        /* Every replaced image was unmapped once its last reader left. */
+        CHECK(count_test_mappings() <= 1);
+        return 0;
+}
+
+static void test_mapping_threads(void **state)
+{
+        FakeDaemon d;
+        Image saved[2] = { images[0], images[1] };
+        static const char a[] = "swap 5000/tcp swap-a\nsteady 7000/tcp\n";
+        static const char b[] = "swap 6000/tcp swap-b\nsteady 7000/tcp\n";
+
+        assert_int_equal(image_from_text(a, strlen(a), 1, &images[0]), 0);
+        assert_int_equal(image_from_text(b, strlen(b), 2, &images[1]), 0);
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_threads), 0);
+        assert_true(counters->get_snapshot >= 2);
+        fake_daemon_stop(&d);
+        free(images[0].data);
+        free(images[1].data);
+        images[0] = saved[0];
+        images[1] = saved[1];
+}
+
+static int setup(void **state)
+{
+        _cleanup_fclose_ FILE *f = fopen(arg_data, "re");
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+
+        counters = mmap(NULL, sizeof(Counters), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (counters == MAP_FAILED || !f)
+                return -1;
+        FILE *m = open_memstream(&text, &size);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+                fwrite(buf, 1, n, m);
+        fclose(m);
+        if (image_from_text(text, size, 1, &images[0]) < 0)
+                return -1;
+        /* The second image: the same file with a line added at the top, so every answer that
+         * differs tells which image it came from. */
+        _cleanup_free_ char *text2 = NULL;
+        if (asprintf(&text2, "swapped-in 4242/tcp swapped-alias\n%s", text) < 0)
+                return -1;
+        return image_from_text(text2, strlen(text2), 2, &images[1]);
+}
+
+int main(int argc, char *argv[])
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_mapping_good_image),
+                cmocka_unit_test(test_mapping_truncated),
+                cmocka_unit_test(test_mapping_bitflip),
+                cmocka_unit_test(test_mapping_unsealed),
+                cmocka_unit_test(test_mapping_wrong_size),
+                cmocka_unit_test(test_mapping_no_method),
+                cmocka_unit_test(test_mapping_install_rejects),
+                cmocka_unit_test(test_mapping_supersede),
+                cmocka_unit_test(test_mapping_enumeration_pins),
+                cmocka_unit_test(test_mapping_fork_during_refresh),
+                cmocka_unit_test(test_mapping_threads),
+        };
+
+        if (argc != 2) {
+                fprintf(stderr, "usage: %s SERVICES-FILE\n", argv[0]);
+                return 2;
+        }
+        arg_data = argv[1];
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests_name("nss/mapping", tests, setup, NULL);
+}

@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The NSS module under stress, through real glibc, with glibc's files backend on the same file as
+ * the truth: the daemon SIGKILLed in the middle of lookups ("services: portd files" loses no
+ * answer), no daemon at all or PORTD_BYPASS (files answers), the daemon restarted with a new drop-in (seen
+ * without restarting the caller), caller buffers too small (ERANGE, then success), and 8 threads at once;
+ * each in the fast path and in the varlink-only mode. */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "nss-test-util.h"
+#include "util.h"
+
+static const char *arg_portd, *arg_services;
+
+#define CHECK(cond)                                                                                         \
+        do {                                                                                                \
+                if (!(cond)) {                                                                              \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);            \
+                        return 1;                                                                           \
+                }                                                                                           \
+        } while (0)
+
+/* A lookup and what glibc's files backend answered to it. */
+typedef struct Expectation {
+        char *name; /* NULL: by port */
+        int port;
+        const char *protocol;
+        char *answer; /* servent_format() of files' answer */
+} Expectation;
+
+static Expectation *expectations;
+static size_t n_expectations;
+
+static char *format_answer(const struct servent *se)
+{
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        servent_format(f, se);
+        fclose(f);
+        return s;
+}
+
+static struct servent *ask(const Expectation *e, struct servent *se, char *buffer, size_t size, int *ret)
+{
+        struct servent *res = NULL;
+
+        if (e->name)
+                *ret = getservbyname_r(e->name, e->protocol, se, buffer, size, &res);
+        else
+                *ret = getservbyport_r(e->port, e->protocol, se, buffer, size, &res);
+        return res;
+}
+
+static bool answer_is(const Expectation *e, const struct servent *res)
+{
+        char *s = format_answer(res);
+        bool ok = streq(s, e->answer);
+
+        if (!ok)
+                fprintf(stderr, "'%s' %d %s: files says '%s', got '%s'\n", e->name ?: "", e->port,
+                        e->protocol ?: "(any)", e->answer, s);
+        free(s);
+        return ok;
+}
+
+/* In the child: every name with "any" and its protocol, every port, and a miss, asked from the
+ * files backend in the private namespace. */
+static void collect_expectations(void)
+{
+        char buffer[4096];
+        struct servent se, *res;
+        size_t allocated = 0;
+        int r;
+
+        nss_use_source("files");
+        setservent(0);
+        while (getservent_r(&se, buffer, sizeof(buffer), &res) == 0 && res) {
+                Expectation add[] = {
+                        { .name = strdup(se.s_name), .protocol = NULL },
+                        { .name = strdup(se.s_name), .protocol = strdup(se.s_proto) },
+                        { .port = se.s_port, .protocol = strdup(se.s_proto) },
+                        { .port = se.s_port, .protocol = NULL },
+                };
+                if (GROW(expectations, allocated, n_expectations + ELEMENTSOF(add)) < 0)
+                        abort();
+                memcpy(expectations + n_expectations, add, sizeof(add));
+                n_expectations += ELEMENTSOF(add);
+        }
+        endservent();
+        if (GROW(expectations, allocated, n_expectations + 1) < 0)
+                abort();
+        expectations[n_expectations++] =
+                (Expectation){ .name = strdup("no-such-service"), .protocol = "tcp" };
+
+        for (size_t i = 0; i < n_expectations; i++)
+                expectations[i].answer =
+                        format_answer(ask(&expectations[i], &se, buffer, sizeof(buffer), &r));
+}
+
+typedef struct Case {
+        bool snapshot;
+        const char *socket; /* instead of the daemon's: where none listens */
+        bool bypass;
+        const char *sources; /* the nsswitch line for the portd side */
+        int (*run)(struct Case *c);
+        PortdInstance portd;
+        int to_parent, from_parent;
+} Case;
+
+static int case_child(void *userdata)
+{
+        Case *c = userdata;
+
+        if (files_namespace_enter(arg_services) < 0)
+                return 1;
+        collect_expectations();
+        setenv("PORTD_SOCKET", c->socket ?: c->portd.socket, 1);
+        if (c->bypass)
+                setenv("PORTD_BYPASS", "1", 1);
+        if (!c->snapshot)
+                setenv("PORTD_NSS_NO_SNAPSHOT", "1", 1);
+        nss_use_source(c->sources);
+        int r = c->run(c);
+        fflush(stdout);
+        return r;
+}
+
+static int one_round(void)
+{
+        char buffer[4096];
+        struct servent se;
+        int r;
+
+        for (size_t i = 0; i < n_expectations; i++)
+                CHECK(answer_is(&expectations[i], ask(&expectations[i], &se, buffer, sizeof(buffer), &r)));
+        return 0;
+}
+
+/* ---- the daemon killed mid-run ---- */
+
+static int run_sigkill(Case *c)
+{
+        char byte = 'k';
+
+        CHECK(one_round() == 0);
+        /* Ask the parent to kill the daemon, and keep looking up while it does. */
+        CHECK(write(c->to_parent, &byte, 1) == 1);
+        for (unsigned round = 0; round < 20; round++) {
+                CHECK(one_round() == 0);
+                if (round == 0)
+                        CHECK(read(c->from_parent, &byte, 1) == 1);
+        }
+        return 0;
+}
+
+/* ---- no daemon at all: UNAVAIL at once, files answers ----
+ * The line is "portd [!UNAVAIL=return] files": files answers only if the module said UNAVAIL (a
+ * NOTFOUND would end the lookup there). */
+
+static int run_unavailable(Case *c)
+{
+        char buffer[4096];
+        struct servent se, *res;
+
+        for (unsigned round = 0; round < 3; round++)
+                CHECK(one_round() == 0);
+
+        /* With portd alone on the line, nothing answers, quickly, and errno says why. */
+        nss_use_source("portd");
+        time_t start = time(NULL);
+        for (size_t i = 0; i < n_expectations; i += 50) {
+                errno = 0;
+                int r = getservbyname_r("http", "tcp", &se, buffer, sizeof(buffer), &res);
+                CHECK(r != 0 || !res);
+        }
+        CHECK(time(NULL) - start < 5);
+        return 0;
+}
+
+/* ---- the daemon restarted with a new configuration ---- */
+
+static int run_restart(Case *c)
+{
+        char buffer[4096], byte = 'r';
+        struct servent se, *res;
+        int r;
+
+        CHECK(one_round() == 0);
+        r = getservbyname_r("restarttest", "tcp", &se, buffer, sizeof(buffer), &res);
+        CHECK(r == 0 && !res);
+        /* The parent kills the daemon, adds a drop-in and starts it again: the new daemon never
+         * marked our image superseded, yet the change must arrive without our restarting. */
+        CHECK(write(c->to_parent, &byte, 1) == 1);
+        CHECK(read(c->from_parent, &byte, 1) == 1);
+        uint64_t start = (uint64_t) time(NULL);
+        for (;;) {
+                r = getservbyname_r("restarttest", "tcp", &se, buffer, sizeof(buffer), &res);
+                CHECK(r == 0);
+                if (res) {
+                        CHECK(ntohs((uint16_t) se.s_port) == 31999 && streq(se.s_proto, "tcp"));
+                        break;
+                }
+                CHECK(getservbyname_r("http", "tcp", &se, buffer, sizeof(buffer), &res) == 0 && res &&
+                        ntohs((uint16_t) se.s_port) == 80);
+                CHECK((uint64_t) time(NULL) < start + 15);
+                usleep(1000);
+        }
+        printf("# restart seen after about %llu s\n", (unsigned long long) ((uint64_t) time(NULL) - start));
+        CHECK(one_round() == 0);
+        return 0;
+}
+
+/* ---- signals arriving all the time ---- */
+
+static volatile sig_atomic_t n_alarms;
+
+static void on_alarm(int sig)
+{
+        n_alarms++;
+}
+
+static int run_signals(Case *c)
+{
+        struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART: EINTR would show */
+        struct itimerval every = { .it_interval = { .tv_usec = 200 }, .it_value = { .tv_usec = 200 } };
+        char buffer[4096];
+        struct servent se;
+        int r;
+
+        CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+        CHECK(setitimer(ITIMER_REAL, &every, NULL) == 0);
+        for (unsigned round = 0; round < (c->snapshot ? 50 : 2); round++)
+                for (size_t i = 0; i < n_expectations; i++)
+                        CHECK(answer_is(
+                                &expectations[i], ask(&expectations[i], &se, buffer, sizeof(buffer), &r)));
+        every = (struct itimerval){};
+        CHECK(setitimer(ITIMER_REAL, &every, NULL) == 0);
+        printf("# %d SIGALRM delivered during the lookups\n", (int) n_alarms);
+        CHECK(n_alarms > 0);
+        return 0;
+}
+
+/* ---- small buffers ---- */
+
+static int run_tiny_buffers(Case *c)
+{
+        char buffer[4096];
+        struct servent se, *res;
+        int r;
+
+        for (size_t i = 0; i < n_expectations; i += 7) {
+                const Expectation *e = &expectations[i];
+                bool fitted = false;
+                size_t fitted_at = 0;
+                /* Every size until it fits, and a few beyond. */
+                for (size_t size = 0; size <= 512 && (!fitted || size < fitted_at + 9); size++) {
+                        res = ask(e, &se, buffer, size, &r);
+                        if (r == ERANGE) {
+                                CHECK(!res && !fitted);
+                                continue;
+                        }
+                        CHECK(r == 0);
+                        CHECK(answer_is(e, res));
+                        if (!fitted) {
+                                CHECK(!res || size > 0);
+                                fitted_at = size;
+                        }
+                        fitted = true;
+                        if (!res)
+                                break; /* a miss needs no room at all */
+                }
+                CHECK(fitted);
+        }
+
+        /* getservent_r: an entry that does not fit is handed out again once it does. */
+        size_t n = 0, size = 1;
+        setservent(0);
+        for (;;) {
+                res = NULL;
+                r = getservent_r(&se, buffer, size, &res);
+                if (r == ERANGE) {
+                        CHECK(!res && size < sizeof(buffer));
+                        size++;
+                        continue;
+                }
+                if (!res)
+                        break;
+                /* Entry n of the sequence, the one files enumerated n-th. */
+                CHECK(n * 4 + 2 < n_expectations);
+                CHECK(streq(se.s_name, expectations[n * 4].name));
+                CHECK(se.s_port == expectations[n * 4 + 2].port);
+                n++;
+                size = 1;
+        }
+        endservent();
+        CHECK(n * 4 + 1 == n_expectations);
+
+        /* The non-reentrant calls grow their own buffer behind ERANGE. */
+        for (size_t i = 0; i < n_expectations; i += 13) {
+                const Expectation *e = &expectations[i];
+                res = e->name ? getservbyname(e->name, e->protocol) : getservbyport(e->port, e->protocol);
+                CHECK(answer_is(e, res));
+        }
+        return 0;
+}
+
+/* ---- 8 threads ---- */
+
+static unsigned thread_rounds;
+
+static void *thread_main(void *userdata)
+{
+        for (unsigned i = 0; i < thread_rounds; i++)
+                if (one_round() != 0)
+                        return (void *) 1;
+        return NULL;
+}
+
+static int run_threads(Case *c)
+{
+        pthread_t t[8];
+        void *ret;
+        int failed = 0;
+
+        thread_rounds = c->snapshot ? 20 : 1;
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                CHECK(pthread_create(&t[i], NULL, thread_main, NULL) == 0);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                pthread_join(t[i], &ret);
+                failed += ret != NULL;
+        }
+        CHECK(failed == 0);
+        return 0;
+}
+
+/* ---- driver ---- */
+
+typedef enum Action {
+        ACTION_NONE,
+        ACTION_KILL,
+        ACTION_RESTART,
+} Action;
+
+static void run_case(Case *c, Action action)
+{
+        int to_parent[2], from_parent[2];
+        char byte;
+
+        assert_int_equal(portd_start(arg_portd, arg_services, &c->portd), 0);
+        assert_int_equal(pipe2(to_parent, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(from_parent, O_CLOEXEC), 0);
+        c->to_parent = to_parent[1];
+        c->from_parent = from_parent[0];
+
+        fflush(stdout);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(case_child(c));
+        close(to_parent[1]);
+        close(from_parent[0]);
+
+        if (action != ACTION_NONE) {
+                assert_int_equal(read(to_parent[0], &byte, 1), 1);
+                assert_int_equal(kill(c->portd.pid, SIGKILL), 0);
+                assert_int_equal(waitpid(c->portd.pid, NULL, 0), c->portd.pid);
+                c->portd.pid = -1;
+                if (action == ACTION_RESTART) {
+                        assert_int_equal(portd_write_file(&c->portd, "etc/services.d/50-restart.conf",
+                                                 "restarttest 31999/tcp\n"),
+                                0);
+                        assert_int_equal(portd_spawn(arg_portd, &c->portd), 0);
+                }
+                assert_int_equal(write(from_parent[1], &byte, 1), 1);
+        }
+
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        close(to_parent[0]);
+        close(from_parent[1]);
+        portd_stop(&c->portd);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_robust_sigkill_snapshot(void **state)
+{
+        Case c = { .snapshot = true, .sources = "portd files", .run = run_sigkill };
+        run_case(&c, ACTION_KILL);
+}
+
+static void test_robust_sigkill_varlink(void **state)
+{
+        Case c = { .snapshot = false, .sources = "portd files", .run = run_sigkill };
+        run_case(&c, ACTION_KILL);
+}
+
+static void test_robust_no_socket_snapshot(void **state)
+{
+        Case c = { .snapshot = true,
+                .socket = "/nonexistent/portd/socket",
+                .sources = "portd [!UNAVAIL=return] files",
+                .run = run_unavailable };
+        run_case(&c, ACTION_NONE);
+}
+
+static void test_robust_no_socket_varlink(void **state)
+{
+        Case c = { .snapshot = false,
+                .socket = "/nonexistent/portd/socket",
+                .sources = "portd [!UNAVAIL=return] files",
+                .run = run_unavailable };
+        run_case(&c, ACTION_NONE);
+}
+
+static void test_robust_bypass(void **state)
+{
+        /* The daemon's own setting: the module must not even ask, though a daemon is there. */
+        Case c = { .snapshot = true,
+                .bypass = true,
+                .sources = "portd [!UNAVAIL=return] files",
+                .run = run_unavailable };
+        run_case(&c, ACTION_NONE);
+}
+
+static void test_robust_restart_snapshot(void **state)
+{
+        Case c = { .snapshot = true, .sources = "portd", .run = run_restart };
+        run_case(&c, ACTION_RESTART);
+}
+
+static void test_robust_restart_varlink(void **state)
+{
+        Case c = { .snapshot = false, .sources = "portd", .run = run_restart };
+        run_case(&c, ACTION_RESTART);
+}
+
+static void test_robust_signals_snapshot(void **state)
+{
+        Case c = { .snapshot = true, .sources = "portd", .run = run_signals };
+        run_case(&c, ACTION_NONE);
+}
+
+static void test_robust_signals_varlink(void **state)
+{
+        Case c = { .snapshot = false, .sources = "portd", .run = run_signals };
+        run_case(&c, ACTION_NONE);
+}
+
+static void test_robust_tiny_buffers_snapshot(void **state)
+{
+        Case c = { .snapshot = true, .sources = "portd", .run = run_tiny_buffers };
+        run_case(&c, ACTION_NONE);
+}
+
+static void test_robust_tiny_buffers_varlink(void **state)
+{
+        Case c = { .snapshot = false, .sources = "portd", .run = run_tiny_buffers };
+        run_case(&c, ACTION_NONE);
+}
+
+static void test_robust_threads_snapshot(void **state)
+{
+        Case c = { .snapshot = true, .sources = "portd", .run = run_threads };
+        run_case(&c, ACTION_NONE);
+}
+
+static void test_robust_threads_varlink(void **state)
+{
+        Case c = { .snapshot = false, .sources = "portd", .run = run_threads };
+        run_case(&c, ACTION_NONE);
+}
+
+int main(int argc, char *argv[])
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_robust_sigkill_snapshot),
+                cmocka_unit_test(test_robust_sigkill_varlink),
+                cmocka_unit_test(test_robust_no_socket_snapshot),
+                cmocka_unit_test(test_robust_no_socket_varlink),
+                cmocka_unit_test(test_robust_bypass),
+                cmocka_unit_test(test_robust_restart_snapshot),
+                cmocka_unit_test(test_robust_restart_varlink),
+                cmocka_unit_test(test_robust_signals_snapshot),
+                cmocka_unit_test(test_robust_signals_varlink),
+                cmocka_unit_test(test_robust_tiny_buffers_snapshot),
+                cmocka_unit_test(test_robust_tiny_buffers_varlink),
+                cmocka_unit_test(test_robust_threads_snapshot),
+                cmocka_unit_test(test_robust_threads_varlink),
+        };
+
+        if (argc != 3) {
+                fprintf(stderr, "usage: %s PORTD SERVICES-FILE\n", argv[0]);
+                return 2;
+        }
+        arg_portd = argv[1];
+        arg_services = argv[2];
+        if (!files_namespace_available()) {
+                /* A TAP skip: meson reads the plan, not exit status 77, for TAP tests. */
+                printf("1..0 # SKIP needs a private mount namespace to show glibc the file as "
+                       "/etc/services\n");
+                return 0;
+        }
+        return cmocka_run_group_tests_name("nss/robust", tests, NULL, NULL);
+}

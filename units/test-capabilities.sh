@@ -1,0 +1,155 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Checks that CapabilityBoundingSet= in portd.service is exactly what owner queries need: with
+# that bounding set, root asking "portctl who" sees the process of a listener run by another
+# user, and one in another network namespace; with any one of those capabilities taken away,
+# one of the two is no longer seen. The daemon runs under setpriv with the unit's bounding set,
+# as systemd would run it (root, no ambient or inheritable capabilities, no_new_privs).
+# Usage: test-capabilities.sh SOURCE_DIR PORTD PORTCTL
+set -u
+
+# Under the valgrind test setup this shell itself starts under valgrind, which would check the
+# shell; exec leaves valgrind behind. The daemon's memory is checked by the integration tests.
+if [ -n "${PORTD_UNDER_VALGRIND:-}" ] && [ -z "${PORTD_UNITS_REEXEC:-}" ]; then
+        PORTD_UNITS_REEXEC=1 exec /bin/sh "$0" "$@"
+fi
+
+srcdir=$1
+portd=$2
+portctl=$3
+
+skip() {
+        echo "SKIP: $*"
+        exit 77
+}
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (to run listeners as another user and in another network namespace)"
+for tool in setpriv unshare perl ip; do
+        command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed"
+done
+[ -x "$portd" ] || skip "the daemon is not built yet ($portd is missing)"
+[ -x "$portctl" ] || skip "portctl is not built yet ($portctl is missing)"
+
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$srcdir/portd.service.in")
+if [ -z "$caps" ]; then
+        echo "no CapabilityBoundingSet= in portd.service.in"
+        exit 1
+fi
+
+tmp=$(mktemp -d) || exit 1
+chmod 0755 "$tmp"
+pids=""
+cleanup() {
+        for p in $pids; do
+                kill "$p" 2>/dev/null
+        done
+        wait 2>/dev/null
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mkdir -p "$tmp/root/etc" || exit 1
+cp /etc/services "$tmp/root/etc/services" 2>/dev/null || : >"$tmp/root/etc/services"
+
+# A TCP listener on a free loopback port; it prints the port. The shell opens the output file
+# as root before the listener drops its privileges.
+listener='$| = 1;
+use IO::Socket::INET;
+my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => 0, Listen => 5) or die "listen: $!";
+print $s->sockport, "\n";
+sleep 600;'
+
+wait_for_file() {
+        i=0
+        while [ ! -s "$1" ] && [ $i -lt 50 ]; do
+                sleep 0.1
+                i=$((i + 1))
+        done
+        [ -s "$1" ]
+}
+
+setpriv --reuid=65534 --regid=65534 --clear-groups perl -e "$listener" >"$tmp/user.port" &
+user_pid=$!
+pids="$pids $user_pid"
+
+if ! unshare -n true 2>/dev/null; then
+        skip "cannot create a network namespace here (unshare -n)"
+fi
+unshare -n sh -c 'ip link set lo up && exec perl -e "$1"' sh "$listener" >"$tmp/netns.port" &
+netns_pid=$!
+pids="$pids $netns_pid"
+
+wait_for_file "$tmp/user.port" || { echo "the listener of user 65534 did not start"; exit 1; }
+wait_for_file "$tmp/netns.port" || { echo "the listener in a new network namespace did not start"; exit 1; }
+user_port=$(cat "$tmp/user.port")
+netns_port=$(cat "$tmp/netns.port")
+
+# setpriv's form: "-all,+sys_ptrace,+dac_read_search,..."
+setpriv_caps() {
+        out="-all"
+        for c in "$@"; do
+                out="$out,+$(echo "$c" | sed 's/^CAP_//' | tr '[:upper:]' '[:lower:]')"
+        done
+        echo "$out"
+}
+
+# Runs the daemon with the given capabilities and prints which of the two owners root sees:
+# "user" for the other user's listener, "netns" for the one in the other namespace.
+probe() {
+        sock="$tmp/portd.sock"
+        rm -f "$sock"
+        setpriv --bounding-set="$(setpriv_caps "$@")" --inh-caps=-all --ambient-caps=-all --no-new-privs \
+                "$portd" --root "$tmp/root" --socket "$sock" 2>>"$tmp/portd.log" &
+        daemon_pid=$!
+        i=0
+        while [ ! -S "$sock" ] && [ $i -lt 50 ]; do
+                sleep 0.1
+                i=$((i + 1))
+        done
+        seen=""
+        if "$portctl" --socket "$sock" who --json "tcp:$user_port" 2>>"$tmp/portctl.log" |
+                grep -q "\"pid\": *$user_pid\\b"; then
+                seen="$seen user"
+        fi
+        if "$portctl" --socket "$sock" who --json --netns "$netns_pid" "tcp:$netns_port" 2>>"$tmp/portctl.log" |
+                grep -q "\"pid\": *$netns_pid\\b"; then
+                seen="$seen netns"
+        fi
+        kill "$daemon_pid" 2>/dev/null
+        wait "$daemon_pid" 2>/dev/null
+        echo "$seen"
+}
+
+failed=0
+
+# shellcheck disable=SC2086 # caps is a list
+seen=$(probe $caps)
+if [ "$seen" = " user netns" ]; then
+        echo "ok: with $caps root sees both owners"
+else
+        echo "not ok: with $caps root sees only '$seen' of 'user netns'"
+        failed=1
+fi
+
+for drop in $caps; do
+        rest=""
+        for c in $caps; do
+                [ "$c" = "$drop" ] || rest="$rest $c"
+        done
+        # shellcheck disable=SC2086
+        seen=$(probe $rest)
+        if [ "$seen" = " user netns" ]; then
+                echo "not ok: without $drop root still sees both owners: it is not needed"
+                failed=1
+        else
+                echo "ok: without $drop root sees only '$seen'"
+        fi
+done
+
+if [ $failed -ne 0 ]; then
+        echo "--- portd's log"
+        cat "$tmp/portd.log"
+        echo "--- portctl's messages"
+        cat "$tmp/portctl.log"
+fi
+exit $failed

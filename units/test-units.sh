@@ -1,0 +1,56 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs systemd-analyze verify on portd.socket and portd.service as they would be installed,
+# with ExecStart pointing at the built daemon. Any diagnostic is a failure: verify returns 0
+# on unknown keys and unparsable values ("..., ignoring"), which are exactly the mistakes
+# a unit file makes.
+# Usage: test-units.sh SOURCE_DIR PORTD_BINARY
+set -u
+
+# Under the valgrind test setup this shell itself starts under valgrind, which would check the
+# shell; exec leaves valgrind behind. The daemon's memory is checked by the integration tests.
+if [ -n "${PORTD_UNDER_VALGRIND:-}" ] && [ -z "${PORTD_UNITS_REEXEC:-}" ]; then
+        PORTD_UNITS_REEXEC=1 exec /bin/sh "$0" "$@"
+fi
+
+srcdir=$1
+portd=$2
+
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+        echo "SKIP: systemd-analyze is not installed"
+        exit 77
+fi
+if [ ! -x "$portd" ]; then
+        echo "SKIP: the daemon is not built yet ($portd is missing)"
+        exit 77
+fi
+
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
+cp "$srcdir/portd.socket" "$tmp/portd.socket" || exit 1
+sed "s|@sbindir@/portd|$portd|g" "$srcdir/portd.service.in" >"$tmp/portd.service" || exit 1
+if grep -n '@[a-z_]*@' "$tmp/portd.service"; then
+        echo "unsubstituted placeholder in portd.service.in"
+        exit 1
+fi
+
+# --man=no: the pages are not installed where man(1) would find them during the build.
+# --recursive-errors=no: only our two units count, not what the host's units say.
+# --generators=no keeps the host's fstab and friends out of it.
+out=$(SYSTEMD_LOG_COLOR=0 systemd-analyze verify --man=no --generators=no \
+        --recursive-errors=no "$tmp/portd.socket" "$tmp/portd.service" 2>&1)
+rc=$?
+if [ -n "$out" ]; then
+        printf '%s\n' "$out"
+fi
+if [ $rc -ne 0 ]; then
+        echo "systemd-analyze verify failed with exit status $rc"
+        exit 1
+fi
+if [ -n "$out" ]; then
+        echo "systemd-analyze verify printed diagnostics"
+        exit 1
+fi
+echo "systemd-analyze verify: portd.socket and portd.service are clean"
+exit 0
