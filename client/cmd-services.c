@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* portctl lookup, port, list, status and reload: io.portd.Services calls to the running daemon
- * (lookup, port and list read the files themselves with --root), printed as tables for people or,
- * with --json, as the interface's own fields for scripts. */
+/* portctl lookup, port, list, status, reload, set and unset: io.portd.Services calls to the running
+ * daemon (lookup, port and list read the files themselves with --root), printed as tables for people
+ * or, with --json, as the interface's own fields for scripts. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,6 +13,7 @@
 
 #include "catalog-json.h"
 #include "catalog.h"
+#include "overrides.h"
 #include "portctl.h"
 #include "util.h"
 #include "varlink-wire.h"
@@ -483,5 +484,209 @@ int verb_reload(int argc, char **argv, const PortctlContext *ctx)
         r = varlink_client_call(client, SERVICES_INTERFACE ".Reload", NULL, 0, &reply, &error);
         if (r < 0 || error)
                 return call_failed("reload", r, error, reply);
+        return PORTCTL_EXIT_OK;
+}
+
+/* ---- set, unset: local overrides, through the daemon (root only) ---- */
+
+/* Refuses --root: overrides are the running daemon's, written by it so that it applies them at once. */
+static int override_connect(const PortctlContext *ctx, const char *verb, VarlinkClient **ret)
+{
+        if (ctx->root) {
+                portctl_error("%s asks the running daemon; --root does not apply", verb);
+                return -EINVAL;
+        }
+        if (daemon_connect(ctx, ret) < 0)
+                return -ENOTCONN;
+        /* The daemon rebuilds its catalog before it answers: as long as a reload may take. */
+        varlink_client_set_timeout(*ret, 30 * UINT64_C(1000000));
+        return 0;
+}
+
+static int json_add_string(struct json_object *o, const char *key, const char *value)
+{
+        struct json_object *s = json_object_new_string(value);
+        if (!s || json_object_object_add(o, key, s) < 0) {
+                json_object_put(s);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int verb_set(int argc, char **argv, const PortctlContext *ctx)
+{
+        _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
+        _cleanup_json_ struct json_object *parameters = NULL;
+        _cleanup_free_ char *port_arg = NULL;
+        struct json_object *reply = NULL, *service = NULL, *aliases = NULL;
+        const char *error = NULL;
+        char *protocol, *end = NULL;
+        int r;
+
+        if (argc < 3) {
+                portctl_error("usage: portctl set NAME PORT/PROTOCOL [ALIAS...] [--persistent]");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (argc - 3 > SERVICE_ALIASES_MAX) {
+                portctl_error("at most %d aliases", SERVICE_ALIASES_MAX);
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        /* Checked here too, to name what is wrong; the daemon checks the same again. */
+        if (!service_name_is_valid(argv[1])) {
+                portctl_error("invalid service name '%s'", argv[1]);
+                return PORTCTL_EXIT_ERROR;
+        }
+        for (int i = 3; i < argc; i++)
+                if (!service_name_is_valid(argv[i])) {
+                        portctl_error("invalid alias '%s'", argv[i]);
+                        return PORTCTL_EXIT_ERROR;
+                }
+
+        port_arg = strdup(argv[2]);
+        if (!port_arg) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        /* An entry always has a protocol: services(5) has no line without one to write. */
+        protocol = strchr(port_arg, '/');
+        if (!protocol) {
+                portctl_error("expected PORT/PROTOCOL, not '%s'", argv[2]);
+                return PORTCTL_EXIT_ERROR;
+        }
+        *protocol++ = '\0';
+        if (!service_protocol_is_valid(protocol)) {
+                portctl_error("invalid protocol '%s'", protocol);
+                return PORTCTL_EXIT_ERROR;
+        }
+        errno = 0;
+        unsigned long port = strtoul(port_arg, &end, 10);
+        if (errno != 0 || !*port_arg || *end || port > 65535 || port_arg[0] == '-' || port_arg[0] == '+') {
+                portctl_error("invalid port '%s': expected a number from 0 to 65535", port_arg);
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        parameters = json_object_new_object();
+        aliases = json_object_new_array();
+        if (!parameters || !aliases || json_add_string(parameters, "name", argv[1]) < 0 ||
+                json_add_string(parameters, "protocol", protocol) < 0 ||
+                json_object_object_add(parameters, "port", json_object_new_int((int) port)) < 0) {
+                json_object_put(aliases);
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        for (int i = 3; i < argc; i++)
+                if (json_object_array_add(aliases, json_object_new_string(argv[i])) < 0) {
+                        json_object_put(aliases);
+                        portctl_error("out of memory");
+                        return PORTCTL_EXIT_ERROR;
+                }
+        if (json_object_object_add(parameters, "aliases", aliases) < 0 ||
+                json_object_object_add(parameters, "persistent", json_object_new_boolean(ctx->persistent)) < 0) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        r = override_connect(ctx, "set", &client);
+        if (r < 0)
+                return PORTCTL_EXIT_ERROR;
+        r = varlink_client_call(client, SERVICES_INTERFACE ".SetOverride", parameters, 0, &reply, &error);
+        if (r < 0 || error)
+                return call_failed("set", r, error, reply);
+        if (!json_object_object_get_ex(reply, "service", &service) ||
+                !json_object_is_type(service, json_type_object)) {
+                portctl_error("set: the daemon's reply has no service");
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        if (ctx->json)
+                return print_json(service);
+        return print_service_table(&service, 1);
+}
+
+/* One UnsetOverride call; returns the number of lines removed or a negative errno (reported). */
+static int unset_call(VarlinkClient *client, const PortctlContext *ctx, const char *name, const char *protocol,
+        struct json_object **ret_reply)
+{
+        _cleanup_json_ struct json_object *parameters = json_object_new_object();
+        struct json_object *reply = NULL;
+        const char *error = NULL;
+        int r;
+
+        if (!parameters || json_add_string(parameters, "name", name) < 0 ||
+                (protocol && json_add_string(parameters, "protocol", protocol) < 0) ||
+                json_object_object_add(parameters, "persistent", json_object_new_boolean(ctx->persistent)) < 0) {
+                portctl_error("out of memory");
+                return -ENOMEM;
+        }
+        r = varlink_client_call(client, SERVICES_INTERFACE ".UnsetOverride", parameters, 0, &reply, &error);
+        if (r < 0 || error) {
+                (void) call_failed("unset", r, error, reply);
+                return r < 0 ? r : -EIO;
+        }
+        int64_t removed = json_int_field(reply, "removed");
+        if (removed < 0) {
+                portctl_error("unset: the daemon's reply has no count");
+                return -EBADMSG;
+        }
+        *ret_reply = reply;
+        return (int) MIN(removed, (int64_t) INT32_MAX);
+}
+
+int verb_unset(int argc, char **argv, const PortctlContext *ctx)
+{
+        _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
+        _cleanup_free_ char *name = NULL;
+        struct json_object *reply = NULL;
+        const char *protocol = NULL;
+        int r;
+
+        if (argc != 2) {
+                portctl_error("usage: portctl unset NAME[/PROTOCOL] [--persistent]");
+                return PORTCTL_EXIT_ERROR;
+        }
+        name = strdup(argv[1]);
+        if (!name) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        char *slash = strrchr(name, '/');
+        if (!service_name_is_valid(name) && !slash) {
+                portctl_error("invalid service name '%s'", name);
+                return PORTCTL_EXIT_ERROR;
+        }
+
+        if (override_connect(ctx, "unset", &client) < 0)
+                return PORTCTL_EXIT_ERROR;
+
+        /* Names may contain slashes, as explain allows: only when the whole argument names no
+         * override is the part after the last slash taken as the protocol. */
+        r = 0;
+        if (service_name_is_valid(name))
+                r = unset_call(client, ctx, name, NULL, &reply);
+        if (r == 0 && slash) {
+                *slash = '\0';
+                protocol = slash + 1;
+                if (!service_name_is_valid(name) || !service_protocol_is_valid(protocol)) {
+                        portctl_error("invalid NAME/PROTOCOL '%s'", argv[1]);
+                        return PORTCTL_EXIT_ERROR;
+                }
+                r = unset_call(client, ctx, name, protocol, &reply);
+        }
+        if (r < 0)
+                return PORTCTL_EXIT_ERROR;
+
+        if (ctx->json)
+                (void) print_json(reply);
+        else if (r > 0)
+                printf("Removed %d override%s of '%s'%s%s%s (%s).\n", r, r == 1 ? "" : "s", name,
+                        protocol ? " over '" : "", protocol ?: "", protocol ? "'" : "",
+                        ctx->persistent ? "persistent" : "runtime");
+        if (r == 0) {
+                if (!ctx->json)
+                        portctl_error("no %s override of '%s'%s", ctx->persistent ? "persistent" : "runtime",
+                                argv[1], ctx->persistent ? "" : " (persistent ones need --persistent)");
+                return PORTCTL_EXIT_NOT_FOUND;
+        }
         return PORTCTL_EXIT_OK;
 }

@@ -273,8 +273,10 @@ static int run_query(VarlinkClient *client, const WhoQuery *q, const PortctlCont
                         if (streq(error, SOCKETS_INTERFACE ".NoSocketFound"))
                                 return PORTCTL_EXIT_NOT_FOUND;
                         if (streq(error, SOCKETS_INTERFACE ".PermissionDenied"))
-                                portctl_error("who: permission denied (only root may look into other "
-                                              "network namespaces)");
+                                /* Non-root callers see only their own namespace; root can be
+                                 * refused too, by the kernel or an LSM. */
+                                portctl_error("who: permission denied for network namespace '%s'",
+                                        ctx->netns ?: "");
                         else if (streq(error, SOCKETS_INTERFACE ".NetworkNamespaceNotFound"))
                                 portctl_error("who: no network namespace '%s'", ctx->netns ?: "");
                         else if (streq(error, VARLINK_ERROR_INVALID_PARAMETER) && reply &&

@@ -26,6 +26,9 @@ static const Verb verbs[] = {
         { "list", verb_list, "list                     every service, in getservent order" },
         { "status", verb_status, "status                   the daemon's generation, sources and digest" },
         { "reload", verb_reload, "reload                   make the daemon read its sources again (root)" },
+        { "set", verb_set, "set NAME PORT/PROTO [ALIAS...]\n"
+                           "                           override an entry at once (root; --persistent)" },
+        { "unset", verb_unset, "unset NAME[/PROTO]       drop an override again (root; --persistent)" },
         { "who", verb_who, "who [SPEC...]            which processes own a port (SPEC: tcp:22, :80, @HOST:PORT, NAME)" },
 };
 

@@ -11,7 +11,7 @@ typedef struct PortctlContext {
         bool numeric_ports;      /* -P: ports as numbers (who) */
         bool all;                /* -a/--all: established sockets too (who) */
         const char *netns;       /* --netns NAME|PID|all (who) */
-        bool persistent;         /* --persistent (set) */
+        bool persistent;         /* --persistent (set, unset) */
 } PortctlContext;
 
 /* Exit codes, as getent: found, error, not found. */
@@ -34,6 +34,8 @@ int verb_port(int argc, char **argv, const PortctlContext *ctx);
 int verb_list(int argc, char **argv, const PortctlContext *ctx);
 int verb_status(int argc, char **argv, const PortctlContext *ctx);
 int verb_reload(int argc, char **argv, const PortctlContext *ctx);
+int verb_set(int argc, char **argv, const PortctlContext *ctx);
+int verb_unset(int argc, char **argv, const PortctlContext *ctx);
 
 /* cmd-who.c: io.portd.Sockets via the daemon */
 int verb_who(int argc, char **argv, const PortctlContext *ctx);

@@ -305,6 +305,12 @@ int manager_reload(Manager *m, bool explicit)
         if (m->ready)
                 (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC));
 
+        /* Everything is read again below: a reload the file watch scheduled for earlier events
+         * (an override edit, SIGHUP, Reload came first) would only bump the generation again. */
+        if (m->debounce_event_source)
+                (void) sd_event_source_set_enabled(m->debounce_event_source, SD_EVENT_OFF);
+        m->debounce_first_usec = 0;
+
         /* Watches first: a change made while we read is then seen by a later event and not lost. */
         r = watch_setup(m);
         if (r < 0)

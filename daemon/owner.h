@@ -99,6 +99,8 @@ typedef struct OwnerStats {
         uint64_t processes_scanned;
 } OwnerStats;
 
+/* The cache and the per-uid scan budgets. Not thread-safe: one thread at a time (the daemon
+ * gives it to its owner-query worker thread). */
 typedef struct OwnerContext OwnerContext;
 
 int owner_context_new(OwnerContext **ret);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -12,12 +14,14 @@
 #include "catalog-json.h"
 #include "daemon.h"
 #include "log.h"
+#include "overrides.h"
 #include "io.portd.Services.varlink.h"
 
 #define SERVICES_INTERFACE      "io.portd.Services"
 #define ERROR_SERVICE_NOT_FOUND SERVICES_INTERFACE ".ServiceNotFound"
 #define ERROR_PERMISSION_DENIED SERVICES_INTERFACE ".PermissionDenied"
 #define ERROR_RELOAD_FAILED     SERVICES_INTERFACE ".ReloadFailed"
+#define ERROR_OVERRIDE_FAILED   SERVICES_INTERFACE ".OverrideFailed"
 
 /* Far above any real name (the longest in the IANA registry has 74 bytes) and far below the
  * message limit. */
@@ -109,6 +113,8 @@ static int service_reply_cached(Manager *m, const ServiceEntry *e, struct json_o
 typedef enum ParameterType {
         PARAMETER_STRING,
         PARAMETER_PORT,
+        PARAMETER_BOOLEAN,
+        PARAMETER_STRINGS, /* an array of strings, each within min..max bytes */
 } ParameterType;
 
 typedef struct ParameterSpec {
@@ -119,8 +125,10 @@ typedef struct ParameterSpec {
 } ParameterSpec;
 
 typedef union ParameterValue {
-        const char *string; /* NULL when an optional one is absent or null */
-        int port;           /* -1 when absent */
+        const char *string;         /* NULL when an optional one is absent or null */
+        int port;                   /* -1 when absent */
+        int boolean;                /* -1 when absent */
+        struct json_object *array;  /* PARAMETER_STRINGS, borrowed; NULL when absent */
 } ParameterValue;
 
 /* Checks parameters against specs, fills values in the same order; on a bad or unknown parameter
@@ -133,6 +141,10 @@ static int parameters_parse(struct json_object *parameters, const ParameterSpec 
 
                 if (specs[i].type == PARAMETER_PORT)
                         values[i].port = -1;
+                else if (specs[i].type == PARAMETER_BOOLEAN)
+                        values[i].boolean = -1;
+                else if (specs[i].type == PARAMETER_STRINGS)
+                        values[i].array = NULL;
                 else
                         values[i].string = NULL;
 
@@ -165,6 +177,25 @@ static int parameters_parse(struct json_object *parameters, const ParameterSpec 
                         values[i].port = (int) p;
                         break;
                 }
+                case PARAMETER_BOOLEAN:
+                        if (!json_object_is_type(v, json_type_boolean))
+                                goto bad;
+                        values[i].boolean = json_object_get_boolean(v);
+                        break;
+                case PARAMETER_STRINGS:
+                        if (!json_object_is_type(v, json_type_array))
+                                goto bad;
+                        for (size_t j = 0; j < json_object_array_length(v); j++) {
+                                struct json_object *s = json_object_array_get_idx(v, j);
+                                if (!s || !json_object_is_type(s, json_type_string))
+                                        goto bad;
+                                size_t l = (size_t) json_object_get_string_len(s);
+                                if (l < specs[i].min || l > specs[i].max ||
+                                        memchr(json_object_get_string(s), '\0', l))
+                                        goto bad;
+                        }
+                        values[i].array = v;
+                        break;
                 }
                 continue;
         bad:
@@ -528,6 +559,173 @@ static int method_reload(
         return varlink_connection_reply(conn, NULL);
 }
 
+/* ---- local overrides ---- */
+
+/* Both edits run as root only: an override changes what every program on the machine resolves. */
+static bool caller_is_root(VarlinkConnection *conn, struct ucred *ret)
+{
+        return varlink_connection_get_peer_credentials(conn, ret) >= 0 && ret->uid == 0;
+}
+
+static int reply_error_message(VarlinkConnection *conn, const char *error, const char *fmt, ...)
+        _printf_(3, 4);
+static int reply_error_message(VarlinkConnection *conn, const char *error, const char *fmt, ...)
+{
+        _cleanup_json_ struct json_object *e = json_object_new_object();
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&message, fmt, ap);
+        va_end(ap);
+        if (r < 0 || !e || json_add(e, "message", json_object_new_string(message)) < 0)
+                return reply_oom(conn);
+        return varlink_connection_error(conn, error, e);
+}
+
+
+static bool override_entry_matches(
+        const Catalog *c, const ServiceEntry *e, const char *path, const char *name, const char *protocol)
+{
+        return e->source < c->n_sources && streq(c->sources[e->source].path, path) && streq(e->name, name) &&
+                streq(e->protocol, protocol);
+}
+
+/* The entry just written, as the new catalog holds it: usually the winner, but a persistent
+ * override that a runtime one hides is only among the losers, and is still what was set. */
+static const ServiceEntry *override_entry_find(
+        const Catalog *c, const char *path, const char *name, const char *protocol)
+{
+        for (size_t i = 0; i < c->n_entries; i++)
+                if (override_entry_matches(c, &c->entries[i], path, name, protocol))
+                        return &c->entries[i];
+        for (size_t i = 0; i < c->n_shadows; i++)
+                if (override_entry_matches(c, &c->shadows[i].entry, path, name, protocol))
+                        return &c->shadows[i].entry;
+        return NULL;
+}
+
+static int method_set_override(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        static const ParameterSpec specs[] = {
+                { "name", PARAMETER_STRING, false, 1, SERVICE_NAME_MAX },
+                { "protocol", PARAMETER_STRING, false, 1, SERVICE_PROTOCOL_MAX },
+                { "port", PARAMETER_PORT, false, 0, 0 },
+                { "aliases", PARAMETER_STRINGS, true, 1, SERVICE_NAME_MAX },
+                { "persistent", PARAMETER_BOOLEAN, true, 0, 0 },
+        };
+        _cleanup_json_ struct json_object *reply = NULL;
+        const char *aliases[SERVICE_ALIASES_MAX + 1] = {};
+        Manager *m = userdata;
+        ParameterValue v[ELEMENTSOF(specs)];
+        struct ucred ucred;
+        int r;
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+
+        if (!caller_is_root(conn, &ucred))
+                return varlink_connection_error(conn, ERROR_PERMISSION_DENIED, NULL);
+
+        /* What the services(5) syntax can carry as one token, nothing else: the file must read
+         * back as exactly this entry. */
+        const char *name = v[0].string, *protocol = v[1].string;
+        if (!service_name_is_valid(name))
+                return varlink_connection_error_invalid_parameter(conn, "name");
+        if (!service_protocol_is_valid(protocol))
+                return varlink_connection_error_invalid_parameter(conn, "protocol");
+        size_t n_aliases = v[3].array ? json_object_array_length(v[3].array) : 0;
+        if (n_aliases > SERVICE_ALIASES_MAX)
+                return varlink_connection_error_invalid_parameter(conn, "aliases");
+        for (size_t i = 0; i < n_aliases; i++) {
+                aliases[i] = json_object_get_string(json_object_array_get_idx(v[3].array, i));
+                if (!service_name_is_valid(aliases[i]))
+                        return varlink_connection_error_invalid_parameter(conn, "aliases");
+        }
+
+        const char *path = v[4].boolean == 1 ? OVERRIDES_PERSISTENT_PATH : OVERRIDES_RUNTIME_PATH;
+        r = overrides_set(m->root, path, name, protocol, (uint16_t) v[2].port, (char *const *) aliases);
+        if (r == -ENOMEM)
+                return reply_oom(conn);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to set the override %s/%s in '%s': %m", name, protocol, path);
+                return reply_error_message(
+                        conn, ERROR_OVERRIDE_FAILED, "cannot write '%s': %s", path, strerror(-r));
+        }
+        log_info("Override %s %d/%s set in '%s' by UID %u (PID %d).", name, v[2].port, protocol, path,
+                (unsigned) ucred.uid, (int) ucred.pid);
+
+        /* The catalog is rebuilt now rather than when the file watch fires, so that the reply and
+         * every lookup after it see the change.  The rebuild starts a new inotify instance, which
+         * drops the events of our own write: the change costs one generation, not two. */
+        r = manager_reload(m, false);
+        if (r < 0)
+                return reply_error_message(conn, ERROR_RELOAD_FAILED, "%s", strerror(-r));
+
+        const ServiceEntry *e = override_entry_find(m->catalog, path, name, protocol);
+        if (!e)
+                /* Written but not read back: the file is unreadable now, and its last good state
+                 * is served. */
+                return reply_error_message(
+                        conn, ERROR_OVERRIDE_FAILED, "'%s' was written but cannot be read back", path);
+        r = service_reply_parameters(m->catalog, e, &reply);
+        if (r < 0)
+                return reply_oom(conn);
+        return varlink_connection_reply(conn, reply);
+}
+
+static int method_unset_override(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        static const ParameterSpec specs[] = {
+                { "name", PARAMETER_STRING, false, 1, SERVICE_NAME_MAX },
+                { "protocol", PARAMETER_STRING, true, 1, SERVICE_PROTOCOL_MAX },
+                { "persistent", PARAMETER_BOOLEAN, true, 0, 0 },
+        };
+        _cleanup_json_ struct json_object *reply = NULL;
+        Manager *m = userdata;
+        ParameterValue v[ELEMENTSOF(specs)];
+        struct ucred ucred;
+        int r;
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+
+        if (!caller_is_root(conn, &ucred))
+                return varlink_connection_error(conn, ERROR_PERMISSION_DENIED, NULL);
+
+        const char *name = v[0].string, *protocol = v[1].string;
+        if (!service_name_is_valid(name))
+                return varlink_connection_error_invalid_parameter(conn, "name");
+        if (protocol && !service_protocol_is_valid(protocol))
+                return varlink_connection_error_invalid_parameter(conn, "protocol");
+
+        const char *path = v[2].boolean == 1 ? OVERRIDES_PERSISTENT_PATH : OVERRIDES_RUNTIME_PATH;
+        int removed = overrides_unset(m->root, path, name, protocol);
+        if (removed == -ENOMEM)
+                return reply_oom(conn);
+        if (removed < 0) {
+                log_warning_errno(removed, "Failed to drop the override %s%s%s from '%s': %m", name,
+                        protocol ? "/" : "", protocol ?: "", path);
+                return reply_error_message(
+                        conn, ERROR_OVERRIDE_FAILED, "cannot edit '%s': %s", path, strerror(-removed));
+        }
+        if (removed > 0) {
+                log_info("Override %s%s%s dropped from '%s' by UID %u (PID %d), %d line%s.", name,
+                        protocol ? "/" : "", protocol ?: "", path, (unsigned) ucred.uid, (int) ucred.pid,
+                        removed, removed == 1 ? "" : "s");
+                /* Applied at once, as SetOverride does. */
+                r = manager_reload(m, false);
+                if (r < 0)
+                        return reply_error_message(conn, ERROR_RELOAD_FAILED, "%s", strerror(-r));
+        }
+
+        reply = json_object_new_object();
+        if (!reply || json_add(reply, "removed", json_object_new_int(removed)) < 0)
+                return reply_oom(conn);
+        return varlink_connection_reply(conn, reply);
+}
+
 int varlink_services_register(Manager *m)
 {
         static const struct {
@@ -542,6 +740,8 @@ int varlink_services_register(Manager *m)
                 { SERVICES_INTERFACE ".Verify", method_verify },
                 { SERVICES_INTERFACE ".Status", method_status },
                 { SERVICES_INTERFACE ".Reload", method_reload },
+                { SERVICES_INTERFACE ".SetOverride", method_set_override },
+                { SERVICES_INTERFACE ".UnsetOverride", method_unset_override },
         };
         int r;
 

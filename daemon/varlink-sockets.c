@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* io.portd.Sockets: the owner queries of owner.c over varlink, as daemon/io.portd.Sockets.varlink
- * declares them. Translates parameters and rows and decides who the caller is (peer credentials
- * and network namespace); the access rules themselves live in owner.c. */
+/* io.portd.Sockets (daemon/io.portd.Sockets.varlink): owner.c's queries over varlink, run on a
+ * worker thread. Here: parameters, rows, and who the caller is (peer credentials, network
+ * namespace); the access rules themselves live in owner.c. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,7 +40,7 @@ static void json_object_putp(struct json_object **o)
 }
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
-/* Adds value (consumed, also on failure) under key; NULL value with a NULL source is skipped. */
+/* Adds value (consumed, also on failure) under key; a NULL value means allocation failed. */
 static int json_add(struct json_object *o, const char *key, struct json_object *value)
 {
         if (!value)

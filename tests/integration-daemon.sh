@@ -927,6 +927,172 @@ EOF
         finish
 }
 
+# portctl set/unset: local overrides apply at once (portctl and glibc), the runtime file wins over
+# the persistent one, both outlive a restart of the daemon, and only root may edit them.
+scenario_overrides() {
+        need_tool setpriv
+        need_tool "$PYTHON"
+        [ "$(id -u)" -eq 0 ] || skip "setting overrides needs root (and an unprivileged user to refuse)"
+        cp "$DATA_DIR/services.netbase" "$ROOT/etc/services"
+        mkdir -p "$ROOT/etc/services.d"
+        printf 'ovsvc 40010/tcp ovalias\n' >"$ROOT/etc/services.d/50-ov.conf"
+        chmod 777 "$TMP"
+        start_daemon
+
+        local out rc gen0 gen1 gen2 nss=
+        [ -n "$NSS_DIR" ] && [ -e "$NSS_DIR/libnss_portd.so.2" ] && command -v getent >/dev/null && nss=1
+        generation() { portctl status --json | sed -n 's/.*"generation":\([0-9]*\).*/\1/p'; }
+
+        gen0=$(generation)
+        out=$(portctl set ovsvc 40011/tcp ovalias2)
+        rc=$?
+        if [ "$rc" -eq 0 ] && [[ "$out" =~ ovsvc\ +40011/tcp\ +ovalias2\ +/run/portd/overrides.conf:[0-9]+ ]]; then
+                pass "portctl set answers the new entry and its runtime source"
+        else
+                fail "portctl set: exit $rc, '$out'"
+        fi
+        # No polling: the reply comes after the rebuild.
+        out=$(portctl lookup ovalias2 tcp)
+        [[ "$out" =~ ovsvc\ +40011/tcp ]] && pass "portctl lookup sees the override at once" ||
+                fail "the override is not served right after set: '$out'"
+        if [ -n "$nss" ]; then
+                out=$(with_nss getent -s services:portd services ovsvc)
+                [[ "$out" =~ ^ovsvc\ +40011/tcp\ +ovalias2$ ]] && pass "getent -s services:portd answers the override at once" ||
+                        fail "getent does not see the override at once: '$out'"
+                with_nss getent -s services:portd services ovalias >/dev/null
+                rc=$?
+                [ "$rc" -eq 2 ] && pass "the override replaces the drop-in's aliases too" ||
+                        fail "the drop-in's alias still answers (getent exit $rc)"
+        fi
+        gen1=$(generation)
+        # Longer than the watch's debounce (at most 250 ms): a reload it scheduled would have run.
+        sleep $((scale > 1 ? 5 : 0)).5
+        gen2=$(generation)
+        if [ "$gen1" -eq $((gen0 + 1)) ] && [ "$gen2" -eq "$gen1" ]; then
+                pass "one set, one generation ($gen0 -> $gen1; the file watch adds none)"
+        else
+                fail "generations after one set: $gen0 -> $gen1 -> $gen2"
+        fi
+
+        out=$(portctl set --persistent ovsvc 40012/tcp --json)
+        rc=$?
+        if [ "$rc" -eq 0 ] && [[ "$out" == *'"port":40012'* && "$out" == *'"file":"/var/lib/portd/overrides.conf"'* ]]; then
+                pass "portctl set --persistent --json answers the entry in the persistent file"
+        else
+                fail "portctl set --persistent: exit $rc, '$out'"
+        fi
+        out=$(portctl lookup ovsvc tcp)
+        [[ "$out" =~ ovsvc\ +40011/tcp ]] && pass "the runtime override wins over the persistent one" ||
+                fail "the runtime override does not win: '$out'"
+
+        # Both files are below --root: both survive a restart of the daemon (a reboot clears /run).
+        portctl set ovrun 40020/udp >/dev/null || fail "portctl set ovrun failed"
+        stop_daemon quiet
+        start_daemon
+        out=$(portctl lookup ovsvc tcp)$(portctl lookup ovrun udp)
+        [[ "$out" =~ ovsvc\ +40011/tcp && "$out" =~ ovrun\ +40020/udp ]] &&
+                pass "the overrides are served again after a restart of the daemon" ||
+                fail "the overrides are lost by a restart: '$out'"
+
+        out=$(portctl unset ovsvc/tcp)
+        rc=$?
+        [ "$rc" -eq 0 ] && [[ "$out" == *"Removed 1 override"* ]] && pass "portctl unset NAME/PROTO removes the runtime override" ||
+                fail "portctl unset: exit $rc, '$out'"
+        if [ -n "$nss" ]; then
+                out=$(with_nss getent -s services:portd services ovsvc)
+        else
+                out=$(portctl lookup ovsvc)
+        fi
+        [[ "$out" =~ ovsvc\ +40012/tcp ]] && pass "after unset the persistent override answers" ||
+                fail "after unset: '$out'"
+        portctl unset ovsvc >/dev/null 2>&1
+        rc=$?
+        [ "$rc" -eq 2 ] && pass "unset of an override that is not there exits 2" || fail "unset of nothing: exit $rc"
+        out=$(portctl unset --persistent ovsvc --json)
+        rc=$?
+        [ "$rc" -eq 0 ] && [[ "$out" == *'"removed":1'* ]] && pass "portctl unset --persistent --json counts the removed line" ||
+                fail "portctl unset --persistent: exit $rc, '$out'"
+        if [ -n "$nss" ]; then
+                out=$(with_nss getent -s services:portd services ovalias)
+        else
+                out=$(portctl lookup ovalias)
+        fi
+        [[ "$out" =~ ovsvc\ +40010/tcp ]] && pass "with both overrides gone the drop-in answers again, alias included" ||
+                fail "the drop-in does not answer again: '$out'"
+        portctl unset ovrun >/dev/null || fail "portctl unset ovrun failed"
+        out=$(portctl lookup ovrun)
+        rc=$?
+        [ "$rc" -eq 2 ] && pass "an override of a new name is gone after unset (exit 2)" || fail "ovrun after unset: exit $rc, '$out'"
+
+        # Only root edits: an unprivileged caller is refused and changes nothing.
+        out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTCTL" --socket "$SOCK" set ovsvc 1/tcp 2>&1)
+        rc=$?
+        [ "$rc" -eq 1 ] && [[ "$out" == *"permission denied"* ]] && pass "an unprivileged set gets PermissionDenied, exit 1" ||
+                fail "unprivileged set: exit $rc, '$out'"
+        out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTCTL" --socket "$SOCK" unset ovsvc 2>&1)
+        rc=$?
+        [ "$rc" -eq 1 ] && [[ "$out" == *"permission denied"* ]] && pass "an unprivileged unset gets PermissionDenied, exit 1" ||
+                fail "unprivileged unset: exit $rc, '$out'"
+        out=$(portctl lookup ovsvc tcp)
+        [[ "$out" =~ ovsvc\ +40010/tcp ]] && pass "the refused calls changed nothing" || fail "a refused call changed the answer: '$out'"
+
+        # Invalid names: portctl refuses them itself, and the daemon refuses them from any client.
+        local bad accepted=
+        for bad in 'two words:1/tcp' '#hash:1/tcp' '!bang:1/tcp' ':1/tcp' 'okname:1/t/cp' 'okname:65536/tcp' \
+                'okname:-1/tcp' 'okname:1' 'okname:1/'; do
+                portctl set "${bad%%:*}" "${bad#*:}" >/dev/null 2>&1
+                rc=$?
+                [ "$rc" -eq 1 ] || accepted="$accepted '$bad' (exit $rc)"
+        done
+        [ -z "$accepted" ] && pass "portctl set refuses bad names, protocols and ports (exit 1)" ||
+                fail "portctl set accepts:$accepted"
+        portctl set okname 1/tcp 'bad alias' >/dev/null 2>&1
+        rc=$?
+        [ "$rc" -eq 1 ] && pass "portctl set refuses a bad alias (exit 1)" || fail "portctl set with a bad alias: exit $rc"
+        out=$("$PYTHON" - "$SOCK" <<'PY'
+import json, socket, sys
+def call(method, params):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(json.dumps({"method": "io.portd.Services." + method, "parameters": params}).encode() + b"\0")
+    buf = b""
+    while not buf.endswith(b"\0"):
+        d = s.recv(65536)
+        if not d: break
+        buf += d
+    m = json.loads(buf[:-1])
+    return "%s:%s" % (m.get("error", "ok"), m.get("parameters", {}).get("parameter", ""))
+cases = [
+    ("SetOverride", {"name": "two words", "protocol": "tcp", "port": 1}, "name"),
+    ("SetOverride", {"name": "x\nother 2/tcp", "protocol": "tcp", "port": 1}, "name"),
+    ("SetOverride", {"name": "!x", "protocol": "tcp", "port": 1}, "name"),
+    ("SetOverride", {"name": "x", "protocol": "t/cp", "port": 1}, "protocol"),
+    ("SetOverride", {"name": "x", "protocol": "tcp", "port": 65536}, "port"),
+    ("SetOverride", {"name": "x", "protocol": "tcp", "port": 1, "aliases": ["a#b"]}, "aliases"),
+    ("SetOverride", {"name": "x", "protocol": "tcp", "port": 1, "aliases": ["a%d" % i for i in range(33)]}, "aliases"),
+    ("SetOverride", {"name": "x", "protocol": "tcp", "port": 1, "persistent": "yes"}, "persistent"),
+    ("UnsetOverride", {"name": "x y"}, "name"),
+    ("UnsetOverride", {"name": "x", "protocol": ""}, "protocol"),
+]
+for method, params, parameter in cases:
+    got = call(method, params)
+    want = "org.varlink.service.InvalidParameter:" + parameter
+    print(("ok " if got == want else "BAD ") + method + " " + json.dumps(params)[:60] + " -> " + got)
+PY
+        )
+        if [ -n "$out" ] && ! grep -q '^BAD' <<<"$out"; then
+                pass "the daemon answers InvalidParameter naming the parameter ($(grep -c '^ok' <<<"$out") cases)"
+        else
+                fail "the daemon accepts or misreports invalid overrides: $(grep '^BAD' <<<"$out")"
+        fi
+        if [ ! -e "$ROOT/run/portd/overrides.conf" ] || ! grep -q 'two\|other\|^x ' "$ROOT/run/portd/overrides.conf"; then
+                pass "nothing invalid reached the override file"
+        else
+                fail "the override file holds invalid lines: $(cat "$ROOT/run/portd/overrides.conf")"
+        fi
+        finish
+}
+
 case "$scenario" in
 differential) scenario_differential "$@" ;;
 dropins) scenario_dropins ;;
@@ -938,6 +1104,7 @@ sigkill) scenario_sigkill ;;
 hostile) scenario_hostile ;;
 activation) scenario_activation ;;
 notify) scenario_notify ;;
+overrides) scenario_overrides ;;
 *)
         say "unknown scenario '$scenario'"
         exit 1

@@ -150,6 +150,37 @@ got=$(owner_of "tcp:$PORT")
 check "second owner of $PORT is $LPID" test "$(echo "$got" | awk '{print $1, $2}')" = "$LPID who-second"
 check "the dead pid $FIRST is never named" absent "^$FIRST " "$got"
 
+# The interface itself, as any varlink client sees it.
+varlink() {
+        python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\0")
+buf = b""
+while not buf.endswith(b"\0"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+print(json.loads(buf.split(b"\0")[0]).get("error", "ok"))' "$PORTD_SOCKET" "$1"
+}
+LIST='"method":"io.portd.Sockets.List"'
+check "List without more: ExpectedMore" \
+        test "$(varlink "{$LIST,\"parameters\":{}}")" = org.varlink.service.ExpectedMore
+check "port 0: InvalidParameter" \
+        test "$(varlink "{$LIST,\"parameters\":{\"port\":0},\"more\":true}")" = org.varlink.service.InvalidParameter
+check "port_max below port: InvalidParameter" \
+        test "$(varlink "{$LIST,\"parameters\":{\"port\":90,\"port_max\":80},\"more\":true}")" = org.varlink.service.InvalidParameter
+check "an unknown parameter: InvalidParameter" \
+        test "$(varlink "{$LIST,\"parameters\":{\"pid\":1},\"more\":true}")" = org.varlink.service.InvalidParameter
+check "a netns with a slash: InvalidParameter" \
+        test "$(varlink "{$LIST,\"parameters\":{\"netns\":\"../x\"},\"more\":true}")" = org.varlink.service.InvalidParameter
+check "no SCTP socket on port 9: NoSocketFound" \
+        test "$(varlink "{$LIST,\"parameters\":{\"port\":9,\"protocol\":\"sctp\"},\"more\":true}")" = io.portd.Sockets.NoSocketFound
+check "GetInterfaceDescription serves io.portd.Sockets" \
+        test "$(varlink '{"method":"org.varlink.service.GetInterfaceDescription","parameters":{"interface":"io.portd.Sockets"}}')" = ok
+
 # Differential: every listening TCP/UDP socket of the machine, as ss sees it. Other programs
 # open and close sockets meanwhile; compare what two ss runs around ours agree on.
 rows_ss() { ss -ltnupHe | python3 -c '

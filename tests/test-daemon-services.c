@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* io.portd.Services as the daemon serves it: parameter checks, List, the sealed snapshot hand-off
- * and its superseded word, Status, Explain, Verify and Reload.  The daemon code (daemon/) runs in
- * a forked child on a temporary --root; the test talks to it with the project's varlink client. */
+ * and its superseded word, Status, Explain, Verify, Reload and the override edits.  The daemon code
+ * (daemon/) runs in a forked child on a temporary --root; the test talks to it with the project's
+ * varlink client. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include "catalog.h"
 #include "daemon.h"
 #include "log.h"
+#include "overrides.h"
 #include "snapshot.h"
 #include "varlink-wire.h"
 
@@ -399,6 +401,110 @@ static void test_status_explain_verify(void **state)
         assert_true(found);
 }
 
+static struct json_object *reply_service(struct json_object *reply)
+{
+        struct json_object *service = NULL;
+        assert_true(json_object_object_get_ex(reply, "service", &service));
+        return service;
+}
+
+static const char *reply_source_file(struct json_object *reply)
+{
+        struct json_object *source = NULL;
+        assert_true(json_object_object_get_ex(reply_service(reply), "source", &source));
+        return string_field(source, "file");
+}
+
+static void test_overrides(void **state)
+{
+        Fixture *f = *state;
+        const char *set = "io.portd.Services.SetOverride", *unset = "io.portd.Services.UnsetOverride",
+                   *by_name = "io.portd.Services.GetServiceByName";
+        struct json_object *reply = NULL, *aliases = NULL;
+        char path[256];
+        int64_t generation;
+
+        if (geteuid() != 0) {
+                /* The test's own user is no root: the edit is refused, whatever it says. */
+                assert_string_equal(call(f, set, "{\"name\": \"x\", \"protocol\": \"tcp\", \"port\": 1}", NULL),
+                        "io.portd.Services.PermissionDenied");
+                skip();
+        }
+
+        assert_invalid(f, set, "{\"protocol\": \"tcp\", \"port\": 1}", "name");
+        assert_invalid(f, set, "{\"name\": \"a b\", \"protocol\": \"tcp\", \"port\": 1}", "name");
+        assert_invalid(f, set, "{\"name\": \"a\\tb\", \"protocol\": \"tcp\", \"port\": 1}", "name");
+        assert_invalid(f, set, "{\"name\": \"!a\", \"protocol\": \"tcp\", \"port\": 1}", "name");
+        assert_invalid(f, set, "{\"name\": \"a\", \"port\": 1}", "protocol");
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"\", \"port\": 1}", "protocol");
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp/x\", \"port\": 1}", "protocol");
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\"}", "port");
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 65536}", "port");
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"aliases\": \"b\"}",
+                "aliases");
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"aliases\": [\"b#\"]}",
+                "aliases");
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"persistent\": 1}",
+                "persistent");
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"runtime\": true}",
+                "runtime");
+        /* One alias more than a services(5) line may carry. */
+        char many[64 + (SERVICE_ALIASES_MAX + 1) * 8];
+        int n = snprintf(many, sizeof(many), "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"aliases\": [");
+        for (int i = 0; i <= SERVICE_ALIASES_MAX; i++)
+                n += snprintf(many + n, sizeof(many) - (size_t) n, "%s\"a%d\"", i ? "," : "", i);
+        snprintf(many + n, sizeof(many) - (size_t) n, "]}");
+        assert_invalid(f, set, many, "aliases");
+        assert_invalid(f, unset, "{}", "name");
+        assert_invalid(f, unset, "{\"name\": \"a\", \"protocol\": \"\"}", "protocol");
+        /* Nothing of that reached a file. */
+        snprintf(path, sizeof(path), "%s/run/portd/overrides.conf", f->root);
+        assert_int_equal(access(path, F_OK), -1);
+
+        assert_null(call(f, "io.portd.Services.Status", NULL, &reply));
+        generation = int_field(reply, "generation");
+
+        /* Runtime by default; the reply is the entry as set, and the next lookup already sees it,
+         * aliases replaced along with the port. */
+        assert_null(call(f, set,
+                "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 8443, \"aliases\": [\"alt\"]}", &reply));
+        assert_int_equal(int_field(reply_service(reply), "port"), 8443);
+        assert_string_equal(reply_source_file(reply), "/run/portd/overrides.conf");
+        assert_true(json_object_object_get_ex(reply_service(reply), "aliases", &aliases));
+        assert_int_equal(json_object_array_length(aliases), 1);
+        assert_null(call(f, by_name, "{\"name\": \"alt\", \"protocol\": \"tcp\"}", &reply));
+        assert_int_equal(int_field(reply_service(reply), "port"), 8443);
+        assert_string_equal(call(f, by_name, "{\"name\": \"webcache\"}", NULL), "io.portd.Services.ServiceNotFound");
+        assert_null(call(f, "io.portd.Services.Status", NULL, &reply));
+        assert_int_equal(int_field(reply, "generation"), generation + 1);
+        assert_int_equal(access(path, F_OK), 0);
+
+        /* Persistent, under the runtime one: answered as set, but the runtime entry still wins. */
+        assert_null(call(f, set, "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 9000, \"persistent\": true}",
+                &reply));
+        assert_int_equal(int_field(reply_service(reply), "port"), 9000);
+        assert_string_equal(reply_source_file(reply), "/var/lib/portd/overrides.conf");
+        assert_null(call(f, by_name, "{\"name\": \"http\", \"protocol\": \"tcp\"}", &reply));
+        assert_int_equal(int_field(reply_service(reply), "port"), 8443);
+
+        /* Setting again replaces, not adds. */
+        assert_null(call(f, set, "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 8444}", &reply));
+        assert_int_equal(int_field(reply_service(reply), "port"), 8444);
+
+        assert_null(call(f, unset, "{\"name\": \"http\", \"protocol\": \"tcp\"}", &reply));
+        assert_int_equal(int_field(reply, "removed"), 1);
+        assert_null(call(f, by_name, "{\"name\": \"http\", \"protocol\": \"tcp\"}", &reply));
+        assert_int_equal(int_field(reply_service(reply), "port"), 9000);
+        assert_null(call(f, unset, "{\"name\": \"http\"}", &reply));
+        assert_int_equal(int_field(reply, "removed"), 0);
+        assert_null(call(f, unset, "{\"name\": \"http\", \"persistent\": true}", &reply));
+        assert_int_equal(int_field(reply, "removed"), 1);
+        /* Back to the drop-in's entry. */
+        assert_null(call(f, by_name, "{\"name\": \"webcache\"}", &reply));
+        assert_int_equal(int_field(reply_service(reply), "port"), 8080);
+        assert_string_equal(reply_source_file(reply), "/etc/services.d/50-web.conf");
+}
+
 static void test_reload_permission(void **state)
 {
         Fixture *f = *state;
@@ -422,6 +528,17 @@ static void test_reload_permission(void **state)
                         _exit(12);
                 if (!error || !streq(error, "io.portd.Services.PermissionDenied"))
                         _exit(13);
+                /* So are the override edits, before any check of what they would write. */
+                struct json_object *o = json_tokener_parse("{\"name\": \"ssh\", \"protocol\": \"tcp\", \"port\": 2}");
+                if (varlink_client_call(c, "io.portd.Services.SetOverride", o, 0, &reply, &error) < 0 || !error ||
+                        !streq(error, "io.portd.Services.PermissionDenied"))
+                        _exit(15);
+                json_object_put(o);
+                o = json_tokener_parse("{\"name\": \"ssh\"}");
+                if (varlink_client_call(c, "io.portd.Services.UnsetOverride", o, 0, &reply, &error) < 0 || !error ||
+                        !streq(error, "io.portd.Services.PermissionDenied"))
+                        _exit(16);
+                json_object_put(o);
                 /* Lookups stay open to everyone. */
                 struct json_object *p = json_tokener_parse("{\"port\": 22}");
                 int r = varlink_client_call(c, "io.portd.Services.GetServiceByPort", p, 0, &reply, &error);
@@ -444,6 +561,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_list, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_status_explain_verify, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_overrides, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_permission, setup, teardown),
         };
 
