@@ -582,7 +582,8 @@ int verb_set(int argc, char **argv, const PortctlContext *ctx)
                         return PORTCTL_EXIT_ERROR;
                 }
         if (json_object_object_add(parameters, "aliases", aliases) < 0 ||
-                json_object_object_add(parameters, "persistent", json_object_new_boolean(ctx->persistent)) < 0) {
+                json_object_object_add(parameters, "persistent", json_object_new_boolean(ctx->persistent)) <
+                        0) {
                 portctl_error("out of memory");
                 return PORTCTL_EXIT_ERROR;
         }
@@ -605,8 +606,8 @@ int verb_set(int argc, char **argv, const PortctlContext *ctx)
 }
 
 /* One UnsetOverride call; returns the number of lines removed or a negative errno (reported). */
-static int unset_call(VarlinkClient *client, const PortctlContext *ctx, const char *name, const char *protocol,
-        struct json_object **ret_reply)
+static int unset_call(VarlinkClient *client, const PortctlContext *ctx, const char *name,
+        const char *protocol, struct json_object **ret_reply)
 {
         _cleanup_json_ struct json_object *parameters = json_object_new_object();
         struct json_object *reply = NULL;
@@ -615,7 +616,8 @@ static int unset_call(VarlinkClient *client, const PortctlContext *ctx, const ch
 
         if (!parameters || json_add_string(parameters, "name", name) < 0 ||
                 (protocol && json_add_string(parameters, "protocol", protocol) < 0) ||
-                json_object_object_add(parameters, "persistent", json_object_new_boolean(ctx->persistent)) < 0) {
+                json_object_object_add(parameters, "persistent", json_object_new_boolean(ctx->persistent)) <
+                        0) {
                 portctl_error("out of memory");
                 return -ENOMEM;
         }

@@ -602,19 +602,10 @@ static int client_kill(VarlinkClient *c, int r)
         return r;
 }
 
-int varlink_client_connect_fd(int fd, uint64_t timeout_usec, VarlinkClient **ret)
+/* Wraps fd, which must already be non-blocking; takes it, also on failure. */
+static int client_new(int fd, uint64_t timeout_usec, VarlinkClient **ret)
 {
-        VarlinkClient *c;
-        int flags;
-
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-                int r = -errno;
-                safe_close(fd);
-                return r;
-        }
-
-        c = calloc(1, sizeof(*c));
+        VarlinkClient *c = calloc(1, sizeof(*c));
         if (!c) {
                 safe_close(fd);
                 return -ENOMEM;
@@ -626,6 +617,17 @@ int varlink_client_connect_fd(int fd, uint64_t timeout_usec, VarlinkClient **ret
         varlink_buffer_init(&c->input, VARLINK_REPLY_MAX);
         *ret = c;
         return 0;
+}
+
+int varlink_client_connect_fd(int fd, uint64_t timeout_usec, VarlinkClient **ret)
+{
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+                int r = -errno;
+                safe_close(fd);
+                return r;
+        }
+        return client_new(fd, timeout_usec, ret);
 }
 
 int varlink_client_connect(const char *path, uint64_t timeout_usec, VarlinkClient **ret)
@@ -687,7 +689,9 @@ int varlink_client_connect(const char *path, uint64_t timeout_usec, VarlinkClien
                 }
         }
 
-        return varlink_client_connect_fd(TAKE_FD(fd), timeout_usec, ret);
+        /* Created non-blocking: no fcntl() round trips, which the NSS module's first lookup in
+         * every process would pay. */
+        return client_new(TAKE_FD(fd), timeout_usec, ret);
 }
 
 VarlinkClient *varlink_client_free(VarlinkClient *c)

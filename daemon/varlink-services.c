@@ -125,10 +125,10 @@ typedef struct ParameterSpec {
 } ParameterSpec;
 
 typedef union ParameterValue {
-        const char *string;         /* NULL when an optional one is absent or null */
-        int port;                   /* -1 when absent */
-        int boolean;                /* -1 when absent */
-        struct json_object *array;  /* PARAMETER_STRINGS, borrowed; NULL when absent */
+        const char *string;        /* NULL when an optional one is absent or null */
+        int port;                  /* -1 when absent */
+        int boolean;               /* -1 when absent */
+        struct json_object *array; /* PARAMETER_STRINGS, borrowed; NULL when absent */
 } ParameterValue;
 
 /* Checks parameters against specs, fills values in the same order; on a bad or unknown parameter
@@ -584,12 +584,11 @@ static int reply_error_message(VarlinkConnection *conn, const char *error, const
         return varlink_connection_error(conn, error, e);
 }
 
-
 static bool override_entry_matches(
         const Catalog *c, const ServiceEntry *e, const char *path, const char *name, const char *protocol)
 {
         return e->source < c->n_sources && streq(c->sources[e->source].path, path) && streq(e->name, name) &&
-                streq(e->protocol, protocol);
+               streq(e->protocol, protocol);
 }
 
 /* The entry just written, as the new catalog holds it: usually the winner, but a persistent

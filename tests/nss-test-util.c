@@ -142,14 +142,20 @@ int portd_start(const char *portd, const char *services_file, PortdInstance *ret
         if (!mkdtemp(ret->dir))
                 return -errno;
         snprintf(path, sizeof(path), "%s/etc", ret->dir);
-        if (mkdir(path, 0755) < 0)
-                return -errno;
-        snprintf(path, sizeof(path), "%s/etc/services", ret->dir);
-        r = copy_file(services_file, path);
-        if (r < 0)
+        r = mkdir(path, 0755) < 0 ? -errno : 0;
+        if (r >= 0) {
+                snprintf(path, sizeof(path), "%s/etc/services", ret->dir);
+                r = copy_file(services_file, path);
+        }
+        if (r < 0) {
+                portd_stop(ret);
                 return r;
+        }
         snprintf(ret->socket, sizeof(ret->socket), "%.64s/socket", ret->dir);
-        return portd_spawn(portd, ret);
+        r = portd_spawn(portd, ret);
+        if (r < 0)
+                portd_stop(ret);
+        return r;
 }
 
 static void remove_tree(const char *dir)

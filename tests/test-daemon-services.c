@@ -426,7 +426,8 @@ static void test_overrides(void **state)
 
         if (geteuid() != 0) {
                 /* The test's own user is no root: the edit is refused, whatever it says. */
-                assert_string_equal(call(f, set, "{\"name\": \"x\", \"protocol\": \"tcp\", \"port\": 1}", NULL),
+                assert_string_equal(
+                        call(f, set, "{\"name\": \"x\", \"protocol\": \"tcp\", \"port\": 1}", NULL),
                         "io.portd.Services.PermissionDenied");
                 skip();
         }
@@ -442,15 +443,16 @@ static void test_overrides(void **state)
         assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 65536}", "port");
         assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"aliases\": \"b\"}",
                 "aliases");
-        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"aliases\": [\"b#\"]}",
-                "aliases");
+        assert_invalid(f, set,
+                "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"aliases\": [\"b#\"]}", "aliases");
         assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"persistent\": 1}",
                 "persistent");
         assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"runtime\": true}",
                 "runtime");
         /* One alias more than a services(5) line may carry. */
         char many[64 + (SERVICE_ALIASES_MAX + 1) * 8];
-        int n = snprintf(many, sizeof(many), "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"aliases\": [");
+        int n = snprintf(
+                many, sizeof(many), "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"aliases\": [");
         for (int i = 0; i <= SERVICE_ALIASES_MAX; i++)
                 n += snprintf(many + n, sizeof(many) - (size_t) n, "%s\"a%d\"", i ? "," : "", i);
         snprintf(many + n, sizeof(many) - (size_t) n, "]}");
@@ -467,20 +469,23 @@ static void test_overrides(void **state)
         /* Runtime by default; the reply is the entry as set, and the next lookup already sees it,
          * aliases replaced along with the port. */
         assert_null(call(f, set,
-                "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 8443, \"aliases\": [\"alt\"]}", &reply));
+                "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 8443, \"aliases\": [\"alt\"]}",
+                &reply));
         assert_int_equal(int_field(reply_service(reply), "port"), 8443);
         assert_string_equal(reply_source_file(reply), "/run/portd/overrides.conf");
         assert_true(json_object_object_get_ex(reply_service(reply), "aliases", &aliases));
         assert_int_equal(json_object_array_length(aliases), 1);
         assert_null(call(f, by_name, "{\"name\": \"alt\", \"protocol\": \"tcp\"}", &reply));
         assert_int_equal(int_field(reply_service(reply), "port"), 8443);
-        assert_string_equal(call(f, by_name, "{\"name\": \"webcache\"}", NULL), "io.portd.Services.ServiceNotFound");
+        assert_string_equal(
+                call(f, by_name, "{\"name\": \"webcache\"}", NULL), "io.portd.Services.ServiceNotFound");
         assert_null(call(f, "io.portd.Services.Status", NULL, &reply));
         assert_int_equal(int_field(reply, "generation"), generation + 1);
         assert_int_equal(access(path, F_OK), 0);
 
         /* Persistent, under the runtime one: answered as set, but the runtime entry still wins. */
-        assert_null(call(f, set, "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 9000, \"persistent\": true}",
+        assert_null(call(f, set,
+                "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 9000, \"persistent\": true}",
                 &reply));
         assert_int_equal(int_field(reply_service(reply), "port"), 9000);
         assert_string_equal(reply_source_file(reply), "/var/lib/portd/overrides.conf");
@@ -529,14 +534,15 @@ static void test_reload_permission(void **state)
                 if (!error || !streq(error, "io.portd.Services.PermissionDenied"))
                         _exit(13);
                 /* So are the override edits, before any check of what they would write. */
-                struct json_object *o = json_tokener_parse("{\"name\": \"ssh\", \"protocol\": \"tcp\", \"port\": 2}");
-                if (varlink_client_call(c, "io.portd.Services.SetOverride", o, 0, &reply, &error) < 0 || !error ||
-                        !streq(error, "io.portd.Services.PermissionDenied"))
+                struct json_object *o =
+                        json_tokener_parse("{\"name\": \"ssh\", \"protocol\": \"tcp\", \"port\": 2}");
+                if (varlink_client_call(c, "io.portd.Services.SetOverride", o, 0, &reply, &error) < 0 ||
+                        !error || !streq(error, "io.portd.Services.PermissionDenied"))
                         _exit(15);
                 json_object_put(o);
                 o = json_tokener_parse("{\"name\": \"ssh\"}");
-                if (varlink_client_call(c, "io.portd.Services.UnsetOverride", o, 0, &reply, &error) < 0 || !error ||
-                        !streq(error, "io.portd.Services.PermissionDenied"))
+                if (varlink_client_call(c, "io.portd.Services.UnsetOverride", o, 0, &reply, &error) < 0 ||
+                        !error || !streq(error, "io.portd.Services.PermissionDenied"))
                         _exit(16);
                 json_object_put(o);
                 /* Lookups stay open to everyone. */

@@ -278,6 +278,17 @@ static _Noreturn void fake_daemon_run(int listen_fd, int control, int ack, Corru
         }
 }
 
+/* The daemon of the test in progress, stopped by the teardown if a failed assertion left it. */
+static FakeDaemon *running;
+static void fake_daemon_stop(FakeDaemon *d);
+
+static int stop_running(void **state)
+{
+        if (running)
+                fake_daemon_stop(running);
+        return 0;
+}
+
 static void fake_daemon_start(FakeDaemon *d, Corruption corruption)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -297,6 +308,7 @@ static void fake_daemon_start(FakeDaemon *d, Corruption corruption)
 
         *counters = (Counters){};
         d->pid = fork();
+        running = d;
         assert_true(d->pid >= 0);
         if (d->pid == 0) {
                 close(control[1]);
@@ -320,6 +332,7 @@ static void fake_daemon_supersede(FakeDaemon *d)
 
 static void fake_daemon_stop(FakeDaemon *d)
 {
+        running = NULL;
         close(d->control);
         close(d->ack);
         kill(d->pid, SIGKILL);
@@ -821,17 +834,17 @@ static int setup(void **state)
 int main(int argc, char *argv[])
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_mapping_good_image),
-                cmocka_unit_test(test_mapping_truncated),
-                cmocka_unit_test(test_mapping_bitflip),
-                cmocka_unit_test(test_mapping_unsealed),
-                cmocka_unit_test(test_mapping_wrong_size),
-                cmocka_unit_test(test_mapping_no_method),
-                cmocka_unit_test(test_mapping_install_rejects),
-                cmocka_unit_test(test_mapping_supersede),
-                cmocka_unit_test(test_mapping_enumeration_pins),
-                cmocka_unit_test(test_mapping_fork_during_refresh),
-                cmocka_unit_test(test_mapping_threads),
+                cmocka_unit_test_teardown(test_mapping_good_image, stop_running),
+                cmocka_unit_test_teardown(test_mapping_truncated, stop_running),
+                cmocka_unit_test_teardown(test_mapping_bitflip, stop_running),
+                cmocka_unit_test_teardown(test_mapping_unsealed, stop_running),
+                cmocka_unit_test_teardown(test_mapping_wrong_size, stop_running),
+                cmocka_unit_test_teardown(test_mapping_no_method, stop_running),
+                cmocka_unit_test_teardown(test_mapping_install_rejects, stop_running),
+                cmocka_unit_test_teardown(test_mapping_supersede, stop_running),
+                cmocka_unit_test_teardown(test_mapping_enumeration_pins, stop_running),
+                cmocka_unit_test_teardown(test_mapping_fork_during_refresh, stop_running),
+                cmocka_unit_test_teardown(test_mapping_threads, stop_running),
         };
 
         if (argc != 2) {

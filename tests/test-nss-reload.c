@@ -28,6 +28,7 @@
 static const char *arg_portd, *arg_services;
 static bool arg_snapshot = true;
 static PortdInstance portd;
+static pid_t looker_pid = -1; /* killed by the teardown if a failed assertion left it running */
 
 static uint64_t now_usec(void)
 {
@@ -165,6 +166,7 @@ static void test_reload_100(void **state)
                 close(p[0]);
                 _exit(looker(p[1], n_base));
         }
+        looker_pid = pid;
         close(p[1]);
 
         for (int i = 1; i <= N_RELOADS; i++) {
@@ -186,6 +188,7 @@ static void test_reload_100(void **state)
                 latency[i - 1] = now_usec() - start;
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
+        looker_pid = -1;
         close(p[0]);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
@@ -208,6 +211,10 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
+        if (looker_pid > 0) {
+                kill(looker_pid, SIGKILL);
+                waitpid(looker_pid, NULL, 0);
+        }
         portd_stop(&portd);
         return 0;
 }

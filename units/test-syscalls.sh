@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks that portd.service's SystemCallFilter= lets the daemon do its work. Under systemd a
 # filtered system call fails with EPERM, which nothing but a booted system would show; here the
-# daemon runs under strace through every io.portd.Services method, the NSS snapshot hand-over,
-# a reload by signal and by file change, and owner queries in its own and in another network
-# namespace, and every system call it made must be in the set the unit's filter allows.
+# daemon runs under strace through every io.portd.Services method (overrides written to both
+# files included), the NSS snapshot hand-over, a reload by signal and by file change, and owner
+# queries in its own and in another network namespace, and every system call it made must be
+# in the set the unit's filter allows.
 # Usage: test-syscalls.sh SOURCE_DIR PORTD PORTCTL [NSS_DIR]
 set -u
 
@@ -129,6 +130,14 @@ run "${pc[@]}" port 80 tcp
 run "${pc[@]}" list
 run "${pc[@]}" status
 run "${pc[@]}" reload
+run "${pc[@]}" set x-runtime 9998/tcp xr
+run "${pc[@]}" set --persistent x-persistent 9999/tcp xp
+run "${pc[@]}" unset x-runtime
+run "${pc[@]}" unset --persistent x-persistent/tcp
+run "${pc[@]}" set x-override 1/tcp x-alias
+run "${pc[@]}" set --persistent x-override 2/tcp
+run "${pc[@]}" unset x-override/tcp
+run "${pc[@]}" unset --persistent x-override
 run "${pc[@]}" who "tcp:$user_port"
 run "${pc[@]}" who --netns "$netns_pid" "tcp:$netns_port"
 run "${pc[@]}" who --netns all "tcp:$netns_port"
