@@ -1,11 +1,26 @@
 #!/bin/sh
-# Builds portd and runs its benchmarks: bench/run.sh [BUILDDIR]  (as root, on an idle machine).
-# Each benchmark prints its own table; docs/BENCHMARKS.md keeps the figures and this command.
+# Runs every portd benchmark in one go against its peers and prints the tables with ratios:
+#   bench/run.sh [BUILDDIR]      (as root; on an otherwise idle machine for stable figures)
+# docs/BENCHMARKS.md keeps the latest figures and names this command.
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
 [ -d "$build" ] || meson setup "$build"
 meson compile -C "$build"
+data=../shared/data
 
+echo "== machine: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "== catalog: build time, peak memory, in-process lookups (services.iana + 100 drop-ins)"
+"$build/bench/bench-catalog" "$data/services.iana" 100
+echo
 echo "== NSS lookups through glibc: portd's module, the files backend, a do-nothing module (bench-nss)"
 "$build/bench/bench-nss" "$build/daemon/portd"
+echo
+echo "== daemon varlink path: lookups/s over one persistent connection (bench-varlink-lookup)"
+for f in netbase iana; do
+        "$build/bench/bench-varlink-lookup" "$build/daemon/portd" "$data/services.$f" 3 64
+done
+echo
+echo "== who owns a port: portctl who against ss -p, lsof, fuser (bench-who.sh)"
+bench/bench-who.sh "$build"

@@ -201,32 +201,6 @@ int services_file_parse(const char *path, CatalogLayer layer, const char *data, 
         return 0;
 }
 
-static int read_fd_full(int fd, size_t max, char **ret, size_t *ret_size)
-{
-        _cleanup_free_ char *buf = NULL;
-        size_t allocated = 0, n = 0;
-
-        for (;;) {
-                if (GROW(buf, allocated, n + 65536) < 0)
-                        return -ENOMEM;
-                ssize_t k = read(fd, buf + n, allocated - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > max)
-                        return -EFBIG;
-        }
-
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
-}
-
 int services_file_load(const char *root, const char *path, CatalogLayer layer, ServicesFile **ret)
 {
         _cleanup_free_ char *full = NULL, *data = NULL;
@@ -240,15 +214,19 @@ int services_file_load(const char *root, const char *path, CatalogLayer layer, S
         if (!full)
                 return -ENOMEM;
 
-        fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO put in place of a source must not hang the daemon in open(); only
+         * regular files are read. */
+        fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (S_ISDIR(st.st_mode))
                 return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
 
-        r = read_fd_full(fd, SERVICES_FILE_MAX, &data, &size);
+        r = read_full_fd(fd, SERVICES_FILE_MAX, &data, &size);
         if (r < 0)
                 return r;
 

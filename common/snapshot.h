@@ -8,6 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Linux 5.1; glibc 2.36's headers lack it. The daemon seals its images with it so that no
+ * client can write them while its own earlier mapping still can flip "superseded". */
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
 #define SNAPSHOT_MAGIC "PORTDSNP"
 #define SNAPSHOT_VERSION 1u
 

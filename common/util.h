@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
@@ -98,6 +99,57 @@ static inline int grow_array(void **array, size_t *allocated, size_t need, size_
                 return -ENOMEM;
         *array = p;
         *allocated = n;
+        return 0;
+}
+
+/* Microseconds on the given clock; 0 if the clock cannot be read (it always can on Linux). */
+static inline uint64_t now_usec(clockid_t clock)
+{
+        struct timespec ts;
+        if (clock_gettime(clock, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* Reads fd to its end into a malloc()ed, NUL-terminated buffer of at most max bytes (-EFBIG
+ * beyond). ret_size excludes the NUL. */
+static inline int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size)
+{
+        char *buf = NULL;
+        size_t allocated = 0, n = 0;
+
+        for (;;) {
+                if (allocated - n < 4096) {
+                        size_t a = allocated ? allocated * 2 : 65536;
+                        char *p = realloc(buf, a + 1);
+                        if (!p) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = p;
+                        allocated = a;
+                }
+                ssize_t k = read(fd, buf + n, allocated - n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int r = -errno;
+                        free(buf);
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > max) {
+                        free(buf);
+                        return -EFBIG;
+                }
+        }
+        if (!buf && !(buf = malloc(1)))
+                return -ENOMEM;
+        buf[n] = '\0';
+        *ret = buf;
+        *ret_size = n;
         return 0;
 }
 

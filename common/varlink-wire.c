@@ -545,17 +545,9 @@ struct VarlinkClient {
         int reply_fd;              /* fd attached to the last reply */
 };
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 static uint64_t deadline_after(uint64_t timeout_usec)
 {
-        uint64_t n = now_usec();
+        uint64_t n = now_usec(CLOCK_MONOTONIC);
         return n + timeout_usec < n ? UINT64_MAX : n + timeout_usec;
 }
 
@@ -565,7 +557,7 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 {
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = events };
-                uint64_t n = now_usec();
+                uint64_t n = now_usec(CLOCK_MONOTONIC);
                 int r;
 
                 if (n >= deadline)
@@ -666,7 +658,7 @@ int varlink_client_connect(const char *path, uint64_t timeout_usec, VarlinkClien
                          * retry until the deadline. */
                         for (;;) {
                                 struct timespec ts = { .tv_nsec = 1000000 };
-                                if (now_usec() >= deadline)
+                                if (now_usec(CLOCK_MONOTONIC) >= deadline)
                                         return -ETIMEDOUT;
                                 (void) nanosleep(&ts, NULL);
                                 if (connect(fd, (struct sockaddr *) &sa,

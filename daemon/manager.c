@@ -17,17 +17,6 @@
 #include "log.h"
 #include "snapshot.h"
 
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-
-static uint64_t now_usec(clockid_t clock)
-{
-        struct timespec ts;
-
-        (void) clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static SnapshotImage *snapshot_image_free(SnapshotImage *s)
 {

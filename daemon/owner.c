@@ -140,13 +140,6 @@ const char *owner_state_to_string(OwnerProtocol p, uint8_t state)
         return "UNKNOWN";
 }
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 static void owner_process_done(OwnerProcess *p)
 {
         free(p->command);
@@ -535,7 +528,7 @@ static int scan_pids(OwnerContext *c, Cache *t, const PidList *l, Wanted *w, pid
 
 static bool scan_allowed(OwnerContext *c, uid_t uid)
 {
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         ScanBudget *b = NULL;
 
         if (uid == 0)
@@ -563,7 +556,7 @@ static int full_scan(OwnerContext *c, Wanted *w)
 {
         Cache fresh = {};
         PidList all = {};
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         int r;
 
         r = list_pids(c, false, 0, &all);
@@ -659,10 +652,10 @@ static int socket_units_refresh(OwnerContext *c)
         const char *name, *path;
         int r;
 
-        if (c->socket_units_time != 0 && now_usec() - c->socket_units_time < SOCKET_UNITS_TTL_USEC)
+        if (c->socket_units_time != 0 && now_usec(CLOCK_MONOTONIC) - c->socket_units_time < SOCKET_UNITS_TTL_USEC)
                 return 0;
         socket_units_clear(c);
-        c->socket_units_time = now_usec();
+        c->socket_units_time = now_usec(CLOCK_MONOTONIC);
 
         r = sd_bus_open_system(&bus);
         if (r < 0)
@@ -858,7 +851,7 @@ static int resolve_from_cache(OwnerContext *c, OwnerSocket *s, const OwnerCaller
         if (!e)
                 return 0;
         if (e->n_holders == 0)
-                return e->negative_until > now_usec();
+                return e->negative_until > now_usec(CLOCK_MONOTONIC);
 
         /* Copy: describing may drop holders from the entry, and forked ones join the list. */
         size_t n = e->n_holders, allocated = n;

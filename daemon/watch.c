@@ -46,14 +46,6 @@ void watch_done(Manager *m)
         m->n_watches = m->n_watches_allocated = 0;
 }
 
-static uint64_t now_monotonic(void)
-{
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Manager *m = userdata;
@@ -66,7 +58,7 @@ static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata)
 
 static void watch_schedule_reload(Manager *m)
 {
-        uint64_t now = now_monotonic(), deadline;
+        uint64_t now = now_usec(CLOCK_MONOTONIC), deadline;
         int r;
 
         if (m->debounce_first_usec == 0)

@@ -49,14 +49,6 @@ bool nss_client_error_is_unreachable(int r)
         }
 }
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
-}
-
 /* One exchange with the daemon.  The client's timeouts apply per operation, so each operation
  * gets what is left of the session's deadline. */
 typedef struct NssSession {
@@ -81,7 +73,7 @@ static int session_open(const NssConfig *cfg, NssSession *s)
                 sigdelset(&all, synchronous[i]);
         (void) pthread_sigmask(SIG_BLOCK, &all, &s->saved_mask);
 
-        s->deadline = now_usec() + NSS_CLIENT_TIMEOUT_USEC;
+        s->deadline = now_usec(CLOCK_MONOTONIC) + NSS_CLIENT_TIMEOUT_USEC;
         r = varlink_client_connect(cfg->socket, NSS_CLIENT_TIMEOUT_USEC, &s->client);
         if (r < 0) {
                 s->client = NULL;
@@ -99,7 +91,7 @@ static void session_close(NssSession *s)
 /* Gives the next operation what is left of the deadline; -ETIMEDOUT when nothing is. */
 static int session_arm(NssSession *s)
 {
-        uint64_t n = now_usec();
+        uint64_t n = now_usec(CLOCK_MONOTONIC);
 
         if (n >= s->deadline)
                 return -ETIMEDOUT;
@@ -254,7 +246,7 @@ int nss_client_list(const NssConfig *cfg, struct json_object **ret_services)
         list = json_object_new_array();
         if (!list)
                 return -ENOMEM;
-        uint64_t start = now_usec();
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
 
         r = session_open(cfg, &s);
         if (r < 0) {
@@ -291,8 +283,8 @@ int nss_client_list(const NssConfig *cfg, struct json_object **ret_services)
                 /* A long list (the IANA registry is 11,700 replies) may take longer than one
                  * deadline on a busy machine: each reply buys another, as long as the whole
                  * stream ends within NSS_CLIENT_LIST_MAX_USEC. */
-                if (now_usec() + NSS_CLIENT_TIMEOUT_USEC < start + NSS_CLIENT_LIST_MAX_USEC)
-                        s.deadline = now_usec() + NSS_CLIENT_TIMEOUT_USEC;
+                if (now_usec(CLOCK_MONOTONIC) + NSS_CLIENT_TIMEOUT_USEC < start + NSS_CLIENT_LIST_MAX_USEC)
+                        s.deadline = now_usec(CLOCK_MONOTONIC) + NSS_CLIENT_TIMEOUT_USEC;
                 r = session_arm(&s);
                 if (r >= 0)
                         r = varlink_client_next(s.client, &reply, &error);

@@ -33,9 +33,6 @@
 #include "nss-mapping.h"
 #include "util.h"
 
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
 
 /* A snapshot_open()-able image is at most 4 GiB; refuse to map anything near that. */
 #define MAPPING_SIZE_MAX (UINT64_C(1) << 30)
@@ -66,14 +63,6 @@ static SnapshotMapping *current;
 static SnapshotMapping *slots;
 static int refreshing;
 static uint64_t retry_after_usec;
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-        return (uint64_t) ts.tv_sec * 1000000U + (uint64_t) ts.tv_nsec / 1000U;
-}
 
 static void mapping_try_unmap(SnapshotMapping *m)
 {
@@ -200,7 +189,7 @@ static int install_locked(int fd, uint64_t size)
         s->snapshot = snapshot;
         s->dev = st.st_dev;
         s->inode = st.st_ino;
-        s->checked_usec = now_usec();
+        s->checked_usec = now_usec(CLOCK_MONOTONIC_COARSE);
         __atomic_fetch_sub(&s->state, MAPPING_RETIRED | MAPPING_UNMAPPED | MAPPING_READER, __ATOMIC_RELEASE);
         publish(s);
         return 0;
@@ -240,19 +229,19 @@ static int refresh_locked(SnapshotMapping *old)
                 return -ENOENT;
         if (cfg.no_snapshot)
                 return -EOPNOTSUPP;
-        if (now_usec() < __atomic_load_n(&retry_after_usec, __ATOMIC_RELAXED))
+        if (now_usec(CLOCK_MONOTONIC_COARSE) < __atomic_load_n(&retry_after_usec, __ATOMIC_RELAXED))
                 return -EALREADY;
 
         r = nss_client_get_snapshot(&cfg, &fd, &size);
         if (r >= 0 && old && fstat(fd, &st) >= 0 && st.st_dev == old->dev && st.st_ino == old->inode &&
                 !snapshot_is_superseded(&old->snapshot)) {
-                __atomic_store_n(&old->checked_usec, now_usec(), __ATOMIC_RELAXED);
+                __atomic_store_n(&old->checked_usec, now_usec(CLOCK_MONOTONIC_COARSE), __ATOMIC_RELAXED);
                 return 1;
         }
         if (r >= 0)
                 r = install_locked(fd, size);
         if (r < 0)
-                __atomic_store_n(&retry_after_usec, now_usec() + MAPPING_RETRY_USEC, __ATOMIC_RELAXED);
+                __atomic_store_n(&retry_after_usec, now_usec(CLOCK_MONOTONIC_COARSE) + MAPPING_RETRY_USEC, __ATOMIC_RELAXED);
         return r;
 }
 
@@ -278,7 +267,7 @@ static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, 
                 /* Only its age made us ask, and the daemon is gone or confused: nothing says the
                  * image is out of date, so it keeps answering (the daemon's last word beats the
                  * files backend, which lacks the drop-ins); ask again after another period. */
-                __atomic_store_n(&old->checked_usec, now_usec(), __ATOMIC_RELAXED);
+                __atomic_store_n(&old->checked_usec, now_usec(CLOCK_MONOTONIC_COARSE), __ATOMIC_RELAXED);
                 *ret = old;
                 return 0;
         }
@@ -300,7 +289,7 @@ int mapping_acquire(SnapshotMapping **ret)
         SnapshotMapping *m = mapping_ref_current();
 
         if (_likely_(m && !snapshot_is_superseded(&m->snapshot) &&
-                     now_usec() <
+                     now_usec(CLOCK_MONOTONIC_COARSE) <
                              __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC)) {
                 *ret = m;
                 return 0;
