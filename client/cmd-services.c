@@ -13,6 +13,7 @@
 
 #include "catalog-json.h"
 #include "catalog.h"
+#include "json-util.h"
 #include "overrides.h"
 #include "portctl.h"
 #include "util.h"
@@ -24,13 +25,6 @@ static void varlink_client_freep(VarlinkClient **c)
 {
         varlink_client_free(*c);
 }
-
-static void json_object_putp(struct json_object **o)
-{
-        if (*o)
-                json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_object_putp)
 
 static int daemon_connect(const PortctlContext *ctx, VarlinkClient **ret)
 {

@@ -622,19 +622,32 @@ int varlink_client_connect_fd(int fd, uint64_t timeout_usec, VarlinkClient **ret
         return client_new(fd, timeout_usec, ret);
 }
 
-int varlink_client_connect(const char *path, uint64_t timeout_usec, VarlinkClient **ret)
+int sockaddr_un_set(struct sockaddr_un *sa, const char *path, socklen_t *ret_len)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        _cleanup_close_ int fd = -1;
         size_t l;
-        uint64_t deadline;
 
         if (!path || path[0] != '/')
                 return -EINVAL;
         l = strlen(path);
-        if (l >= sizeof(sa.sun_path))
+        if (l >= sizeof(sa->sun_path))
                 return -ENAMETOOLONG;
-        memcpy(sa.sun_path, path, l + 1);
+        *sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
+        memcpy(sa->sun_path, path, l + 1);
+        *ret_len = (socklen_t) (offsetof(struct sockaddr_un, sun_path) + l + 1);
+        return 0;
+}
+
+int varlink_client_connect(const char *path, uint64_t timeout_usec, VarlinkClient **ret)
+{
+        struct sockaddr_un sa;
+        _cleanup_close_ int fd = -1;
+        socklen_t sa_len;
+        uint64_t deadline;
+        int k;
+
+        k = sockaddr_un_set(&sa, path, &sa_len);
+        if (k < 0)
+                return k;
 
         if (timeout_usec == 0)
                 timeout_usec = CLIENT_TIMEOUT_DEFAULT_USEC;
@@ -644,8 +657,7 @@ int varlink_client_connect(const char *path, uint64_t timeout_usec, VarlinkClien
         if (fd < 0)
                 return -errno;
 
-        if (connect(fd, (struct sockaddr *) &sa,
-                    (socklen_t) (offsetof(struct sockaddr_un, sun_path) + l + 1)) < 0) {
+        if (connect(fd, (struct sockaddr *) &sa, sa_len) < 0) {
                 int r;
                 socklen_t sl = sizeof(r);
 
@@ -661,9 +673,7 @@ int varlink_client_connect(const char *path, uint64_t timeout_usec, VarlinkClien
                                 if (now_usec(CLOCK_MONOTONIC) >= deadline)
                                         return -ETIMEDOUT;
                                 (void) nanosleep(&ts, NULL);
-                                if (connect(fd, (struct sockaddr *) &sa,
-                                            (socklen_t) (offsetof(struct sockaddr_un, sun_path) + l + 1)) >=
-                                        0)
+                                if (connect(fd, (struct sockaddr *) &sa, sa_len) >= 0)
                                         break;
                                 if (errno == EISCONN)
                                         break;

@@ -7,9 +7,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct json_object;
 struct json_tokener;
+struct sockaddr_un;
 
 /* Largest message (without its NUL) the server accepts from a client. */
 #define VARLINK_MESSAGE_MAX (64U * 1024U)
@@ -128,6 +130,11 @@ int varlink_reply_parse(struct json_object *m, VarlinkReply *ret);
  * -ENOTCONN. */
 
 typedef struct VarlinkClient VarlinkClient;
+
+/* Fills sa with an absolute filesystem path (abstract names not supported) and ret_len with the
+ * address length for bind()/connect(); -EINVAL for a relative path, -ENAMETOOLONG when it does
+ * not fit. */
+int sockaddr_un_set(struct sockaddr_un *sa, const char *path, socklen_t *ret_len);
 
 /* Connects to the Unix socket at path (abstract names not supported).  timeout_usec 0 means the
  * default of 5 s; it also becomes the per-operation timeout.  -ENAMETOOLONG, -ETIMEDOUT, or the

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -17,6 +18,8 @@
 #include "log.h"
 #include "snapshot.h"
 
+#define RETRY_FIRST_USEC (1000ULL * 1000ULL)
+#define RETRY_MAX_USEC   (60ULL * 1000ULL * 1000ULL)
 
 static SnapshotImage *snapshot_image_free(SnapshotImage *s)
 {
@@ -72,8 +75,10 @@ static int snapshot_image_new(const Catalog *c, uint64_t generation, SnapshotIma
         if (fcntl(s->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
                 return -errno;
 
-        /* Clients get a file description of their own, opened read-only: they cannot write() it
-         * even in principle, and their lseek()s do not move ours. */
+        /* Clients get a file description of their own, opened read-only, so their lseek()s do not
+         * move ours.  That alone does not stop writes: a client can open /proc/self/fd/N again
+         * read-write (a memfd has mode 0777).  The seals above are what refuse every write,
+         * mapping or truncation, whichever description it comes through. */
         char proc[64];
         (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%d", s->fd);
         int fd = open(proc, O_RDONLY | O_CLOEXEC);
@@ -275,6 +280,63 @@ out:
         return r;
 }
 
+static CatalogHold *catalog_hold_new(Catalog *c)
+{
+        CatalogHold *h = calloc(1, sizeof(CatalogHold));
+        if (!h)
+                return NULL;
+        h->n_ref = 1;
+        h->catalog = c;
+        return h;
+}
+
+CatalogHold *catalog_hold_unref(CatalogHold *h)
+{
+        if (!h || --h->n_ref > 0)
+                return NULL;
+        catalog_free(h->catalog);
+        return mfree(h);
+}
+
+CatalogHold *manager_catalog_ref(Manager *m)
+{
+        if (!m->catalog_hold)
+                return NULL;
+        m->catalog_hold->n_ref++;
+        return m->catalog_hold;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+
+        log_info("Trying the failed reload again.");
+        (void) manager_reload(m, false);
+        return 0;
+}
+
+void manager_schedule_retry(Manager *m)
+{
+        int r;
+
+        m->retry_delay_usec =
+                m->retry_delay_usec == 0 ? RETRY_FIRST_USEC : MIN(m->retry_delay_usec * 2, RETRY_MAX_USEC);
+        if (!m->retry_event_source) {
+                r = sd_event_add_time_relative(m->event, &m->retry_event_source, CLOCK_MONOTONIC,
+                        m->retry_delay_usec, 0, on_retry, m);
+                if (r >= 0)
+                        (void) sd_event_source_set_description(m->retry_event_source, "reload-retry");
+        } else {
+                r = sd_event_source_set_time_relative(m->retry_event_source, m->retry_delay_usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->retry_event_source, SD_EVENT_ONESHOT);
+        }
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the reload retry timer: %m");
+        else
+                log_info("Retrying in %" PRIu64 " ms.", m->retry_delay_usec / 1000);
+}
+
 static void manager_notify_status(Manager *m)
 {
         (void) sd_notifyf(false,
@@ -287,8 +349,10 @@ int manager_reload(Manager *m, bool explicit)
 {
         _cleanup_(snapshot_image_freep) SnapshotImage *image = NULL;
         SourceState *states = NULL;
+        CatalogHold *hold = NULL;
         Catalog *c = NULL;
         size_t n_states = 0;
+        bool watching;
         int r;
 
         if (m->ready)
@@ -305,6 +369,7 @@ int manager_reload(Manager *m, bool explicit)
         if (r < 0)
                 log_warning_errno(
                         r, "Failed to watch the configuration: %m, changes are only seen on reload.");
+        watching = r >= 0;
 
         r = manager_load_sources(m, explicit, &states, &n_states);
         if (r < 0) {
@@ -324,6 +389,12 @@ int manager_reload(Manager *m, bool explicit)
                 goto fail;
         }
 
+        hold = catalog_hold_new(c);
+        if (!hold) {
+                r = log_oom();
+                goto fail;
+        }
+
         if (m->catalog) {
                 for (size_t i = 0; i < n_states; i++)
                         if (!source_states_find(m->sources, m->n_sources, states[i].path))
@@ -336,13 +407,14 @@ int manager_reload(Manager *m, bool explicit)
         /* The swap: from here on every call sees the new catalog and GetSnapshot hands out the new
          * image.  Only then are the old ones released; clients keep their own mappings of the old
          * image and learn from its superseded word that they should fetch the new one. */
-        Catalog *old_catalog = m->catalog;
+        CatalogHold *old_hold = m->catalog_hold;
         SnapshotImage *old_image = m->snapshot;
         SourceState *old_states = m->sources;
         size_t n_old_states = m->n_sources;
 
         varlink_services_flush_cache(m);
         m->catalog = c;
+        m->catalog_hold = hold;
         m->snapshot = TAKE_PTR(image);
         m->sources = states;
         m->n_sources = n_states;
@@ -354,8 +426,17 @@ int manager_reload(Manager *m, bool explicit)
                 __atomic_store_n(&((SnapshotHeader *) old_image->map)->superseded, 1u, __ATOMIC_RELEASE);
                 snapshot_image_free(old_image);
         }
-        catalog_free(old_catalog);
+        /* Freed now unless a List stream still enumerates it. */
+        catalog_hold_unref(old_hold);
         source_states_free(old_states, n_old_states, m->sources, m->n_sources);
+
+        /* Without watches no change on disk would ever reach us: keep trying to set them up. */
+        if (watching) {
+                m->retry_delay_usec = 0;
+                if (m->retry_event_source)
+                        (void) sd_event_source_set_enabled(m->retry_event_source, SD_EVENT_OFF);
+        } else
+                manager_schedule_retry(m);
 
         log_info("Loaded generation %" PRIu64
                  ": %zu services from %zu sources, %zu diagnostics, digest %016" PRIx64 ".",
@@ -368,6 +449,9 @@ fail:
         catalog_free(c);
         if (states)
                 source_states_free(states, n_states, m->sources, m->n_sources);
+        /* Nothing on disk may change again to trigger another try (a failed watch setup sees no
+         * events at all): retry on a timer. */
+        manager_schedule_retry(m);
         if (m->ready)
                 manager_notify_status(m);
         return r;
@@ -401,6 +485,24 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         return 0;
 }
 
+/* The soft limit systemd leaves us (1024) would cap connections far below what the server is
+ * configured for; every descriptor we open is poll()-free (epoll), so the hard limit is safe. */
+static void rlimit_nofile_raise(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(errno, "Failed to raise the descriptor limit from %llu: %m",
+                        (unsigned long long) old);
+        else
+                log_debug("Raised the descriptor limit from %llu to %llu.", (unsigned long long) old,
+                        (unsigned long long) rl.rlim_cur);
+}
+
 int manager_new(const char *root, Manager **ret)
 {
         Manager *m;
@@ -411,6 +513,8 @@ int manager_new(const char *root, Manager **ret)
         if (!m)
                 return log_oom();
         m->inotify_fd = -1;
+
+        rlimit_nofile_raise();
 
         if (root && *root && !streq(root, "/")) {
                 m->root = strdup(root);
@@ -470,6 +574,7 @@ Manager *manager_free(Manager *m)
         m->server = varlink_server_free(m->server);
         watch_done(m);
         m->debounce_event_source = sd_event_source_unref(m->debounce_event_source);
+        m->retry_event_source = sd_event_source_disable_unref(m->retry_event_source);
 
         /* Remove the socket we made, unless another instance has replaced it meanwhile. */
         struct stat st;
@@ -479,8 +584,13 @@ Manager *manager_free(Manager *m)
         free(m->socket_path);
 
         varlink_services_flush_cache(m);
+        /* Processes that mapped this image must not keep answering from it once we are gone:
+         * flagged like an image a reload replaced, they ask again (and fall back without us). */
+        if (m->snapshot && m->snapshot->map)
+                __atomic_store_n(&((SnapshotHeader *) m->snapshot->map)->superseded, 1u, __ATOMIC_RELEASE);
         snapshot_image_free(m->snapshot);
-        catalog_free(m->catalog);
+        m->catalog = NULL;
+        m->catalog_hold = catalog_hold_unref(m->catalog_hold);
         source_states_free(m->sources, m->n_sources, NULL, 0);
         sd_event_unref(m->event);
         free(m->root);

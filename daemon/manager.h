@@ -32,6 +32,13 @@ typedef struct SnapshotImage {
         uint64_t generation;
 } SnapshotImage;
 
+/* A reference-counted catalog: a List stream keeps the catalog it started from alive across
+ * reloads, so that an enumeration never mixes two generations. */
+typedef struct CatalogHold {
+        unsigned n_ref;
+        Catalog *catalog;
+} CatalogHold;
+
 struct json_object;
 typedef struct WatchEntry WatchEntry;
 
@@ -49,8 +56,10 @@ typedef struct Manager {
         SourceState *sources;
         size_t n_sources;
 
-        /* What every answer comes from; replaced whole by a rebuild. */
+        /* What every answer comes from; replaced whole by a rebuild.  catalog is
+         * catalog_hold->catalog; the Manager owns one reference to the hold. */
         Catalog *catalog;
+        CatalogHold *catalog_hold;
         SnapshotImage *snapshot;
         uint64_t generation;
         uint64_t loaded_usec;             /* CLOCK_REALTIME of the last rebuild */
@@ -65,6 +74,9 @@ typedef struct Manager {
         WatchEntry *watches;
         size_t n_watches, n_watches_allocated;
         uint64_t n_reloads;
+        /* A failed reload (or watch setup) is tried again after this back-off, doubling. */
+        sd_event_source *retry_event_source;
+        uint64_t retry_delay_usec;
 
         /* varlink-sockets.c: the owner-query worker thread and its inode cache */
         struct SocketsWorker *sockets;

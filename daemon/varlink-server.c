@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,13 +25,21 @@
 
 #define OUTPUT_MAX_DEFAULT              (16U * 1024U * 1024U)
 #define IDLE_TIMEOUT_DEFAULT_USEC       (60ULL * 1000ULL * 1000ULL)
+#define MESSAGE_TIMEOUT_DEFAULT_USEC    (5ULL * 1000ULL * 1000ULL)
 #define CONNECTIONS_MAX_DEFAULT         4096U
-#define CONNECTIONS_PER_UID_MAX_DEFAULT 128U
+#define CONNECTIONS_PER_UID_MAX_DEFAULT 32U
+/* Descriptors kept free of connections for everything else the daemon opens: snapshot memfds,
+ * inotify, sock_diag netlink, /proc scans, the files it parses. */
+#define FD_RESERVE 64U
 /* Above this many unsent bytes a connection stops taking new calls until the client reads:
  * back-pressure for pipelining clients, long before output_max disconnects them. */
-#define OUTPUT_HIGH_WATER   (256U * 1024U)
+#define OUTPUT_HIGH_WATER (256U * 1024U)
+/* A stream produces more replies only while less than this is unsent. */
+#define STREAM_LOW_WATER    (64U * 1024U)
 #define READ_MIN            4096U
 #define ACCEPT_BACKOFF_USEC (100ULL * 1000ULL)
+/* How long a call that ran out of descriptors waits before it is dispatched again. */
+#define RETRY_USEC (50ULL * 1000ULL)
 
 static const char service_interface_description[] =
         "# The Varlink Service Interface is provided by every varlink service. It\n"
@@ -129,6 +138,9 @@ struct VarlinkConnection {
 
         struct ucred ucred;
         uint64_t last_activity;
+        /* When the first byte of the incomplete message in the input arrived; 0 when there is
+         * none.  Unlike last_activity, trickling more bytes does not move it. */
+        uint64_t partial_since;
 
         VarlinkBuffer input;
         bool input_eof;
@@ -136,7 +148,16 @@ struct VarlinkConnection {
 
         /* The call being answered. */
         bool call_open;
+        bool call_answered; /* something (a notify) went out for it already */
         unsigned call_flags;
+
+        /* A call that ran out of descriptors, dispatched again when retry fires. */
+        struct json_object *retry_message;
+        sd_event_source *retry;
+
+        VarlinkStreamCallback stream;
+        void *stream_userdata;
+        void (*stream_destroy)(void *);
 
         char *out;
         size_t out_begin, out_end, out_allocated;
@@ -150,6 +171,7 @@ struct VarlinkConnection {
 
 static void connection_disconnect(VarlinkConnection *c);
 static void connection_process(VarlinkConnection *c);
+static int connection_on_retry(sd_event_source *source, uint64_t usec, void *userdata);
 
 /* ---- per-UID accounting ---- */
 
@@ -187,8 +209,22 @@ static void uid_unref(VarlinkServer *s, uid_t uid)
 
 /* ---- connections ---- */
 
+static void connection_stream_end(VarlinkConnection *c)
+{
+        void (*destroy)(void *) = c->stream_destroy;
+        void *userdata = c->stream_userdata;
+
+        c->stream = NULL;
+        c->stream_userdata = NULL;
+        c->stream_destroy = NULL;
+        if (destroy)
+                destroy(userdata);
+}
+
 static VarlinkConnection *connection_free(VarlinkConnection *c)
 {
+        connection_stream_end(c);
+        json_object_put(c->retry_message);
         varlink_buffer_done(&c->input);
         free(c->out);
         for (size_t i = 0; i < c->n_out_fds; i++)
@@ -264,8 +300,10 @@ static void connection_set_events(VarlinkConnection *c)
         if (!c->server)
                 return;
         /* Read only while no call is being answered and the client keeps up with its replies:
-         * a client cannot make us buffer more than one read ahead. */
-        if (!c->input_eof && !c->call_open && c->out_end - c->out_begin < OUTPUT_HIGH_WATER)
+         * a client cannot make us buffer more than one read ahead, nor hold more than one
+         * duplicated descriptor (a reply with an fd blocks reading until it is sent). */
+        if (!c->input_eof && !c->call_open && !c->retry_message && c->n_out_fds == 0 &&
+                c->out_end - c->out_begin < OUTPUT_HIGH_WATER)
                 events |= EPOLLIN;
         if (c->out_end > c->out_begin)
                 events |= EPOLLOUT;
@@ -304,9 +342,14 @@ static void connection_disconnect(VarlinkConnection *c)
         c->io = sd_event_source_disable_unref(c->io);
         c->timer = sd_event_source_disable_unref(c->timer);
         c->defer = sd_event_source_disable_unref(c->defer);
+        c->retry = sd_event_source_disable_unref(c->retry);
+        json_object_put(TAKE_PTR(c->retry_message));
         c->fd = safe_close(c->fd);
         c->server = NULL;
         c->call_open = false;
+        /* What a stream holds (a whole catalog, say) goes with the client, not with the last
+         * reference to the connection. */
+        connection_stream_end(c);
         varlink_connection_unref(c);
 }
 
@@ -382,7 +425,7 @@ static void connection_kick(VarlinkConnection *c)
         }
         /* After EOF, a connection with nothing left to answer goes; an incomplete last message
          * can never be completed. */
-        if (c->input_eof && !c->call_open && c->out_begin == c->out_end &&
+        if (c->input_eof && !c->call_open && !c->retry_message && c->out_begin == c->out_end &&
                 (varlink_buffer_pending(&c->input) == 0 ||
                         !memchr(c->input.data + c->input.begin, 0, varlink_buffer_pending(&c->input)))) {
                 connection_disconnect(c);
@@ -429,6 +472,8 @@ static int connection_enqueue(VarlinkConnection *c, struct json_object *m, int f
 
                 if (GROW(c->out_fds, c->allocated_out_fds, c->n_out_fds + 1) < 0)
                         return -ENOMEM;
+                /* EMFILE/ENFILE reach the method, which passes them back to dispatch: the call is
+                 * then retried, and the connection lives. */
                 copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
                 if (copy < 0)
                         return -errno;
@@ -470,6 +515,8 @@ static int connection_send_reply(
 
         if (!continues)
                 c->call_open = false;
+        else
+                c->call_answered = true;
 
         if (!c->dispatching) {
                 /* An asynchronous answer: send it now, and pick up calls that waited behind it. */
@@ -495,6 +542,25 @@ int varlink_connection_reply_fd(VarlinkConnection *c, struct json_object *parame
 int varlink_connection_notify(VarlinkConnection *c, struct json_object *parameters)
 {
         return connection_send_reply(c, parameters, true, NULL, -1);
+}
+
+int varlink_connection_stream(
+        VarlinkConnection *c, VarlinkStreamCallback produce, void *userdata, void (*destroy)(void *))
+{
+        if (!c->server)
+                return -ENOTCONN;
+        if (!c->call_open || c->stream)
+                return -EBADMSG;
+        if (!(c->call_flags & VARLINK_CALL_MORE))
+                return -EPROTO;
+        if (!produce)
+                return -EINVAL;
+        c->stream = produce;
+        c->stream_userdata = userdata;
+        c->stream_destroy = destroy;
+        if (!c->dispatching && c->defer)
+                (void) sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+        return 0;
 }
 
 int varlink_connection_error(VarlinkConnection *c, const char *error, struct json_object *parameters)
@@ -582,6 +648,7 @@ static int connection_dispatch(VarlinkConnection *c, struct json_object *m)
                 return -EBADMSG;
 
         c->call_open = true;
+        c->call_answered = false;
         c->call_flags = call.flags;
 
         method = server_find_method(s, call.method);
@@ -615,12 +682,57 @@ static int connection_dispatch(VarlinkConnection *c, struct json_object *m)
 
         r = method->callback(c, call.parameters ?: empty, call.flags, method->userdata);
         json_object_put(empty);
+        if ((r == -EMFILE || r == -ENFILE) && c->call_open && !c->call_answered && !c->stream) {
+                /* Out of descriptors is the daemon's state, not the client's fault: the call
+                 * waits, like a full socket makes a reply wait, and this client sends nothing
+                 * else meanwhile. */
+                if (!c->retry) {
+                        r = sd_event_add_time_relative(
+                                s->event, &c->retry, CLOCK_MONOTONIC, RETRY_USEC, 0, connection_on_retry, c);
+                        if (r < 0)
+                                return r;
+                } else {
+                        r = sd_event_source_set_time_relative(c->retry, RETRY_USEC);
+                        if (r >= 0)
+                                r = sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
+                        if (r < 0)
+                                return r;
+                }
+                c->retry_message = json_object_get(m);
+                c->call_open = false;
+                return 0;
+        }
         if (r < 0 && c->call_open)
                 return r;
         /* A oneway call is over when its callback returns, answered or not. */
         if (call.flags & VARLINK_CALL_ONEWAY)
                 c->call_open = false;
+        if (!c->call_open && c->stream)
+                connection_stream_end(c);
         return 0;
+}
+
+static bool connection_input_incomplete(VarlinkConnection *c)
+{
+        size_t n = varlink_buffer_pending(&c->input);
+
+        return n > 0 && !memchr(c->input.data + c->input.begin, 0, n);
+}
+
+/* Arms the connection's timer for the earlier of its idle and its message deadline. */
+static void connection_arm_timer(VarlinkConnection *c)
+{
+        VarlinkServer *s = c->server;
+        uint64_t t;
+
+        if (!s || !c->timer)
+                return;
+        t = c->last_activity + s->limits.idle_timeout_usec;
+        if (c->partial_since > 0)
+                t = MIN(t, c->partial_since + s->limits.message_timeout_usec);
+        if (sd_event_source_set_time(c->timer, t) < 0 ||
+                sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT) < 0)
+                connection_disconnect(c);
 }
 
 static void connection_process(VarlinkConnection *c)
@@ -628,24 +740,59 @@ static void connection_process(VarlinkConnection *c)
         varlink_connection_ref(c);
         c->dispatching = true;
 
-        while (c->server && !c->call_open) {
+        while (c->server) {
                 struct json_object *m = NULL;
                 int r;
 
-                if (c->out_end - c->out_begin >= OUTPUT_HIGH_WATER) {
-                        /* Stop taking calls only if the socket really is full; EPOLLOUT resumes. */
+                if (c->stream) {
+                        if (!c->call_open) {
+                                connection_stream_end(c);
+                                continue;
+                        }
+                        /* Well below output_max, so that one more batch never overflows it. */
+                        size_t low_water = MIN((size_t) STREAM_LOW_WATER, c->server->limits.output_max / 4);
+                        if (c->out_end - c->out_begin >= low_water) {
+                                if (connection_flush(c) < 0) {
+                                        connection_disconnect(c);
+                                        break;
+                                }
+                                if (c->out_end - c->out_begin >= low_water)
+                                        break; /* EPOLLOUT brings us back */
+                        }
+                        size_t before = c->out_end - c->out_begin;
+                        r = c->stream(c, c->stream_userdata);
+                        if (r < 0 || (c->call_open && c->out_end - c->out_begin <= before)) {
+                                /* A producer that fails or adds nothing would never end. */
+                                connection_disconnect(c);
+                                break;
+                        }
+                        continue;
+                }
+                if (c->call_open)
+                        break;
+
+                if (c->out_end - c->out_begin >= OUTPUT_HIGH_WATER || c->n_out_fds > 0) {
+                        /* Stop taking calls only if the socket really is full, or while a reply
+                         * with a descriptor waits: EPOLLOUT resumes. */
                         if (connection_flush(c) < 0) {
                                 connection_disconnect(c);
                                 break;
                         }
-                        if (c->out_end - c->out_begin >= OUTPUT_HIGH_WATER)
+                        if (c->out_end - c->out_begin >= OUTPUT_HIGH_WATER || c->n_out_fds > 0)
                                 break;
                 }
 
-                r = varlink_buffer_next_object(&c->input, &m);
+                if (c->retry_message) {
+                        if (sd_event_source_get_enabled(c->retry, NULL) > 0)
+                                break; /* still waiting for descriptors */
+                        m = TAKE_PTR(c->retry_message);
+                        r = 1;
+                } else
+                        r = varlink_buffer_next_object(&c->input, &m);
                 if (r == 0)
                         break;
                 if (r > 0) {
+                        c->partial_since = 0;
                         r = connection_dispatch(c, m);
                         json_object_put(m);
                 }
@@ -655,9 +802,21 @@ static void connection_process(VarlinkConnection *c)
                 }
         }
 
+        /* Start the message clock when an incomplete message is left behind. */
+        if (c->server && c->partial_since == 0 && connection_input_incomplete(c)) {
+                (void) sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->partial_since);
+                connection_arm_timer(c);
+        }
+
         c->dispatching = false;
         connection_kick(c);
         varlink_connection_unref(c);
+}
+
+static int connection_on_retry(sd_event_source *source, uint64_t usec, void *userdata)
+{
+        connection_process(userdata);
+        return 0;
 }
 
 static int connection_on_io(sd_event_source *source, int fd, uint32_t revents, void *userdata)
@@ -706,14 +865,31 @@ static int connection_on_timer(sd_event_source *source, uint64_t usec, void *use
 {
         VarlinkConnection *c = userdata;
         uint64_t timeout = c->server->limits.idle_timeout_usec;
+        uint64_t message_timeout = c->server->limits.message_timeout_usec;
+        uint64_t next;
 
-        /* Checking the stamp here instead of re-arming on every message keeps the hot path free
-         * of timer updates. */
-        if (usec >= c->last_activity + timeout && !c->call_open) {
+        /* A message must be complete within its deadline however its bytes trickle in: each byte
+         * counts as activity, so the idle timeout alone would let a client hold a slot forever. */
+        if (c->partial_since > 0 && !connection_input_incomplete(c))
+                c->partial_since = 0;
+        /* While we hold off reading (back-pressure), the rest of the message may be waiting in
+         * the socket: the client gets its full deadline again once we read. */
+        if (c->partial_since > 0 && !(c->io_events & EPOLLIN))
+                c->partial_since = usec;
+        if (c->partial_since > 0 && usec >= c->partial_since + message_timeout) {
                 connection_disconnect(c);
                 return 0;
         }
-        if (sd_event_source_set_time(source, MAX(c->last_activity + timeout, usec + 1)) < 0 ||
+        /* Checking the stamp here instead of re-arming on every message keeps the hot path free
+         * of timer updates. */
+        if (usec >= c->last_activity + timeout && !c->call_open && !c->retry_message) {
+                connection_disconnect(c);
+                return 0;
+        }
+        next = MAX(c->last_activity + timeout, usec + 1);
+        if (c->partial_since > 0)
+                next = MIN(next, c->partial_since + message_timeout);
+        if (sd_event_source_set_time(source, next) < 0 ||
                 sd_event_source_set_enabled(source, SD_EVENT_ONESHOT) < 0)
                 connection_disconnect(c);
         return 0;
@@ -732,14 +908,16 @@ static int server_add_connection(VarlinkServer *s, int fd)
         }
 
         /* Over a cap the connection is closed at once: the client sees EOF and the backlog
-         * keeps moving.  Root is bound only by the total so that users cannot lock it out. */
+         * keeps moving.  Root is bound only by the total, and the last slots are root's, so that
+         * users cannot lock it out however many UIDs they have. */
         if (s->n_connections >= s->limits.connections_max) {
                 safe_close(fd);
                 return -EBUSY;
         }
         if (ucred.uid != 0) {
                 UidCount *u = uid_find(s, ucred.uid);
-                if (u && u->count >= s->limits.connections_per_uid_max) {
+                if (s->n_connections >= s->limits.connections_max - s->limits.connections_root_reserve ||
+                        (u && u->count >= s->limits.connections_per_uid_max)) {
                         safe_close(fd);
                         return -EBUSY;
                 }
@@ -887,6 +1065,19 @@ static int method_get_interface_description(
 
 /* ---- server ---- */
 
+/* With more connections than descriptors, accept() fails with EMFILE for everyone, root
+ * included; each connection may hold two (its socket, one fd queued with a reply). */
+static unsigned connections_max_from_rlimit(void)
+{
+        struct rlimit rl;
+        rlim_t n;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return CONNECTIONS_MAX_DEFAULT;
+        n = rl.rlim_cur > 2 * FD_RESERVE ? (rl.rlim_cur - FD_RESERVE) / 2 : FD_RESERVE / 2;
+        return (unsigned) MIN(n, (rlim_t) CONNECTIONS_MAX_DEFAULT);
+}
+
 int varlink_server_new(sd_event *event, const VarlinkServerLimits *limits, const char *product,
         const char *version, const char *url, VarlinkServer **ret)
 {
@@ -905,8 +1096,14 @@ int varlink_server_new(sd_event *event, const VarlinkServerLimits *limits, const
                 s->limits.output_max = OUTPUT_MAX_DEFAULT;
         if (s->limits.idle_timeout_usec == 0)
                 s->limits.idle_timeout_usec = IDLE_TIMEOUT_DEFAULT_USEC;
+        if (s->limits.message_timeout_usec == 0)
+                s->limits.message_timeout_usec = MESSAGE_TIMEOUT_DEFAULT_USEC;
         if (s->limits.connections_max == 0)
-                s->limits.connections_max = CONNECTIONS_MAX_DEFAULT;
+                s->limits.connections_max = connections_max_from_rlimit();
+        if (s->limits.connections_root_reserve == 0)
+                s->limits.connections_root_reserve = MAX(1U, MIN(64U, s->limits.connections_max / 8));
+        if (s->limits.connections_root_reserve >= s->limits.connections_max)
+                s->limits.connections_root_reserve = s->limits.connections_max - 1;
         if (s->limits.connections_per_uid_max == 0)
                 s->limits.connections_per_uid_max = CONNECTIONS_PER_UID_MAX_DEFAULT;
 
@@ -1067,17 +1264,16 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd)
 
 int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa;
         _cleanup_close_ int fd = -1;
+        socklen_t sa_len;
         struct stat st;
-        size_t l;
+        mode_t old_umask;
+        int r;
 
-        if (!path || path[0] != '/')
-                return -EINVAL;
-        l = strlen(path);
-        if (l >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        memcpy(sa.sun_path, path, l + 1);
+        r = sockaddr_un_set(&sa, path, &sa_len);
+        if (r < 0)
+                return r;
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
@@ -1087,11 +1283,13 @@ int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
         if (lstat(path, &st) >= 0 && S_ISSOCK(st.st_mode))
                 (void) unlink(path);
 
-        if (bind(fd, (struct sockaddr *) &sa, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + l + 1)) <
-                0)
-                return -errno;
-        if (chmod(path, mode) < 0)
-                return -errno;
+        /* The socket inode gets its mode at creation, from the umask: a chmod() after bind()
+         * would follow a symlink someone put at path in between. */
+        old_umask = umask(~mode & 0777);
+        r = bind(fd, (struct sockaddr *) &sa, sa_len) < 0 ? -errno : 0;
+        (void) umask(old_umask);
+        if (r < 0)
+                return r;
         if (listen(fd, SOMAXCONN) < 0)
                 return -errno;
 

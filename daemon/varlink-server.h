@@ -21,11 +21,15 @@ typedef struct VarlinkConnection VarlinkConnection;
 
 /* Limits; a zero field takes the default noted. */
 typedef struct VarlinkServerLimits {
-        size_t message_max;         /* longest call accepted: VARLINK_MESSAGE_MAX (64 KiB) */
-        size_t output_max;          /* queued reply bytes per connection before it is dropped: 16 MiB */
-        uint64_t idle_timeout_usec; /* no traffic and no call in progress: 60 s */
-        unsigned connections_max;   /* all connections: 4096 */
-        unsigned connections_per_uid_max; /* per non-root UID: 128 (root is only bound by connections_max) */
+        size_t message_max;            /* longest call accepted: VARLINK_MESSAGE_MAX (64 KiB) */
+        size_t output_max;             /* queued reply bytes per connection before it is dropped: 16 MiB */
+        uint64_t idle_timeout_usec;    /* no traffic and no call in progress: 60 s */
+        uint64_t message_timeout_usec; /* from the first byte of a message to its NUL: 5 s */
+        /* All connections: half of what RLIMIT_NOFILE leaves after a reserve of 64 descriptors
+         * (each connection may hold its socket and one fd queued for sending), at most 4096. */
+        unsigned connections_max;
+        unsigned connections_root_reserve; /* slots only UID 0 may take: connections_max / 8, 1..64 */
+        unsigned connections_per_uid_max;  /* per non-root UID: 32 (root is only bound by connections_max) */
 } VarlinkServerLimits;
 
 /* A method.  parameters is the call's "parameters" object (an empty object when the call had
@@ -40,7 +44,9 @@ typedef struct VarlinkServerLimits {
  * functions do nothing and return 0, so callbacks need not check.
  *
  * Returning a negative errno without having answered closes the connection: the client sees EOF
- * (the NSS module then falls back to the next source).  The server does not log. */
+ * (the NSS module then falls back to the next source).  Except -EMFILE and -ENFILE before any
+ * answer (e.g. from varlink_connection_reply_fd()): that is back-pressure, and the same call is
+ * dispatched again a little later.  The server does not log. */
 typedef int (*VarlinkMethodCallback)(
         VarlinkConnection *c, struct json_object *parameters, unsigned flags, void *userdata);
 
@@ -81,10 +87,21 @@ VarlinkServer *varlink_connection_get_server(VarlinkConnection *c);
  * (harmless: the answer is dropped), -EBADMSG when no call is waiting for an answer. */
 int varlink_connection_reply(VarlinkConnection *c, struct json_object *parameters);
 /* As varlink_connection_reply(), and fd (borrowed: it is duplicated) travels with the reply via
- * SCM_RIGHTS. */
+ * SCM_RIGHTS.  The connection reads no further calls until that reply is sent, so a client holds
+ * at most one such duplicate in the server.  -EMFILE/-ENFILE when it cannot be duplicated now
+ * (nothing is queued; see VarlinkMethodCallback). */
 int varlink_connection_reply_fd(VarlinkConnection *c, struct json_object *parameters, int fd);
 /* An intermediate reply ("continues": true) of a call with VARLINK_CALL_MORE; -EPROTO without it. */
 int varlink_connection_notify(VarlinkConnection *c, struct json_object *parameters);
+/* A lazily produced stream of replies for the open call with VARLINK_CALL_MORE (-EPROTO without
+ * it): instead of answering, the method callback hands over produce and returns 0.  The server
+ * calls produce whenever the connection's unsent output is small, and it adds a few
+ * varlink_connection_notify() and, at the end, the final reply; a slow reader thus pins a bounded
+ * amount of memory however long the stream.  produce returning < 0 closes the connection.
+ * destroy (may be NULL) is called on userdata once the call is answered or the client is gone. */
+typedef int (*VarlinkStreamCallback)(VarlinkConnection *c, void *userdata);
+int varlink_connection_stream(
+        VarlinkConnection *c, VarlinkStreamCallback produce, void *userdata, void (*destroy)(void *));
 /* Final error reply; error must be a valid "interface.Name"; parameters borrowed, NULL means {}. */
 int varlink_connection_error(VarlinkConnection *c, const char *error, struct json_object *parameters);
 /* org.varlink.service.InvalidParameter {"parameter": name}. */

@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "catalog-json.h"
+#include "json-util.h"
 #include "daemon.h"
 #include "log.h"
 #include "overrides.h"
@@ -27,36 +28,6 @@
  * message limit. */
 #define NAME_LENGTH_MAX     1024
 #define PROTOCOL_LENGTH_MAX 255
-
-static void json_object_putp(struct json_object **o)
-{
-        if (*o)
-                json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_object_putp)
-
-/* Adds value (consumed, also on failure) under key. */
-static int json_add(struct json_object *o, const char *key, struct json_object *value)
-{
-        if (!value)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, value) < 0) {
-                json_object_put(value);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static int json_append(struct json_object *a, struct json_object *value)
-{
-        if (!value)
-                return -ENOMEM;
-        if (json_object_array_add(a, value) < 0) {
-                json_object_put(value);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 void varlink_services_flush_cache(Manager *m)
 {
@@ -279,23 +250,34 @@ static int method_get_service_by_port(
         return varlink_connection_reply(conn, reply);
 }
 
-static int method_list(
-        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+/* Entries per call of the List producer: a few KiB of output, so that the server tops up the
+ * queue in small steps. */
+#define LIST_BATCH 32
+
+/* An enumeration in progress: the catalog it started from (kept alive across reloads, so the
+ * client sees one generation from first entry to last) and the next entry to send. */
+typedef struct ListStream {
+        CatalogHold *hold;
+        size_t next;
+} ListStream;
+
+static void list_stream_free(void *userdata)
 {
-        Manager *m = userdata;
-        const Catalog *c = m->catalog;
+        ListStream *s = userdata;
+
+        catalog_hold_unref(s->hold);
+        free(s);
+}
+
+static int list_produce(VarlinkConnection *conn, void *userdata)
+{
+        ListStream *s = userdata;
+        const Catalog *c = s->hold->catalog;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
-
-        if (!(flags & VARLINK_CALL_MORE))
-                return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
-        if (c->n_entries == 0)
-                return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
-
-        /* All replies are queued now, from one catalog: a reload cannot tear the enumeration. */
-        for (size_t i = 0; i < c->n_entries; i++) {
+        for (unsigned k = 0; k < LIST_BATCH && s->next < c->n_entries; k++) {
                 _cleanup_json_ struct json_object *reply = NULL;
+                size_t i = s->next++;
 
                 if (service_reply_parameters(c, &c->entries[i], &reply) < 0)
                         return reply_oom(conn);
@@ -307,6 +289,36 @@ static int method_list(
                         return 0; /* the client left, or its output queue overflowed: nothing to answer */
                 if (r < 0)
                         return r;
+        }
+        return 0;
+}
+
+static int method_list(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        Manager *m = userdata;
+        ListStream *s;
+        int r;
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+
+        if (!(flags & VARLINK_CALL_MORE))
+                return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
+        if (!m->catalog || m->catalog->n_entries == 0)
+                return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
+        if (flags & VARLINK_CALL_ONEWAY)
+                return 0; /* nobody would read the entries */
+
+        /* Replies are produced as the client reads them, not queued all at once: a client that
+         * never reads would otherwise pin a rendering of the whole catalog per connection. */
+        s = calloc(1, sizeof(ListStream));
+        if (!s)
+                return reply_oom(conn);
+        s->hold = manager_catalog_ref(m);
+        r = varlink_connection_stream(conn, list_produce, s, list_stream_free);
+        if (r < 0) {
+                list_stream_free(s);
+                return r;
         }
         return 0;
 }

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "daemon.h"
+#include "json-util.h"
 #include "log.h"
 #include "owner.h"
 #include "io.portd.Sockets.varlink.h"
@@ -32,25 +33,6 @@
 #endif
 
 #define NETNS_LENGTH_MAX 255
-
-static void json_object_putp(struct json_object **o)
-{
-        if (*o)
-                json_object_put(*o);
-}
-#define _cleanup_json_ _cleanup_(json_object_putp)
-
-/* Adds value (consumed, also on failure) under key; a NULL value means allocation failed. */
-static int json_add(struct json_object *o, const char *key, struct json_object *value)
-{
-        if (!value)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, value) < 0) {
-                json_object_put(value);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 static int json_add_string_maybe(struct json_object *o, const char *key, const char *value)
 {

@@ -12,15 +12,21 @@
  * have).  A reader adds one; if the word it added to was already RETIRED it removes itself again
  * and looks for the new current mapping.  The retirer sets RETIRED; whoever then brings the word
  * to exactly RETIRED (retirer with no readers left, or the last reader leaving) moves it to
- * RETIRED|UNMAPPED with a compare-and-swap and unmaps: exactly one thread can make that move,
- * and no reader can be inside the image then, since a reader that arrives later sees RETIRED.
+ * RETIRED|UNMAPPED plus one reader, its own, with a compare-and-swap, unmaps, and only then
+ * removes that reader: exactly one thread can make that move, and no reader can be inside the
+ * image then, since a reader that arrives later sees RETIRED.  The unmapper's own reader is what
+ * keeps the slot from being reused under it: slot_claim() takes only a slot at exactly
+ * RETIRED|UNMAPPED, so base and size cannot be replaced by a new image (which the unmapper would
+ * then unmap, while it is current) before munmap() has read them and returned.
  *
  * The small SnapshotMapping structs are never freed: a thread may still hold a pointer it loaded
  * from `current` just before the switch and add itself to that struct's count at any later time.
- * They are reused instead: the refresher claims a RETIRED|UNMAPPED slot by a compare-and-swap to
- * RETIRED|UNMAPPED plus one reader (its own), so that late readers keep backing off while it
- * fills the slot, then clears both flags and its reader in one subtraction with release order;
- * a late reader that adds itself after that synchronises with the fill and sees a valid image.
+ * They are reused instead: the refresher claims a slot at exactly RETIRED|UNMAPPED (unmapped,
+ * no unmapper or reader inside) by a compare-and-swap to RETIRED|UNMAPPED plus one reader (its
+ * own), so that late readers keep backing off while it fills the slot, then clears both flags
+ * and its reader in one subtraction with release order; a late reader that adds itself after
+ * that synchronises with the fill and sees a valid image.  The unmapper's release subtraction
+ * pairs with that claiming compare-and-swap: its munmap() happens before the slot is refilled.
  * The slot list is only touched under the refresh lock. */
 
 #include <errno.h>
@@ -64,13 +70,24 @@ static SnapshotMapping *slots;
 static int refreshing;
 static uint64_t retry_after_usec;
 
+#ifdef NSS_TEST_HOOKS
+void (*mapping_test_unmap_hook)(void);
+#endif
+
 static void mapping_try_unmap(SnapshotMapping *m)
 {
         uint64_t expected = MAPPING_RETIRED;
 
-        if (__atomic_compare_exchange_n(&m->state, &expected, MAPPING_RETIRED | MAPPING_UNMAPPED, false,
-                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-                (void) munmap(m->base, m->size);
+        /* Our own reader holds the slot until munmap() is done: see the top of the file. */
+        if (!__atomic_compare_exchange_n(&m->state, &expected, MAPPING_RETIRED | MAPPING_UNMAPPED | MAPPING_READER,
+                    false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                return;
+#ifdef NSS_TEST_HOOKS
+        if (mapping_test_unmap_hook)
+                mapping_test_unmap_hook();
+#endif
+        (void) munmap(m->base, m->size);
+        (void) __atomic_fetch_sub(&m->state, MAPPING_READER, __ATOMIC_RELEASE);
 }
 
 void mapping_unref(SnapshotMapping *m)
@@ -257,6 +274,16 @@ static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, 
                 return 0;
         }
         r = refresh_locked(old);
+        if (r < 0 && superseded) {
+                /* The daemon marks its image superseded when a newer one replaces it and also
+                 * when it stops cleanly: with no newer image to be had, this one must not answer
+                 * again (a stopped daemon's configuration is withdrawn, the next source answers).
+                 * Retire it, unless a refresh by another thread already did. */
+                SnapshotMapping *expected = old;
+                if (__atomic_compare_exchange_n(
+                            &current, &expected, NULL, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+                        mapping_retire(old);
+        }
         refresh_unlock();
 
         if (r > 0) {
@@ -264,9 +291,10 @@ static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, 
                 return 0;
         }
         if (r < 0 && old && !superseded) {
-                /* Only its age made us ask, and the daemon is gone or confused: nothing says the
-                 * image is out of date, so it keeps answering (the daemon's last word beats the
-                 * files backend, which lacks the drop-ins); ask again after another period. */
+                /* Only its age made us ask, and the daemon is gone (crashed: a clean stop would
+                 * have marked the image superseded) or confused: nothing says the image is out of
+                 * date, so it keeps answering (the daemon's last word beats the files backend,
+                 * which lacks the drop-ins); ask again after another period. */
                 __atomic_store_n(&old->checked_usec, now_usec(CLOCK_MONOTONIC_COARSE), __ATOMIC_RELAXED);
                 *ret = old;
                 return 0;
@@ -275,8 +303,9 @@ static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, 
                 mapping_unref(old);
         if (r < 0) {
                 /* No fresh image: never answer from a superseded one then, the caller asks the
-                 * daemon with a varlink call; within the back-off (-EALREADY) the varlink call
-                 * also finds out whether the daemon is there at all. */
+                 * daemon with a varlink call (a daemon without snapshots, or with a bad one), or
+                 * answers UNAVAIL when it cannot be reached; within the back-off (-EALREADY) the
+                 * varlink call finds out whether the daemon is there at all. */
                 *ret = NULL;
                 return nss_client_error_is_unreachable(r) ? r : 0;
         }

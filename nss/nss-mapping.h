@@ -28,3 +28,9 @@ void mapping_drop(void);
 
 /* Resets the refresh lock in a forked child (its parent's other threads are gone). */
 void mapping_after_fork_child(void);
+
+#ifdef NSS_TEST_HOOKS
+/* Only in the implementation library the tests link (never in libnss_portd.so.2): called by the
+ * thread that unmaps a retired image between taking it and munmap(), to widen that window. */
+extern void (*mapping_test_unmap_hook)(void);
+#endif

@@ -5,10 +5,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <json-c/json.h>
 #include <netdb.h>
 #include <nss.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "nss-client.h"
 #include "nss-mapping.h"
@@ -98,7 +98,7 @@ static enum nss_status lookup(
         }
 
         NssConfig cfg;
-        struct json_object *service;
+        NssService *service;
         nss_config_read(&cfg);
         r = k->name ? nss_client_lookup_name(&cfg, k->name, k->protocol, &service)
                     : nss_client_lookup_port(&cfg, k->port, k->protocol, &service);
@@ -107,7 +107,7 @@ static enum nss_status lookup(
         if (r == 0)
                 return finish(-ENOENT, saved_errno, errnop);
         r = nss_service_fill(service, result, buffer, buflen);
-        json_object_put(service);
+        free(service);
         return finish(r, saved_errno, errnop);
 }
 
@@ -137,7 +137,7 @@ static pthread_mutex_t enumeration_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
         bool started;
         SnapshotMapping *mapping;
-        struct json_object *services;
+        NssServiceList services;
         size_t position;
 } enumeration;
 
@@ -145,9 +145,8 @@ static void enumeration_reset(void)
 {
         if (enumeration.mapping)
                 mapping_unref(enumeration.mapping);
-        json_object_put(enumeration.services);
+        nss_service_list_done(&enumeration.services);
         enumeration.mapping = NULL;
-        enumeration.services = NULL;
         enumeration.position = 0;
         enumeration.started = false;
 }
@@ -183,10 +182,9 @@ static int enumeration_next(struct servent *result, char *buffer, size_t buflen)
                 if (r >= 0)
                         r = fill_from_snapshot(s, &e, result, buffer, buflen);
         } else {
-                if (enumeration.position >= json_object_array_length(enumeration.services))
+                if (enumeration.position >= enumeration.services.n_services)
                         return -ENOENT;
-                r = nss_service_fill(json_object_array_get_idx(enumeration.services, enumeration.position),
-                        result, buffer, buflen);
+                r = nss_service_fill(enumeration.services.services[enumeration.position], result, buffer, buflen);
         }
         /* On ERANGE the position stays: glibc calls again for the same entry with more room. */
         if (r >= 0)

@@ -792,6 +792,69 @@ elif what == "noread":
     except OSError: pass
     time.sleep(float(sys.argv[3]))
     print("done")
+elif what == "uids":
+    # n_uids users (from 60000) open per connections each and hold them until SIGTERM.
+    import signal
+    n_uids, per, marker = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    r, w = os.pipe()
+    kids = []
+    for k in range(n_uids):
+        pid = os.fork()
+        if pid == 0:
+            os.setgid(60000 + k); os.setuid(60000 + k)
+            held = []
+            for i in range(per):
+                try: held.append(conn())
+                except OSError: break
+            os.write(w, b"x"); time.sleep(600); os._exit(0)
+        kids.append(pid)
+    def stop(*a):
+        for p in kids: os.kill(p, signal.SIGKILL)
+        for p in kids: os.waitpid(p, 0)
+        os._exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    for k in range(n_uids): os.read(r, 1)
+    open(marker, "w").write("ready\n")
+    time.sleep(600)
+elif what == "trickle":
+    # One byte of a call every 0.2 s, never completing it: how long until the daemon closes?
+    s = conn(); s.setblocking(False); t = time.time()
+    s.send(b"{"); time.sleep(0.2)
+    open(sys.argv[3], "w").write("connected\n")
+    msg = b'{"method":"io.portd.Services.GetServiceByName","parameters":{"name":"' + b"x" * 1000
+    for b in msg:
+        try:
+            if s.recv(1) == b"": break
+        except BlockingIOError: pass
+        except OSError: break
+        try: s.send(bytes([b]))
+        except OSError: break
+        time.sleep(0.2)
+    print("closed after %.0f s" % (time.time() - t))
+elif what == "fdbomb":
+    # Pipelined GetSnapshot, never read: each reply carries a descriptor.
+    s = conn(); s.setblocking(False)
+    call = json.dumps({"method": "io.portd.Services.GetSnapshot"}).encode() + b"\0"
+    t = time.time(); state = "open"
+    while time.time() - t < float(sys.argv[3]):
+        try: s.send(call * 10)
+        except BlockingIOError: time.sleep(0.002)
+        except OSError: state = "closed"; break
+    try:
+        if s.recv(1, socket.MSG_PEEK) == b"": state = "closed"
+    except BlockingIOError: pass
+    except OSError: state = "closed"
+    print(state)
+elif what == "listpin":
+    # n connections that ask for the whole catalog and never read.
+    held = []
+    for i in range(int(sys.argv[3])):
+        try:
+            s = socket.socket(socket.AF_UNIX); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024); s.connect(path)
+            s.sendall(json.dumps({"method": "io.portd.Services.List", "more": True}).encode() + b"\0"); held.append(s)
+        except OSError: pass
+    open(sys.argv[4], "w").write("%d\n" % len(held))
+    time.sleep(float(sys.argv[5]))
 EOF
         local out
         out=$("$PYTHON" "$TMP/hostile.py" "$SOCK" garbage)
@@ -838,6 +901,94 @@ EOF
                 pass "the daemon still serves after all hostile clients"
         else
                 fail "the daemon died or stopped serving"
+        fi
+
+        # Under systemd's default soft limit of 1024 descriptors: many users together cannot take
+        # the slots (or descriptors) that root needs.
+        stop_daemon quiet
+        cp "$DATA_DIR/services.iana" "$ROOT/etc/services"
+        : >>"$LOG"
+        prlimit --nofile=1024:1024 "${valgrind_wrap[@]}" "$PORTD" --root "$ROOT" --socket "$SOCK" 2>>"$LOG" &
+        DAEMON_PID=$!
+        wait_for_daemon
+
+        # A message trickled byte by byte is closed at its deadline (5 s), not kept forever.
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$PYTHON" "$TMP/hostile.py" "$SOCK" trickle \
+                "$TMP/trickle.marker" >"$TMP/trickle.out" 2>&1 &
+        local trickle=$!
+        # Connected (and accepted) before the users below fill their share of the slots.
+        for ((i = 0; i < 500 * scale; i++)); do
+                [ -s "$TMP/trickle.marker" ] && break
+                sleep 0.01
+        done
+
+        rm -f "$TMP/uids.marker"
+        "$PYTHON" "$TMP/hostile.py" "$SOCK" uids 20 64 "$TMP/uids.marker" >/dev/null 2>&1 &
+        local uids=$!
+        for ((i = 0; i < 500 * scale; i++)); do
+                [ -s "$TMP/uids.marker" ] && break
+                sleep 0.01
+        done
+        portctl lookup ssh >/dev/null && pass "root is served while 20 users hold all the connections they can" ||
+                fail "20 users with 64 connections each lock root out"
+        kill -TERM "$uids"
+        wait "$uids"
+
+        # Pipelined calls that answer with a descriptor, never read: the daemon holds at most one.
+        local fds_before fds_max=0 n
+        fds_before=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$PYTHON" "$TMP/hostile.py" "$SOCK" fdbomb 2 \
+                >"$TMP/fdbomb.out" 2>&1 &
+        local fdbomb=$!
+        while kill -0 "$fdbomb" 2>/dev/null; do
+                n=$(ls "/proc/$DAEMON_PID/fd" 2>/dev/null | wc -l)
+                [ "$n" -gt "$fds_max" ] && fds_max=$n
+                sleep 0.05
+        done
+        wait "$fdbomb"
+        if [ "$fds_max" -le $((fds_before + 8)) ] && [ "$(cat "$TMP/fdbomb.out")" = open ]; then
+                pass "a client pipelining GetSnapshot holds at most $((fds_max - fds_before)) extra descriptors, and stays connected"
+        else
+                fail "a client pipelining GetSnapshot made the daemon hold $((fds_max - fds_before)) descriptors; connection $(cat "$TMP/fdbomb.out")"
+        fi
+
+        # 128 connections asking for the whole IANA catalog and never reading pin little memory.
+        local rss_before rss_during k listpins=()
+        rss_before=$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status")
+        for k in 0 1 2 3; do
+                setpriv --reuid=$((60100 + k)) --regid=$((60100 + k)) --clear-groups "$PYTHON" "$TMP/hostile.py" \
+                        "$SOCK" listpin 32 "$TMP/listpin.marker.$k" $((5 * scale)) &
+                listpins+=($!)
+        done
+        for ((i = 0; i < 500 * scale; i++)); do
+                [ -s "$TMP/listpin.marker.0" ] && [ -s "$TMP/listpin.marker.1" ] &&
+                        [ -s "$TMP/listpin.marker.2" ] && [ -s "$TMP/listpin.marker.3" ] && break
+                sleep 0.01
+        done
+        rss_during=0
+        for ((i = 0; i < 30; i++)); do
+                n=$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status")
+                [ "$n" -gt "$rss_during" ] && rss_during=$n
+                sleep 0.1
+        done
+        if [ -n "${PORTD_UNDER_VALGRIND:-}" ] || [[ "${LD_PRELOAD:-}" == *asan* ]]; then
+                # Their allocators keep freed memory aside: the resident size says nothing here.
+                say "# 128 unread List streams: RSS +$(((rss_during - rss_before) / 1024)) MiB (not checked under a memory checker)"
+        elif [ $((rss_during - rss_before)) -lt $((64 * 1024)) ]; then
+                pass "128 unread List streams of the IANA catalog pin $(((rss_during - rss_before) / 1024)) MiB"
+        else
+                fail "128 unread List streams of the IANA catalog pin $(((rss_during - rss_before) / 1024)) MiB"
+        fi
+        wait "${listpins[@]}"
+        portctl list >/dev/null && pass "a full List of the IANA catalog completes" || fail "a full List fails"
+
+        wait "$trickle"
+        local seconds
+        seconds=$(sed -n 's/^closed after \([0-9]*\) s$/\1/p' "$TMP/trickle.out")
+        if [ -n "$seconds" ] && [ "$seconds" -ge 4 ] && { [ "$seconds" -le 8 ] || [ "$scale" -gt 1 ]; }; then
+                pass "a call trickled byte by byte is closed at its 5 s deadline (after $seconds s)"
+        else
+                fail "a call trickled byte by byte: $(cat "$TMP/trickle.out")"
         fi
         finish
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,15 +122,21 @@ static int teardown(void **state)
         int status;
         char cmd[256];
 
+        bool running = f->pid > 0; /* not yet stopped by the test */
+
         varlink_client_free(f->client);
-        assert_int_equal(kill(f->pid, SIGTERM), 0);
-        assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+        if (running) {
+                assert_int_equal(kill(f->pid, SIGTERM), 0);
+                assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+        }
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
         (void) system(cmd);
         free(f);
-        /* SIGTERM ends the daemon cleanly. */
-        assert_true(WIFEXITED(status));
-        assert_int_equal(WEXITSTATUS(status), 0);
+        if (running) {
+                /* SIGTERM ends the daemon cleanly. */
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 0);
+        }
         return 0;
 }
 
@@ -559,6 +566,126 @@ static void test_reload_permission(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The daemon stopped cleanly flags its last image superseded: a process that mapped it must not
+ * go on answering from it. */
+static void test_superseded_on_stop(void **state)
+{
+        Fixture *f = *state;
+        int64_t generation, size;
+        int fd, status;
+
+        get_snapshot(f, &fd, &generation, &size);
+        const SnapshotHeader *h = mmap(NULL, (size_t) size, PROT_READ, MAP_SHARED, fd, 0);
+        assert_true(h != MAP_FAILED);
+        close(fd);
+        assert_int_equal(__atomic_load_n(&h->superseded, __ATOMIC_ACQUIRE), 0);
+
+        assert_int_equal(kill(f->pid, SIGTERM), 0);
+        assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        f->pid = -1;
+        assert_int_equal(__atomic_load_n(&h->superseded, __ATOMIC_ACQUIRE), 1);
+        munmap((void *) h, (size_t) size);
+}
+
+static int64_t status_generation(Fixture *f)
+{
+        struct json_object *reply = NULL;
+        assert_null(call(f, "io.portd.Services.Status", NULL, &reply));
+        return int_field(reply, "generation");
+}
+
+/* A List that is still being read when a reload swaps the catalog goes on with the catalog it
+ * started from, to its end. */
+static void test_list_across_reload(void **state)
+{
+        Fixture *f = *state;
+        VarlinkClient *lister = NULL;
+        struct json_object *reply = NULL, *service = NULL;
+        const char *error = NULL;
+        char path[256];
+        const size_t n_entries = 20000;
+        size_t n = 0;
+        int r;
+
+        /* Big enough that the replies cannot all sit in the socket buffers. */
+        snprintf(path, sizeof(path), "%s/etc/services", f->root);
+        FILE *out = fopen(path, "we");
+        assert_non_null(out);
+        for (size_t i = 0; i < n_entries; i++)
+                fprintf(out, "old%zu\t%zu/%s\n", i, 1 + i / 2, i % 2 ? "udp" : "tcp");
+        assert_int_equal(fclose(out), 0);
+        snprintf(path, sizeof(path), "%s/etc/services.d/50-web.conf", f->root);
+        assert_int_equal(unlink(path), 0);
+        assert_null(call(f, "io.portd.Services.Reload", NULL, NULL));
+        int64_t generation = status_generation(f);
+
+        assert_int_equal(varlink_client_connect(f->socket, 0, &lister), 0);
+        r = varlink_client_call(lister, "io.portd.Services.List", NULL, VARLINK_CALL_MORE, &reply, &error);
+        assert_int_equal(r, 1);
+
+        write_file(f->root, "etc/services", "new\t1/tcp\n");
+        assert_null(call(f, "io.portd.Services.Reload", NULL, NULL));
+        assert_true(status_generation(f) > generation);
+
+        for (;; r = varlink_client_next(lister, &reply, &error)) {
+                char name[32];
+                assert_true(r >= 0);
+                assert_null(error);
+                assert_true(json_object_object_get_ex(reply, "service", &service));
+                snprintf(name, sizeof(name), "old%zu", n);
+                assert_string_equal(string_field(service, "name"), name);
+                n++;
+                if (r == 0)
+                        break;
+        }
+        assert_int_equal(n, n_entries);
+        varlink_client_free(lister);
+
+        /* A new enumeration sees the new catalog. */
+        assert_int_equal(varlink_client_connect(f->socket, 0, &lister), 0);
+        assert_int_equal(varlink_client_call(
+                                 lister, "io.portd.Services.List", NULL, VARLINK_CALL_MORE, &reply, &error),
+                0);
+        assert_true(json_object_object_get_ex(reply, "service", &service));
+        assert_string_equal(string_field(service, "name"), "new");
+        varlink_client_free(lister);
+}
+
+/* A reload that fails (here: the daemon is out of descriptors) is retried on its own, without
+ * another change or request: its own failure may have taken the file watches with it. */
+static void test_reload_retry(void **state)
+{
+        Fixture *f = *state;
+        struct json_object *reply = NULL;
+        struct rlimit old, low = { .rlim_cur = 3 };
+        const char *error;
+
+        /* Our connection is accepted (and its timer set up) before descriptors run out. */
+        (void) status_generation(f);
+        assert_int_equal(prlimit(f->pid, RLIMIT_NOFILE, NULL, &old), 0);
+        low.rlim_max = old.rlim_max;
+        assert_int_equal(prlimit(f->pid, RLIMIT_NOFILE, &low, NULL), 0);
+
+        write_file(f->root, "etc/services", BASE_TEXT "retried\t4242/tcp\n");
+        error = call(f, "io.portd.Services.Reload", NULL, NULL);
+        assert_non_null(error);
+        assert_string_equal(error, "io.portd.Services.ReloadFailed");
+        assert_string_equal(call(f, "io.portd.Services.GetServiceByName", "{\"name\": \"retried\"}", NULL),
+                "io.portd.Services.ServiceNotFound");
+
+        assert_int_equal(prlimit(f->pid, RLIMIT_NOFILE, &old, NULL), 0);
+        for (int i = 0; i < 300; i++) {
+                error = call(f, "io.portd.Services.GetServiceByName", "{\"name\": \"retried\"}", &reply);
+                if (!error)
+                        break;
+                usleep(10000);
+        }
+        assert_null(error);
+        assert_int_equal(int_field(json_object_object_get(reply, "service"), "port"), 4242);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -569,6 +696,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_status_explain_verify, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_overrides, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_permission, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_superseded_on_stop, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_list_across_reload, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reload_retry, setup, teardown),
         };
 
         /* The forked daemon must not see the test's SIGTERM handling. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The NSS module exports exactly the five _nss_portd_* entry points: read from its ELF dynamic
- * symbol table (what the dynamic linker sees) and confirmed through dlopen()/dlsym(). */
+ * symbol table (what the dynamic linker sees) and confirmed through dlopen()/dlsym(); and it
+ * needs no library but libc. */
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -97,6 +98,57 @@ static void test_exports_dynsym_only_entry_points(void **state)
                 assert_int_equal(seen[i], 1);
 }
 
+/* What the module pulls into every process that resolves a service: libc and, at most, the
+ * libraries glibc itself consists of.  No json-c or anything else whose symbols an application
+ * could interpose, or that would cost the first lookup its loading. */
+static const char *const allowed_needed[] = {
+        "libc.so.6",
+        "libpthread.so.0",
+        "ld-linux-x86-64.so.2",
+        "ld-linux-aarch64.so.1",
+};
+
+static void test_exports_needed_libc_only(void **state)
+{
+        _cleanup_close_ int fd = open(arg_module, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        unsigned n_needed = 0;
+
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        const uint8_t *p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        assert_true(p != MAP_FAILED);
+        const Elf64_Ehdr *eh = (const Elf64_Ehdr *) p;
+        assert_memory_equal(eh->e_ident, ELFMAG, SELFMAG);
+        assert_true(eh->e_shoff + (uint64_t) eh->e_shnum * sizeof(Elf64_Shdr) <= (uint64_t) st.st_size);
+
+        const Elf64_Shdr *sh = (const Elf64_Shdr *) (p + eh->e_shoff);
+        for (size_t i = 0; i < eh->e_shnum; i++) {
+                if (sh[i].sh_type != SHT_DYNAMIC)
+                        continue;
+                assert_true(sh[i].sh_link < eh->e_shnum);
+                const Elf64_Shdr *strtab = &sh[sh[i].sh_link];
+                assert_true(sh[i].sh_offset + sh[i].sh_size <= (uint64_t) st.st_size);
+                assert_true(strtab->sh_offset + strtab->sh_size <= (uint64_t) st.st_size);
+                const Elf64_Dyn *d = (const Elf64_Dyn *) (p + sh[i].sh_offset);
+                for (size_t j = 0; j < sh[i].sh_size / sizeof(Elf64_Dyn) && d[j].d_tag != DT_NULL; j++) {
+                        if (d[j].d_tag != DT_NEEDED)
+                                continue;
+                        assert_true(d[j].d_un.d_val < strtab->sh_size);
+                        const char *name = (const char *) (p + strtab->sh_offset + d[j].d_un.d_val);
+                        bool ok = false;
+                        for (size_t k = 0; k < ELEMENTSOF(allowed_needed); k++)
+                                ok = ok || streq(name, allowed_needed[k]);
+                        if (!ok)
+                                fail_msg("the module needs '%s'", name);
+                        n_needed++;
+                }
+        }
+        /* libc itself at least: a module without DT_NEEDED would mean the check read nothing. */
+        assert_true(n_needed >= 1);
+        munmap((void *) p, st.st_size);
+}
+
 static void test_exports_dlopen(void **state)
 {
         void *h = dlopen(arg_module, RTLD_NOW | RTLD_LOCAL);
@@ -110,6 +162,9 @@ static void test_exports_dlopen(void **state)
         assert_null(dlsym(h, "mapping_acquire"));
         assert_null(dlsym(h, "varlink_client_connect"));
         assert_null(dlsym(h, "servent_fill"));
+        assert_null(dlsym(h, "nss_json_parse"));
+        /* Nor does a JSON library come along with the module (its dependencies are searched too). */
+        assert_null(dlsym(h, "json_tokener_parse"));
         /* -z nodelete: the module stays, so pthread_atfork handlers and mappings never dangle. */
         assert_int_equal(dlclose(h), 0);
         void *again = dlopen(arg_module, RTLD_NOW | RTLD_NOLOAD);
@@ -122,6 +177,7 @@ int main(int argc, char *argv[])
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exports_dynsym_only_entry_points),
                 cmocka_unit_test(test_exports_dlopen),
+                cmocka_unit_test(test_exports_needed_libc_only),
         };
 
         if (argc != 2) {

@@ -11,9 +11,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -48,6 +50,7 @@ typedef enum Corruption {
         CORRUPTION_WRONG_SIZE,
         CORRUPTION_NO_METHOD,
         CORRUPTION_SLOW, /* a good image, handed out after 300 ms */
+        CORRUPTION_SLOW_LIST, /* no GetSnapshot, and List's first replies 50 ms apart */
 } Corruption;
 
 /* What the scripted daemon counted, in memory shared with the test. */
@@ -176,7 +179,7 @@ static void serve_call(int fd, struct json_object *m, Corruption corruption, Ser
                         struct timespec ts = { .tv_nsec = 300 * 1000 * 1000 };
                         nanosleep(&ts, NULL);
                 }
-                if (corruption == CORRUPTION_NO_METHOD) {
+                if (corruption == CORRUPTION_NO_METHOD || corruption == CORRUPTION_SLOW_LIST) {
                         send_reply(fd, NULL, false, VARLINK_ERROR_METHOD_NOT_FOUND, -1);
                         return;
                 }
@@ -205,6 +208,10 @@ static void serve_call(int fd, struct json_object *m, Corruption corruption, Ser
                         json_object_object_add(p, "service", snapshot_entry_to_json(s, &e));
                         send_reply(fd, p, i + 1 < n, NULL, -1);
                         json_object_put(p);
+                        if (corruption == CORRUPTION_SLOW_LIST && i < 10) {
+                                struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
+                                nanosleep(&ts, NULL);
+                        }
                 }
         } else
                 send_reply(fd, NULL, false, VARLINK_ERROR_METHOD_NOT_FOUND, -1);
@@ -266,6 +273,15 @@ static _Noreturn void fake_daemon_run(int listen_fd, int control, int ack, Corru
                         char c;
                         if (read(control, &c, 1) != 1)
                                 _exit(0);
+                        if (c == 'T' || c == 'K') {
+                                /* Stopped cleanly, the real daemon marks its image superseded
+                                 * on the way out; a crash leaves it as it was. */
+                                if (c == 'T')
+                                        __atomic_store_n(&((SnapshotHeader *) served.rw)->superseded, 1,
+                                                __ATOMIC_RELEASE);
+                                (void) write(ack, "k", 1);
+                                _exit(0);
+                        }
                         served_switch(&served, served.index ^ 1, corruption);
                         (void) write(ack, "k", 1);
                         continue;
@@ -278,8 +294,18 @@ static _Noreturn void fake_daemon_run(int listen_fd, int control, int ack, Corru
         }
 }
 
-/* The daemon of the test in progress, stopped by the teardown if a failed assertion left it. */
-static FakeDaemon *running;
+/* For the client side, which runs in a child and reports with its exit status. */
+#define CHECK_RETURN(cond)                                                                                  \
+        do {                                                                                                \
+                if (!(cond)) {                                                                              \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);            \
+                        return -1;                                                                          \
+                }                                                                                           \
+        } while (0)
+
+/* The daemon of the test in progress, stopped by the teardown if a failed assertion left it: a
+ * copy, as the test's own lives on the stack of the test function the assertion left. */
+static FakeDaemon *running, running_copy;
 static void fake_daemon_stop(FakeDaemon *d);
 
 static int stop_running(void **state)
@@ -308,7 +334,8 @@ static void fake_daemon_start(FakeDaemon *d, Corruption corruption)
 
         *counters = (Counters){};
         d->pid = fork();
-        running = d;
+        running_copy = *d;
+        running = &running_copy;
         assert_true(d->pid >= 0);
         if (d->pid == 0) {
                 close(control[1]);
@@ -320,6 +347,7 @@ static void fake_daemon_start(FakeDaemon *d, Corruption corruption)
         close(ack[1]);
         d->control = control[1];
         d->ack = ack[0];
+        running_copy = *d;
 }
 
 static void fake_daemon_supersede(FakeDaemon *d)
@@ -328,6 +356,18 @@ static void fake_daemon_supersede(FakeDaemon *d)
 
         assert_int_equal(write(d->control, "S", 1), 1);
         assert_int_equal(read(d->ack, &c, 1), 1);
+}
+
+/* 'T' (a clean stop) or 'K' (a crash): returns once the daemon has exited. */
+static int fake_daemon_end(const FakeDaemon *d, char how)
+{
+        char c;
+
+        CHECK_RETURN(write(d->control, &how, 1) == 1);
+        CHECK_RETURN(read(d->ack, &c, 1) == 1);
+        /* The daemon holds the only writing end: end of file once it is gone. */
+        CHECK_RETURN(read(d->ack, &c, 1) == 0);
+        return 0;
 }
 
 static void fake_daemon_stop(FakeDaemon *d)
@@ -661,6 +701,129 @@ static void test_mapping_enumeration_pins(void **state)
         fake_daemon_stop(&d);
 }
 
+/* ---- the daemon going away ---- */
+
+static enum nss_status lookup_http(struct servent *se, char *buffer, size_t size, int *err)
+{
+        return _nss_portd_getservbyname_r("http", "tcp", se, buffer, size, err);
+}
+
+static int client_daemon_stopped(const FakeDaemon *d)
+{
+        char buffer[1024];
+        struct servent se;
+        int err;
+
+        CHECK(check_all_answers(&images[0].snapshot, false) == 0);
+        CHECK(count_test_mappings() == 1);
+        CHECK(fake_daemon_end(d, 'T') == 0);
+        /* Nothing else changed, but the image's daemon withdrew it: UNAVAIL, so the next source
+         * of the nsswitch line answers, now and on later calls (the varlink fallback within the
+         * back-off, a new GetSnapshot after it), and the image is unmapped. */
+        for (unsigned i = 0; i < 3; i++) {
+                err = 0;
+                CHECK(lookup_http(&se, buffer, sizeof(buffer), &err) == NSS_STATUS_UNAVAIL);
+                /* No socket, or refused; or reset, when the connection was queued just before
+                 * the daemon (slow under valgrind) closed its listening socket. */
+                CHECK(nss_client_error_is_unreachable(-err));
+                CHECK(count_test_mappings() == 0);
+                if (i == 1) {
+                        struct timespec ts = { .tv_sec = 1, .tv_nsec = 100 * 1000 * 1000 };
+                        nanosleep(&ts, NULL);
+                }
+        }
+        CHECK(_nss_portd_getservent_r(&se, buffer, sizeof(buffer), &err) == NSS_STATUS_UNAVAIL);
+        return 0;
+}
+
+static void test_mapping_daemon_stopped(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_daemon_stopped), 0);
+        fake_daemon_stop(&d);
+}
+
+static int client_daemon_crashed(const FakeDaemon *d)
+{
+        char buffer[1024];
+        struct servent se;
+        int err;
+
+        CHECK(lookup_http(&se, buffer, sizeof(buffer), &err) == NSS_STATUS_SUCCESS);
+        CHECK(fake_daemon_end(d, 'K') == 0);
+        /* A crash withdraws nothing: the image keeps answering, also past its 5 s re-check, which
+         * finds no socket to ask. */
+        CHECK(check_all_answers(&images[0].snapshot, true) == 0);
+        struct timespec ts = { .tv_sec = 5, .tv_nsec = 300 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        for (unsigned i = 0; i < 3; i++) {
+                CHECK(lookup_http(&se, buffer, sizeof(buffer), &err) == NSS_STATUS_SUCCESS);
+                CHECK(ntohs((uint16_t) se.s_port) == 80);
+        }
+        CHECK(count_test_mappings() == 1);
+        return 0;
+}
+
+static void test_mapping_daemon_crashed(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_daemon_crashed), 0);
+        /* Only the first fetch: the re-check found no daemon to hand out another. */
+        assert_int_equal(counters->get_snapshot, 1);
+        fake_daemon_stop(&d);
+}
+
+/* ---- signals during a long List ---- */
+
+static volatile uint64_t alarm_handled_usec;
+
+static void on_alarm(int sig)
+{
+        alarm_handled_usec = now_usec(CLOCK_MONOTONIC);
+}
+
+static int client_signals_during_list(const FakeDaemon *d)
+{
+        struct sigaction sa = { .sa_handler = on_alarm };
+        struct itimerval once = { .it_value = { .tv_usec = 100 * 1000 } };
+        char buffer[1024];
+        struct servent se;
+        SnapshotEntry first;
+        int err;
+
+        CHECK(snapshot_entry(&images[0].snapshot, 0, &first) == 0);
+        CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+        /* The first getservent_r reads the whole List, its first replies slowly (10 x 50 ms): a
+         * signal sent 100 ms in is handled between two replies, not held back until the end. */
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+        CHECK(setitimer(ITIMER_REAL, &once, NULL) == 0);
+        enum nss_status st = _nss_portd_getservent_r(&se, buffer, sizeof(buffer), &err);
+        uint64_t end = now_usec(CLOCK_MONOTONIC);
+        CHECK(st == NSS_STATUS_SUCCESS && streq(se.s_name, first.name));
+        _nss_portd_endservent();
+        CHECK(alarm_handled_usec > 0);
+        fprintf(stderr, "# SIGALRM handled after %llu ms, the List took %llu ms\n",
+                (unsigned long long) (alarm_handled_usec - start) / 1000,
+                (unsigned long long) (end - start) / 1000);
+        CHECK(end - start >= 450 * 1000);
+        CHECK(alarm_handled_usec + 200 * 1000 < end);
+        return 0;
+}
+
+static void test_mapping_signals_during_list(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_SLOW_LIST);
+        assert_int_equal(run_in_child(&d, client_signals_during_list), 0);
+        assert_int_equal(counters->lists, 1);
+        fake_daemon_stop(&d);
+}
+
 /* ---- fork while another thread holds the locks ---- */
 
 static void *enumerate_thread(void *userdata)
@@ -806,6 +969,87 @@ static void test_mapping_threads(void **state)
         images[1] = saved[1];
 }
 
+/* ---- the unmapper preempted between taking a retired image and munmap() ---- */
+
+static bool race_stop;
+static unsigned race_failures;
+static unsigned long race_lookups;
+static pthread_t race_installer;
+
+static void slow_unmap(void)
+{
+        /* A reader that unmaps sleeps in the window, while the installer keeps publishing new
+         * images: a slot reused under it would have the new current image unmapped. */
+        if (!pthread_equal(pthread_self(), race_installer)) {
+                struct timespec ts = { .tv_nsec = 2 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+}
+
+static void *pin_thread(void *userdata)
+{
+        while (!__atomic_load_n(&race_stop, __ATOMIC_ACQUIRE)) {
+                SnapshotMapping *m;
+                SnapshotEntry e;
+                if (mapping_acquire(&m) < 0 || !m)
+                        continue;
+                /* Reads the image: an unmapped one faults, a reused one answers wrong. */
+                if (snapshot_lookup_name(mapping_snapshot(m), "http", "tcp", &e) < 0 || e.port != 80)
+                        __atomic_fetch_add(&race_failures, 1, __ATOMIC_SEQ_CST);
+                mapping_unref(m);
+                __atomic_fetch_add(&race_lookups, 1, __ATOMIC_RELAXED);
+        }
+        return NULL;
+}
+
+static int client_unmap_race(const FakeDaemon *d)
+{
+        const Image *img = &images[0];
+        pthread_t t[4];
+        unsigned installs = 0;
+        void *rw;
+
+        int fd = memfd_with(img, CORRUPTION_NONE, &rw);
+        munmap(rw, img->size);
+        race_installer = pthread_self();
+        mapping_test_unmap_hook = slow_unmap;
+        CHECK(mapping_install_fd(fd, img->size) == 0);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                CHECK(pthread_create(&t[i], NULL, pin_thread, NULL) == 0);
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + 1500 * 1000;
+        while (installs < 3000 && now_usec(CLOCK_MONOTONIC) < end) {
+                int r = mapping_install_fd(fd, img->size);
+                CHECK(r == 0 || r == -EBUSY);
+                installs += r == 0;
+                struct timespec ts = { .tv_nsec = 100 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        __atomic_store_n(&race_stop, true, __ATOMIC_RELEASE);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++)
+                pthread_join(t[i], NULL);
+        mapping_test_unmap_hook = NULL;
+        close(fd);
+        fprintf(stderr, "# %u images installed, %lu lookups, %u wrong\n", installs, race_lookups,
+                race_failures);
+        CHECK(race_failures == 0);
+        /* Enough swaps to have hit the window often (valgrind runs the threads one at a time). */
+        CHECK(installs > (getenv("PORTD_UNDER_VALGRIND") ? 20U : 100U));
+        /* Only the current image is still mapped. */
+        CHECK(count_test_mappings() == 1);
+        mapping_drop();
+        CHECK(count_test_mappings() == 0);
+        return 0;
+}
+
+static void test_mapping_unmap_race(void **state)
+{
+        /* No daemon: the images come straight from mapping_install_fd(); the socket named only
+         * makes a 5 s re-check of a slow run fail fast and keep the image. */
+        FakeDaemon d = { .socket = "/nonexistent/portd-test/socket" };
+
+        assert_int_equal(run_in_child(&d, client_unmap_race), 0);
+}
+
 static int setup(void **state)
 {
         _cleanup_fclose_ FILE *f = fopen(arg_data, "re");
@@ -843,8 +1087,12 @@ int main(int argc, char *argv[])
                 cmocka_unit_test_teardown(test_mapping_install_rejects, stop_running),
                 cmocka_unit_test_teardown(test_mapping_supersede, stop_running),
                 cmocka_unit_test_teardown(test_mapping_enumeration_pins, stop_running),
+                cmocka_unit_test_teardown(test_mapping_daemon_stopped, stop_running),
+                cmocka_unit_test_teardown(test_mapping_daemon_crashed, stop_running),
                 cmocka_unit_test_teardown(test_mapping_fork_during_refresh, stop_running),
+                cmocka_unit_test_teardown(test_mapping_signals_during_list, stop_running),
                 cmocka_unit_test_teardown(test_mapping_threads, stop_running),
+                cmocka_unit_test_teardown(test_mapping_unmap_race, stop_running),
         };
 
         if (argc != 2) {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The NSS module under stress, through real glibc, with glibc's files backend on the same file as
  * the truth: the daemon SIGKILLed in the middle of lookups ("services: portd files" loses no
- * answer), no daemon at all or PORTD_BYPASS (files answers), the daemon restarted with a new drop-in (seen
- * without restarting the caller), caller buffers too small (ERANGE, then success), and 8 threads at once;
- * each in the fast path and in the varlink-only mode. */
+ * answer, and its image keeps answering), the daemon stopped cleanly (its image withdrawn: files
+ * answers), no daemon at all or PORTD_BYPASS (files answers), the daemon restarted with a new
+ * drop-in (seen without restarting the caller), caller buffers too small (ERANGE, then success),
+ * and 8 threads at once; each in the fast path and in the varlink-only mode. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -118,6 +119,8 @@ typedef struct Case {
         const char *socket; /* instead of the daemon's: where none listens */
         bool bypass;
         const char *sources; /* the nsswitch line for the portd side */
+        const char *dropin;  /* STOPTEST_LINE: written once the daemon runs */
+        bool expect_kept;    /* run_stopped(): the image outlives the daemon (a crash) */
         int (*run)(struct Case *c);
         PortdInstance portd;
         int to_parent, from_parent;
@@ -165,6 +168,55 @@ static int run_sigkill(Case *c)
                 CHECK(one_round() == 0);
                 if (round == 0)
                         CHECK(read(c->from_parent, &byte, 1) == 1);
+        }
+        return 0;
+}
+
+/* ---- the daemon stopped cleanly, or crashed, with nothing else changed ----
+ * The daemon serves a drop-in entry the files backend lacks, so each answer tells its source. */
+
+#define STOPTEST_DROPIN "etc/services.d/50-stoptest.conf"
+#define STOPTEST_LINE   "stoptest 31998/tcp\n"
+
+static int run_stopped(Case *c)
+{
+        char buffer[4096], byte = 's';
+        struct servent se, *res;
+        int r;
+
+        /* The drop-in was written after the daemon started: wait for its reload. */
+        uint64_t start = (uint64_t) time(NULL);
+        for (;;) {
+                r = getservbyname_r("stoptest", "tcp", &se, buffer, sizeof(buffer), &res);
+                CHECK(r == 0);
+                if (res)
+                        break;
+                CHECK((uint64_t) time(NULL) < start + 10);
+                usleep(1000);
+        }
+        CHECK(ntohs((uint16_t) se.s_port) == 31998);
+        CHECK(one_round() == 0);
+
+        CHECK(write(c->to_parent, &byte, 1) == 1);
+        CHECK(read(c->from_parent, &byte, 1) == 1);
+
+        r = getservbyname_r("stoptest", "tcp", &se, buffer, sizeof(buffer), &res);
+        if (c->expect_kept) {
+                /* A crash withdraws nothing: the mapped image keeps answering. */
+                CHECK(r == 0 && res && ntohs((uint16_t) se.s_port) == 31998);
+        } else
+                /* A clean stop withdraws the image: files answers, and lacks the entry. */
+                CHECK(r == 0 && !res);
+        CHECK(one_round() == 0);
+
+        /* The module alone: UNAVAIL, errno saying why, or the kept image's answer. */
+        nss_use_source("portd");
+        for (unsigned i = 0; i < 3; i++) {
+                r = getservbyname_r("http", "tcp", &se, buffer, sizeof(buffer), &res);
+                if (c->expect_kept)
+                        CHECK(r == 0 && res && ntohs((uint16_t) se.s_port) == 80);
+                else
+                        CHECK(!res && (r == ECONNREFUSED || r == ENOENT));
         }
         return 0;
 }
@@ -354,6 +406,7 @@ static int run_threads(Case *c)
 typedef enum Action {
         ACTION_NONE,
         ACTION_KILL,
+        ACTION_TERM,
         ACTION_RESTART,
 } Action;
 
@@ -384,7 +437,7 @@ static const char *drive(Case *c, Action action, pid_t *ret_child)
                 if (read(to_parent[0], &byte, 1) != 1)
                         failed = "the child ended before asking for the daemon's end";
                 else {
-                        kill(c->portd.pid, SIGKILL);
+                        kill(c->portd.pid, action == ACTION_TERM ? SIGTERM : SIGKILL);
                         waitpid(c->portd.pid, NULL, 0);
                         c->portd.pid = -1;
                         if (action == ACTION_RESTART &&
@@ -407,7 +460,11 @@ static void run_case(Case *c, Action action)
         int status = 0;
 
         assert_int_equal(portd_start(arg_portd, arg_services, &c->portd), 0);
-        const char *failed = drive(c, action, &child);
+        const char *failed = NULL;
+        if (c->dropin && portd_write_file(&c->portd, STOPTEST_DROPIN, c->dropin) < 0)
+                failed = "writing the drop-in";
+        else
+                failed = drive(c, action, &child);
         if (child > 0 && waitpid(child, &status, 0) != child)
                 failed = "waitpid";
         portd_stop(&c->portd);
@@ -455,6 +512,28 @@ static void test_robust_bypass(void **state)
                 .sources = "portd [!UNAVAIL=return] files",
                 .run = run_unavailable };
         run_case(&c, ACTION_NONE);
+}
+
+static void test_robust_sigterm_snapshot(void **state)
+{
+        Case c = { .snapshot = true, .sources = "portd files", .dropin = STOPTEST_LINE, .run = run_stopped };
+        run_case(&c, ACTION_TERM);
+}
+
+static void test_robust_sigterm_varlink(void **state)
+{
+        Case c = { .snapshot = false, .sources = "portd files", .dropin = STOPTEST_LINE, .run = run_stopped };
+        run_case(&c, ACTION_TERM);
+}
+
+static void test_robust_crash_keeps_snapshot(void **state)
+{
+        Case c = { .snapshot = true,
+                .sources = "portd files",
+                .dropin = STOPTEST_LINE,
+                .expect_kept = true,
+                .run = run_stopped };
+        run_case(&c, ACTION_KILL);
 }
 
 static void test_robust_restart_snapshot(void **state)
@@ -513,6 +592,9 @@ int main(int argc, char *argv[])
                 cmocka_unit_test(test_robust_no_socket_snapshot),
                 cmocka_unit_test(test_robust_no_socket_varlink),
                 cmocka_unit_test(test_robust_bypass),
+                cmocka_unit_test(test_robust_sigterm_snapshot),
+                cmocka_unit_test(test_robust_sigterm_varlink),
+                cmocka_unit_test(test_robust_crash_keeps_snapshot),
                 cmocka_unit_test(test_robust_restart_snapshot),
                 cmocka_unit_test(test_robust_restart_varlink),
                 cmocka_unit_test(test_robust_signals_snapshot),

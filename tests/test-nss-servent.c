@@ -4,7 +4,6 @@
  * objects of the wrong shape are refused rather than copied. */
 
 #include <arpa/inet.h>
-#include <json-c/json.h>
 #include <setjmp.h>
 #include <stdalign.h>
 #include <stdarg.h>
@@ -121,10 +120,18 @@ static void test_servent_port_byte_order(void **state)
 
 static int fill_json(const char *text, struct servent *se, char *buffer, size_t buflen)
 {
-        struct json_object *o = json_tokener_parse(text);
-        assert_non_null(o);
-        int r = nss_service_fill(o, se, buffer, buflen);
-        json_object_put(o);
+        _cleanup_free_ char *copy = strdup(text);
+        NssService *service;
+        NssJson j;
+
+        assert_non_null(copy);
+        assert_int_equal(nss_json_parse(copy, strlen(copy), &j), 0);
+        int r = nss_service_from_json(&j, 0, &service);
+        nss_json_done(&j);
+        if (r < 0)
+                return r;
+        r = nss_service_fill(service, se, buffer, buflen);
+        free(service);
         return r;
 }
 

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,6 +44,7 @@ static const char test_interface[] = "# Methods for exercising the server.\n"
                                      "method Whoami() -> (uid: int, gid: int, pid: int)\n"
                                      "method Fail() -> ()\n"
                                      "method Connections() -> (n: int)\n"
+                                     "method Stream(bytes: int) -> (data: string, i: int)\n"
                                      "method Unimplemented() -> ()\n";
 
 typedef struct Server {
@@ -176,6 +178,46 @@ static int method_connections(
         return reply_int(c, "n", varlink_server_n_connections(varlink_connection_get_server(c)), false);
 }
 
+/* Stream: as Flood, but produced as the client reads, through varlink_connection_stream(). */
+typedef struct StreamState {
+        int64_t remaining;
+        int64_t i;
+} StreamState;
+
+static int stream_produce(VarlinkConnection *c, void *userdata)
+{
+        StreamState *st = userdata;
+        char chunk[1024];
+        struct json_object *p = json_object_new_object();
+        int r;
+
+        memset(chunk, 'x', sizeof(chunk) - 1);
+        chunk[sizeof(chunk) - 1] = 0;
+        json_object_object_add(p, "data", json_object_new_string(chunk));
+        json_object_object_add(p, "i", json_object_new_int64(st->i++));
+        st->remaining -= (int64_t) sizeof(chunk);
+        r = st->remaining > 0 ? varlink_connection_notify(c, p) : varlink_connection_reply(c, p);
+        json_object_put(p);
+        return r == -ENOTCONN ? 0 : r;
+}
+
+static int method_stream(
+        VarlinkConnection *c, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        struct json_object *v;
+        StreamState *st;
+
+        if (!json_object_object_get_ex(parameters, "bytes", &v))
+                return varlink_connection_error_invalid_parameter(c, "bytes");
+        if (!(flags & VARLINK_CALL_MORE))
+                return varlink_connection_error(c, VARLINK_ERROR_EXPECTED_MORE, NULL);
+        st = calloc(1, sizeof(StreamState));
+        assert_non_null(st);
+        st->remaining = json_object_get_int64(v);
+        assert_int_equal(varlink_connection_stream(c, stream_produce, st, free), 0);
+        return 0;
+}
+
 static int on_stop(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         return sd_event_exit(sd_event_source_get_event(s), 0);
@@ -202,6 +244,7 @@ static Server *server_start(const VarlinkServerLimits *limits)
                 { "Whoami", method_whoami },
                 { "Fail", method_fail },
                 { "Connections", method_connections },
+                { "Stream", method_stream },
         };
         Server *srv = calloc(1, sizeof(Server));
 
@@ -267,6 +310,27 @@ static int setup_small(void **state)
                 .idle_timeout_usec = IDLE_USEC,
                 .connections_max = 8,
                 .connections_per_uid_max = 3,
+        };
+        *state = server_start(&limits);
+        return 0;
+}
+
+static int setup_reserve(void **state)
+{
+        VarlinkServerLimits limits = {
+                .connections_max = 8,
+                .connections_root_reserve = 2,
+                .connections_per_uid_max = 3,
+        };
+        *state = server_start(&limits);
+        return 0;
+}
+
+static int setup_trickle(void **state)
+{
+        VarlinkServerLimits limits = {
+                .idle_timeout_usec = 5ULL * 1000ULL * 1000ULL,
+                .message_timeout_usec = IDLE_USEC,
         };
         *state = server_start(&limits);
         return 0;
@@ -749,6 +813,258 @@ static void test_slow_reader(void **state)
         varlink_client_free(good);
 }
 
+static int64_t elapsed_usec(const struct timespec *a)
+{
+        struct timespec b;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        return (int64_t) (b.tv_sec - a->tv_sec) * 1000000 + (int64_t) (b.tv_nsec - a->tv_nsec) / 1000;
+}
+
+/* A child as uid that opens n connections, gets each served once, holds them, and reports how
+ * many were served through sync. */
+static pid_t hold_connections_as(Server *srv, uid_t uid, int n, int sync_fd)
+{
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid > 0)
+                return pid;
+        if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+                _exit(100);
+        int fds[16], served = 0;
+        for (int i = 0; i < n; i++)
+                fds[i] = raw_connect_or_fail(srv);
+        for (int i = 0; i < n; i++) {
+                static const char call[] = "{\"method\":\"org.varlink.service.GetInfo\"}";
+                char buf[512];
+                struct pollfd p = { .fd = fds[i], .events = POLLIN };
+                if (fds[i] >= 0 &&
+                        send(fds[i], call, sizeof(call), MSG_NOSIGNAL) == (ssize_t) sizeof(call) &&
+                        poll(&p, 1, 5000) == 1 && read(fds[i], buf, sizeof(buf)) > 0)
+                        served++;
+        }
+        (void) write(sync_fd, &served, sizeof(served));
+        pause();
+        _exit(0);
+}
+
+static void test_root_reserve(void **state)
+{
+        Server *srv = *state;
+        pid_t pids[3];
+        int sync[2], total = 0;
+
+        if (geteuid() != 0)
+                skip();
+
+        /* Three users with 3 connections each would take all 8 slots; the last 2 stay root's. */
+        assert_int_equal(pipe(sync), 0);
+        for (int k = 0; k < 3; k++) {
+                int served = -1;
+                pids[k] = hold_connections_as(srv, 65534 - (uid_t) k, 3, sync[1]);
+                assert_int_equal(read(sync[0], &served, sizeof(served)), (ssize_t) sizeof(served));
+                total += served;
+        }
+        assert_int_equal(total, 6);
+        assert_int_equal(count_served(srv, 3), 2);
+        for (int k = 0; k < 3; k++) {
+                kill(pids[k], SIGKILL);
+                waitpid(pids[k], NULL, 0);
+        }
+        close(sync[0]);
+        close(sync[1]);
+}
+
+static void test_message_deadline(void **state)
+{
+        Server *srv = *state;
+        static const char call[] = "{\"method\":\"org.varlink.service.GetInfo\"}";
+        struct timespec start;
+        int fd = raw_connect(srv);
+        bool closed = false;
+
+        /* One byte every 20 ms keeps the connection active, but the message never completes: it
+         * is closed at its 300 ms deadline, long before the 5 s idle timeout. */
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (size_t i = 0; elapsed_usec(&start) < 3000000; i = (i + 1) % (sizeof(call) - 1)) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                if (send(fd, call + i, 1, MSG_NOSIGNAL) < 0 ||
+                        (poll(&p, 1, 20) == 1 && read(fd, &(char){ 0 }, 1) <= 0)) {
+                        closed = true;
+                        break;
+                }
+                /* Never complete it: wrap before the closing brace. */
+                if (i == sizeof(call) - 3)
+                        i = (size_t) -1;
+        }
+        assert_true(closed);
+        assert_true(elapsed_usec(&start) >= (int64_t) IDLE_USEC * 9 / 10);
+        assert_true(elapsed_usec(&start) < 2000000);
+        close(fd);
+
+        /* Complete messages sent slowly are fine: each one restarts the clock. */
+        VarlinkClient *c = connect_client(srv);
+        for (int i = 0; i < 4; i++) {
+                struct json_object *reply;
+                const char *error;
+                struct timespec ts = { .tv_nsec = IDLE_USEC * 1000 / 2 };
+                assert_int_equal(
+                        varlink_client_call(c, "org.example.test.Echo", NULL, 0, &reply, &error), 0);
+                nanosleep(&ts, NULL);
+        }
+        varlink_client_free(c);
+}
+
+static unsigned count_own_fds(void)
+{
+        unsigned n = 0;
+        for (int fd = 0; fd < 4096; fd++)
+                if (fcntl(fd, F_GETFD) >= 0)
+                        n++;
+        return n;
+}
+
+/* Reads n replies, each with one fd; returns how many came with their fd. */
+static size_t read_fd_replies(int fd, size_t n)
+{
+        size_t replies = 0, fds = 0;
+
+        while (replies < n) {
+                char buf[65536];
+                union {
+                        struct cmsghdr h;
+                        char buf[CMSG_SPACE(sizeof(int) * 64)];
+                } control;
+                struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+                struct msghdr mh = { .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = &control,
+                        .msg_controllen = sizeof(control) };
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+
+                assert_int_equal(poll(&p, 1, 5000), 1);
+                ssize_t k = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+                assert_true(k > 0);
+                for (ssize_t i = 0; i < k; i++)
+                        if (buf[i] == 0)
+                                replies++;
+                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                                continue;
+                        size_t m = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (size_t j = 0; j < m; j++) {
+                                int got;
+                                memcpy(&got, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
+                                close(got);
+                                fds++;
+                        }
+                }
+        }
+        return fds;
+}
+
+static void test_fd_pipeline(void **state)
+{
+        Server *srv = *state;
+        static const char call[] = "{\"method\":\"org.example.test.Open\"}";
+        const size_t n_calls = 500;
+        char *batch = malloc(sizeof(call) * n_calls);
+        struct timespec ts = { .tv_nsec = 200 * 1000 * 1000 };
+        int fd = raw_connect(srv);
+
+        /* The server runs in this process: its descriptors are ours to count.  500 pipelined
+         * calls that each answer with an fd, never read: at most one duplicate waits. */
+        assert_non_null(batch);
+        for (size_t i = 0; i < n_calls; i++)
+                memcpy(batch + i * sizeof(call), call, sizeof(call));
+        unsigned before = count_own_fds();
+        assert_int_equal(
+                send(fd, batch, sizeof(call) * n_calls, MSG_NOSIGNAL), (ssize_t) (sizeof(call) * n_calls));
+        nanosleep(&ts, NULL);
+        unsigned during = count_own_fds();
+        /* Allowance: the accepted socket, the one duplicate, a /dev/null being opened. */
+        if (during > before + 3)
+                fail_msg("%u descriptors queued for one client", during - before);
+        /* Still every call answered, each with its fd. */
+        assert_int_equal(read_fd_replies(fd, n_calls), n_calls);
+        free(batch);
+        close(fd);
+}
+
+static void test_fd_exhaustion(void **state)
+{
+        Server *srv = *state;
+        static const char call[] = "{\"method\":\"org.example.test.Open\"}";
+        struct rlimit old, low;
+        int fillers[256], n_fillers = 0;
+        int fd = raw_connect(srv);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+
+        /* Out of descriptors, a call that must send one waits instead of losing its connection,
+         * and is answered once descriptors are free again. */
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+        low = old;
+        low.rlim_cur = 128;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        for (;;) {
+                int f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (f < 0) {
+                        assert_int_equal(errno, EMFILE);
+                        break;
+                }
+                assert_true(n_fillers < (int) ELEMENTSOF(fillers));
+                fillers[n_fillers++] = f;
+        }
+        assert_int_equal(send(fd, call, sizeof(call), MSG_NOSIGNAL), (ssize_t) sizeof(call));
+        assert_int_equal(poll(&p, 1, 300), 0); /* no answer, and no EOF either */
+        while (n_fillers > 0)
+                close(fillers[--n_fillers]);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+        assert_int_equal(read_fd_replies(fd, 1), 1);
+        close(fd);
+}
+
+static void test_stream_slow_reader(void **state)
+{
+        Server *srv = *state;
+        static const char call[] =
+                "{\"method\":\"org.example.test.Stream\",\"parameters\":{\"bytes\":4194304},\"more\":true}";
+        struct timespec ts = { .tv_nsec = 300 * 1000 * 1000 };
+        VarlinkBuffer in;
+        int64_t expect = 0;
+        bool done = false;
+        int fd = raw_connect(srv);
+
+        /* 4 MiB of replies with a 64 KiB output bound: produced as the client reads, the stream
+         * survives a pause in reading and arrives whole, in order. */
+        assert_int_equal(write(fd, call, sizeof(call)), (ssize_t) sizeof(call));
+        nanosleep(&ts, NULL);
+        varlink_buffer_init(&in, 0);
+        while (!done) {
+                char *buf;
+                size_t avail, n;
+                const char *m;
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+
+                assert_int_equal(poll(&p, 1, 5000), 1);
+                assert_int_equal(varlink_buffer_prepare(&in, 65536, &buf, &avail), 0);
+                ssize_t k = recv(fd, buf, avail, 0);
+                assert_true(k > 0);
+                varlink_buffer_commit(&in, (size_t) k);
+                while (varlink_buffer_next(&in, &m, &n) > 0) {
+                        struct json_object *o = json_tokener_parse(m), *params, *v;
+                        assert_non_null(o);
+                        assert_true(json_object_object_get_ex(o, "parameters", &params));
+                        assert_true(json_object_object_get_ex(params, "i", &v));
+                        assert_int_equal(json_object_get_int64(v), expect++);
+                        done = !json_object_object_get_ex(o, "continues", &v) || !json_object_get_boolean(v);
+                        json_object_put(o);
+                }
+        }
+        assert_int_equal(expect, 4096);
+        varlink_buffer_done(&in);
+        close(fd);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -761,6 +1077,11 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_idle_timeout, setup_small, teardown),
                 cmocka_unit_test_setup_teardown(test_connection_caps, setup_small, teardown),
                 cmocka_unit_test_setup_teardown(test_slow_reader, setup_small, teardown),
+                cmocka_unit_test_setup_teardown(test_root_reserve, setup_reserve, teardown),
+                cmocka_unit_test_setup_teardown(test_message_deadline, setup_trickle, teardown),
+                cmocka_unit_test_setup_teardown(test_fd_pipeline, setup_default, teardown),
+                cmocka_unit_test_setup_teardown(test_fd_exhaustion, setup_default, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_slow_reader, setup_small, teardown),
         };
 
         signal(SIGPIPE, SIG_IGN);
