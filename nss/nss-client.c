@@ -501,6 +501,24 @@ static int lookup(const NssConfig *cfg, NssJsonWriter *w, NssService **ret_servi
         return r;
 }
 
+/* Ends a lookup call begun by the caller with the optional protocol, and sends it. */
+static int lookup_with_protocol(const NssConfig *cfg, NssJsonWriter *w, const char *protocol,
+                NssService **ret_service)
+{
+        if (protocol) {
+                nss_json_write_raw(w, ",\"protocol\":");
+                nss_json_write_string(w, protocol);
+        }
+        call_end(w, false);
+        /* A name or protocol that is not UTF-8 cannot be asked for; nor can it be in the catalog. */
+        if (w->error < 0) {
+                int r = w->error;
+                free(w->data);
+                return r;
+        }
+        return lookup(cfg, w, ret_service);
+}
+
 int nss_client_lookup_name(const NssConfig *cfg, const char *name, const char *protocol, NssService **ret_service)
 {
         NssJsonWriter w = {};
@@ -508,18 +526,7 @@ int nss_client_lookup_name(const NssConfig *cfg, const char *name, const char *p
         call_begin(&w, "GetServiceByName");
         nss_json_write_raw(&w, "\"name\":");
         nss_json_write_string(&w, name);
-        if (protocol) {
-                nss_json_write_raw(&w, ",\"protocol\":");
-                nss_json_write_string(&w, protocol);
-        }
-        call_end(&w, false);
-        /* A name that is not UTF-8 cannot be asked for; nor can it be in the catalog. */
-        if (w.error < 0) {
-                int r = w.error;
-                free(w.data);
-                return r;
-        }
-        return lookup(cfg, &w, ret_service);
+        return lookup_with_protocol(cfg, &w, protocol, ret_service);
 }
 
 int nss_client_lookup_port(const NssConfig *cfg, uint16_t port, const char *protocol, NssService **ret_service)
@@ -529,17 +536,7 @@ int nss_client_lookup_port(const NssConfig *cfg, uint16_t port, const char *prot
         call_begin(&w, "GetServiceByPort");
         nss_json_write_raw(&w, "\"port\":");
         nss_json_write_integer(&w, port);
-        if (protocol) {
-                nss_json_write_raw(&w, ",\"protocol\":");
-                nss_json_write_string(&w, protocol);
-        }
-        call_end(&w, false);
-        if (w.error < 0) {
-                int r = w.error;
-                free(w.data);
-                return r;
-        }
-        return lookup(cfg, &w, ret_service);
+        return lookup_with_protocol(cfg, &w, protocol, ret_service);
 }
 
 void nss_service_list_done(NssServiceList *l)
