@@ -1032,8 +1032,8 @@ static int client_unmap_race(const FakeDaemon *d)
         fprintf(stderr, "# %u images installed, %lu lookups, %u wrong\n", installs, race_lookups,
                 race_failures);
         CHECK(race_failures == 0);
-        /* Enough swaps to have hit the window often (valgrind runs the threads one at a time). */
-        CHECK(installs > (getenv("PORTD_UNDER_VALGRIND") ? 20U : 100U));
+        /* Enough swaps to have hit the window often. */
+        CHECK(installs > 100U);
         /* Only the current image is still mapped. */
         CHECK(count_test_mappings() == 1);
         mapping_drop();
@@ -1047,6 +1047,10 @@ static void test_mapping_unmap_race(void **state)
          * makes a 5 s re-check of a slow run fail fast and keep the image. */
         FakeDaemon d = { .socket = "/nonexistent/portd-test/socket" };
 
+        /* A race needs threads that really run at once: valgrind runs them one at a time, so the
+         * window is never hit and the swap count depends only on how slow the machine is. */
+        if (getenv("PORTD_UNDER_VALGRIND"))
+                skip();
         assert_int_equal(run_in_child(&d, client_unmap_race), 0);
 }
 
