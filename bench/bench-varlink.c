@@ -20,36 +20,7 @@
 #include "varlink-server.h"
 #include "varlink-wire.h"
 
-static double now_seconds(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-/* CPU time (user + system) a process has used; the server's share per call is the figure that
- * does not depend on how busy the machine is. */
-static double process_cpu_seconds(pid_t pid)
-{
-        char path[64], buf[1024];
-        unsigned long utime = 0, stime = 0;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        f = fopen(path, "re");
-        if (!f)
-                return 0;
-        if (!fgets(buf, sizeof(buf), f)) {
-                fclose(f);
-                return 0;
-        }
-        fclose(f);
-        /* Fields after the command name, which is in parentheses and may hold spaces. */
-        const char *p = strrchr(buf, ')');
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-                return 0;
-        return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
-}
+#include "bench-util.h"
 
 static void report(const char *what, double rate, double seconds, double server_cpu)
 {
