@@ -487,6 +487,24 @@ static int connection_enqueue(VarlinkConnection *c, struct json_object *m, int f
         return 0;
 }
 
+static int connection_on_defer(sd_event_source *source, void *userdata);
+
+/* Processes the connection on the next turn of the loop, outside the caller's stack.  Most
+ * connections never need this (only asynchronous answers and streams do), so the source is
+ * made on first use. */
+static void connection_schedule(VarlinkConnection *c)
+{
+        if (!c->server)
+                return;
+        if (c->defer) {
+                if (sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT) >= 0)
+                        return;
+        } else if (sd_event_add_defer(c->server->event, &c->defer, connection_on_defer, c) >= 0)
+                return; /* a new defer source fires once: SD_EVENT_ONESHOT */
+        /* Without it the connection would wait for an event that may never come. */
+        connection_disconnect(c);
+}
+
 static int connection_send_reply(
         VarlinkConnection *c, struct json_object *parameters, bool continues, const char *error, int fd)
 {
@@ -521,8 +539,8 @@ static int connection_send_reply(
         if (!c->dispatching) {
                 /* An asynchronous answer: send it now, and pick up calls that waited behind it. */
                 connection_kick(c);
-                if (c->server && !c->call_open && c->defer)
-                        (void) sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+                if (c->server && !c->call_open)
+                        connection_schedule(c);
         }
         return 0;
 }
@@ -558,8 +576,8 @@ int varlink_connection_stream(
         c->stream = produce;
         c->stream_userdata = userdata;
         c->stream_destroy = destroy;
-        if (!c->dispatching && c->defer)
-                (void) sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+        if (!c->dispatching)
+                connection_schedule(c);
         return 0;
 }
 
@@ -954,14 +972,15 @@ static int server_add_connection(VarlinkServer *s, int fd)
                         c->last_activity + s->limits.idle_timeout_usec,
                         MIN(s->limits.idle_timeout_usec / 10, 1000000ULL), connection_on_timer, c);
         }
-        if (r >= 0)
-                r = sd_event_add_defer(s->event, &c->defer, connection_on_defer, c);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
         if (r < 0) {
                 connection_disconnect(c);
                 return r;
         }
+
+        /* A client sends its call right after connect(), usually before we get to accept() it:
+         * read now rather than after another turn of the event loop.  This is most of a fresh
+         * process's first lookup (GetSnapshot).  Nothing there yet costs one EAGAIN. */
+        connection_on_io(c->io, fd, EPOLLIN, c);
         return 0;
 }
 

@@ -63,6 +63,8 @@ typedef struct NssSession {
         char *buffer; /* bytes received; [begin, end) not handed out yet */
         size_t allocated, begin, end;
         int passed_fd; /* the first descriptor that arrived with SCM_RIGHTS, or -1 */
+        bool signals_held; /* blocked from session_open() to session_close(), not per operation */
+        bool awaiting_reply; /* a call went out and nothing came back yet */
 } NssSession;
 
 /* A reply, parsed; its strings live in the session's buffer until the next receive. */
@@ -81,6 +83,8 @@ static void block_signals(NssSession *s)
 {
         sigset_t all;
 
+        if (s->signals_held)
+                return;
         sigfillset(&all);
         static const int synchronous[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT, SIGSYS };
         for (size_t i = 0; i < ELEMENTSOF(synchronous); i++)
@@ -90,6 +94,8 @@ static void block_signals(NssSession *s)
 
 static void restore_signals(NssSession *s)
 {
+        if (s->signals_held)
+                return;
         (void) pthread_sigmask(SIG_SETMASK, &s->saved_mask, NULL);
 }
 
@@ -148,7 +154,9 @@ static int session_connect(NssSession *s, const char *path)
         return -errno;
 }
 
-static int session_open(const NssConfig *cfg, NssSession *s)
+/* hold_signals: for a single short call (GetSnapshot), signals wait from the connect to the
+ * end of the session, which saves two mask changes per socket operation on the first lookup. */
+static int session_open(const NssConfig *cfg, NssSession *s, bool hold_signals)
 {
         int r;
 
@@ -159,7 +167,10 @@ static int session_open(const NssConfig *cfg, NssSession *s)
         s->deadline = now_usec(CLOCK_MONOTONIC) + NSS_CLIENT_TIMEOUT_USEC;
         block_signals(s);
         r = session_connect(s, cfg->socket);
-        restore_signals(s);
+        if (r >= 0 && hold_signals)
+                s->signals_held = true;
+        else
+                restore_signals(s);
         if (r < 0)
                 s->fd = safe_close(s->fd);
         return r;
@@ -167,6 +178,10 @@ static int session_open(const NssConfig *cfg, NssSession *s)
 
 static void session_close(NssSession *s)
 {
+        if (s->signals_held) {
+                s->signals_held = false;
+                restore_signals(s);
+        }
         s->fd = safe_close(s->fd);
         s->passed_fd = safe_close(s->passed_fd);
         s->buffer = mfree(s->buffer);
@@ -194,6 +209,8 @@ static int session_send(NssSession *s, const char *m, size_t n)
                 m += k;
                 n -= (size_t) k;
         }
+        if (r >= 0)
+                s->awaiting_reply = true;
         restore_signals(s);
         return r;
 }
@@ -246,6 +263,15 @@ static int session_receive_locked(NssSession *s, char **ret, size_t *ret_size)
                                 return -ENOMEM;
                         s->buffer = b;
                         s->allocated = a;
+                }
+
+                /* The daemon cannot have answered in the instant since the call went out: wait
+                 * before the first read instead of after a read that finds nothing. */
+                if (s->awaiting_reply) {
+                        s->awaiting_reply = false;
+                        int r = session_wait(s, POLLIN);
+                        if (r < 0)
+                                return r;
                 }
 
                 union {
@@ -382,7 +408,7 @@ int nss_client_get_snapshot(const NssConfig *cfg, int *ret_fd, uint64_t *ret_siz
         Reply reply;
         int r;
 
-        r = session_open(cfg, &s);
+        r = session_open(cfg, &s, true);
         if (r < 0)
                 return r;
 
@@ -472,7 +498,7 @@ static int lookup(const NssConfig *cfg, NssJsonWriter *w, NssService **ret_servi
         Reply reply;
         int r;
 
-        r = session_open(cfg, &s);
+        r = session_open(cfg, &s, false);
         if (r < 0) {
                 free(w->data);
                 return r;
@@ -556,7 +582,7 @@ int nss_client_list(const NssConfig *cfg, NssServiceList *ret)
         int r;
 
         uint64_t start = now_usec(CLOCK_MONOTONIC);
-        r = session_open(cfg, &s);
+        r = session_open(cfg, &s, false);
         if (r < 0)
                 return r;
 
