@@ -24,3 +24,6 @@ done
 echo
 echo "== who owns a port: portctl who against ss -p, lsof, fuser (bench-who.sh)"
 bench/bench-who.sh "$build"
+echo
+echo "== load: 200 clients on persistent connections for 30 s, fresh GetSnapshot and List mixed in (load)"
+"$build/bench/load" --clients 200 --seconds 30 "$build/daemon/portd" "$data/services.iana"

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "catalog-export.h"
 #include "catalog-json.h"
 #include "catalog.h"
 #include "json-util.h"
@@ -42,6 +43,9 @@ static int call_failed(const char *what, int r, const char *error, struct json_o
                 if (streq(error, VARLINK_ERROR_INVALID_PARAMETER) && parameters &&
                         json_object_object_get_ex(parameters, "parameter", &p))
                         portctl_error("%s: invalid parameter '%s'", what, json_object_get_string(p));
+                else if (streq(error, SERVICES_INTERFACE ".PermissionDenied") && parameters &&
+                        json_object_object_get_ex(parameters, "message", &p) && json_object_is_type(p, json_type_string))
+                        portctl_error("%s: permission denied: %s", what, json_object_get_string(p));
                 else if (streq(error, SERVICES_INTERFACE ".PermissionDenied"))
                         portctl_error("%s: permission denied (only root may do this)", what);
                 else if (parameters && json_object_object_get_ex(parameters, "message", &p))
@@ -163,6 +167,47 @@ static int print_service_table(struct json_object *const *services, size_t n)
 
         service_rows_free(rows, n);
         return PORTCTL_EXIT_OK;
+}
+
+/* Output that did not reach its file (a full disk, a closed pipe) is an error: an export cut short
+ * must not pass for a whole one. */
+static int stdout_flush(const char *what)
+{
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                portctl_error("%s: cannot write the output: %s", what, strerror(errno));
+                return PORTCTL_EXIT_ERROR;
+        }
+        return PORTCTL_EXIT_OK;
+}
+
+/* The services as a services(5) file, each line as catalog_export() writes it, so that the text
+ * hashes to the daemon's digest. */
+static int print_services_file(struct json_object *services)
+{
+        for (size_t i = 0; i < json_object_array_length(services); i++) {
+                struct json_object *s = json_object_array_get_idx(services, i), *aliases = NULL;
+                _cleanup_free_ const char **list = NULL;
+                size_t n = 0;
+                int64_t port = json_int_field(s, "port");
+
+                if (port < 0 || port > 65535) {
+                        portctl_error("list: bad reply from the daemon");
+                        return PORTCTL_EXIT_ERROR;
+                }
+                if (json_object_object_get_ex(s, "aliases", &aliases) && json_object_is_type(aliases, json_type_array))
+                        n = json_object_array_length(aliases);
+                list = calloc(n + 1, sizeof(char *));
+                if (!list) {
+                        portctl_error("out of memory");
+                        return PORTCTL_EXIT_ERROR;
+                }
+                for (size_t j = 0; j < n; j++)
+                        list[j] = json_object_get_string(json_object_array_get_idx(aliases, j)) ?: "";
+                if (service_line_write(stdout, json_string_field(s, "name"), (uint16_t) port,
+                            json_string_field(s, "protocol"), list, n) < 0)
+                        break; /* reported below */
+        }
+        return stdout_flush("list");
 }
 
 static void catalog_freep(Catalog **c)
@@ -322,6 +367,22 @@ int verb_list(int argc, char **argv, const PortctlContext *ctx)
                 portctl_error("list takes no arguments");
                 return PORTCTL_EXIT_ERROR;
         }
+        const char *format = ctx->format ?: ctx->json ? "json" : "table";
+
+        /* Offline, the export is the very text the digest is computed over. */
+        if (ctx->root && streq(format, "services")) {
+                _cleanup_free_ char *text = NULL;
+                size_t size;
+                if (load_offline(ctx, &c) < 0)
+                        return PORTCTL_EXIT_ERROR;
+                if (catalog_export(c, &text, &size) < 0) {
+                        portctl_error("out of memory");
+                        return PORTCTL_EXIT_ERROR;
+                }
+                (void) fwrite(text, 1, size, stdout);
+                return stdout_flush("list");
+        }
+
         services = json_object_new_array();
         if (!services) {
                 portctl_error("out of memory");
@@ -361,8 +422,10 @@ int verb_list(int argc, char **argv, const PortctlContext *ctx)
                 }
         }
 
-        if (ctx->json)
+        if (streq(format, "json"))
                 return print_json(services);
+        if (streq(format, "services"))
+                return print_services_file(services);
 
         size_t n = json_object_array_length(services);
         struct json_object **list = calloc(n ? n : 1, sizeof(struct json_object *));
@@ -377,18 +440,22 @@ int verb_list(int argc, char **argv, const PortctlContext *ctx)
         return ret;
 }
 
+static void format_usec(int64_t usec, bool zone, char *buf, size_t size)
+{
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        if (usec <= 0 || !localtime_r(&t, &tm) ||
+                (zone ? strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm) : strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm)) == 0)
+                (void) snprintf(buf, size, "-");
+}
+
 static void print_status(struct json_object *status)
 {
         struct json_object *sources = NULL;
-        char when[64] = "-";
-        int64_t loaded = json_int_field(status, "loaded_usec");
+        char when[64];
 
-        if (loaded > 0) {
-                time_t t = (time_t) (loaded / 1000000);
-                struct tm tm;
-                if (localtime_r(&t, &tm))
-                        (void) strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", &tm);
-        }
+        format_usec(json_int_field(status, "loaded_usec"), true, when, sizeof(when));
 
         printf("   Generation: %" PRId64 "\n", json_int_field(status, "generation"));
         printf("     Services: %" PRId64 "\n", json_int_field(status, "entries"));
@@ -409,7 +476,7 @@ static void print_status(struct json_object *status)
                 bool is_masked =
                         json_object_object_get_ex(s, "masked", &masked) && json_object_get_boolean(masked);
 
-                printf("        %-7s %s", json_string_field(s, "layer"), json_string_field(s, "file"));
+                printf("        %-8s %s", json_string_field(s, "layer"), json_string_field(s, "file"));
                 if (is_masked)
                         printf(" (masked)");
                 else {
@@ -418,6 +485,12 @@ static void print_status(struct json_object *status)
                         printf(": %" PRId64 " entr%s", entries, entries == 1 ? "y" : "ies");
                         if (skipped > 0)
                                 printf(", %" PRId64 " line%s skipped", skipped, skipped == 1 ? "" : "s");
+                        int64_t mtime = json_int_field(s, "mtime_usec");
+                        if (mtime > 0) {
+                                char m[64];
+                                format_usec(mtime, false, m, sizeof(m));
+                                printf(", modified %s", m);
+                        }
                 }
                 if (json_object_object_get_ex(s, "error", &error) &&
                         json_object_is_type(error, json_type_string))
@@ -518,7 +591,7 @@ int verb_set(int argc, char **argv, const PortctlContext *ctx)
         int r;
 
         if (argc < 3) {
-                portctl_error("usage: portctl set NAME PORT/PROTOCOL [ALIAS...] [--persistent]");
+                portctl_error("usage: portctl set NAME PORT/PROTOCOL [ALIAS...] [--runtime]");
                 return PORTCTL_EXIT_ERROR;
         }
         if (argc - 3 > SERVICE_ALIASES_MAX) {
@@ -576,7 +649,7 @@ int verb_set(int argc, char **argv, const PortctlContext *ctx)
                         return PORTCTL_EXIT_ERROR;
                 }
         if (json_object_object_add(parameters, "aliases", aliases) < 0 ||
-                json_object_object_add(parameters, "persistent", json_object_new_boolean(ctx->persistent)) <
+                json_object_object_add(parameters, "runtime", json_object_new_boolean(ctx->runtime)) <
                         0) {
                 portctl_error("out of memory");
                 return PORTCTL_EXIT_ERROR;
@@ -610,7 +683,7 @@ static int unset_call(VarlinkClient *client, const PortctlContext *ctx, const ch
 
         if (!parameters || json_add_string(parameters, "name", name) < 0 ||
                 (protocol && json_add_string(parameters, "protocol", protocol) < 0) ||
-                json_object_object_add(parameters, "persistent", json_object_new_boolean(ctx->persistent)) <
+                json_object_object_add(parameters, "runtime", json_object_new_boolean(ctx->runtime)) <
                         0) {
                 portctl_error("out of memory");
                 return -ENOMEM;
@@ -638,7 +711,7 @@ int verb_unset(int argc, char **argv, const PortctlContext *ctx)
         int r;
 
         if (argc != 2) {
-                portctl_error("usage: portctl unset NAME[/PROTOCOL] [--persistent]");
+                portctl_error("usage: portctl unset NAME[/PROTOCOL] [--runtime]");
                 return PORTCTL_EXIT_ERROR;
         }
         name = strdup(argv[1]);
@@ -677,11 +750,11 @@ int verb_unset(int argc, char **argv, const PortctlContext *ctx)
         else if (r > 0)
                 printf("Removed %d override%s of '%s'%s%s%s (%s).\n", r, r == 1 ? "" : "s", name,
                         protocol ? " over '" : "", protocol ?: "", protocol ? "'" : "",
-                        ctx->persistent ? "persistent" : "runtime");
+                        ctx->runtime ? "runtime" : "persistent");
         if (r == 0) {
                 if (!ctx->json)
-                        portctl_error("no %s override of '%s'%s", ctx->persistent ? "persistent" : "runtime",
-                                argv[1], ctx->persistent ? "" : " (persistent ones need --persistent)");
+                        portctl_error("no %s override of '%s'%s", ctx->runtime ? "runtime" : "persistent",
+                                argv[1], ctx->runtime ? "" : " (runtime ones need --runtime)");
                 return PORTCTL_EXIT_NOT_FOUND;
         }
         return PORTCTL_EXIT_OK;

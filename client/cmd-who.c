@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* portctl who: which processes own a port, asked from portd's io.portd.Sockets and printed with
  * lsof's columns (plus the service, unit and container), or as the interface's rows with --json.
- * SPECs are lsof -i's: [PROTO][@HOST][:PORT[-PORT]], or a service name for its ports. */
+ * SPECs are lsof -i's: [PROTO][@HOST][:PORT[-PORT]], or a service name for its ports (who-spec.c). */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include "portctl.h"
 #include "util.h"
 #include "varlink-wire.h"
+#include "who-spec.h"
 
 #define SOCKETS_INTERFACE  "io.portd.Sockets"
 #define SERVICES_INTERFACE "io.portd.Services"
@@ -48,22 +49,6 @@ static int queries_add(WhoQueries *q, const WhoQuery *item)
                 return -ENOMEM;
         q->items[q->n++] = *item;
         return 0;
-}
-
-static bool parse_port_number(const char *s, size_t n, unsigned *ret)
-{
-        unsigned v = 0;
-        if (n == 0 || n > 5)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return false;
-                v = v * 10 + (unsigned) (s[i] - '0');
-        }
-        if (v == 0 || v > 65535)
-                return false;
-        *ret = v;
-        return true;
 }
 
 /* A service name's ports, as the daemon's catalog has them, for the protocol asked or for TCP
@@ -102,87 +87,33 @@ static int resolve_service(VarlinkClient *client, const char *name, const WhoQue
         return found ? 0 : -ENOENT;
 }
 
-static int parse_port_part(
-        VarlinkClient *client, const char *spec, const char *s, WhoQuery *q, WhoQueries *out)
-{
-        const char *dash = strchr(s, '-');
-
-        if (!*s)
-                return queries_add(out, q);
-        if (parse_port_number(s, strlen(s), &q->port)) {
-                q->port_max = q->port;
-                return queries_add(out, q);
-        }
-        if (dash && parse_port_number(s, (size_t) (dash - s), &q->port) &&
-                parse_port_number(dash + 1, strlen(dash + 1), &q->port_max) && q->port <= q->port_max)
-                return queries_add(out, q);
-
-        int r = resolve_service(client, s, q, out);
-        if (r == -ENOENT)
-                portctl_error("'%s': no port or known service '%s'", spec, s);
-        else if (r < 0)
-                portctl_error("'%s': cannot look up service '%s': %s", spec, s, strerror(-r));
-        return r;
-}
-
-/* [tcp|udp|sctp][@HOST|@[HOST6]|[HOST6]][:PORT|:PORT-PORT|:SERVICE], or PORT, or SERVICE. */
+/* One SPEC as List queries: a service name stands for its ports in the daemon's catalog. */
 static int parse_spec(VarlinkClient *client, const char *spec, WhoQueries *out)
 {
-        static const char *const protocols[] = { "tcp", "udp", "sctp" };
-        WhoQuery q = {};
-        const char *s = spec;
+        WhoSpec w;
+        int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(protocols); i++) {
-                size_t n = strlen(protocols[i]);
-                if (strncasecmp(s, protocols[i], n) == 0 && (s[n] == 0 || s[n] == ':' || s[n] == '@')) {
-                        q.protocol = protocols[i];
-                        s += n;
-                        break;
-                }
-        }
+        r = who_spec_parse(spec, &w);
+        if (r == -EADDRNOTAVAIL)
+                portctl_error("'%s': the address is not a numeric IPv4 or IPv6 address", spec);
+        else if (r == -ERANGE)
+                portctl_error("'%s': a port is 1 to 65535, a range runs from low to high", spec);
+        else if (r < 0)
+                portctl_error("'%s': expected [tcp|udp|sctp][@HOST][:PORT[-PORT]] or a service name", spec);
+        if (r < 0)
+                return r;
 
-        bool at = *s == '@';
-        if (at)
-                s++;
-        if (*s == '[') {
-                const char *e = strchr(s, ']');
-                if (!e || (size_t) (e - s - 1) >= sizeof(q.address))
-                        goto invalid;
-                memcpy(q.address, s + 1, (size_t) (e - s - 1));
-                q.address[e - s - 1] = 0;
-                s = e + 1;
-                if (*s && *s != ':')
-                        goto invalid;
-        } else if (at) {
-                struct in6_addr a6;
-                const char *colon = strrchr(s, ':');
-                if (inet_pton(AF_INET6, s, &a6) == 1 || !colon)
-                        colon = s + strlen(s);
-                if ((size_t) (colon - s) >= sizeof(q.address))
-                        goto invalid;
-                memcpy(q.address, s, (size_t) (colon - s));
-                q.address[colon - s] = 0;
-                s = colon;
-        } else if (*s != ':' && *s) {
-                if (q.protocol)
-                        goto invalid; /* "tcpx" and such */
-                return parse_port_part(client, spec, s, &q, out);
-        }
+        WhoQuery q = { .protocol = w.protocol, .port = w.port, .port_max = w.port_max };
+        memcpy(q.address, w.address, sizeof(q.address));
+        if (!w.service)
+                return queries_add(out, &q);
 
-        if (q.address[0]) {
-                struct in6_addr a;
-                if (inet_pton(AF_INET, q.address, &a) != 1 && inet_pton(AF_INET6, q.address, &a) != 1) {
-                        portctl_error("'%s': '%s' is not a numeric IPv4 or IPv6 address", spec, q.address);
-                        return -EINVAL;
-                }
-        }
-        if (*s == ':')
-                s++;
-        return parse_port_part(client, spec, s, &q, out);
-
-invalid:
-        portctl_error("'%s': expected [tcp|udp|sctp][@HOST][:PORT[-PORT]] or a service name", spec);
-        return -EINVAL;
+        r = resolve_service(client, w.service, &q, out);
+        if (r == -ENOENT)
+                portctl_error("'%s': no port or known service '%s'", spec, w.service);
+        else if (r < 0)
+                portctl_error("'%s': cannot look up service '%s': %s", spec, w.service, strerror(-r));
+        return r;
 }
 
 typedef struct Rows {

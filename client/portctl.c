@@ -23,12 +23,13 @@ static const Verb verbs[] = {
         { "explain", verb_explain, "explain NAME[/PROTO]     the winning entry and what it replaced" },
         { "lookup", verb_lookup, "lookup NAME [PROTO]      the service named NAME (or an alias)" },
         { "port", verb_port, "port PORT[/PROTO]        the service on PORT" },
-        { "list", verb_list, "list                     every service, in getservent order" },
+        { "list", verb_list, "list                     every service, in getservent order (--format services: as a file)" },
         { "status", verb_status, "status                   the daemon's generation, sources and digest" },
         { "reload", verb_reload, "reload                   make the daemon read its sources again (root)" },
         { "set", verb_set, "set NAME PORT/PROTO [ALIAS...]\n"
-                           "                           override an entry at once (root; --persistent)" },
-        { "unset", verb_unset, "unset NAME[/PROTO]       drop an override again (root; --persistent)" },
+                           "                           override an entry at once, persistently (root or a\n"
+                           "                           group of portd.conf; --runtime)" },
+        { "unset", verb_unset, "unset NAME[/PROTO]       drop an override again (as set; --runtime)" },
         { "who", verb_who, "who [SPEC...]            which processes own a port (SPEC: tcp:22, :80, @HOST:PORT, NAME)" },
 };
 
@@ -53,18 +54,20 @@ static void help(void)
                "  -h --help               show this help\n"
                "     --version            show the version\n"
                "     --socket PATH        the daemon's socket (default $PORTD_SOCKET, else %s)\n"
-               "     --root DIR           read configuration files below DIR (verify, explain)\n"
+               "     --root DIR           read configuration files below DIR (verify, explain, lookup, port, list)\n"
                "  -j --json               print JSON for scripts\n"
                "  -P --numeric-ports      show port numbers, not service names (who)\n"
                "  -a --all                include established sockets (who)\n"
                "     --netns NAME|PID|all network namespace to look in (who; root only for others)\n"
-               "     --persistent         keep an override across reboots (set, unset)\n",
+               "     --format FORMAT      list as 'table', 'json' or 'services' (a services(5) file)\n"
+               "     --runtime            an override in /run, gone at reboot (set, unset)\n"
+               "     --persistent         an override in /etc, kept across reboots: the default (set, unset)\n",
                PORTD_DEFAULT_SOCKET);
 }
 
 int main(int argc, char **argv)
 {
-        enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_ROOT, ARG_NETNS, ARG_PERSISTENT };
+        enum { ARG_VERSION = 0x100, ARG_SOCKET, ARG_ROOT, ARG_NETNS, ARG_PERSISTENT, ARG_RUNTIME, ARG_FORMAT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -75,6 +78,8 @@ int main(int argc, char **argv)
                 { "all", no_argument, NULL, 'a' },
                 { "netns", required_argument, NULL, ARG_NETNS },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
+                { "runtime", no_argument, NULL, ARG_RUNTIME },
+                { "format", required_argument, NULL, ARG_FORMAT },
                 {}
         };
         PortctlContext ctx = {};
@@ -107,7 +112,17 @@ int main(int argc, char **argv)
                         ctx.netns = optarg;
                         break;
                 case ARG_PERSISTENT:
-                        ctx.persistent = true;
+                        ctx.runtime = false;
+                        break;
+                case ARG_RUNTIME:
+                        ctx.runtime = true;
+                        break;
+                case ARG_FORMAT:
+                        if (!streq(optarg, "table") && !streq(optarg, "json") && !streq(optarg, "services")) {
+                                portctl_error("unknown format '%s': expected table, json or services", optarg);
+                                return PORTCTL_EXIT_ERROR;
+                        }
+                        ctx.format = optarg;
                         break;
                 default:
                         return PORTCTL_EXIT_ERROR;

@@ -11,7 +11,8 @@ typedef struct PortctlContext {
         bool numeric_ports;      /* -P: ports as numbers (who) */
         bool all;                /* -a/--all: established sockets too (who) */
         const char *netns;       /* --netns NAME|PID|all (who) */
-        bool persistent;         /* --persistent (set, unset) */
+        bool runtime;            /* --runtime (set, unset): /run, not /etc */
+        const char *format;      /* --format table|json|services (list); NULL: table, or json with --json */
 } PortctlContext;
 
 /* Exit codes, as getent: found, error, not found. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "catalog.h"
+#include "catalog-export.h"
 #include "overrides.h"
 #include "util.h"
 
@@ -225,6 +226,9 @@ int services_file_load(const char *root, const char *path, CatalogLayer layer, S
                 return -EISDIR;
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
+        /* Refused before reading: read_full_fd() would take up to the bound into memory first. */
+        if ((uint64_t) st.st_size > SERVICES_FILE_MAX)
+                return -EFBIG;
 
         r = read_full_fd(fd, SERVICES_FILE_MAX, &data, &size);
         if (r < 0)
@@ -286,14 +290,15 @@ static int strv_push(char ***l, const char *s)
         return 0;
 }
 
-int catalog_discover_dropins(const char *root, DropinFile **ret, size_t *ret_n)
+int catalog_discover_files(const char *root, const char *const *dirs, const char *suffix, CatalogLayer layer,
+                DropinFile **ret, size_t *ret_n)
 {
         DropinFile *files = NULL;
-        size_t n = 0, allocated = 0;
+        size_t n = 0, allocated = 0, suffix_len = strlen(suffix);
         int r = 0;
 
         /* Lowest precedence first: a same-named file found later hides the one found earlier. */
-        for (const char *const *dir = catalog_dropin_dirs; *dir; dir++) {
+        for (const char *const *dir = dirs; *dir; dir++) {
                 _cleanup_free_ char *full = path_join_root(root, *dir);
                 if (!full) {
                         r = -ENOMEM;
@@ -312,7 +317,7 @@ int catalog_discover_dropins(const char *root, DropinFile **ret, size_t *ret_n)
                         size_t len = strlen(de->d_name);
                         struct stat st;
 
-                        if (de->d_name[0] == '.' || len < 6 || !streq(de->d_name + len - 5, ".conf"))
+                        if (de->d_name[0] == '.' || len <= suffix_len || !streq(de->d_name + len - suffix_len, suffix))
                                 continue;
                         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                                 continue;
@@ -354,7 +359,7 @@ int catalog_discover_dropins(const char *root, DropinFile **ret, size_t *ret_n)
                         }
                         files[n] = (DropinFile) {
                                 .name = strdup(de->d_name), .path = path, .masked = masked,
-                                .layer = CATALOG_LAYER_DROPIN,
+                                .layer = layer,
                         };
                         if (!files[n].name) {
                                 free(path);
@@ -375,6 +380,11 @@ int catalog_discover_dropins(const char *root, DropinFile **ret, size_t *ret_n)
 fail:
         dropin_files_free(files, n);
         return r;
+}
+
+int catalog_discover_dropins(const char *root, DropinFile **ret, size_t *ret_n)
+{
+        return catalog_discover_files(root, catalog_dropin_dirs, ".conf", CATALOG_LAYER_DROPIN, ret, ret_n);
 }
 
 /* A small open-addressing map from (string, string-or-NULL) to a (source, line) pair, used
@@ -549,30 +559,6 @@ static int builder_add_entry(CatalogBuilder *b, const ServiceEntry *e, uint32_t 
         return 0;
 }
 
-static uint64_t catalog_compute_digest(const Catalog *c)
-{
-        /* FNV-1a over the merged entries as lookups see them, so two daemons serving the same
-         * answers report the same digest whatever files they came from. */
-        uint64_t h = 1469598103934665603ull;
-#define MIX_BYTES(p, n)                                                                                       \
-        do {                                                                                                  \
-                const unsigned char *_q = (const unsigned char *) (p);                                        \
-                for (size_t _i = 0; _i < (n); _i++)                                                           \
-                        h = (h ^ _q[_i]) * 1099511628211ull;                                                  \
-        } while (0)
-        for (size_t i = 0; i < c->n_entries; i++) {
-                const ServiceEntry *e = &c->entries[i];
-                MIX_BYTES(e->name, strlen(e->name) + 1);
-                MIX_BYTES(e->protocol, strlen(e->protocol) + 1);
-                MIX_BYTES(&e->port, sizeof(e->port));
-                for (size_t j = 0; j < e->n_aliases; j++)
-                        MIX_BYTES(e->aliases[j], strlen(e->aliases[j]) + 1);
-                MIX_BYTES("\n", 1);
-        }
-#undef MIX_BYTES
-        return h;
-}
-
 /* Warns where two files name one port/protocol differently: a lookup by port answers only the
  * first of them, which is rarely what both authors meant. */
 static int builder_warn_port_conflicts(CatalogBuilder *b)
@@ -733,7 +719,11 @@ int catalog_build(ServicesFile *const *files, size_t n_files, Catalog **ret)
         if (r < 0)
                 goto out;
 
-        c->digest = catalog_compute_digest(c);
+        /* Over the merged entries as lookups see them, so two daemons serving the same answers
+         * report the same digest whatever files they came from. */
+        r = catalog_digest(c, c->digest);
+        if (r < 0)
+                goto out;
 
         r = snapshot_build(c, 0, &c->index_image, &c->index_size);
         if (r < 0)
@@ -800,22 +790,23 @@ fail:
         return r;
 }
 
-int catalog_load(const char *root, Catalog **ret)
+void services_files_free(ServicesFile **files, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                services_file_free(files[i]);
+        free(files);
+}
+
+int catalog_load_listed(const char *root, const DropinFile *sources, size_t n_sources, ServicesFile ***ret,
+                size_t *ret_n)
 {
         ServicesFile **files = NULL;
-        DropinFile *sources = NULL;
-        size_t n_sources = 0, n_files = 0;
-        int r;
+        size_t n_files = 0;
+        int r = 0;
 
-        r = catalog_discover_sources(root, &sources, &n_sources);
-        if (r < 0)
-                return r;
-
-        files = calloc(n_sources, sizeof(ServicesFile *));
-        if (!files) {
-                r = -ENOMEM;
-                goto out;
-        }
+        files = calloc(n_sources ? n_sources : 1, sizeof(ServicesFile *));
+        if (!files)
+                return -ENOMEM;
 
         for (size_t i = 0; i < n_sources; i++) {
                 const DropinFile *s = &sources[i];
@@ -829,17 +820,43 @@ int catalog_load(const char *root, Catalog **ret)
                                 r = services_file_new_empty(s->path, s->layer, false, r == -ENOENT ? 0 : r,
                                                 &files[n_files]);
                 }
-                if (r < 0)
-                        goto out;
+                if (r < 0) {
+                        services_files_free(files, n_files);
+                        return r;
+                }
                 n_files++;
         }
 
-        r = catalog_build(files, n_files, ret);
-out:
-        for (size_t i = 0; i < n_files; i++)
-                services_file_free(files[i]);
-        free(files);
+        *ret = files;
+        *ret_n = n_files;
+        return 0;
+}
+
+int catalog_load_files(const char *root, ServicesFile ***ret, size_t *ret_n)
+{
+        DropinFile *sources = NULL;
+        size_t n_sources = 0;
+        int r;
+
+        r = catalog_discover_sources(root, &sources, &n_sources);
+        if (r < 0)
+                return r;
+        r = catalog_load_listed(root, sources, n_sources, ret, ret_n);
         dropin_files_free(sources, n_sources);
+        return r;
+}
+
+int catalog_load(const char *root, Catalog **ret)
+{
+        ServicesFile **files = NULL;
+        size_t n_files = 0;
+        int r;
+
+        r = catalog_load_files(root, &files, &n_files);
+        if (r < 0)
+                return r;
+        r = catalog_build(files, n_files, ret);
+        services_files_free(files, n_files);
         return r;
 }
 

@@ -82,6 +82,10 @@ extern const char *const catalog_dropin_dirs[]; /* lowest to highest precedence,
 /* Lists the drop-ins below root in the order they apply (lexical by name), masked ones included. */
 int catalog_discover_dropins(const char *root, DropinFile **ret, size_t *ret_n);
 void dropin_files_free(DropinFile *d, size_t n);
+/* The same for any set of directories (lowest precedence first) and file name suffix (".conf"),
+ * with the given layer: the scopes' NAME.scope files and NAME.d drop-ins are found this way. */
+int catalog_discover_files(const char *root, const char *const *dirs, const char *suffix, CatalogLayer layer,
+                DropinFile **ret, size_t *ret_n);
 
 /* Every source in the order they apply: /etc/services (even when absent), the drop-ins, then
  * the local override files that exist (overrides.h). */
@@ -119,6 +123,8 @@ typedef struct CatalogShadow {
         bool removed;
 } CatalogShadow;
 
+#define CATALOG_DIGEST_SIZE 65 /* SHA-256 in hex and a NUL */
+
 typedef struct Catalog {
         CatalogSource *sources;
         size_t n_sources;
@@ -131,7 +137,7 @@ typedef struct Catalog {
         void *index_image; /* a snapshot image of the entries: the hash indexes lookups use */
         size_t index_size;
         Snapshot index;
-        uint64_t digest; /* of the merged entries, as Status reports it */
+        char digest[CATALOG_DIGEST_SIZE]; /* catalog-export.h: SHA-256 of the merged entries, hex */
 } Catalog;
 
 Catalog *catalog_free(Catalog *c);
@@ -143,6 +149,13 @@ int catalog_build(ServicesFile *const *files, size_t n_files, Catalog **ret);
 
 /* Discovers, reads and merges every source below root ("/" or NULL for the system). */
 int catalog_load(const char *root, Catalog **ret);
+/* The files catalog_load() merges, in that order, each read (or standing for a masked or unreadable
+ * one); for building several catalogs (scopes) over the same parsed host files. */
+int catalog_load_files(const char *root, ServicesFile ***ret, size_t *ret_n);
+void services_files_free(ServicesFile **files, size_t n);
+/* Reads the listed files below root into ServicesFile objects, in the same order. */
+int catalog_load_listed(const char *root, const DropinFile *sources, size_t n_sources, ServicesFile ***ret,
+                size_t *ret_n);
 
 /* glibc's first-match semantics; protocol NULL means any. NULL when nothing matches. */
 const ServiceEntry *catalog_lookup_by_name(const Catalog *c, const char *name, const char *protocol);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Local overrides: edits of the override files, made atomically so that the daemon's file
- * watch only ever sees the old or the new file. */
+ * watch only ever sees the old or the new file, and a failed write (disk full, read-only /etc)
+ * leaves the old one in place. */
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -56,28 +57,16 @@ static void services_file_freep(ServicesFile **f)
         services_file_free(*f);
 }
 
-/* Writes the file anew from what was parsed, in line order, removals where they stood. */
-static int overrides_write(const char *full, const ServicesFile *f, const bool *drop_entry, const bool *drop_removal,
-                const char *add_line)
+/* The file's new text, from what was parsed, in line order, removals where they stood. */
+static int overrides_render(const ServicesFile *f, const bool *drop_entry, const bool *drop_removal,
+                const char *add_line, char **ret, size_t *ret_size)
 {
-        _cleanup_free_ char *tmp = NULL;
-        int r;
+        char *buf = NULL;
+        size_t size = 0;
 
-        r = mkdir_parents(full);
-        if (r < 0)
-                return r;
-        if (asprintf(&tmp, "%s.XXXXXX", full) < 0)
+        FILE *out = open_memstream(&buf, &size);
+        if (!out)
                 return -ENOMEM;
-        int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        FILE *out = fdopen(fd, "w");
-        if (!out) {
-                r = -errno;
-                safe_close(fd);
-                (void) unlink(tmp);
-                return r;
-        }
 
         fputs("# Local service overrides, managed by portd (portctl set/unset).\n"
               "# Lines are rewritten in order on every change; comments are not kept.\n", out);
@@ -104,16 +93,76 @@ static int overrides_write(const char *full, const ServicesFile *f, const bool *
         if (add_line)
                 fputs(add_line, out);
 
-        r = 0;
-        if (fchmod(fileno(out), 0644) < 0 || fflush(out) != 0 || fsync(fileno(out)) < 0)
-                r = -errno;
-        if (fclose(out) != 0 && r == 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, full) < 0)
-                r = -errno;
+        /* A memory stream fails only for want of memory. */
+        if (ferror(out) | (fclose(out) != 0)) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        *ret_size = size;
+        return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+/* Replaces full with text, atomically and durably: a temporary file in the same directory,
+ * written and fsync()ed, renamed over full, then the directory fsync()ed so that the rename
+ * itself survives a crash.  On any failure (disk full, read-only file system) the temporary file
+ * is removed and full is left exactly as it was. */
+static int overrides_replace(const char *full, const char *text, size_t size)
+{
+        _cleanup_free_ char *tmp = NULL, *dir = NULL;
+        _cleanup_close_ int fd = -1, dfd = -1;
+        int r;
+
+        r = mkdir_parents(full);
         if (r < 0)
+                return r;
+        dir = strdup(full);
+        if (!dir)
+                return -ENOMEM;
+        *strrchr(dir, '/') = '\0';
+        dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+
+        /* A dot name: nobody mistakes it for the overrides, and the catalog never reads it. */
+        if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, strrchr(full, '/') + 1) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+
+        r = write_all(fd, text, size);
+        if (r >= 0 && fchmod(fd, 0644) < 0)
+                r = -errno;
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && close(TAKE_FD(fd)) < 0)
+                r = -errno; /* NFS reports write errors only here */
+        if (r >= 0 && rename(tmp, full) < 0)
+                r = -errno;
+        if (r < 0) {
                 (void) unlink(tmp);
-        return r;
+                return r;
+        }
+        /* The new file is in place; a failed directory sync only weakens durability, and saying
+         * the edit failed now would be wrong. */
+        (void) fsync(dfd);
+        return 0;
 }
 
 static int overrides_read(const char *root, const char *path, ServicesFile **ret)
@@ -160,7 +209,12 @@ static int overrides_edit(const char *root, const char *path, const char *name, 
 
         if (!add_line && dropped == 0)
                 return 0;
-        r = overrides_write(full, f, drop_entry, drop_removal, add_line);
+        _cleanup_free_ char *text = NULL;
+        size_t size;
+        r = overrides_render(f, drop_entry, drop_removal, add_line, &text, &size);
+        if (r < 0)
+                return r;
+        r = overrides_replace(full, text, size);
         return r < 0 ? r : dropped;
 }
 

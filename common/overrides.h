@@ -6,8 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Lowest precedence first: the runtime file wins over the persistent one. */
-#define OVERRIDES_PERSISTENT_PATH "/var/lib/portd/overrides.conf"
+/* Lowest precedence first: the runtime file wins over the persistent one.  The persistent one is
+ * configuration an administrator made, so it lives in /etc, next to portd.conf. */
+#define OVERRIDES_PERSISTENT_PATH "/etc/portd/overrides.conf"
 #define OVERRIDES_RUNTIME_PATH "/run/portd/overrides.conf"
 
 extern const char *const overrides_paths[]; /* the two above, NULL-terminated */
@@ -21,8 +22,10 @@ extern const char *const overrides_paths[]; /* the two above, NULL-terminated */
 bool service_name_is_valid(const char *s);
 bool service_protocol_is_valid(const char *s);
 
-/* Adds or replaces the override of (name, protocol) in root+path, atomically (temporary file
- * and rename). aliases is NULL-terminated and may be NULL. -EINVAL for invalid names. */
+/* Adds or replaces the override of (name, protocol) in root+path, atomically and durably
+ * (temporary file, fsync, rename, fsync of the directory; missing directories are made 0755).
+ * aliases is NULL-terminated and may be NULL. -EINVAL for invalid names; on any error the file
+ * is as it was and no temporary file remains. */
 int overrides_set(const char *root, const char *path, const char *name, const char *protocol, uint16_t port,
                 char *const *aliases);
 

@@ -14,6 +14,10 @@
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
 
+/* Where the daemon publishes its image as a file, when every caller gets the same one: the
+ * socket's path with this appended (/run/portd/io.portd.Services.snapshot). */
+#define SNAPSHOT_PUBLISHED_SUFFIX ".snapshot"
+
 #define SNAPSHOT_MAGIC "PORTDSNP"
 #define SNAPSHOT_VERSION 1u
 

@@ -27,6 +27,31 @@ CatalogHold *catalog_hold_unref(CatalogHold *h);
 /* The current snapshot's memfd for clients and its generation. */
 int manager_get_snapshot(Manager *m, int *ret_fd, uint64_t *ret_generation, size_t *ret_size);
 
+/* The pieces of a reload that scopes.c builds its catalogs with, too. */
+int snapshot_image_new(const Catalog *c, uint64_t generation, SnapshotImage **ret);
+SnapshotImage *snapshot_image_free(SnapshotImage *s);
+int source_load(Manager *m, const SourceState *old, const char *path, CatalogLayer layer, bool masked,
+        bool explicit, SourceState *ret);
+const SourceState *source_states_find(const SourceState *states, size_t n, const char *path);
+/* Frees states, except the parsed files that keep also references. */
+void source_states_free(SourceState *states, size_t n, const SourceState *keep, size_t n_keep);
+int catalog_build_from_states(const SourceState *states, size_t n, Catalog **ret);
+CatalogHold *catalog_hold_new(Catalog *c);
+
+/* scopes.c */
+/* Reads every scope (its NAME.scope and NAME.d/).  A scope whose sources and the host's (states,
+ * the ones about to be served) did not change carries its catalog over at commit; the others get
+ * theirs built when a caller first needs it.  Nothing of the current state is changed. */
+int scopes_load(Manager *m, const SourceState *states, size_t n_states, bool explicit, ScopeState **ret,
+        size_t *ret_n);
+/* Swaps the new scopes in (the reload's swap); old images are flagged superseded.  NULL, 0 at exit. */
+void scopes_commit(Manager *m, ScopeState *scopes, size_t n_scopes);
+/* Frees scopes that were not committed; what they borrowed from keep stays. */
+void scope_states_free(ScopeState *scopes, size_t n, const ScopeState *keep, size_t n_keep);
+/* The scope whose answers the peer of conn gets (NULL: the host's), found from its credentials
+ * once per connection and matched again after every reload.  Only -ENOMEM fails. */
+int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret);
+
 /* watch.c */
 /* (Re)creates the inotify watches on every source file and directory (or the nearest existing
  * parent of a directory that does not exist yet). */
@@ -44,3 +69,22 @@ void varlink_sockets_done(Manager *m);
 int varlink_services_register(Manager *m);
 /* Drops the replies built from the catalog being replaced; before it is freed. */
 void varlink_services_flush_cache(Manager *m);
+
+/* settings.c */
+typedef struct ManagerSettings ManagerSettings;
+/* Reads /etc/portd/portd.conf (below --root) again; logs what it ignores; an unreadable file keeps
+ * the previous settings, a missing one means root only. */
+void manager_load_settings(Manager *m, bool explicit);
+ManagerSettings *manager_settings_free(ManagerSettings *s);
+/* 0 when the peer may edit local overrides (root, or a member of a group portd.conf names, by its
+ * credentials at connect()), -EPERM when not; the peer's credentials in ret_ucred. */
+int manager_check_override_access(Manager *m, VarlinkConnection *conn, struct ucred *ret_ucred);
+/* The groups that may edit overrides besides root, for messages ("'a', 'b'"); NULL for none. */
+const char *manager_override_groups(const Manager *m);
+
+/* snapshot-file.c */
+typedef struct SnapshotFile SnapshotFile;
+/* Publishes image as SOCKET.snapshot (atomically, mode 0444, write-locked while we live). */
+int snapshot_file_publish(const char *socket_path, const void *image, size_t size, SnapshotFile **ret);
+/* Flags it superseded and lets it go; remove: also unlinks it, if the path still names it. */
+SnapshotFile *snapshot_file_withdraw(SnapshotFile *f, bool remove);

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include <systemd/sd-daemon.h>
@@ -21,7 +22,7 @@
 #define RETRY_FIRST_USEC (1000ULL * 1000ULL)
 #define RETRY_MAX_USEC   (60ULL * 1000ULL * 1000ULL)
 
-static SnapshotImage *snapshot_image_free(SnapshotImage *s)
+SnapshotImage *snapshot_image_free(SnapshotImage *s)
 {
         if (!s)
                 return NULL;
@@ -41,7 +42,7 @@ static void snapshot_image_freep(SnapshotImage **s)
 /* Writes the image of c into a sealed memfd.  The seals are what lets clients map it without
  * trusting each other: nobody can grow, shrink or write it any more, except through the shared
  * mapping the daemon took before sealing, which it uses only to set the superseded word. */
-static int snapshot_image_new(const Catalog *c, uint64_t generation, SnapshotImage **ret)
+int snapshot_image_new(const Catalog *c, uint64_t generation, SnapshotImage **ret)
 {
         _cleanup_(snapshot_image_freep) SnapshotImage *s = NULL;
         _cleanup_free_ void *image = NULL;
@@ -100,7 +101,7 @@ static void source_state_done(SourceState *s)
 }
 
 /* Frees states, except the parsed files that keep also references (those moved on). */
-static void source_states_free(SourceState *states, size_t n, const SourceState *keep, size_t n_keep)
+void source_states_free(SourceState *states, size_t n, const SourceState *keep, size_t n_keep)
 {
         for (size_t i = 0; i < n; i++) {
                 for (size_t j = 0; states[i].file && j < n_keep; j++)
@@ -111,7 +112,7 @@ static void source_states_free(SourceState *states, size_t n, const SourceState 
         free(states);
 }
 
-static const SourceState *source_states_find(const SourceState *states, size_t n, const char *path)
+const SourceState *source_states_find(const SourceState *states, size_t n, const char *path)
 {
         for (size_t i = 0; i < n; i++)
                 if (streq(states[i].path, path))
@@ -126,7 +127,7 @@ static bool services_file_same(const ServicesFile *a, const ServicesFile *b)
 
 /* Reads one source into ret.  A file that cannot be read keeps what old held (its last good
  * state); a file that is gone contributes nothing.  Only -ENOMEM fails. */
-static int source_load(Manager *m, const SourceState *old, const char *path, CatalogLayer layer, bool masked,
+int source_load(Manager *m, const SourceState *old, const char *path, CatalogLayer layer, bool masked,
         bool explicit, SourceState *ret)
 {
         ServicesFile *f = NULL;
@@ -239,7 +240,7 @@ out:
         return r;
 }
 
-static int catalog_build_from_states(const SourceState *states, size_t n, Catalog **ret)
+int catalog_build_from_states(const SourceState *states, size_t n, Catalog **ret)
 {
         ServicesFile **files = NULL;
         bool *temporary = NULL;
@@ -280,7 +281,7 @@ out:
         return r;
 }
 
-static CatalogHold *catalog_hold_new(Catalog *c)
+CatalogHold *catalog_hold_new(Catalog *c)
 {
         CatalogHold *h = calloc(1, sizeof(CatalogHold));
         if (!h)
@@ -345,13 +346,42 @@ static void manager_notify_status(Manager *m)
                 m->catalog ? m->catalog->n_entries : 0, m->n_sources, m->generation);
 }
 
+/* Keeps the published file in step with the host's snapshot.  With scopes, a caller's answers
+ * depend on who it is, which only the socket can tell: no file then, every process asks. */
+static void manager_publish_snapshot(Manager *m)
+{
+        SnapshotFile *f = NULL;
+        int r;
+
+        if (!m->publish_path)
+                return;
+        if (m->n_scopes > 0 || !m->snapshot) {
+                m->published = snapshot_file_withdraw(m->published, true);
+                return;
+        }
+        if (m->published && m->published_generation == m->snapshot->generation)
+                return;
+
+        r = snapshot_file_publish(m->publish_path, m->snapshot->map, m->snapshot->size, &f);
+        if (r < 0)
+                log_warning_errno(r, "Failed to publish the snapshot beside '%s', clients ask over the socket: %m",
+                        m->publish_path);
+        /* The old file: superseded either way; removed unless the new one took its name. */
+        m->published = snapshot_file_withdraw(m->published, r < 0);
+        if (r >= 0) {
+                m->published = f;
+                m->published_generation = m->snapshot->generation;
+        }
+}
+
 int manager_reload(Manager *m, bool explicit)
 {
         _cleanup_(snapshot_image_freep) SnapshotImage *image = NULL;
         SourceState *states = NULL;
+        ScopeState *scopes = NULL;
         CatalogHold *hold = NULL;
         Catalog *c = NULL;
-        size_t n_states = 0;
+        size_t n_states = 0, n_scopes = 0;
         bool watching;
         int r;
 
@@ -371,6 +401,8 @@ int manager_reload(Manager *m, bool explicit)
                         r, "Failed to watch the configuration: %m, changes are only seen on reload.");
         watching = r >= 0;
 
+        manager_load_settings(m, explicit);
+
         r = manager_load_sources(m, explicit, &states, &n_states);
         if (r < 0) {
                 log_error_errno(r, "Failed to read the configuration: %m");
@@ -386,6 +418,12 @@ int manager_reload(Manager *m, bool explicit)
         r = snapshot_image_new(c, m->generation + 1, &image);
         if (r < 0) {
                 log_error_errno(r, "Failed to write the snapshot: %m");
+                goto fail;
+        }
+
+        r = scopes_load(m, states, n_states, explicit, &scopes, &n_scopes);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read the scopes: %m");
                 goto fail;
         }
 
@@ -421,6 +459,8 @@ int manager_reload(Manager *m, bool explicit)
         m->generation++;
         m->loaded_usec = now_usec(CLOCK_REALTIME);
         m->n_reloads++;
+        scopes_commit(m, TAKE_PTR(scopes), n_scopes);
+        manager_publish_snapshot(m);
 
         if (old_image) {
                 __atomic_store_n(&((SnapshotHeader *) old_image->map)->superseded, 1u, __ATOMIC_RELEASE);
@@ -439,13 +479,14 @@ int manager_reload(Manager *m, bool explicit)
                 manager_schedule_retry(m);
 
         log_info("Loaded generation %" PRIu64
-                 ": %zu services from %zu sources, %zu diagnostics, digest %016" PRIx64 ".",
+                 ": %zu services from %zu sources, %zu diagnostics, digest %s.",
                 m->generation, c->n_entries, m->n_sources, c->n_diagnostics, c->digest);
         if (m->ready)
                 manager_notify_status(m);
         return 0;
 
 fail:
+        scope_states_free(scopes, n_scopes, m->scopes, m->n_scopes);
         catalog_free(c);
         if (states)
                 source_states_free(states, n_states, m->sources, m->n_sources);
@@ -584,6 +625,8 @@ Manager *manager_free(Manager *m)
         free(m->socket_path);
 
         varlink_services_flush_cache(m);
+        m->published = snapshot_file_withdraw(m->published, true);
+        free(m->publish_path);
         /* Processes that mapped this image must not keep answering from it once we are gone:
          * flagged like an image a reload replaced, they ask again (and fall back without us). */
         if (m->snapshot && m->snapshot->map)
@@ -592,6 +635,8 @@ Manager *manager_free(Manager *m)
         m->catalog = NULL;
         m->catalog_hold = catalog_hold_unref(m->catalog_hold);
         source_states_free(m->sources, m->n_sources, NULL, 0);
+        scopes_commit(m, NULL, 0);
+        m->settings = manager_settings_free(m->settings);
         sd_event_unref(m->event);
         free(m->root);
         return mfree(m);
@@ -622,6 +667,23 @@ static int mkdir_parents(const char *path, mode_t mode)
         }
 }
 
+/* The file system path a passed socket is bound to; -ENOENT for an abstract or unnamed one. */
+static int socket_path_of_fd(int fd, char **ret)
+{
+        struct sockaddr_un sa = {};
+        socklen_t l = sizeof(sa);
+
+        if (getsockname(fd, (struct sockaddr *) &sa, &l) < 0)
+                return -errno;
+        if (sa.sun_family != AF_UNIX || l <= offsetof(struct sockaddr_un, sun_path) || sa.sun_path[0] != '/')
+                return -ENOENT;
+        char *p = strndup(sa.sun_path, l - offsetof(struct sockaddr_un, sun_path));
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
 static int manager_listen(Manager *m, const char *socket_path)
 {
         int r;
@@ -642,6 +704,8 @@ static int manager_listen(Manager *m, const char *socket_path)
                                 r = varlink_server_listen_fd(m->server, fd);
                                 if (r < 0)
                                         return log_error_errno(r, "Failed to serve on passed fd %d: %m", fd);
+                                if (!m->publish_path)
+                                        (void) socket_path_of_fd(fd, &m->publish_path);
                         }
                         log_info("Serving on %d socket(s) passed by the service manager.", n);
                         return 0;
@@ -658,7 +722,8 @@ static int manager_listen(Manager *m, const char *socket_path)
                 return log_error_errno(r, "Failed to listen on '%s': %m", socket_path);
 
         m->socket_path = strdup(socket_path);
-        if (!m->socket_path)
+        m->publish_path = strdup(socket_path);
+        if (!m->socket_path || !m->publish_path)
                 return log_oom();
         struct stat st;
         if (stat(socket_path, &st) >= 0) {
@@ -695,6 +760,7 @@ int manager_startup(Manager *m, const char *socket_path)
         r = manager_listen(m, socket_path);
         if (r < 0)
                 return r;
+        manager_publish_snapshot(m);
 
         m->ready = true;
         manager_notify_status(m);

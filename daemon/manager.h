@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "catalog.h"
+#include "scope.h"
 #include "varlink-server.h"
 
 /* One source of the merge as the daemon last saw it. */
@@ -42,6 +43,22 @@ typedef struct CatalogHold {
 struct json_object;
 typedef struct WatchEntry WatchEntry;
 
+/* A scope as the daemon serves it (scopes.c): its definition and drop-ins as last seen, and the
+ * catalog and snapshot its callers get, built over the host's sources and its own. */
+typedef struct ScopeState {
+        char *name;
+        ScopeDefinition *definition; /* the last good parse of NAME.scope */
+        int error;                   /* negative errno of the last failed read of NAME.scope */
+        SourceState *sources;        /* NAME.d/ *.conf in the order they apply */
+        size_t n_sources;
+        Catalog *catalog; /* hold->catalog */
+        CatalogHold *hold;
+        SnapshotImage *snapshot;
+        struct json_object **reply_cache; /* as Manager.reply_cache, for this catalog */
+        size_t n_reply_cache;
+        struct ScopeState *reuse; /* during a reload: the old state whose catalog carries over */
+} ScopeState;
+
 typedef struct Manager {
         sd_event *event;
         char *root; /* NULL for / */
@@ -61,10 +78,22 @@ typedef struct Manager {
         Catalog *catalog;
         CatalogHold *catalog_hold;
         SnapshotImage *snapshot;
+        /* The snapshot also as a file beside the socket (snapshot-file.c), while there are no
+         * scopes; publish_path is the socket's path, NULL where it has none. */
+        struct SnapshotFile *published;
+        uint64_t published_generation;
+        char *publish_path;
         uint64_t generation;
         uint64_t loaded_usec;             /* CLOCK_REALTIME of the last rebuild */
         struct json_object **reply_cache; /* varlink-services.c: lookup replies by entry index */
         size_t n_reply_cache;
+
+        /* scopes.c: in the order they are tried (lexical by name); the first that matches a caller
+         * answers it.  scopes_generation changes with every new list, so that connections match
+         * their caller again. */
+        ScopeState *scopes;
+        size_t n_scopes;
+        uint64_t scopes_generation;
 
         /* watch.c */
         int inotify_fd;
@@ -77,6 +106,9 @@ typedef struct Manager {
         /* A failed reload (or watch setup) is tried again after this back-off, doubling. */
         sd_event_source *retry_event_source;
         uint64_t retry_delay_usec;
+
+        /* settings.c: what /etc/portd/portd.conf says (who may edit overrides) */
+        struct ManagerSettings *settings;
 
         /* varlink-sockets.c: the owner-query worker thread and its inode cache */
         struct SocketsWorker *sockets;

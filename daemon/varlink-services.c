@@ -56,26 +56,60 @@ static int service_reply_parameters(const Catalog *c, const ServiceEntry *e, str
 /* The reply to a lookup that found entry e of the current catalog.  Built once per entry and
  * catalog: constructing the object tree costs more than the lookup itself, and the same few
  * entries are asked for over and over.  The caller gets a new reference. */
-static int service_reply_cached(Manager *m, const ServiceEntry *e, struct json_object **ret)
+/* Whose catalog answers a connection: its scope's, or the host's. */
+typedef struct CallerView {
+        ScopeState *scope; /* NULL: the host */
+        Catalog *catalog;
+        CatalogHold *hold;
+        SnapshotImage *snapshot;
+        struct json_object ***reply_cache;
+        size_t *n_reply_cache;
+} CallerView;
+
+static int caller_view(Manager *m, VarlinkConnection *conn, CallerView *ret)
 {
-        const Catalog *c = m->catalog;
+        ScopeState *s;
+        int r;
+
+        r = manager_scope_for_connection(m, conn, &s);
+        if (r < 0)
+                return r;
+        if (s)
+                *ret = (CallerView){ .scope = s,
+                        .catalog = s->catalog,
+                        .hold = s->hold,
+                        .snapshot = s->snapshot,
+                        .reply_cache = &s->reply_cache,
+                        .n_reply_cache = &s->n_reply_cache };
+        else
+                *ret = (CallerView){ .catalog = m->catalog,
+                        .hold = m->catalog_hold,
+                        .snapshot = m->snapshot,
+                        .reply_cache = &m->reply_cache,
+                        .n_reply_cache = &m->n_reply_cache };
+        return 0;
+}
+
+static int service_reply_cached(const CallerView *v, const ServiceEntry *e, struct json_object **ret)
+{
+        const Catalog *c = v->catalog;
         size_t i = (size_t) (e - c->entries);
         int r;
 
         if (i >= c->n_entries)
                 return -EINVAL;
-        if (!m->reply_cache) {
-                m->reply_cache = calloc(c->n_entries ? c->n_entries : 1, sizeof(struct json_object *));
-                if (!m->reply_cache)
+        if (!*v->reply_cache) {
+                *v->reply_cache = calloc(c->n_entries ? c->n_entries : 1, sizeof(struct json_object *));
+                if (!*v->reply_cache)
                         return -ENOMEM;
-                m->n_reply_cache = c->n_entries;
+                *v->n_reply_cache = c->n_entries;
         }
-        if (!m->reply_cache[i]) {
-                r = service_reply_parameters(c, e, &m->reply_cache[i]);
+        if (!(*v->reply_cache)[i]) {
+                r = service_reply_parameters(c, e, &(*v->reply_cache)[i]);
                 if (r < 0)
                         return r;
         }
-        *ret = json_object_get(m->reply_cache[i]);
+        *ret = json_object_get((*v->reply_cache)[i]);
         return 0;
 }
 
@@ -206,6 +240,12 @@ static int reply_oom(VarlinkConnection *conn)
         return -ENOMEM; /* closes the connection: the client falls back to its next source */
 }
 
+#define CALLER_VIEW_OR_REPLY(m, conn, view)                                                                 \
+        do {                                                                                                \
+                if (caller_view((m), (conn), (view)) < 0)                                                   \
+                        return reply_oom(conn);                                                             \
+        } while (0)
+
 /* ---- methods ---- */
 
 static int method_get_service_by_name(
@@ -219,12 +259,15 @@ static int method_get_service_by_name(
         Manager *m = userdata;
         ParameterValue v[ELEMENTSOF(specs)];
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        CallerView view;
 
-        const ServiceEntry *e = catalog_lookup_by_name(m->catalog, v[0].string, v[1].string);
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        CALLER_VIEW_OR_REPLY(m, conn, &view);
+
+        const ServiceEntry *e = catalog_lookup_by_name(view.catalog, v[0].string, v[1].string);
         if (!e)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
-        if (service_reply_cached(m, e, &reply) < 0)
+        if (service_reply_cached(&view, e, &reply) < 0)
                 return reply_oom(conn);
         return varlink_connection_reply(conn, reply);
 }
@@ -240,12 +283,15 @@ static int method_get_service_by_port(
         Manager *m = userdata;
         ParameterValue v[ELEMENTSOF(specs)];
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        CallerView view;
 
-        const ServiceEntry *e = catalog_lookup_by_port(m->catalog, (uint16_t) v[0].port, v[1].string);
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        CALLER_VIEW_OR_REPLY(m, conn, &view);
+
+        const ServiceEntry *e = catalog_lookup_by_port(view.catalog, (uint16_t) v[0].port, v[1].string);
         if (!e)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
-        if (service_reply_cached(m, e, &reply) < 0)
+        if (service_reply_cached(&view, e, &reply) < 0)
                 return reply_oom(conn);
         return varlink_connection_reply(conn, reply);
 }
@@ -300,11 +346,14 @@ static int method_list(
         ListStream *s;
         int r;
 
+        CallerView view;
+
         PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
 
         if (!(flags & VARLINK_CALL_MORE))
                 return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
-        if (!m->catalog || m->catalog->n_entries == 0)
+        CALLER_VIEW_OR_REPLY(m, conn, &view);
+        if (!view.catalog || view.catalog->n_entries == 0)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
         if (flags & VARLINK_CALL_ONEWAY)
                 return 0; /* nobody would read the entries */
@@ -314,7 +363,8 @@ static int method_list(
         s = calloc(1, sizeof(ListStream));
         if (!s)
                 return reply_oom(conn);
-        s->hold = manager_catalog_ref(m);
+        s->hold = view.hold;
+        s->hold->n_ref++;
         r = varlink_connection_stream(conn, list_produce, s, list_stream_free);
         if (r < 0) {
                 list_stream_free(s);
@@ -332,11 +382,21 @@ static int method_get_snapshot(
         size_t size;
         int fd, r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        CallerView view;
 
-        r = manager_get_snapshot(m, &fd, &generation, &size);
-        if (r < 0)
-                return r;
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        CALLER_VIEW_OR_REPLY(m, conn, &view);
+
+        /* The caller's scope's image: through plain getservbyname() a container sees its scope. */
+        if (view.scope) {
+                fd = view.snapshot->ro_fd;
+                generation = view.snapshot->generation;
+                size = view.snapshot->size;
+        } else {
+                r = manager_get_snapshot(m, &fd, &generation, &size);
+                if (r < 0)
+                        return r;
+        }
 
         reply = json_object_new_object();
         if (!reply)
@@ -363,9 +423,12 @@ static int method_explain(
         Manager *m = userdata;
         ParameterValue v[ELEMENTSOF(specs)];
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        CallerView view;
 
-        reply = catalog_explain_to_json(m->catalog, v[0].string, v[1].string);
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        CALLER_VIEW_OR_REPLY(m, conn, &view);
+
+        reply = catalog_explain_to_json(view.catalog, v[0].string, v[1].string);
         if (!reply)
                 return reply_oom(conn);
 
@@ -424,6 +487,85 @@ static int stale_source_diagnostics(const Manager *m, struct json_object *array,
         return 0;
 }
 
+static int diagnostic_count(DiagnosticLevel level, struct json_object *array, const char *file,
+        uint32_t line, const char *message, size_t *n_errors, size_t *n_warnings)
+{
+        struct json_object *d = NULL;
+        int r;
+
+        if (array) {
+                r = diagnostic_to_json(diagnostic_level_to_string(level), file, line, message, &d);
+                if (r >= 0)
+                        r = json_append(array, d);
+                if (r < 0)
+                        return r;
+        }
+        if (level == DIAGNOSTIC_ERROR)
+                (*n_errors)++;
+        else if (level == DIAGNOSTIC_WARNING && n_warnings)
+                (*n_warnings)++;
+        return 0;
+}
+
+/* What a scope adds to the findings: its NAME.scope's lines, its drop-ins that cannot be read, and
+ * with with_catalog (the host's view, where the scope's catalog is not the one reported) what its
+ * catalog says about its own files. */
+static int scope_diagnostics(const ScopeState *s, bool with_catalog, struct json_object *array,
+        size_t *n_errors, size_t *n_warnings)
+{
+        const ScopeDefinition *d = s->definition;
+        int r = 0;
+
+        if (s->error < 0) {
+                char message[256];
+                (void) snprintf(message, sizeof(message), "cannot be read (%s), serving its last good state",
+                        strerror(-s->error));
+                r = diagnostic_count(DIAGNOSTIC_ERROR, array, d->path, 0, message, n_errors, n_warnings);
+        }
+        for (size_t i = 0; r >= 0 && i < d->n_diagnostics; i++)
+                r = diagnostic_count(d->diagnostics[i].level, array, d->path, d->diagnostics[i].line,
+                        d->diagnostics[i].message, n_errors, n_warnings);
+        for (size_t i = 0; r >= 0 && i < s->n_sources; i++) {
+                char message[256];
+                if (s->sources[i].error >= 0 || !s->sources[i].file)
+                        continue;
+                (void) snprintf(message, sizeof(message), "cannot be read (%s), serving its last good state",
+                        strerror(-s->sources[i].error));
+                r = diagnostic_count(
+                        DIAGNOSTIC_ERROR, array, s->sources[i].path, 0, message, n_errors, n_warnings);
+        }
+        for (size_t i = 0; with_catalog && s->catalog && r >= 0 && i < s->catalog->n_diagnostics; i++) {
+                const CatalogDiagnostic *x = &s->catalog->diagnostics[i];
+                if (x->source >= s->catalog->n_sources ||
+                        s->catalog->sources[x->source].layer != CATALOG_LAYER_SCOPE)
+                        continue;
+                r = diagnostic_count(x->level, array, s->catalog->sources[x->source].path, x->line,
+                        x->message, n_errors, n_warnings);
+        }
+        /* A scope no caller has asked for since the last change has no catalog yet: its files' bad
+         * lines still count (what merging would add is for portctl verify to find). */
+        for (size_t i = 0; with_catalog && !s->catalog && r >= 0 && i < s->n_sources; i++) {
+                const ServicesFile *f = s->sources[i].file;
+                for (size_t j = 0; f && r >= 0 && j < f->n_diagnostics; j++)
+                        r = diagnostic_count(DIAGNOSTIC_ERROR, array, f->path, f->diagnostics[j].line,
+                                f->diagnostics[j].message, n_errors, n_warnings);
+        }
+        return r;
+}
+
+/* A scoped caller hears about its own scope only; the host about every scope. */
+static int caller_scope_diagnostics(
+        Manager *m, const CallerView *v, struct json_object *array, size_t *n_errors, size_t *n_warnings)
+{
+        int r = 0;
+
+        if (v->scope)
+                return scope_diagnostics(v->scope, false, array, n_errors, n_warnings);
+        for (size_t i = 0; r >= 0 && i < m->n_scopes; i++)
+                r = scope_diagnostics(&m->scopes[i], true, array, n_errors, n_warnings);
+        return r;
+}
+
 static int method_verify(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
@@ -431,14 +573,18 @@ static int method_verify(
         struct json_object *diagnostics = NULL;
         Manager *m = userdata;
         size_t n_errors = 0;
+        CallerView view;
 
         PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        all = catalog_diagnostics_to_json(m->catalog);
+        all = catalog_diagnostics_to_json(view.catalog);
         reply = json_object_new_object();
         if (!all || !reply || !json_object_object_get_ex(all, "diagnostics", &diagnostics) || !diagnostics)
                 return reply_oom(conn);
         if (stale_source_diagnostics(m, diagnostics, &n_errors) < 0)
+                return reply_oom(conn);
+        if (caller_scope_diagnostics(m, &view, diagnostics, &n_errors, NULL) < 0)
                 return reply_oom(conn);
         /* Only the field the interface declares; the counts are in Status. */
         if (json_add(reply, "diagnostics", json_object_get(diagnostics)) < 0)
@@ -482,6 +628,10 @@ static int source_status_to_json(const SourceState *s, struct json_object **ret)
         if (r >= 0)
                 r = json_add(
                         o, "skipped", json_object_new_int64(s->file ? (int64_t) s->file->n_diagnostics : 0));
+        /* When the content served was last modified, as fleets compare it: microseconds since the
+         * epoch, as loaded_usec; absent for a source never read (masked, missing). */
+        if (r >= 0 && s->file && s->file->mtime_nsec > 0)
+                r = json_add(o, "mtime_usec", json_object_new_int64((int64_t) (s->file->mtime_nsec / 1000)));
         if (r >= 0 && s->error < 0)
                 r = json_add(o, "error", json_object_new_string(strerror(-s->error)));
         if (r < 0)
@@ -495,12 +645,15 @@ static int method_status(
 {
         _cleanup_json_ struct json_object *reply = NULL, *sources = NULL;
         Manager *m = userdata;
-        const Catalog *c = m->catalog;
+        const Catalog *c;
         size_t n_errors = 0, n_warnings = 0;
-        char digest[17];
+        CallerView view;
         int r;
 
         PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        /* The caller's catalog: a scoped caller sees its scope's entries, digest and files. */
+        CALLER_VIEW_OR_REPLY(m, conn, &view);
+        c = view.catalog;
 
         reply = json_object_new_object();
         sources = json_object_new_array();
@@ -515,6 +668,14 @@ static int method_status(
                 if (r < 0)
                         return reply_oom(conn);
         }
+        for (size_t i = 0; view.scope && i < view.scope->n_sources; i++) {
+                struct json_object *o = NULL;
+                r = source_status_to_json(&view.scope->sources[i], &o);
+                if (r >= 0)
+                        r = json_append(sources, o);
+                if (r < 0)
+                        return reply_oom(conn);
+        }
 
         for (size_t i = 0; i < c->n_diagnostics; i++)
                 if (c->diagnostics[i].level == DIAGNOSTIC_ERROR)
@@ -522,8 +683,7 @@ static int method_status(
                 else if (c->diagnostics[i].level == DIAGNOSTIC_WARNING)
                         n_warnings++;
         (void) stale_source_diagnostics(m, NULL, &n_errors);
-
-        (void) snprintf(digest, sizeof(digest), "%016" PRIx64, c->digest);
+        (void) caller_scope_diagnostics(m, &view, NULL, &n_errors, &n_warnings);
 
         r = json_add(reply, "generation", json_object_new_int64((int64_t) m->generation));
         if (r >= 0)
@@ -531,12 +691,15 @@ static int method_status(
         if (r >= 0)
                 r = json_add(reply, "sources", TAKE_PTR(sources));
         if (r >= 0)
-                r = json_add(reply, "digest", json_object_new_string(digest));
+                r = json_add(reply, "digest", json_object_new_string(c->digest));
         if (r >= 0)
                 r = json_add(reply, "loaded_usec", json_object_new_int64((int64_t) m->loaded_usec));
         if (r >= 0)
                 r = json_add(reply, "snapshot_size",
-                        json_object_new_int64(m->snapshot ? (int64_t) m->snapshot->size : 0));
+                        json_object_new_int64(view.snapshot ? (int64_t) view.snapshot->size : 0));
+        if (r >= 0)
+                r = view.scope ? json_add(reply, "scope", json_object_new_string(view.scope->name))
+                               : (json_object_object_add(reply, "scope", NULL) < 0 ? -ENOMEM : 0);
         if (r >= 0)
                 r = json_add(reply, "errors", json_object_new_int64((int64_t) n_errors));
         if (r >= 0)
@@ -573,12 +736,6 @@ static int method_reload(
 
 /* ---- local overrides ---- */
 
-/* Both edits run as root only: an override changes what every program on the machine resolves. */
-static bool caller_is_root(VarlinkConnection *conn, struct ucred *ret)
-{
-        return varlink_connection_get_peer_credentials(conn, ret) >= 0 && ret->uid == 0;
-}
-
 static int reply_error_message(VarlinkConnection *conn, const char *error, const char *fmt, ...)
         _printf_(3, 4);
 static int reply_error_message(VarlinkConnection *conn, const char *error, const char *fmt, ...)
@@ -594,6 +751,24 @@ static int reply_error_message(VarlinkConnection *conn, const char *error, const
         if (r < 0 || !e || json_add(e, "message", json_object_new_string(message)) < 0)
                 return reply_oom(conn);
         return varlink_connection_error(conn, error, e);
+}
+
+/* An override changes what every program on the machine resolves: root, or the groups portd.conf
+ * names, may edit them.  The refusal says what is needed, not only that it was refused. */
+static int check_override_access(VarlinkConnection *conn, Manager *m, struct ucred *ret_ucred)
+{
+        int r = manager_check_override_access(m, conn, ret_ucred);
+        if (r == -ENOMEM)
+                return reply_oom(conn);
+        if (r >= 0)
+                return 1;
+        const char *groups = manager_override_groups(m);
+        if (groups)
+                return reply_error_message(conn, ERROR_PERMISSION_DENIED,
+                        "only root and members of the groups %s may edit local overrides", groups);
+        return reply_error_message(conn, ERROR_PERMISSION_DENIED,
+                "only root may edit local overrides (or members of a group named by Group= in the "
+                "[Overrides] section of /etc/portd/portd.conf)");
 }
 
 static bool override_entry_matches(
@@ -625,7 +800,7 @@ static int method_set_override(
                 { "protocol", PARAMETER_STRING, false, 1, SERVICE_PROTOCOL_MAX },
                 { "port", PARAMETER_PORT, false, 0, 0 },
                 { "aliases", PARAMETER_STRINGS, true, 1, SERVICE_NAME_MAX },
-                { "persistent", PARAMETER_BOOLEAN, true, 0, 0 },
+                { "runtime", PARAMETER_BOOLEAN, true, 0, 0 },
         };
         _cleanup_json_ struct json_object *reply = NULL;
         const char *aliases[SERVICE_ALIASES_MAX + 1] = {};
@@ -636,8 +811,9 @@ static int method_set_override(
 
         PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
 
-        if (!caller_is_root(conn, &ucred))
-                return varlink_connection_error(conn, ERROR_PERMISSION_DENIED, NULL);
+        r = check_override_access(conn, m, &ucred);
+        if (r <= 0)
+                return r;
 
         /* What the services(5) syntax can carry as one token, nothing else: the file must read
          * back as exactly this entry. */
@@ -655,7 +831,9 @@ static int method_set_override(
                         return varlink_connection_error_invalid_parameter(conn, "aliases");
         }
 
-        const char *path = v[4].boolean == 1 ? OVERRIDES_PERSISTENT_PATH : OVERRIDES_RUNTIME_PATH;
+        /* Persistent unless asked otherwise: an override is usually a decision that must outlive a
+         * reboot; runtime ones are for experiments and emergencies. */
+        const char *path = v[4].boolean == 1 ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
         r = overrides_set(m->root, path, name, protocol, (uint16_t) v[2].port, (char *const *) aliases);
         if (r == -ENOMEM)
                 return reply_oom(conn);
@@ -692,7 +870,7 @@ static int method_unset_override(
         static const ParameterSpec specs[] = {
                 { "name", PARAMETER_STRING, false, 1, SERVICE_NAME_MAX },
                 { "protocol", PARAMETER_STRING, true, 1, SERVICE_PROTOCOL_MAX },
-                { "persistent", PARAMETER_BOOLEAN, true, 0, 0 },
+                { "runtime", PARAMETER_BOOLEAN, true, 0, 0 },
         };
         _cleanup_json_ struct json_object *reply = NULL;
         Manager *m = userdata;
@@ -702,8 +880,9 @@ static int method_unset_override(
 
         PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
 
-        if (!caller_is_root(conn, &ucred))
-                return varlink_connection_error(conn, ERROR_PERMISSION_DENIED, NULL);
+        r = check_override_access(conn, m, &ucred);
+        if (r <= 0)
+                return r;
 
         const char *name = v[0].string, *protocol = v[1].string;
         if (!service_name_is_valid(name))
@@ -711,7 +890,7 @@ static int method_unset_override(
         if (protocol && !service_protocol_is_valid(protocol))
                 return varlink_connection_error_invalid_parameter(conn, "protocol");
 
-        const char *path = v[2].boolean == 1 ? OVERRIDES_PERSISTENT_PATH : OVERRIDES_RUNTIME_PATH;
+        const char *path = v[2].boolean == 1 ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
         int removed = overrides_unset(m->root, path, name, protocol);
         if (removed == -ENOMEM)
                 return reply_oom(conn);

@@ -13,6 +13,8 @@
 #include "daemon.h"
 #include "log.h"
 #include "overrides.h"
+#include "scope.h"
+#include "portd-conf.h"
 
 /* A change is applied once events have been quiet this long... */
 #define WATCH_QUIET_USEC (30 * UINT64_C(1000))
@@ -28,6 +30,7 @@ typedef enum WatchKind {
         WATCH_ANY,  /* a file watched itself: every event counts */
         WATCH_CONF, /* a drop-in directory: events on *.conf count */
         WATCH_NAME, /* a parent directory: events on one name count */
+        WATCH_SCOPES, /* a scopes directory: events on *.scope and *.d count */
 } WatchKind;
 
 struct WatchEntry {
@@ -84,6 +87,12 @@ static void watch_schedule_reload(Manager *m)
         }
 }
 
+static bool name_has_suffix(const char *name, const char *suffix)
+{
+        size_t l = strlen(name), k = strlen(suffix);
+        return l > k && streq(name + l - k, suffix);
+}
+
 static bool watch_event_matters(Manager *m, const struct inotify_event *e)
 {
         const char *name = e->len > 0 ? e->name : NULL;
@@ -110,6 +119,10 @@ static bool watch_event_matters(Manager *m, const struct inotify_event *e)
                 }
                 case WATCH_NAME:
                         if (streq(name, w->name))
+                                return true;
+                        break;
+                case WATCH_SCOPES:
+                        if (name[0] != '.' && (name_has_suffix(name, SCOPE_SUFFIX) || name_has_suffix(name, ".d")))
                                 return true;
                         break;
                 }
@@ -238,6 +251,69 @@ static int watch_file_behind_symlink(Manager *m, const char *path)
         return 0;
 }
 
+/* The scope directories (for NAME.scope files and NAME.d directories coming and going), each
+ * existing NAME.d directory, and the files behind symlinks among them. */
+static int watch_scopes(Manager *m)
+{
+        DropinFile *scopes = NULL;
+        size_t n_scopes = 0;
+        int r;
+
+        for (const char *const *dir = scope_dirs; *dir; dir++) {
+                _cleanup_free_ char *full = path_join_root(m->root, *dir);
+                struct stat st;
+
+                if (!full)
+                        return -ENOMEM;
+                r = watch_path(m, *dir, false);
+                if (r < 0)
+                        return r;
+                if (stat(full, &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                r = watch_add(m, full, WATCH_DIR_MASK, WATCH_SCOPES, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        log_debug_errno(r, "Cannot watch '%s', ignoring: %m", full);
+        }
+
+        r = scope_discover(m->root, &scopes, &n_scopes);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return 0; /* the reload that follows says why */
+
+        for (size_t i = 0; i < n_scopes && i < SCOPES_MAX && r >= 0; i++) {
+                _cleanup_free_ char **dirs = NULL;
+                DropinFile *dropins = NULL;
+                size_t n_dropins = 0;
+
+                if (!scopes[i].masked)
+                        r = watch_file_behind_symlink(m, scopes[i].path);
+                if (r < 0)
+                        break;
+                r = scope_dropin_dirs(scopes[i].name, &dirs);
+                for (char **d = dirs; r >= 0 && *d; d++) {
+                        _cleanup_free_ char *full = path_join_root(m->root, *d);
+                        struct stat st;
+                        if (!full)
+                                r = -ENOMEM;
+                        else if (stat(full, &st) >= 0 && S_ISDIR(st.st_mode))
+                                r = watch_path(m, *d, true);
+                }
+                if (r < 0)
+                        break;
+                if (scope_discover_dropins(m->root, scopes[i].name, &dropins, &n_dropins) >= 0) {
+                        for (size_t j = 0; j < n_dropins && r >= 0; j++)
+                                if (!dropins[j].masked)
+                                        r = watch_file_behind_symlink(m, dropins[j].path);
+                        dropin_files_free(dropins, n_dropins);
+                }
+        }
+        dropin_files_free(scopes, n_scopes);
+        return r < 0 ? r : 0;
+}
+
 int watch_setup(Manager *m)
 {
         DropinFile *sources = NULL;
@@ -276,6 +352,15 @@ int watch_setup(Manager *m)
                 if (r < 0)
                         goto fail;
         }
+
+        /* portd.conf: who may edit the overrides. */
+        r = watch_path(m, PORTD_CONF_PATH, false);
+        if (r < 0)
+                goto fail;
+
+        r = watch_scopes(m);
+        if (r < 0)
+                goto fail;
 
         r = catalog_discover_sources(m->root, &sources, &n_sources);
         if (r == -ENOMEM)

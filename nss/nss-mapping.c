@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "nss-mapping.h"
@@ -49,6 +50,10 @@
  * image is also asked about again once it is this old (a GetSnapshot round trip that returns the
  * same memfd when nothing changed), and the clock read that notices it is a vDSO call. */
 #define MAPPING_RECHECK_USEC (5U * 1000U * 1000U)
+/* A copy of the published file answers for this long; then the process asks the daemon for the
+ * sealed memfd, whose superseded word tells it of every reload from then on.  Most processes
+ * that look a service up are done long before. */
+#define MAPPING_COPY_USEC (50U * 1000U)
 
 #define MAPPING_RETIRED  UINT64_C(1)
 #define MAPPING_UNMAPPED UINT64_C(2)
@@ -62,6 +67,7 @@ struct SnapshotMapping {
         uint64_t checked_usec; /* when the daemon last said this is its current image */
         dev_t dev;             /* of the memfd, to recognise the same image handed out again */
         ino_t inode;
+        bool copy;             /* a private copy of the published file, not a shared mapping */
         SnapshotMapping *next_slot;
 };
 
@@ -164,7 +170,34 @@ static void publish(SnapshotMapping *m)
                 mapping_retire(old);
 }
 
-static int install_locked(int fd, uint64_t size)
+/* The published file, read into private memory.  Mapping it would be cheaper, but the file is
+ * not sealed: a shrink (an administrator's "cp" over it is one) would kill this process with
+ * SIGBUS on its next lookup.  A copy cannot change under us. */
+static void *copy_file(int fd, size_t size)
+{
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return NULL;
+
+        size_t n = 0;
+        while (n < size) {
+                ssize_t k = pread(fd, (uint8_t *) p + n, size - n, (off_t) n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break; /* shrunk or unreadable meanwhile */
+                n += (size_t) k;
+        }
+        if (n < size || mprotect(p, size, PROT_READ) < 0) {
+                (void) munmap(p, size);
+                return NULL;
+        }
+        return p;
+}
+
+/* published: the file the daemon keeps beside its socket (published_open() checked who may
+ * write it), copied; otherwise a descriptor it handed over, which must be a sealed memfd. */
+static int install_locked(int fd, uint64_t size, bool published)
 {
         struct stat st;
         Snapshot snapshot;
@@ -180,15 +213,17 @@ static int install_locked(int fd, uint64_t size)
          * without copying: a shrink would turn our reads into SIGBUS, a write would change what
          * snapshot_open() validated.  The daemon's own earlier mapping can still write: it flips
          * the superseded word, and it is trusted to touch nothing else. */
-        seals = fcntl(fd, F_GET_SEALS);
-        if (seals < 0 || !(seals & F_SEAL_SHRINK) || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-                return -EBADMSG;
+        if (!published) {
+                seals = fcntl(fd, F_GET_SEALS);
+                if (seals < 0 || !(seals & F_SEAL_SHRINK) || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+                        return -EBADMSG;
+        }
 
         /* MAP_POPULATE: snapshot_open() reads every page right away to check the image, and one
          * populating mmap costs far less than a page fault per page. */
-        void *p = mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-        if (p == MAP_FAILED)
-                return -errno;
+        void *p = published ? copy_file(fd, size) : mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (!p || p == MAP_FAILED)
+                return published ? -EBADMSG : -errno;
 
         r = snapshot_open(p, size, &snapshot);
         if (r < 0) {
@@ -206,7 +241,11 @@ static int install_locked(int fd, uint64_t size)
         s->snapshot = snapshot;
         s->dev = st.st_dev;
         s->inode = st.st_ino;
-        s->checked_usec = now_usec(CLOCK_MONOTONIC_COARSE);
+        s->copy = published;
+        /* A copy is due for its recheck (the round trip for the memfd) once MAPPING_COPY_USEC
+         * has passed, a mapping after MAPPING_RECHECK_USEC. */
+        uint64_t n = now_usec(CLOCK_MONOTONIC_COARSE);
+        s->checked_usec = published ? n - MIN(n, (uint64_t) (MAPPING_RECHECK_USEC - MAPPING_COPY_USEC)) : n;
         __atomic_fetch_sub(&s->state, MAPPING_RETIRED | MAPPING_UNMAPPED | MAPPING_READER, __ATOMIC_RELEASE);
         publish(s);
         return 0;
@@ -218,7 +257,7 @@ int mapping_install_fd(int fd, uint64_t size)
 
         if (!refresh_trylock())
                 return -EBUSY;
-        r = install_locked(fd, size);
+        r = install_locked(fd, size, false);
         refresh_unlock();
         return r;
 }
@@ -229,6 +268,42 @@ void mapping_drop(void)
 
         if (old)
                 mapping_retire(old);
+}
+
+/* The daemon also publishes its image as a file beside its socket (SOCKET.snapshot) when every
+ * caller gets the same answers, i.e. it has no scopes, as sssd publishes its memory cache: a
+ * fresh process then reads it with an open() instead of a round trip.  It is used only when it
+ * can be trusted as far as the socket can: written by root (or by ourselves), writable by nobody
+ * else, and while the daemon that wrote it is alive, which its write lock on the file says (an
+ * open file description lock goes with the process; a crashed daemon's file is ignored, and the
+ * round trip that follows finds out whether a new one runs). */
+static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size)
+{
+        char path[sizeof(((struct sockaddr_un *) NULL)->sun_path) + sizeof(SNAPSHOT_PUBLISHED_SUFFIX)];
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (strlen(cfg->socket) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                return -ENAMETOOLONG;
+        (void) snprintf(path, sizeof(path), "%s" SNAPSHOT_PUBLISHED_SUFFIX, cfg->socket);
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 0022))
+                return -EPERM;
+
+        struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+        if (fcntl(fd, F_OFD_GETLK, &lock) < 0)
+                return -errno;
+        if (lock.l_type != F_WRLCK)
+                return -ESTALE;
+
+        *ret_fd = TAKE_FD(fd);
+        *ret_size = (uint64_t) st.st_size;
+        return 0;
 }
 
 /* Fetches the daemon's current image and installs it: 0 when a new one is current, 1 when the
@@ -249,14 +324,25 @@ static int refresh_locked(SnapshotMapping *old)
         if (now_usec(CLOCK_MONOTONIC_COARSE) < __atomic_load_n(&retry_after_usec, __ATOMIC_RELAXED))
                 return -EALREADY;
 
-        r = nss_client_get_snapshot(&cfg, &fd, &size);
-        if (r >= 0 && old && fstat(fd, &st) >= 0 && st.st_dev == old->dev && st.st_ino == old->inode &&
-                !snapshot_is_superseded(&old->snapshot)) {
-                __atomic_store_n(&old->checked_usec, now_usec(CLOCK_MONOTONIC_COARSE), __ATOMIC_RELAXED);
-                return 1;
+        /* A process's first image comes from the published file if it can: no round trip to the
+         * daemon.  Where there is none (a daemon with scopes, or an older one) or it does not
+         * hold, and for every later image, the daemon hands over its memfd. */
+        bool published = !old && published_open(&cfg, &fd, &size) >= 0;
+        r = published ? 0 : nss_client_get_snapshot(&cfg, &fd, &size);
+        for (;;) {
+                if (r >= 0 && old && fstat(fd, &st) >= 0 && st.st_dev == old->dev &&
+                        st.st_ino == old->inode && !snapshot_is_superseded(&old->snapshot)) {
+                        __atomic_store_n(&old->checked_usec, now_usec(CLOCK_MONOTONIC_COARSE), __ATOMIC_RELAXED);
+                        return 1;
+                }
+                if (r >= 0)
+                        r = install_locked(fd, size, published);
+                if (r >= 0 || !published)
+                        break;
+                fd = safe_close(fd);
+                published = false;
+                r = nss_client_get_snapshot(&cfg, &fd, &size);
         }
-        if (r >= 0)
-                r = install_locked(fd, size);
         if (r < 0)
                 __atomic_store_n(&retry_after_usec, now_usec(CLOCK_MONOTONIC_COARSE) + MAPPING_RETRY_USEC, __ATOMIC_RELAXED);
         return r;

@@ -344,8 +344,8 @@ scenario_dropins() {
         fi
 
         # Local override files sit above every drop-in; their directories do not exist yet.
-        mkdir -p "$ROOT/var/lib/portd"
-        printf 'ysvc 40003/udp\n' >"$ROOT/var/lib/portd/overrides.conf"
+        mkdir -p "$ROOT/etc/portd"
+        printf 'ysvc 40003/udp\n' >"$ROOT/etc/portd/overrides.conf"
         if wait_for_output 1000 'ysvc +40003/udp' portctl lookup ysvc; then
                 pass "a persistent override beats the drop-ins after ${ELAPSED_MS} ms"
         else
@@ -358,7 +358,7 @@ scenario_dropins() {
         else
                 fail "a runtime override is not applied within 1 s"
         fi
-        rm "$ROOT/run/portd/overrides.conf" "$ROOT/var/lib/portd/overrides.conf"
+        rm "$ROOT/run/portd/overrides.conf" "$ROOT/etc/portd/overrides.conf"
         if wait_for_output 1000 'ysvc +40002/udp' portctl lookup ysvc; then
                 pass "removing the overrides brings the drop-in back after ${ELAPSED_MS} ms"
         else
@@ -1095,7 +1095,7 @@ scenario_overrides() {
         generation() { portctl status --json | sed -n 's/.*"generation":\([0-9]*\).*/\1/p'; }
 
         gen0=$(generation)
-        out=$(portctl set ovsvc 40011/tcp ovalias2)
+        out=$(portctl set --runtime ovsvc 40011/tcp ovalias2)
         rc=$?
         if [ "$rc" -eq 0 ] && [[ "$out" =~ ovsvc\ +40011/tcp\ +ovalias2\ +/run/portd/overrides.conf:[0-9]+ ]]; then
                 pass "portctl set answers the new entry and its runtime source"
@@ -1127,7 +1127,7 @@ scenario_overrides() {
 
         out=$(portctl set --persistent ovsvc 40012/tcp --json)
         rc=$?
-        if [ "$rc" -eq 0 ] && [[ "$out" == *'"port":40012'* && "$out" == *'"file":"/var/lib/portd/overrides.conf"'* ]]; then
+        if [ "$rc" -eq 0 ] && [[ "$out" == *'"port":40012'* && "$out" == *'"file":"/etc/portd/overrides.conf"'* ]]; then
                 pass "portctl set --persistent --json answers the entry in the persistent file"
         else
                 fail "portctl set --persistent: exit $rc, '$out'"
@@ -1137,7 +1137,7 @@ scenario_overrides() {
                 fail "the runtime override does not win: '$out'"
 
         # Both files are below --root: both survive a restart of the daemon (a reboot clears /run).
-        portctl set ovrun 40020/udp >/dev/null || fail "portctl set ovrun failed"
+        portctl set --runtime ovrun 40020/udp >/dev/null || fail "portctl set ovrun failed"
         stop_daemon quiet
         start_daemon
         out=$(portctl lookup ovsvc tcp)$(portctl lookup ovrun udp)
@@ -1145,7 +1145,7 @@ scenario_overrides() {
                 pass "the overrides are served again after a restart of the daemon" ||
                 fail "the overrides are lost by a restart: '$out'"
 
-        out=$(portctl unset ovsvc/tcp)
+        out=$(portctl unset --runtime ovsvc/tcp)
         rc=$?
         [ "$rc" -eq 0 ] && [[ "$out" == *"Removed 1 override"* ]] && pass "portctl unset NAME/PROTO removes the runtime override" ||
                 fail "portctl unset: exit $rc, '$out'"
@@ -1156,7 +1156,7 @@ scenario_overrides() {
         fi
         [[ "$out" =~ ovsvc\ +40012/tcp ]] && pass "after unset the persistent override answers" ||
                 fail "after unset: '$out'"
-        portctl unset ovsvc >/dev/null 2>&1
+        portctl unset --runtime ovsvc >/dev/null 2>&1
         rc=$?
         [ "$rc" -eq 2 ] && pass "unset of an override that is not there exits 2" || fail "unset of nothing: exit $rc"
         out=$(portctl unset --persistent ovsvc --json)
@@ -1170,7 +1170,7 @@ scenario_overrides() {
         fi
         [[ "$out" =~ ovsvc\ +40010/tcp ]] && pass "with both overrides gone the drop-in answers again, alias included" ||
                 fail "the drop-in does not answer again: '$out'"
-        portctl unset ovrun >/dev/null || fail "portctl unset ovrun failed"
+        portctl unset --runtime ovrun >/dev/null || fail "portctl unset ovrun failed"
         out=$(portctl lookup ovrun)
         rc=$?
         [ "$rc" -eq 2 ] && pass "an override of a new name is gone after unset (exit 2)" || fail "ovrun after unset: exit $rc, '$out'"
@@ -1236,10 +1236,96 @@ PY
         else
                 fail "the daemon accepts or misreports invalid overrides: $(grep '^BAD' <<<"$out")"
         fi
-        if [ ! -e "$ROOT/run/portd/overrides.conf" ] || ! grep -q 'two\|other\|^x ' "$ROOT/run/portd/overrides.conf"; then
-                pass "nothing invalid reached the override file"
+        if ! cat "$ROOT/run/portd/overrides.conf" "$ROOT/etc/portd/overrides.conf" 2>/dev/null | grep -q 'two\|other\|^x '; then
+                pass "nothing invalid reached the override files"
         else
-                fail "the override file holds invalid lines: $(cat "$ROOT/run/portd/overrides.conf")"
+                fail "the override files hold invalid lines: $(cat "$ROOT/run/portd/overrides.conf" "$ROOT/etc/portd/overrides.conf")"
+        fi
+        finish
+}
+
+# The snapshot published beside the socket: a fresh process maps it without connecting; a
+# reload replaces it; a file anyone may write, or one a killed daemon left, is not used; a
+# clean stop removes it.
+scenario_published() {
+        local data=$DATA_DIR/services.netbase snap=$SOCK.snapshot out want inode
+        need_mount_ns
+        need_nss
+        need_tool strace
+        cp "$data" "$ROOT/etc/services"
+        start_daemon
+
+        # connects LOG CMD...: whether CMD connected to the daemon's socket (strace's record).
+        connects() {
+                local log=$1
+                shift
+                strace -f -qq -e trace=connect -o "$log" "$@" >/dev/null 2>&1
+                grep -q "connect(.*\"$SOCK\"" "$log"
+        }
+
+        if [ -f "$snap" ] && [ "$(stat -c '%a %u' "$snap")" = "444 0" ]; then
+                pass "the snapshot is published as $snap, mode 0444, owned by root"
+        else
+                fail "no snapshot file, or a wrong mode or owner: $(stat -c '%a %u %F' "$snap" 2>&1)"
+        fi
+
+        want=$(in_files_ns "$data" getent -s services:files services ssh/tcp)
+        out=$(with_nss getent -s services:portd services ssh/tcp)
+        if [ -n "$want" ] && [ "$out" = "$want" ] && ! connects "$TMP/strace.1" env LD_LIBRARY_PATH="$NSS_DIR" \
+                PORTD_SOCKET="$SOCK" getent -s services:portd services ssh/tcp; then
+                pass "a fresh process answers from the published file without connecting ('$out')"
+        else
+                fail "fresh lookup: '$out' (files: '$want'), connects: $(grep -c connect "$TMP/strace.1" 2>/dev/null)"
+        fi
+
+        inode=$(stat -c %i "$snap")
+        printf 'portd-published 4999/tcp\n' >"$TMP/new.conf"
+        mkdir -p "$ROOT/etc/services.d"
+        mv "$TMP/new.conf" "$ROOT/etc/services.d/50-published.conf"
+        if wait_for_output 3000 'portd-published' with_nss getent -s services:portd services portd-published &&
+                [ "$(stat -c %i "$snap")" != "$inode" ] && [ -z "$(find "$(dirname "$snap")" -name "$(basename "$snap").*")" ]; then
+                pass "a reload publishes a new file in ${ELAPSED_MS} ms, no temporary left behind"
+        else
+                fail "after a reload the published file did not change (inode $inode -> $(stat -c %i "$snap"))"
+        fi
+
+        # Writable by others: not to be trusted, the module asks over the socket instead.
+        chmod 0666 "$snap"
+        out=$(with_nss getent -s services:portd services portd-published)
+        if [[ "$out" == portd-published* ]] && connects "$TMP/strace.2" env LD_LIBRARY_PATH="$NSS_DIR" \
+                PORTD_SOCKET="$SOCK" getent -s services:portd services portd-published; then
+                pass "a published file others may write is ignored, the socket answers"
+        else
+                fail "a world-writable published file was used, or no answer ('$out')"
+        fi
+        chmod 0444 "$snap"
+
+        # A killed daemon's file stays behind, its lock does not: a fresh process must not use it.
+        kill -KILL "$DAEMON_PID"
+        wait "$DAEMON_PID" 2>/dev/null
+        DAEMON_PID=
+        out=$(with_nss getent -s services:portd services portd-published)
+        rc=$?
+        if [ -f "$snap" ] && [ "$rc" -eq 2 ] && [ -z "$out" ]; then
+                pass "a killed daemon's file is left alone: the lookup is UNAVAIL, for files to answer"
+        else
+                fail "after SIGKILL a fresh lookup answered '$out' (exit $rc) from the stale file"
+        fi
+
+        start_daemon
+        out=$(with_nss getent -s services:portd services portd-published)
+        if [[ "$out" == portd-published* ]] && ! connects "$TMP/strace.3" env LD_LIBRARY_PATH="$NSS_DIR" \
+                PORTD_SOCKET="$SOCK" getent -s services:portd services portd-published; then
+                pass "a restarted daemon publishes again over the stale file"
+        else
+                fail "after a restart: '$out', connects: $(grep -c connect "$TMP/strace.3" 2>/dev/null)"
+        fi
+
+        stop_daemon
+        if [ ! -e "$snap" ]; then
+                pass "a clean stop removes the published file"
+        else
+                fail "the published file outlives a clean stop"
         fi
         finish
 }
@@ -1256,6 +1342,7 @@ hostile) scenario_hostile ;;
 activation) scenario_activation ;;
 notify) scenario_notify ;;
 overrides) scenario_overrides ;;
+published) scenario_published ;;
 *)
         say "unknown scenario '$scenario'"
         exit 1

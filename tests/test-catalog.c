@@ -299,11 +299,11 @@ static void test_explain(void **state)
 static void test_digest(void **state)
 {
         Catalog *a = load(), *b = load();
-        assert_true(a->digest == b->digest);
+        assert_string_equal(a->digest, b->digest);
         catalog_free(b);
         write_file("/etc/services.d/80-new.conf", "z 9/tcp\n");
         b = load();
-        assert_false(a->digest == b->digest);
+        assert_string_not_equal(a->digest, b->digest);
         catalog_free(a);
         catalog_free(b);
 }

@@ -372,7 +372,7 @@ static void test_status_explain_verify(void **state)
         assert_null(call(f, "io.portd.Services.Status", NULL, &reply));
         assert_true(int_field(reply, "generation") >= 1);
         assert_int_equal(int_field(reply, "entries"), 6);
-        assert_int_equal(strlen(string_field(reply, "digest")), 16);
+        assert_int_equal(strlen(string_field(reply, "digest")), 64);
         assert_int_equal(int_field(reply, "errors"), 1);
         assert_true(int_field(reply, "snapshot_size") > 0);
         assert_true(json_object_object_get_ex(reply, "sources", &sources));
@@ -452,10 +452,10 @@ static void test_overrides(void **state)
                 "aliases");
         assert_invalid(f, set,
                 "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"aliases\": [\"b#\"]}", "aliases");
-        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"persistent\": 1}",
-                "persistent");
-        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"runtime\": true}",
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"runtime\": 1}",
                 "runtime");
+        assert_invalid(f, set, "{\"name\": \"a\", \"protocol\": \"tcp\", \"port\": 1, \"persistent\": true}",
+                "persistent");
         /* One alias more than a services(5) line may carry. */
         char many[64 + (SERVICE_ALIASES_MAX + 1) * 8];
         int n = snprintf(
@@ -469,17 +469,19 @@ static void test_overrides(void **state)
         /* Nothing of that reached a file. */
         snprintf(path, sizeof(path), "%s/run/portd/overrides.conf", f->root);
         assert_int_equal(access(path, F_OK), -1);
+        snprintf(path, sizeof(path), "%s/etc/portd/overrides.conf", f->root);
+        assert_int_equal(access(path, F_OK), -1);
 
         assert_null(call(f, "io.portd.Services.Status", NULL, &reply));
         generation = int_field(reply, "generation");
 
-        /* Runtime by default; the reply is the entry as set, and the next lookup already sees it,
+        /* Persistent by default; the reply is the entry as set, and the next lookup already sees it,
          * aliases replaced along with the port. */
         assert_null(call(f, set,
                 "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 8443, \"aliases\": [\"alt\"]}",
                 &reply));
         assert_int_equal(int_field(reply_service(reply), "port"), 8443);
-        assert_string_equal(reply_source_file(reply), "/run/portd/overrides.conf");
+        assert_string_equal(reply_source_file(reply), "/etc/portd/overrides.conf");
         assert_true(json_object_object_get_ex(reply_service(reply), "aliases", &aliases));
         assert_int_equal(json_object_array_length(aliases), 1);
         assert_null(call(f, by_name, "{\"name\": \"alt\", \"protocol\": \"tcp\"}", &reply));
@@ -490,18 +492,20 @@ static void test_overrides(void **state)
         assert_int_equal(int_field(reply, "generation"), generation + 1);
         assert_int_equal(access(path, F_OK), 0);
 
-        /* Persistent, under the runtime one: answered as set, but the runtime entry still wins. */
+        /* Runtime, above the persistent one: it wins at once. */
         assert_null(call(f, set,
-                "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 9000, \"persistent\": true}",
+                "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 9000, \"runtime\": true}",
                 &reply));
         assert_int_equal(int_field(reply_service(reply), "port"), 9000);
-        assert_string_equal(reply_source_file(reply), "/var/lib/portd/overrides.conf");
+        assert_string_equal(reply_source_file(reply), "/run/portd/overrides.conf");
         assert_null(call(f, by_name, "{\"name\": \"http\", \"protocol\": \"tcp\"}", &reply));
-        assert_int_equal(int_field(reply_service(reply), "port"), 8443);
+        assert_int_equal(int_field(reply_service(reply), "port"), 9000);
 
-        /* Setting again replaces, not adds. */
+        /* Setting again replaces, not adds; the persistent entry is answered as set although the
+         * runtime one hides it. */
         assert_null(call(f, set, "{\"name\": \"http\", \"protocol\": \"tcp\", \"port\": 8444}", &reply));
         assert_int_equal(int_field(reply_service(reply), "port"), 8444);
+        assert_string_equal(reply_source_file(reply), "/etc/portd/overrides.conf");
 
         assert_null(call(f, unset, "{\"name\": \"http\", \"protocol\": \"tcp\"}", &reply));
         assert_int_equal(int_field(reply, "removed"), 1);
@@ -509,7 +513,7 @@ static void test_overrides(void **state)
         assert_int_equal(int_field(reply_service(reply), "port"), 9000);
         assert_null(call(f, unset, "{\"name\": \"http\"}", &reply));
         assert_int_equal(int_field(reply, "removed"), 0);
-        assert_null(call(f, unset, "{\"name\": \"http\", \"persistent\": true}", &reply));
+        assert_null(call(f, unset, "{\"name\": \"http\", \"runtime\": true}", &reply));
         assert_int_equal(int_field(reply, "removed"), 1);
         /* Back to the drop-in's entry. */
         assert_null(call(f, by_name, "{\"name\": \"webcache\"}", &reply));

@@ -12,4 +12,5 @@ apt-get install -y -q --no-install-recommends \
         libsystemd-dev libjson-c-dev libcmocka-dev \
         valgrind libclang-rt-14-dev \
         mandoc systemd iproute2 util-linux procps psmisc lsof \
-        varlink-go python3 hyperfine strace
+        varlink-go python3 hyperfine strace \
+        dpkg-dev debhelper build-essential

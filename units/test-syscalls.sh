@@ -130,13 +130,13 @@ run "${pc[@]}" port 80 tcp
 run "${pc[@]}" list
 run "${pc[@]}" status
 run "${pc[@]}" reload
-run "${pc[@]}" set x-runtime 9998/tcp xr
+run "${pc[@]}" set --runtime x-runtime 9998/tcp xr
 run "${pc[@]}" set --persistent x-persistent 9999/tcp xp
-run "${pc[@]}" unset x-runtime
+run "${pc[@]}" unset --runtime x-runtime
 run "${pc[@]}" unset --persistent x-persistent/tcp
-run "${pc[@]}" set x-override 1/tcp x-alias
+run "${pc[@]}" set --runtime x-override 1/tcp x-alias
 run "${pc[@]}" set --persistent x-override 2/tcp
-run "${pc[@]}" unset x-override/tcp
+run "${pc[@]}" unset --runtime x-override/tcp
 run "${pc[@]}" unset --persistent x-override
 run "${pc[@]}" who "tcp:$user_port"
 run "${pc[@]}" who --netns "$netns_pid" "tcp:$netns_port"

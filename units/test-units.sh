@@ -29,7 +29,7 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
 cp "$srcdir/portd.socket" "$tmp/portd.socket" || exit 1
-sed "s|@sbindir@/portd|$portd|g" "$srcdir/portd.service.in" >"$tmp/portd.service" || exit 1
+sed "s|@libexecdir@/portd|$portd|g" "$srcdir/portd.service.in" >"$tmp/portd.service" || exit 1
 if grep -n '@[a-z_]*@' "$tmp/portd.service"; then
         echo "unsubstituted placeholder in portd.service.in"
         exit 1

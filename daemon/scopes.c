@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Scopes in the daemon: reading every NAME.scope and NAME.d/ with the other sources, building one
+ * catalog and snapshot per scope over the host's parsed files (again only when something under it
+ * changed), and finding the scope of each connection's peer from its credentials. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sys/socket.h>
+
+#include <json-c/json.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "snapshot.h"
+
+static bool service_entry_equal(const ServiceEntry *a, const ServiceEntry *b)
+{
+        if (!streq(a->name, b->name) || !streq(a->protocol, b->protocol) || a->port != b->port ||
+                a->line != b->line || a->n_aliases != b->n_aliases)
+                return false;
+        for (size_t i = 0; i < a->n_aliases; i++)
+                if (!streq(a->aliases[i], b->aliases[i]))
+                        return false;
+        return true;
+}
+
+/* Whether two parses of a file give the same catalog input.  Every reload reads every file again
+ * (see manager_load_sources()), so the objects differ each time even when nothing changed. */
+static bool services_file_equal(const ServicesFile *a, const ServicesFile *b)
+{
+        if (a == b)
+                return true;
+        if (!a || !b || !streq(a->path, b->path) || a->layer != b->layer || a->masked != b->masked ||
+                a->error != b->error || a->n_entries != b->n_entries || a->n_removals != b->n_removals ||
+                a->n_diagnostics != b->n_diagnostics)
+                return false;
+        for (size_t i = 0; i < a->n_entries; i++)
+                if (!service_entry_equal(&a->entries[i], &b->entries[i]))
+                        return false;
+        for (size_t i = 0; i < a->n_removals; i++)
+                if (!streq(a->removals[i].name, b->removals[i].name) ||
+                        !streq_ptr(a->removals[i].protocol, b->removals[i].protocol) ||
+                        a->removals[i].line != b->removals[i].line)
+                        return false;
+        for (size_t i = 0; i < a->n_diagnostics; i++)
+                if (a->diagnostics[i].line != b->diagnostics[i].line ||
+                        !streq(a->diagnostics[i].message, b->diagnostics[i].message))
+                        return false;
+        return true;
+}
+
+static bool source_states_equal(const SourceState *a, size_t n_a, const SourceState *b, size_t n_b)
+{
+        if (n_a != n_b)
+                return false;
+        for (size_t i = 0; i < n_a; i++)
+                if (!streq(a[i].path, b[i].path) || a[i].layer != b[i].layer || a[i].masked != b[i].masked ||
+                        a[i].error != b[i].error || !services_file_equal(a[i].file, b[i].file))
+                        return false;
+        return true;
+}
+
+static bool scope_definition_same(const ScopeDefinition *a, const ScopeDefinition *b)
+{
+        return a && b && a->inode == b->inode && a->size == b->size && a->mtime_nsec == b->mtime_nsec;
+}
+
+static int scope_state_compare(const void *key, const void *s)
+{
+        return strcmp(key, ((const ScopeState *) s)->name);
+}
+
+static const ScopeState *scope_states_find(const ScopeState *scopes, size_t n, const char *name)
+{
+        return n > 0 ? bsearch(name, scopes, n, sizeof(ScopeState), scope_state_compare) : NULL;
+}
+
+static void reply_cache_free(struct json_object **cache, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (cache[i])
+                        json_object_put(cache[i]);
+        free(cache);
+}
+
+void scope_states_free(ScopeState *scopes, size_t n, const ScopeState *keep, size_t n_keep)
+{
+        for (size_t i = 0; i < n; i++) {
+                ScopeState *s = &scopes[i];
+                const ScopeState *k = scope_states_find(keep, n_keep, s->name);
+
+                if (!k || k->definition != s->definition)
+                        scope_definition_free(s->definition);
+                source_states_free(s->sources, s->n_sources, k ? k->sources : NULL, k ? k->n_sources : 0);
+                reply_cache_free(s->reply_cache, s->n_reply_cache);
+                /* As for the host's image: processes that mapped it ask for the new one. */
+                if (s->snapshot && s->snapshot->map)
+                        __atomic_store_n(
+                                &((SnapshotHeader *) s->snapshot->map)->superseded, 1u, __ATOMIC_RELEASE);
+                snapshot_image_free(s->snapshot);
+                catalog_hold_unref(s->hold);
+                free(s->name);
+        }
+        free(scopes);
+}
+
+static void scope_definition_log(const ScopeDefinition *d)
+{
+        for (size_t i = 0; i < d->n_diagnostics; i++) {
+                const ScopeDiagnostic *x = &d->diagnostics[i];
+                if (x->level == DIAGNOSTIC_ERROR)
+                        log_warning("%s:%" PRIu32 ": %s.", d->path, x->line, x->message);
+                else
+                        log_notice("%s:%" PRIu32 ": %s.", d->path, x->line, x->message);
+        }
+}
+
+/* The drop-ins of a scope as they are listed now; if the directories cannot be listed, the ones
+ * the old state had (read again), as manager_load_sources() does for the host's. */
+static int scope_list_dropins(
+        Manager *m, const ScopeState *old, const char *name, DropinFile **ret, size_t *ret_n)
+{
+        DropinFile *found = NULL;
+        size_t n = 0;
+        int r;
+
+        r = scope_discover_dropins(m->root, name, ret, ret_n);
+        if (r >= 0 || r == -ENOMEM)
+                return r;
+        log_warning_errno(r,
+                "Failed to list the drop-in directories of scope '%s': %m, keeping its previous list.",
+                name);
+        found = calloc(old ? old->n_sources + 1 : 1, sizeof(DropinFile));
+        if (!found)
+                return -ENOMEM;
+        for (; old && n < old->n_sources; n++) {
+                found[n] = (DropinFile){
+                        .path = strdup(old->sources[n].path),
+                        .layer = CATALOG_LAYER_SCOPE,
+                        .masked = old->sources[n].masked,
+                };
+                if (!found[n].path) {
+                        dropin_files_free(found, n);
+                        return -ENOMEM;
+                }
+        }
+        *ret = found;
+        *ret_n = n;
+        return 0;
+}
+
+/* Fills s for the scope file f; leaves s->definition NULL when the scope is not to be served
+ * (its file vanished, or was never readable). */
+static int scope_state_load(Manager *m, const ScopeState *old, const DropinFile *f, bool host_changed,
+        bool explicit, ScopeState *s)
+{
+        ScopeDefinition *d = NULL;
+        DropinFile *dropins = NULL;
+        size_t n_dropins = 0;
+        int r;
+
+        r = scope_definition_load(m->root, f->name, f->path, &d);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -ENOENT)
+                return 0; /* gone between listing and reading */
+        if (r < 0) {
+                s->error = r;
+                if (!old || !old->definition) {
+                        log_warning_errno(r, "Failed to read '%s': %m, ignoring the scope.", f->path);
+                        return 0;
+                }
+                /* Borrowed from the old state: freeing decides by comparing pointers. */
+                s->definition = old->definition;
+                log_warning_errno(r, "Failed to read '%s': %m, keeping its last good state.", f->path);
+        } else {
+                if (explicit || !old || !scope_definition_same(old->definition, d))
+                        scope_definition_log(d);
+                s->definition = d;
+        }
+
+        r = scope_list_dropins(m, old, f->name, &dropins, &n_dropins);
+        if (r < 0)
+                return r;
+        s->sources = calloc(n_dropins + 1, sizeof(SourceState));
+        if (!s->sources) {
+                dropin_files_free(dropins, n_dropins);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n_dropins; i++) {
+                const SourceState *o =
+                        old ? source_states_find(old->sources, old->n_sources, dropins[i].path) : NULL;
+                r = source_load(m, o, dropins[i].path, CATALOG_LAYER_SCOPE, dropins[i].masked, explicit,
+                        &s->sources[s->n_sources]);
+                if (r < 0)
+                        break;
+                s->n_sources++;
+        }
+        dropin_files_free(dropins, n_dropins);
+        if (r < 0)
+                return r;
+
+        /* Nothing under this scope's catalog changed: it carries over (if it was built), and so
+         * does the snapshot its processes have mapped, which they can keep using. */
+        if (!host_changed && old &&
+                source_states_equal(s->sources, s->n_sources, old->sources, old->n_sources))
+                s->reuse = (ScopeState *) old;
+        return 0;
+}
+
+/* Builds the catalog and snapshot of a scope on the first call of a caller it matches: a catalog
+ * costs about as much memory as the host's (a few MiB with the IANA registry), and most scopes of
+ * a big host have no caller most of the time.  The sources are the current ones, so the image
+ * belongs to the current generation. */
+static int scope_state_build(Manager *m, ScopeState *s)
+{
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        if (!s->catalog) {
+                _cleanup_free_ SourceState *all =
+                        calloc(m->n_sources + s->n_sources + 1, sizeof(SourceState));
+                Catalog *c = NULL;
+
+                if (!all)
+                        return -ENOMEM;
+                /* Shallow copies: the same parsed host files serve every scope. */
+                memcpy(all, m->sources, m->n_sources * sizeof(SourceState));
+                memcpy(all + m->n_sources, s->sources, s->n_sources * sizeof(SourceState));
+                r = catalog_build_from_states(all, m->n_sources + s->n_sources, &c);
+                if (r < 0)
+                        return r;
+                s->hold = catalog_hold_new(c);
+                if (!s->hold) {
+                        catalog_free(c);
+                        return -ENOMEM;
+                }
+                s->catalog = c;
+        }
+        if (!s->snapshot) {
+                r = snapshot_image_new(s->catalog, m->generation, &s->snapshot);
+                if (r < 0)
+                        return r;
+        }
+        log_debug("Built scope '%s': %zu services, %zu own sources, snapshot of %zu bytes, in %" PRIu64
+                  " us.",
+                s->name, s->catalog->n_entries, s->n_sources, s->snapshot->size,
+                now_usec(CLOCK_MONOTONIC) - start);
+        return 0;
+}
+
+int scopes_load(Manager *m, const SourceState *states, size_t n_states, bool explicit, ScopeState **ret,
+        size_t *ret_n)
+{
+        ScopeState *scopes = NULL;
+        DropinFile *found = NULL;
+        size_t n_found = 0, n = 0, n_kept = 0;
+        bool host_changed;
+        int r;
+
+        host_changed = !source_states_equal(states, n_states, m->sources, m->n_sources);
+
+        r = scope_discover(m->root, &found, &n_found);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                log_warning_errno(
+                        r, "Failed to list the scope directories: %m, keeping the previous scopes.");
+                found = calloc(m->n_scopes + 1, sizeof(DropinFile));
+                if (!found)
+                        return -ENOMEM;
+                for (; n_found < m->n_scopes; n_found++) {
+                        found[n_found] = (DropinFile){
+                                .name = strdup(m->scopes[n_found].name),
+                                .path = strdup(m->scopes[n_found].definition->path),
+                                .layer = CATALOG_LAYER_SCOPE,
+                        };
+                        if (!found[n_found].name || !found[n_found].path) {
+                                n_found++;
+                                r = -ENOMEM;
+                                goto out;
+                        }
+                }
+        }
+        if (n_found > SCOPES_MAX)
+                log_warning("%zu scopes found, serving the first %d: '%s' and the %zu after it are ignored.",
+                        n_found, SCOPES_MAX, found[SCOPES_MAX].name, n_found - SCOPES_MAX - 1);
+
+        scopes = calloc(MIN(n_found, (size_t) SCOPES_MAX) + 1, sizeof(ScopeState));
+        if (!scopes) {
+                r = -ENOMEM;
+                goto out;
+        }
+
+        for (size_t i = 0; i < n_found && n < SCOPES_MAX; i++) {
+                const ScopeState *old = scope_states_find(m->scopes, m->n_scopes, found[i].name);
+                ScopeState *s = &scopes[n];
+
+                if (found[i].masked) {
+                        if (old)
+                                log_info("Scope '%s' is masked.", found[i].name);
+                        continue;
+                }
+                s->name = strdup(found[i].name);
+                if (!s->name) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                n++;
+                r = scope_state_load(m, old, &found[i], host_changed, explicit, s);
+                if (r < 0)
+                        goto out;
+                if (!s->definition) {
+                        /* Not served: drop it again (nothing of it is borrowed). */
+                        source_states_free(s->sources, s->n_sources, old ? old->sources : NULL,
+                                old ? old->n_sources : 0);
+                        free(s->name);
+                        *s = (ScopeState){};
+                        n--;
+                        continue;
+                }
+                if (!old)
+                        log_info("New scope '%s' (%s).", s->name, s->definition->path);
+                n_kept += s->reuse && s->reuse->catalog;
+        }
+        for (size_t i = 0; i < m->n_scopes; i++)
+                if (!scope_states_find(scopes, n, m->scopes[i].name))
+                        log_info("Scope '%s' is gone.", m->scopes[i].name);
+        if (n > 0)
+                log_debug("%zu scopes, %zu built catalogs carried over.", n, n_kept);
+
+        *ret = TAKE_PTR(scopes);
+        *ret_n = n;
+        r = 0;
+out:
+        if (scopes)
+                scope_states_free(scopes, n, m->scopes, m->n_scopes);
+        dropin_files_free(found, n_found);
+        return r;
+}
+
+static bool strv_equal(char *const *a, size_t n_a, char *const *b, size_t n_b)
+{
+        if (n_a != n_b)
+                return false;
+        for (size_t i = 0; i < n_a; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+/* Whether some process may now get another scope than before: a scope came, went, or matches
+ * differently. */
+static bool scopes_matching_changed(const ScopeState *a, size_t n_a, const ScopeState *b, size_t n_b)
+{
+        if (n_a != n_b)
+                return true;
+        for (size_t i = 0; i < n_a; i++) {
+                const ScopeDefinition *x = a[i].definition, *y = b[i].definition;
+                if (!streq(a[i].name, b[i].name) ||
+                        !strv_equal(x->cgroups, x->n_cgroups, y->cgroups, y->n_cgroups) ||
+                        !strv_equal(x->netns, x->n_netns, y->netns, y->n_netns))
+                        return true;
+        }
+        return false;
+}
+
+void scopes_commit(Manager *m, ScopeState *scopes, size_t n_scopes)
+{
+        /* A process that mapped its scope's image keeps answering from it until the image is
+         * flagged superseded.  When matching changed, it may belong to another scope now: then
+         * every image is replaced (built again on the next GetSnapshot), the catalogs stay. */
+        bool matching_changed = scopes_matching_changed(m->scopes, m->n_scopes, scopes, n_scopes);
+
+        for (size_t i = 0; i < n_scopes; i++) {
+                ScopeState *s = &scopes[i], *old = s->reuse;
+                if (!old)
+                        continue;
+                s->catalog = TAKE_PTR(old->catalog);
+                s->hold = TAKE_PTR(old->hold);
+                if (!matching_changed)
+                        s->snapshot = TAKE_PTR(old->snapshot);
+                s->reply_cache = TAKE_PTR(old->reply_cache);
+                s->n_reply_cache = old->n_reply_cache;
+                old->n_reply_cache = 0;
+                s->reuse = NULL;
+        }
+        scope_states_free(m->scopes, m->n_scopes, scopes, n_scopes);
+        m->scopes = scopes;
+        m->n_scopes = n_scopes;
+        m->scopes_generation++;
+}
+
+/* What a connection knows about its peer: read once, matched again when the scopes change. */
+typedef struct ConnectionScope {
+        ScopeCaller caller;
+        uint64_t scopes_generation; /* of the match below; 0: never matched */
+        ScopeState *scope;
+} ConnectionScope;
+
+static void connection_scope_free(void *p)
+{
+        ConnectionScope *cs = p;
+
+        scope_caller_done(&cs->caller);
+        free(cs);
+}
+
+int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret)
+{
+        ConnectionScope *cs;
+        int r;
+
+        /* Without scopes nobody needs to know who is asking: no /proc reads on the fast path. */
+        if (m->n_scopes == 0) {
+                *ret = NULL;
+                return 0;
+        }
+
+        cs = varlink_connection_get_userdata(conn);
+        if (!cs) {
+                struct ucred ucred = {};
+                int pidfd;
+
+                cs = calloc(1, sizeof(ConnectionScope));
+                if (!cs)
+                        return -ENOMEM;
+                (void) varlink_connection_get_peer_credentials(conn, &ucred);
+                /* Without SO_PEERPIDFD (kernels before 6.5) the PID alone is used: it is the one
+                 * that connected, and only a peer that exits at once can race us. */
+                pidfd = varlink_connection_get_peer_pidfd(conn);
+                r = scope_caller_from_pid((int) ucred.pid, pidfd, &cs->caller);
+                safe_close(pidfd);
+                if (r == -ENOMEM) {
+                        free(cs);
+                        return r;
+                }
+                if (r < 0)
+                        /* An unknown caller matches no scope: it gets the host's answers. */
+                        log_debug_errno(r,
+                                "Cannot tell the scope of PID %d: %m, answering from the host's catalog.",
+                                (int) ucred.pid);
+                varlink_connection_set_userdata(conn, cs, connection_scope_free);
+        }
+
+        if (cs->scopes_generation != m->scopes_generation) {
+                cs->scope = NULL;
+                for (size_t i = 0; i < m->n_scopes && !cs->scope; i++)
+                        if (scope_definition_matches(m->scopes[i].definition, &cs->caller))
+                                cs->scope = &m->scopes[i];
+                cs->scopes_generation = m->scopes_generation;
+                if (cs->scope && (!cs->scope->catalog || !cs->scope->snapshot)) {
+                        r = scope_state_build(m, cs->scope);
+                        if (r < 0) {
+                                cs->scopes_generation = 0; /* try again on the next call */
+                                return log_error_errno(r, "Failed to build scope '%s': %m", cs->scope->name);
+                        }
+                }
+                log_debug("Caller in cgroup '%s' gets scope '%s'.", cs->caller.cgroup ?: "?",
+                        cs->scope ? cs->scope->name : "(host)");
+        }
+        *ret = cs->scope;
+        return 0;
+}

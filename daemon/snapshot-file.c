@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host's snapshot image published as a file beside the socket, so that a fresh process maps
+ * it with one open() instead of a round trip (see nss/nss-mapping.c).  The daemon holds an open
+ * file description write lock on it for as long as it lives: that is how the NSS module tells a
+ * live daemon's file from one a crashed daemon left behind. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "snapshot.h"
+#include "util.h"
+
+struct SnapshotFile {
+        char *path;
+        int fd;    /* read-write, holding the lock */
+        void *map; /* shared and writable: for the superseded word only */
+        size_t size;
+};
+
+static int write_full(int fd, const void *p, size_t n)
+{
+        const uint8_t *b = p;
+
+        while (n > 0) {
+                ssize_t k = write(fd, b, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                b += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int snapshot_file_publish(const char *socket_path, const void *image, size_t size, SnapshotFile **ret)
+{
+        _cleanup_free_ char *path = NULL, *temporary = NULL;
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (asprintf(&path, "%s" SNAPSHOT_PUBLISHED_SUFFIX, socket_path) < 0 ||
+                asprintf(&temporary, "%s.XXXXXX", path) < 0)
+                return -ENOMEM;
+
+        fd = mkostemp(temporary, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* Readable by everyone, writable by nobody but through the descriptor we hold. */
+        if (fchmod(fd, 0444) < 0)
+                r = -errno;
+        else
+                r = write_full(fd, image, size);
+        if (r >= 0) {
+                struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+                if (fcntl(fd, F_OFD_SETLK, &lock) < 0)
+                        r = -errno;
+        }
+        void *map = MAP_FAILED;
+        if (r >= 0) {
+                map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                if (map == MAP_FAILED)
+                        r = -errno;
+        }
+        if (r >= 0 && rename(temporary, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                if (map != MAP_FAILED)
+                        (void) munmap(map, size);
+                (void) unlink(temporary);
+                return r;
+        }
+
+        SnapshotFile *f = calloc(1, sizeof(*f));
+        if (!f) {
+                /* Published but untracked would leave it current for ever: take it back. */
+                (void) unlink(path);
+                (void) munmap(map, size);
+                return -ENOMEM;
+        }
+        *f = (SnapshotFile){ .path = TAKE_PTR(path), .fd = TAKE_FD(fd), .map = map, .size = size };
+        *ret = f;
+        return 0;
+}
+
+SnapshotFile *snapshot_file_withdraw(SnapshotFile *f, bool remove)
+{
+        struct stat a, b;
+
+        if (!f)
+                return NULL;
+        /* Superseded first: a process that maps it from now on, or holds it, asks again. */
+        __atomic_store_n(&((SnapshotHeader *) f->map)->superseded, 1u, __ATOMIC_RELEASE);
+        /* Only while the path still names our file: a newer one may have been renamed over it. */
+        if (remove && fstat(f->fd, &a) >= 0 && stat(f->path, &b) >= 0 && a.st_dev == b.st_dev &&
+                a.st_ino == b.st_ino)
+                (void) unlink(f->path);
+        (void) munmap(f->map, f->size);
+        safe_close(f->fd);
+        free(f->path);
+        return mfree(f);
+}

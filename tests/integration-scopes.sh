@@ -1,0 +1,426 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Integration test of scopes: the real portd on a temporary --root, asked through real glibc
+# (getent with the NSS module from the build) and portctl from inside a network namespace
+# (ip netns) and from inside a cgroup, each matched by a scope; glibc's files backend on the
+# expected merged file is the truth, and outside the scopes the host's answers are.
+# PORTD, PORTCTL and NSS_DIR in the environment.  Exit 0 pass, 1 fail, 77 skip.
+
+set -u
+
+# Under the valgrind test setup this script itself starts under valgrind; the daemon is what
+# runs under valgrind below.
+if [ -n "${PORTD_UNDER_VALGRIND:-}" ] && [ -z "${PORTD_INTEGRATION_REEXEC:-}" ]; then
+        PORTD_INTEGRATION_REEXEC=1 exec /bin/bash "$0" "$@"
+fi
+
+: "${PORTD:?}" "${PORTCTL:?}"
+NSS_DIR=${NSS_DIR:-}
+
+failures=0
+DAEMON_PID=
+NETNS=portd-test-$$
+CGROUP_DIR=
+
+say() { printf '%s\n' "$*"; }
+pass() { say "ok - $*"; }
+fail() {
+        say "not ok - $*"
+        failures=$((failures + 1))
+}
+skip() {
+        say "SKIP: $*"
+        exit 77
+}
+need_tool() {
+        command -v "$1" >/dev/null 2>&1 || skip "'$1' is not installed"
+}
+
+[ "$(id -u)" -eq 0 ] || skip "network namespaces, cgroups and binding a file over /etc/services need root"
+need_tool ip
+need_tool getent
+need_tool unshare
+[ -n "$NSS_DIR" ] && [ -e "$NSS_DIR/libnss_portd.so.2" ] || skip "the NSS module is not built (NSS_DIR='$NSS_DIR')"
+unshare -m --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
+ip netns add "$NETNS" 2>/dev/null || skip "cannot create a network namespace with 'ip netns add'"
+
+scale=1
+valgrind_wrap=()
+if [ -n "${PORTD_UNDER_VALGRIND:-}" ]; then
+        scale=20
+        valgrind_wrap=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet)
+        say "# portd runs under valgrind"
+fi
+
+TMP=$(mktemp -d /tmp/portd-scopes.XXXXXX) || exit 1
+chmod 755 "$TMP"
+ROOT=$TMP/root
+SOCK=$TMP/sock
+LOG=$TMP/portd.log
+
+stop_daemon() {
+        local rc
+        [ -n "$DAEMON_PID" ] || return 0
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID"
+        rc=$?
+        DAEMON_PID=
+        if [ "${1:-}" != quiet ]; then
+                [ "$rc" -eq 0 ] && pass "portd exits 0 on SIGTERM" || fail "portd exited with status $rc on SIGTERM"
+        fi
+}
+
+cleanup() {
+        stop_daemon quiet
+        ip netns del "$NETNS" 2>/dev/null
+        if [ -n "$CGROUP_DIR" ]; then
+                rmdir "$CGROUP_DIR/inner" 2>/dev/null
+                rmdir "$CGROUP_DIR" 2>/dev/null
+        fi
+        rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+dump_log() {
+        say "--- portd log:"
+        sed 's/^/    /' "$LOG" 2>/dev/null
+}
+
+portctl() {
+        "$PORTCTL" --socket "$SOCK" "$@"
+}
+
+# The environment in which glibc loads the module from the build, pointed at the test's daemon (a
+# sanitizer build of the module needs its runtime loaded first into programs built without it).
+preload=$(ldd "$NSS_DIR/libnss_portd.so.2" 2>/dev/null | awk '/lib(asan|ubsan)\.so/ { printf "%s:", $3 }')
+nss_env=(LD_LIBRARY_PATH="$NSS_DIR" PORTD_SOCKET="$SOCK" LD_PRELOAD="${preload%:}"
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0")
+
+# Each query of a file (one key a line) through getent with one nsswitch source, then the whole
+# enumeration.
+getent_queries() {
+        local source=$1 queries=$2 q
+        while IFS= read -r q; do
+                printf '== %s\n' "$q"
+                getent -s "services:$source" services -- "$q"
+                printf 'rc=%s\n' "$?"
+        done <"$queries"
+        printf '== (enumeration)\n'
+        getent -s "services:$source" services
+}
+export -f getent_queries
+
+# The truth: glibc's files backend with FILE bound over /etc/services in a private mount namespace.
+files_answers() {
+        unshare -m --propagation private bash -c 'mount --bind "$0" /etc/services && exec "$@"' "$1" \
+                bash -c 'getent_queries files "$0"' "$TMP/queries"
+}
+
+# portd's answers through the NSS module, run by a command prefix (ip netns exec ..., or nothing).
+portd_answers() {
+        "$@" env "${nss_env[@]}" bash -c 'getent_queries portd "$0"' "$TMP/queries"
+}
+
+# One varlink call on the daemon's socket, from wherever it runs: prints the reply's parameters.
+PYTHON=python3
+[ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
+varlink_call() {
+        "$PYTHON" -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(json.dumps({"method": sys.argv[2], "parameters": json.loads(sys.argv[3])}).encode() + b"\0")
+buf = b""
+while not buf.endswith(b"\0"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+print(json.dumps(json.loads(buf.rstrip(b"\0")), sort_keys=True))
+' "$SOCK" "$@"
+}
+
+compare() {
+        local what=$1 expected=$2 actual=$3
+        if diff -u "$expected" "$actual" >"$TMP/diff"; then
+                pass "$what"
+        else
+                fail "$what"
+                head -40 "$TMP/diff"
+        fi
+}
+
+wait_for_daemon() {
+        local i
+        for ((i = 0; i < 250 * scale; i++)); do
+                portctl status >/dev/null 2>&1 && return 0
+                kill -0 "$DAEMON_PID" 2>/dev/null || break
+                sleep 0.02
+        done
+        say "portd did not come up"
+        dump_log
+        exit 1
+}
+
+# Polls until a command's output matches a regular expression within deadline_ms; sets ELAPSED_MS.
+wait_for_output() {
+        local deadline_ms=$(($1 * scale)) regex=$2 start now out
+        shift 2
+        start=$(date +%s%N)
+        while :; do
+                out=$("$@" 2>&1)
+                now=$(date +%s%N)
+                ELAPSED_MS=$(((now - start) / 1000000))
+                [[ "$out" =~ $regex ]] && return 0
+                if [ "$ELAPSED_MS" -gt "$deadline_ms" ]; then
+                        say "    last output: $out"
+                        return 1
+                fi
+                sleep 0.01
+        done
+}
+
+# ---- a writable cgroup hierarchy: cgroup2 (unified or hybrid), else the named systemd one ----
+
+cgroup_mount=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+cgroup_key='^0::'
+if [ -z "$cgroup_mount" ] || ! mkdir "$cgroup_mount/portd-test-$$" 2>/dev/null; then
+        cgroup_mount=$(awk '$3 == "cgroup" && $4 ~ /name=systemd/ { print $2; exit }' /proc/self/mounts)
+        cgroup_key='^[0-9]+:name=systemd:'
+        if [ -z "$cgroup_mount" ] || ! mkdir "$cgroup_mount/portd-test-$$" 2>/dev/null; then
+                skip "no writable cgroup hierarchy (cgroup2 or name=systemd) to move a process into"
+        fi
+fi
+CGROUP_DIR=$cgroup_mount/portd-test-$$
+mkdir "$CGROUP_DIR/inner" || skip "cannot create a child cgroup in '$CGROUP_DIR'"
+# The path as /proc/PID/cgroup shows it (relative to the cgroup namespace, not the mount point).
+cgroup_path=$(
+        echo "$BASHPID" >"$CGROUP_DIR/cgroup.procs" || exit 1
+        grep -E "$cgroup_key" "/proc/$BASHPID/cgroup" | sed -E "s/$cgroup_key//"
+) || skip "cannot move a process into '$CGROUP_DIR'"
+[ -n "$cgroup_path" ] || skip "no cgroup path in /proc/PID/cgroup for '$CGROUP_DIR'"
+say "# cgroup '$CGROUP_DIR' is '$cgroup_path'; network namespace '$NETNS'"
+
+# Runs a command in the test cgroup (or its child "inner").
+in_cgroup() {
+        local dir=$CGROUP_DIR
+        if [ "$1" = inner ]; then
+                dir=$CGROUP_DIR/inner
+                shift
+        fi
+        (echo "$BASHPID" >"$dir/cgroup.procs" && exec "$@")
+}
+
+# ---- configuration ----
+
+mkdir -p "$ROOT/etc/services.d" "$ROOT/etc/portd/scopes/blue.d" "$ROOT/run/portd/scopes/green.d"
+cat >"$ROOT/etc/services" <<'EOF'
+ssh 22/tcp
+http 80/tcp www www-http
+http 80/udp www
+domain 53/tcp
+domain 53/udp
+ftp 21/tcp
+ftp 21/udp
+smtp 25/tcp mail
+EOF
+echo 'metrics 9100/tcp node-exporter' >"$ROOT/etc/services.d/50-metrics.conf"
+
+# blue: by network namespace (resolved on the real system, not below --root).
+printf '[Match]\nNetworkNamespace=/run/netns/%s\n' "$NETNS" >"$ROOT/etc/portd/scopes/blue.scope"
+cat >"$ROOT/etc/portd/scopes/blue.d/10-blue.conf" <<'EOF'
+http 8080/tcp web
+myapp 9000/tcp
+!ftp
+!domain/udp
+EOF
+# green: a runtime scope by cgroup, with a glob; the processes of child cgroups belong to it too.
+printf '[Match]\nCgroup=%s\n' "${cgroup_path%-$$}-*" >"$ROOT/run/portd/scopes/green.scope"
+cat >"$ROOT/run/portd/scopes/green.d/10-green.conf" <<'EOF'
+ssh 2222/tcp secure-shell
+greenapp 7000/tcp
+!smtp
+EOF
+
+# What each kind of caller must see, as one services file for glibc.
+{
+        echo 'metrics 9100/tcp node-exporter'
+        cat "$ROOT/etc/services"
+} >"$TMP/host.expected"
+cat >"$TMP/blue.expected" <<'EOF'
+http 8080/tcp web
+myapp 9000/tcp
+metrics 9100/tcp node-exporter
+ssh 22/tcp
+http 80/udp www
+domain 53/tcp
+smtp 25/tcp mail
+EOF
+cat >"$TMP/green.expected" <<'EOF'
+ssh 2222/tcp secure-shell
+greenapp 7000/tcp
+metrics 9100/tcp node-exporter
+http 80/tcp www www-http
+http 80/udp www
+domain 53/tcp
+domain 53/udp
+ftp 21/tcp
+ftp 21/udp
+EOF
+printf '%s\n' http www web www-http myapp ftp domain ssh secure-shell smtp mail metrics node-exporter greenapp \
+        http/tcp http/udp www/udp domain/udp domain/tcp ftp/udp ssh/tcp \
+        80 8080 9000 21 53 22 2222 25 7000 9100 53/udp 80/tcp 80/udp 21/tcp no-such-service >"$TMP/queries"
+
+for s in host blue green; do
+        files_answers "$TMP/$s.expected" >"$TMP/$s.files" || fail "glibc's files backend on $s.expected"
+done
+# Otherwise a daemon that ignored the scopes would pass.
+! cmp -s "$TMP/host.files" "$TMP/blue.files" && ! cmp -s "$TMP/host.files" "$TMP/green.files" &&
+        grep -q '^rc=2' "$TMP/blue.files" && grep -q '^rc=0' "$TMP/blue.files" &&
+        pass "the scopes' expected answers differ from the host's, with hits and misses" ||
+        fail "the expected answers do not tell the scopes from the host"
+
+: >"$LOG"
+"${valgrind_wrap[@]}" "$PORTD" --root "$ROOT" --socket "$SOCK" 2>>"$LOG" &
+DAEMON_PID=$!
+wait_for_daemon
+
+# ---- outside every scope: the host's answers ----
+
+portd_answers >"$TMP/host.portd"
+compare "outside the scopes: every lookup and the enumeration equal glibc on the host's files" \
+        "$TMP/host.files" "$TMP/host.portd"
+out=$(portctl status --json)
+[[ "$out" == *'"scope":null'* ]] && pass "Status outside: scope null" || fail "Status outside: $out"
+
+# ---- the network namespace scope ----
+
+portd_answers ip netns exec "$NETNS" >"$TMP/blue.portd"
+compare "in netns $NETNS (snapshot): additions, replacements and removals of scope blue" \
+        "$TMP/blue.files" "$TMP/blue.portd"
+nss_env+=(PORTD_NSS_NO_SNAPSHOT=1)
+portd_answers ip netns exec "$NETNS" >"$TMP/blue.portd"
+compare "in netns $NETNS (varlink, PORTD_NSS_NO_SNAPSHOT=1): the same" "$TMP/blue.files" "$TMP/blue.portd"
+unset 'nss_env[${#nss_env[@]}-1]'
+
+out=$(ip netns exec "$NETNS" "$PORTCTL" --socket "$SOCK" lookup myapp)
+[[ "$out" == *"9000/tcp"*"/etc/portd/scopes/blue.d/10-blue.conf:2"* ]] &&
+        pass "portctl lookup in the netns names the scope's file and line" || fail "portctl lookup in netns: $out"
+out=$(ip netns exec "$NETNS" "$PORTCTL" --socket "$SOCK" status --json)
+[[ "$out" == *'"scope":"blue"'* && "$out" == *'/etc/portd/scopes/blue.d/10-blue.conf'* ]] &&
+        pass "Status in the netns: scope blue, with its source" || fail "Status in netns: $out"
+
+# Explain and Verify through the daemon answer from the caller's scope too.
+out=$(ip netns exec "$NETNS" bash -c "$(declare -f varlink_call); PYTHON=$PYTHON SOCK=$SOCK varlink_call io.portd.Services.Explain '{\"name\": \"ftp\"}'")
+[[ "$out" == *'"winner": null'* && "$out" == *'"file": "/etc/portd/scopes/blue.d/10-blue.conf", "line": 3'* ]] &&
+        pass "Explain in the netns: ftp removed by blue.d/10-blue.conf:3" || fail "Explain in netns: $out"
+out=$(varlink_call io.portd.Services.Explain '{"name": "ftp"}')
+[[ "$out" == *'"winner": {'*'"file": "/etc/services"'* && "$out" != *blue.d* ]] &&
+        pass "Explain outside: ftp from /etc/services" || fail "Explain outside: $out"
+echo 'broken line' >>"$ROOT/run/portd/scopes/green.d/10-green.conf"
+wait_for_output 1000 '10-green.conf", "level": "error", "line": 4' varlink_call io.portd.Services.Verify '{}' &&
+        pass "Verify on the host reports a scope's bad line with file:line" || fail "Verify on the host misses the scope's bad line"
+grep -q "/run/portd/scopes/green.d/10-green.conf:4: " "$LOG" && pass "... and so does the log" ||
+        fail "the log does not name the scope's bad line"
+out=$(ip netns exec "$NETNS" bash -c "$(declare -f varlink_call); PYTHON=$PYTHON SOCK=$SOCK varlink_call io.portd.Services.Verify '{}'")
+[[ "$out" != *green* ]] && pass "Verify in scope blue does not show scope green's files" || fail "Verify in netns: $out"
+sed -i '$d' "$ROOT/run/portd/scopes/green.d/10-green.conf"
+
+# ---- the cgroup scope ----
+
+portd_answers in_cgroup >"$TMP/green.portd"
+compare "in cgroup $cgroup_path (snapshot): additions, replacements and removals of scope green" \
+        "$TMP/green.files" "$TMP/green.portd"
+portd_answers in_cgroup inner >"$TMP/green.portd"
+compare "in its child cgroup 'inner': scope green too" "$TMP/green.files" "$TMP/green.portd"
+nss_env+=(PORTD_NSS_NO_SNAPSHOT=1)
+portd_answers in_cgroup >"$TMP/green.portd"
+compare "in cgroup $cgroup_path (varlink, PORTD_NSS_NO_SNAPSHOT=1): the same" "$TMP/green.files" "$TMP/green.portd"
+unset 'nss_env[${#nss_env[@]}-1]'
+
+out=$(in_cgroup "$PORTCTL" --socket "$SOCK" lookup ssh)
+[[ "$out" == *"2222/tcp"*"/run/portd/scopes/green.d/10-green.conf:1"* ]] &&
+        pass "portctl lookup in the cgroup: the runtime scope's entry" || fail "portctl lookup in cgroup: $out"
+out=$(in_cgroup "$PORTCTL" --socket "$SOCK" lookup smtp 2>&1)
+rc=$?
+[ "$rc" -eq 2 ] && pass "portctl lookup in the cgroup: a removed entry is not found (exit 2)" ||
+        fail "portctl lookup smtp in cgroup: exit $rc, $out"
+out=$(in_cgroup "$PORTCTL" --socket "$SOCK" status --json)
+[[ "$out" == *'"scope":"green"'* ]] && pass "Status in the cgroup: scope green" || fail "Status in cgroup: $out"
+# In both the namespace and the cgroup: scopes are tried in lexical order, the first match wins.
+out=$(in_cgroup ip netns exec "$NETNS" "$PORTCTL" --socket "$SOCK" status --json)
+[[ "$out" == *'"scope":"blue"'* ]] && pass "in both: 'blue' sorts first and wins" || fail "in both: $out"
+
+# ---- reload: an edit of a scope's drop-in reaches its callers within a second ----
+
+echo 'late 7777/tcp' >>"$ROOT/etc/portd/scopes/blue.d/10-blue.conf"
+if wait_for_output 1000 '^late +7777/tcp' ip netns exec "$NETNS" env "${nss_env[@]}" getent -s services:portd services late; then
+        pass "an added line in blue.d is seen in the netns after ${ELAPSED_MS} ms"
+else
+        fail "an added line in blue.d is not seen in the netns within 1 s"
+fi
+out=$(portd_answers)
+[[ "$out" != *"late"* ]] && pass "... and not outside it" || fail "the scope's line leaks to the host"
+
+# A new scope file applies without a restart, also to a process that already mapped its old
+# scope's snapshot; a bad line in it is reported with file:line.
+in_cgroup env "${nss_env[@]}" "$PYTHON" -c '
+import ctypes, os, socket, sys, time
+libc = ctypes.CDLL(None)
+libc.__nss_configure_lookup(b"services", b"portd")
+def look(name):
+    try:
+        return socket.getservbyname(name, "tcp")
+    except OSError:
+        return None
+print("before", look("ssh"), look("first"), flush=True)
+open(sys.argv[1], "w").close()
+deadline = time.monotonic() + 1.0 * int(sys.argv[3])
+while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline + 5:
+    time.sleep(0.005)
+start = time.monotonic()
+while look("first") is None and time.monotonic() < deadline:
+    time.sleep(0.005)
+print("after", look("ssh"), look("first"), round((time.monotonic() - start) * 1000), flush=True)
+' "$TMP/ready" "$TMP/go" "$((2 * scale))" >"$TMP/longrunning.out" 2>&1 &
+LONG_PID=$!
+for ((i = 0; i < 500 * scale; i++)); do
+        [ -e "$TMP/ready" ] && break
+        sleep 0.01
+done
+printf '[Match]\nCgroup=%s\nNetworkNamespace=relative\n' "$cgroup_path" >"$TMP/a.scope"
+mkdir -p "$ROOT/etc/portd/scopes/a-first.d"
+echo 'first 1111/tcp' >"$ROOT/etc/portd/scopes/a-first.d/x.conf"
+mv "$TMP/a.scope" "$ROOT/etc/portd/scopes/a-first.scope"
+touch "$TMP/go"
+if wait_for_output 1000 '"scope":"a-first"' in_cgroup "$PORTCTL" --socket "$SOCK" status --json; then
+        pass "a new scope that sorts first takes over the cgroup's callers after ${ELAPSED_MS} ms"
+else
+        fail "a new scope file is not picked up"
+fi
+wait "$LONG_PID"
+out=$(cat "$TMP/longrunning.out")
+if [[ "$out" == *"before 2222 None"*"after 22 1111 "* ]]; then
+        pass "a running process in the cgroup moves from scope green to a-first: ${out##* } ms after the change"
+else
+        fail "a running process does not follow the new scope: $out"
+fi
+grep -q "/etc/portd/scopes/a-first.scope:3: NetworkNamespace= takes an absolute path" "$LOG" &&
+        pass "its bad line is logged with file:line" || fail "no file:line in the log for the bad line"
+out=$("$PORTCTL" verify --root "$ROOT" 2>&1)
+rc=$?
+[ "$rc" -eq 1 ] && [[ "$out" == *"/etc/portd/scopes/a-first.scope:3: error:"* ]] &&
+        pass "portctl verify reports it with file:line and exits 1" || fail "portctl verify: exit $rc, $out"
+
+# Removing the scope gives its callers the next matching one back.
+rm -r "$ROOT/etc/portd/scopes/a-first.scope" "$ROOT/etc/portd/scopes/a-first.d"
+wait_for_output 1000 '"scope":"green"' in_cgroup "$PORTCTL" --socket "$SOCK" status --json &&
+        pass "a removed scope is dropped after ${ELAPSED_MS} ms" || fail "a removed scope still answers"
+
+stop_daemon
+if [ "$failures" -gt 0 ]; then
+        say "$failures check(s) failed"
+        dump_log
+        exit 1
+fi
+exit 0
