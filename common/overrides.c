@@ -45,7 +45,12 @@ static int mkdir_parents(const char *path)
                 return -ENOMEM;
         for (char *s = p + 1; (s = strchr(s, '/')); s++) {
                 *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                if (mkdir(p, 0755) >= 0) {
+                        /* 0755 whatever the umask (the unit's is 0077): every user reads the
+                         * overrides through the catalog, and portctl verify reads them too. */
+                        if (chmod(p, 0755) < 0)
+                                return -errno;
+                } else if (errno != EEXIST)
                         return -errno;
                 *s = '/';
         }

@@ -2,7 +2,7 @@
 /* The daemon's settings from /etc/portd/portd.conf (read at start and on every reload, the file
  * is watched), and the access rule they feed: who besides root may edit local overrides.  Group
  * names are resolved when the file is read, in the host's group database; a group created later
- * counts from the next reload. */
+ * counts from the next explicit reload (SIGHUP, portctl reload) or change of the file. */
 
 #include <errno.h>
 #include <grp.h>
@@ -91,6 +91,16 @@ void manager_load_settings(Manager *m, bool explicit)
                 return;
         }
 
+        /* Unchanged since it was read: keep what was resolved then.  Resolving groups goes
+         * through NSS (sssd, LDAP) and may take long; it is done again only when the file changes
+         * or on an explicit reload (SIGHUP, Reload), never for a reload an edit of some other
+         * source or an override caused. */
+        const ManagerSettings *old = m->settings;
+        if (!explicit && old && old->present && stat(full, &st) >= 0 &&
+                old->mtime_nsec == (uint64_t) st.st_mtim.tv_sec * 1000000000u + (uint64_t) st.st_mtim.tv_nsec &&
+                old->size == (uint64_t) st.st_size && old->inode == (uint64_t) st.st_ino)
+                return;
+
         r = portd_conf_load(m->root, &conf);
         if (r == -ENOENT) {
                 if (m->settings && m->settings->present)
@@ -111,7 +121,6 @@ void manager_load_settings(Manager *m, bool explicit)
                         s->size = (uint64_t) st.st_size;
                         s->inode = (uint64_t) st.st_ino;
                 }
-                const ManagerSettings *old = m->settings;
                 bool changed = !old || !old->present || old->mtime_nsec != s->mtime_nsec ||
                                old->size != s->size || old->inode != s->inode;
                 r = settings_from_conf(conf, explicit || changed, s);

@@ -54,6 +54,10 @@
  * sealed memfd, whose superseded word tells it of every reload from then on.  Most processes
  * that look a service up are done long before. */
 #define MAPPING_COPY_USEC (50U * 1000U)
+/* The copy is for databases of the usual size (Debian's /etc/services makes a 30 KiB image):
+ * copying the 11,700-entry IANA registry's 969 KiB into every process would cost more memory
+ * and time than the round trip for the shared memfd. */
+#define MAPPING_COPY_MAX (256U * 1024U)
 
 #define MAPPING_RETIRED  UINT64_C(1)
 #define MAPPING_UNMAPPED UINT64_C(2)
@@ -294,6 +298,8 @@ static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size)
                 return -errno;
         if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 0022))
                 return -EPERM;
+        if (st.st_size < (off_t) sizeof(SnapshotHeader) || st.st_size > (off_t) MAPPING_COPY_MAX)
+                return -EFBIG;
 
         struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
         if (fcntl(fd, F_OFD_GETLK, &lock) < 0)
