@@ -52,8 +52,10 @@
 #define MAPPING_RECHECK_USEC (5U * 1000U * 1000U)
 /* A copy of the published file answers for this long; then the process asks the daemon for the
  * sealed memfd, whose superseded word tells it of every reload from then on.  Most processes
- * that look a service up are done long before. */
-#define MAPPING_COPY_USEC (50U * 1000U)
+ * that look a service up are done long before.  Meanwhile each lookup checks with a stat() that
+ * the file is still the one published: a reload renames a new one over it, a clean stop
+ * removes it. */
+#define MAPPING_COPY_USEC (10U * 1000U)
 /* The copy is for databases of the usual size (Debian's /etc/services makes a 30 KiB image):
  * copying the 11,700-entry IANA registry's 969 KiB into every process would cost more memory
  * and time than the round trip for the shared memfd. */
@@ -72,6 +74,7 @@ struct SnapshotMapping {
         dev_t dev;             /* of the memfd, to recognise the same image handed out again */
         ino_t inode;
         bool copy;             /* a private copy of the published file, not a shared mapping */
+        char path[sizeof(((struct sockaddr_un *) NULL)->sun_path) + sizeof(SNAPSHOT_PUBLISHED_SUFFIX)];
         SnapshotMapping *next_slot;
 };
 
@@ -199,9 +202,10 @@ static void *copy_file(int fd, size_t size)
         return p;
 }
 
-/* published: the file the daemon keeps beside its socket (published_open() checked who may
- * write it), copied; otherwise a descriptor it handed over, which must be a sealed memfd. */
-static int install_locked(int fd, uint64_t size, bool published)
+/* published: the path of the file the daemon keeps beside its socket, which fd is open on
+ * (published_open() checked who may write it), copied; NULL for a descriptor the daemon handed
+ * over, which must be a sealed memfd. */
+static int install_locked(int fd, uint64_t size, const char *published)
 {
         struct stat st;
         Snapshot snapshot;
@@ -246,6 +250,8 @@ static int install_locked(int fd, uint64_t size, bool published)
         s->dev = st.st_dev;
         s->inode = st.st_ino;
         s->copy = published;
+        if (published)
+                (void) snprintf(s->path, sizeof(s->path), "%s", published);
         /* A copy is due for its recheck (the round trip for the memfd) once MAPPING_COPY_USEC
          * has passed, a mapping after MAPPING_RECHECK_USEC. */
         uint64_t n = now_usec(CLOCK_MONOTONIC_COARSE);
@@ -261,7 +267,7 @@ int mapping_install_fd(int fd, uint64_t size)
 
         if (!refresh_trylock())
                 return -EBUSY;
-        r = install_locked(fd, size, false);
+        r = install_locked(fd, size, NULL);
         refresh_unlock();
         return r;
 }
@@ -281,15 +287,14 @@ void mapping_drop(void)
  * else, and while the daemon that wrote it is alive, which its write lock on the file says (an
  * open file description lock goes with the process; a crashed daemon's file is ignored, and the
  * round trip that follows finds out whether a new one runs). */
-static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size)
+static int published_open(const NssConfig *cfg, char *path, size_t path_size, int *ret_fd, uint64_t *ret_size)
 {
-        char path[sizeof(((struct sockaddr_un *) NULL)->sun_path) + sizeof(SNAPSHOT_PUBLISHED_SUFFIX)];
         _cleanup_close_ int fd = -1;
         struct stat st;
 
         if (strlen(cfg->socket) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
                 return -ENAMETOOLONG;
-        (void) snprintf(path, sizeof(path), "%s" SNAPSHOT_PUBLISHED_SUFFIX, cfg->socket);
+        (void) snprintf(path, path_size, "%s" SNAPSHOT_PUBLISHED_SUFFIX, cfg->socket);
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
@@ -333,7 +338,8 @@ static int refresh_locked(SnapshotMapping *old)
         /* A process's first image comes from the published file if it can: no round trip to the
          * daemon.  Where there is none (a daemon with scopes, or an older one) or it does not
          * hold, and for every later image, the daemon hands over its memfd. */
-        bool published = !old && published_open(&cfg, &fd, &size) >= 0;
+        char path[sizeof(((SnapshotMapping *) NULL)->path)];
+        bool published = !old && published_open(&cfg, path, sizeof(path), &fd, &size) >= 0;
         r = published ? 0 : nss_client_get_snapshot(&cfg, &fd, &size);
         for (;;) {
                 if (r >= 0 && old && fstat(fd, &st) >= 0 && st.st_dev == old->dev &&
@@ -342,7 +348,7 @@ static int refresh_locked(SnapshotMapping *old)
                         return 1;
                 }
                 if (r >= 0)
-                        r = install_locked(fd, size, published);
+                        r = install_locked(fd, size, published ? path : NULL);
                 if (r >= 0 || !published)
                         break;
                 fd = safe_close(fd);
@@ -354,9 +360,22 @@ static int refresh_locked(SnapshotMapping *old)
         return r;
 }
 
+/* A copy cannot see the superseded word: the file's name still naming it is what says it is
+ * current.  A stat() per lookup, for the few milliseconds a copy lasts. */
+static bool mapping_is_superseded(const SnapshotMapping *m)
+{
+        struct stat st;
+
+        if (snapshot_is_superseded(&m->snapshot))
+                return true;
+        if (!m->copy)
+                return false;
+        return stat(m->path, &st) < 0 || st.st_dev != m->dev || st.st_ino != m->inode;
+}
+
 static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, SnapshotMapping **ret)
 {
-        bool superseded = old && snapshot_is_superseded(&old->snapshot);
+        bool superseded = old && mapping_is_superseded(old);
         int r;
 
         if (!refresh_trylock()) {
@@ -409,9 +428,16 @@ int mapping_acquire(SnapshotMapping **ret)
 {
         SnapshotMapping *m = mapping_ref_current();
 
-        if (_likely_(m && !snapshot_is_superseded(&m->snapshot) &&
+        if (_likely_(m && !snapshot_is_superseded(&m->snapshot) && !m->copy &&
                      now_usec(CLOCK_MONOTONIC_COARSE) <
                              __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC)) {
+                *ret = m;
+                return 0;
+        }
+        /* A copy of the published file, still young and still published. */
+        if (m && m->copy && !mapping_is_superseded(m) &&
+                now_usec(CLOCK_MONOTONIC_COARSE) <
+                        __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC) {
                 *ret = m;
                 return 0;
         }
