@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What the varlink benchmarks share: wall-clock seconds and a process's CPU seconds. */
+/* What the varlink benchmarks share: wall-clock seconds, a process's CPU seconds, and copying the
+ * services file into the daemon's scratch root. */
 #pragma once
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,4 +36,20 @@ static inline double process_cpu_seconds(pid_t pid)
         if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
                 return 0;
         return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
+}
+
+/* Copies a file whole (the services file into a scratch --root); -EIO on a short write. */
+static inline int copy_file(const char *from, const char *to)
+{
+        _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        char buf[65536];
+        ssize_t n;
+
+        if (in < 0 || out < 0)
+                return -errno;
+        while ((n = read(in, buf, sizeof(buf))) > 0)
+                if (write(out, buf, (size_t) n) != n)
+                        return -EIO;
+        return n < 0 ? -errno : 0;
 }

@@ -25,21 +25,6 @@
 
 #include "bench-util.h"
 
-static int copy_file(const char *from, const char *to)
-{
-        _cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
-        _cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        char buf[65536];
-        ssize_t n;
-
-        if (in < 0 || out < 0)
-                return -errno;
-        while ((n = read(in, buf, sizeof(buf))) > 0)
-                if (write(out, buf, (size_t) n) != n)
-                        return -EIO;
-        return n < 0 ? -errno : 0;
-}
-
 /* The queries: names and ports of the first and the last entry, and a miss, by name and port,
  * with and without protocol.  Taken from the daemon's List so they exist whatever the file is. */
 typedef struct Query {

@@ -204,33 +204,13 @@ int services_file_parse(const char *path, CatalogLayer layer, const char *data, 
 
 int services_file_load(const char *root, const char *path, CatalogLayer layer, ServicesFile **ret)
 {
-        _cleanup_free_ char *full = NULL, *data = NULL;
-        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *data = NULL;
         ServicesFile *f;
-        struct stat st;
+        struct stat st = {};
         size_t size = 0;
         int r;
 
-        full = path_join_root(root, path);
-        if (!full)
-                return -ENOMEM;
-
-        /* O_NONBLOCK: a FIFO put in place of a source must not hang the daemon in open(); only
-         * regular files are read. */
-        fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        /* Refused before reading: read_full_fd() would take up to the bound into memory first. */
-        if ((uint64_t) st.st_size > SERVICES_FILE_MAX)
-                return -EFBIG;
-
-        r = read_full_fd(fd, SERVICES_FILE_MAX, &data, &size);
+        r = read_file_at_root(root, path, SERVICES_FILE_MAX, &data, &size, &st);
         if (r < 0)
                 return r;
 

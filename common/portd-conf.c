@@ -195,26 +195,11 @@ int portd_conf_parse(const char *data, size_t size, PortdConf **ret)
 
 int portd_conf_load(const char *root, PortdConf **ret)
 {
-        _cleanup_free_ char *full = NULL, *data = NULL;
-        _cleanup_close_ int fd = -1;
-        struct stat st;
+        _cleanup_free_ char *data = NULL;
         size_t size = 0;
         int r;
 
-        full = path_join_root(root, PORTD_CONF_PATH);
-        if (!full)
-                return -ENOMEM;
-        /* O_NONBLOCK: a FIFO in its place must not hang the daemon; only a regular file is read. */
-        fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        r = read_full_fd(fd, PORTD_CONF_SIZE_MAX, &data, &size);
+        r = read_file_at_root(root, PORTD_CONF_PATH, PORTD_CONF_SIZE_MAX, &data, &size, NULL);
         if (r < 0)
                 return r;
         return portd_conf_parse(data, size, ret);

@@ -40,6 +40,7 @@ ScopeDefinition *scope_definition_free(ScopeDefinition *s)
         free(s->name);
         free(s->path);
         strv_free_n(s->cgroups, s->n_cgroups);
+        free(s->cgroup_slashes);
         strv_free_n(s->netns, s->n_netns);
         for (size_t i = 0; i < s->n_diagnostics; i++)
                 free(s->diagnostics[i].message);
@@ -210,6 +211,15 @@ int scope_definition_parse(
                         return r;
         }
 
+        /* Counted once here, so that matching a caller costs one fnmatch() per glob. */
+        if (s->n_cgroups > 0) {
+                s->cgroup_slashes = calloc(s->n_cgroups, sizeof(size_t));
+                if (!s->cgroup_slashes)
+                        return -ENOMEM;
+                for (size_t i = 0; i < s->n_cgroups; i++)
+                        s->cgroup_slashes[i] = scope_cgroup_glob_slashes(s->cgroups[i]);
+        }
+
         if (s->n_cgroups == 0 && s->n_netns == 0) {
                 r = scope_diagnose(s, DIAGNOSTIC_WARNING, 0,
                         "no Cgroup= or NetworkNamespace= in [Match]: the scope applies to no caller");
@@ -223,27 +233,13 @@ int scope_definition_parse(
 
 int scope_definition_load(const char *root, const char *name, const char *path, ScopeDefinition **ret)
 {
-        _cleanup_free_ char *full = NULL, *data = NULL;
-        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *data = NULL;
         ScopeDefinition *s;
-        struct stat st;
+        struct stat st = {};
         size_t size = 0;
         int r;
 
-        full = path_join_root(root, path);
-        if (!full)
-                return -ENOMEM;
-        /* O_NONBLOCK: a FIFO in place of the file must not hang the daemon. */
-        fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        r = read_full_fd(fd, SCOPE_FILE_MAX, &data, &size);
+        r = read_file_at_root(root, path, SCOPE_FILE_MAX, &data, &size, &st);
         if (r < 0)
                 return r;
         r = scope_definition_parse(name, path, data, size, &s);
@@ -336,7 +332,17 @@ int scope_caller_set_cgroup_text(ScopeCaller *c, const char *text)
                                 target = &c->cgroup_named;
                 }
                 if (target && c2[1] == '/') {
-                        char *s = strndup(c2 + 1, (size_t) (eol - c2 - 1));
+                        size_t len = (size_t) (eol - c2 - 1), depth = 0;
+                        for (size_t i = 0; i < len; i++)
+                                depth += c2[1 + i] == '/';
+                        /* Not kept: nothing may match it (see SCOPE_CGROUP_PATH_MAX). */
+                        if (len > SCOPE_CGROUP_PATH_MAX || depth > SCOPE_CGROUP_DEPTH_MAX) {
+                                c->cgroup_unbounded = true;
+                                *target = mfree(*target);
+                                l = *eol ? eol + 1 : NULL;
+                                continue;
+                        }
+                        char *s = strndup(c2 + 1, len);
                         if (!s)
                                 return -ENOMEM;
                         free(*target);
@@ -394,33 +400,118 @@ fail:
         return r;
 }
 
+static bool same_inode(const struct stat *a, const struct stat *b)
+{
+        return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+int scope_pid_in_own_namespaces(int pid, int pidfd)
+{
+        struct stat user, pidns, own_user, own_pidns;
+        char path[64];
+
+        if (pid <= 0)
+                return -ESRCH;
+        if (stat("/proc/self/ns/user", &own_user) < 0 || stat("/proc/self/ns/pid", &own_pidns) < 0)
+                return -errno;
+        /* By path, needing no descriptor (the caller may be at its limit).  Needs ptrace-read
+         * access: without it nothing is known, and the caller is refused. */
+        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+        if (stat(path, &user) < 0)
+                return -errno;
+        (void) snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+        if (stat(path, &pidns) < 0)
+                return -errno;
+        /* As in scope_caller_from_pid(): alive now means what was read is its own. */
+        if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH)
+                return -ESRCH;
+        return same_inode(&user, &own_user) && same_inode(&pidns, &own_pidns);
+}
+
+size_t scope_cgroup_glob_slashes(const char *glob)
+{
+        const char *bracket = strchr(glob, '[');
+        size_t n = 0;
+
+        /* Whether such a '[' opens a bracket expression (that never matches '/') or stands for
+         * itself is fnmatch()'s business: not guessed here. */
+        if (bracket && strchr(bracket, '/'))
+                return SIZE_MAX;
+        for (const char *p = glob; *p; p++)
+                n += *p == '/';
+        return n;
+}
+
+bool scope_cgroup_path_is_bounded(const char *path)
+{
+        size_t depth = 0, len = strnlen(path, SCOPE_CGROUP_PATH_MAX + 1);
+
+        if (len > SCOPE_CGROUP_PATH_MAX)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                depth += path[i] == '/';
+        return depth <= SCOPE_CGROUP_DEPTH_MAX;
+}
+
+/* glob (with slashes '/' in it) against path and its ancestors: the cgroup itself, then each
+ * ancestor up to "/", since a scope for a container's cgroup is also for the processes in the
+ * cgroups below it (nspawn's payload, podman's container/).  path is within the bounds. */
+static bool cgroup_glob_matches_slashes(const char *glob, size_t slashes, const char *path)
+{
+        char p[SCOPE_CGROUP_PATH_MAX + 1];
+        size_t cut, n = 0;
+
+        if (slashes == SIZE_MAX) {
+                size_t len = strnlen(path, sizeof(p));
+                if (len >= sizeof(p))
+                        return false;
+                memcpy(p, path, len + 1);
+                for (;;) {
+                        if (fnmatch(glob, p, FNM_PATHNAME) == 0)
+                                return true;
+                        char *slash = strrchr(p, '/');
+                        if (!slash || (slash == p && p[1] == '\0'))
+                                return false;
+                        if (slash == p)
+                                p[1] = '\0';
+                        else
+                                *slash = '\0';
+                }
+        }
+
+        /* With FNM_PATHNAME a '/' of the path is matched by a '/' of the glob and by nothing
+         * else: only the ancestor with as many '/' as the glob can match, the path cut before its
+         * next '/'.  Every path is absolute, so a glob without '/' matches none. */
+        if (slashes == 0)
+                return false;
+        for (cut = 0; path[cut] && cut < sizeof(p); cut++)
+                if (path[cut] == '/' && ++n > slashes)
+                        break;
+        if (n < slashes || cut >= sizeof(p))
+                return false;
+        memcpy(p, path, cut);
+        p[cut] = '\0';
+        if (fnmatch(glob, p, FNM_PATHNAME) == 0)
+                return true;
+        /* "/" has one '/' as its children have: a one-'/' glob ("/", "/x*") may match it too. */
+        return slashes == 1 && cut > 1 && fnmatch(glob, "/", FNM_PATHNAME) == 0;
+}
+
 bool scope_cgroup_glob_matches(const char *glob, const char *path)
 {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return false;
-        /* The cgroup itself, then each ancestor up to "/": a scope for a container's cgroup is
-         * also for the processes in the cgroups below it (nspawn's payload, podman's container/). */
-        for (;;) {
-                if (fnmatch(glob, p, FNM_PATHNAME) == 0)
-                        return true;
-                char *slash = strrchr(p, '/');
-                if (!slash || (slash == p && p[1] == '\0'))
-                        return false;
-                if (slash == p)
-                        p[1] = '\0';
-                else
-                        *slash = '\0';
-        }
+        return scope_cgroup_path_is_bounded(path) &&
+               cgroup_glob_matches_slashes(glob, scope_cgroup_glob_slashes(glob), path);
 }
 
 static bool scope_cgroups_match(const ScopeDefinition *s, const ScopeCaller *c)
 {
-        for (size_t i = 0; i < s->n_cgroups; i++)
-                if ((c->cgroup && scope_cgroup_glob_matches(s->cgroups[i], c->cgroup)) ||
-                        (c->cgroup_named && scope_cgroup_glob_matches(s->cgroups[i], c->cgroup_named)))
+        for (size_t i = 0; i < s->n_cgroups; i++) {
+                const char *g = s->cgroups[i];
+                size_t slashes = s->cgroup_slashes ? s->cgroup_slashes[i] : scope_cgroup_glob_slashes(g);
+                if ((c->cgroup && cgroup_glob_matches_slashes(g, slashes, c->cgroup)) ||
+                        (c->cgroup_named && cgroup_glob_matches_slashes(g, slashes, c->cgroup_named)))
                         return true;
+        }
         return false;
 }
 
@@ -440,7 +531,7 @@ static bool scope_netns_match(const ScopeDefinition *s, const ScopeCaller *c)
 
 bool scope_definition_matches(const ScopeDefinition *s, const ScopeCaller *caller)
 {
-        if (!s || (s->n_cgroups == 0 && s->n_netns == 0))
+        if (!s || (s->n_cgroups == 0 && s->n_netns == 0) || caller->cgroup_unbounded)
                 return false;
         /* The cheap test first: the namespace one costs a stat() per file. */
         if (s->n_cgroups > 0 && !scope_cgroups_match(s, caller))

@@ -32,7 +32,8 @@ typedef struct ScopeDefinition {
         char *path;     /* "/etc/portd/scopes/web.scope", without --root */
         char **cgroups; /* Cgroup= globs, NULL-terminated; NULL when none */
         size_t n_cgroups;
-        char **netns; /* NetworkNamespace= paths, NULL-terminated; NULL when none */
+        size_t *cgroup_slashes; /* per glob, scope_cgroup_glob_slashes() of it */
+        char **netns;           /* NetworkNamespace= paths, NULL-terminated; NULL when none */
         size_t n_netns;
         ScopeDiagnostic *diagnostics;
         size_t n_diagnostics;
@@ -55,16 +56,24 @@ int scope_discover(const char *root, DropinFile **ret, size_t *ret_n);
 /* The drop-ins of scope name below root, in the order they apply (layer CATALOG_LAYER_SCOPE). */
 int scope_discover_dropins(const char *root, const char *name, DropinFile **ret, size_t *ret_n);
 
+/* A caller whose cgroup path is longer or deeper than this matches no scope (it gets the host's
+ * answers): any user may nest cgroups in its delegated subtree, and matching must not cost that
+ * user's callers more than a bounded amount of the event loop. */
+#define SCOPE_CGROUP_PATH_MAX  1024
+#define SCOPE_CGROUP_DEPTH_MAX 64
+
 /* Who is asking: what a scope's [Match] section is compared with. */
 typedef struct ScopeCaller {
-        char *cgroup;       /* the cgroup-v2 path ("0::" line); NULL when unknown */
-        char *cgroup_named; /* the name=systemd hierarchy's path (hybrid and v1 hosts); NULL if none */
+        char *cgroup;          /* the cgroup-v2 path ("0::" line); NULL when unknown */
+        char *cgroup_named;    /* the name=systemd hierarchy's path (hybrid and v1 hosts); NULL if none */
+        bool cgroup_unbounded; /* a path beyond SCOPE_CGROUP_PATH_MAX/DEPTH_MAX: matches no scope */
         bool has_netns;
         uint64_t netns_dev, netns_inode; /* of /proc/PID/ns/net */
 } ScopeCaller;
 
 void scope_caller_done(ScopeCaller *c);
-/* Fills the cgroup paths from the text of /proc/PID/cgroup. */
+/* Fills the cgroup paths from the text of /proc/PID/cgroup; a path beyond the bounds above is not
+ * kept, and sets cgroup_unbounded. */
 int scope_caller_set_cgroup_text(ScopeCaller *c, const char *text);
 /* Reads /proc/PID/cgroup and /proc/PID/ns/net.  With a pidfd (>= 0) of the same process, checks
  * afterwards that it is still alive, so that what was read cannot belong to a process that
@@ -76,8 +85,19 @@ int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret);
  * namespace (if it has any).  A scope without either key matches nobody.  The namespace files
  * are looked at now, on the real system (they name kernel objects, --root does not apply). */
 bool scope_definition_matches(const ScopeDefinition *s, const ScopeCaller *caller);
-/* Cgroup= semantics alone: fnmatch() with FNM_PATHNAME on the path and each of its ancestors. */
+/* Cgroup= semantics alone: fnmatch() with FNM_PATHNAME on the path and each of its ancestors
+ * (false for a path beyond the bounds above).  Only the ancestor with as many '/' as the glob can
+ * match, so one fnmatch() decides (two for a glob with one '/', which "/" may match too). */
 bool scope_cgroup_glob_matches(const char *glob, const char *path);
+/* How many '/' a path matched by glob has (with FNM_PATHNAME only a '/' of the glob matches one);
+ * SIZE_MAX when that is not known from the text (a '/' after a '['), and every ancestor is tried. */
+size_t scope_cgroup_glob_slashes(const char *glob);
+/* Whether path is within SCOPE_CGROUP_PATH_MAX and SCOPE_CGROUP_DEPTH_MAX. */
+bool scope_cgroup_path_is_bounded(const char *path);
+/* Whether process pid, pinned by pidfd (< 0: a kernel without pidfds), is in this process's user
+ * and PID namespaces: 1 yes, 0 no, negative errno when that cannot be told (-ESRCH when it is
+ * gone).  /proc/PID is trusted only once the pidfd shows the process alive after reading it. */
+int scope_pid_in_own_namespaces(int pid, int pidfd);
 
 /* A scope with everything it needs to be checked or merged offline (portctl verify). */
 typedef struct ScopeSources {

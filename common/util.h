@@ -4,12 +4,14 @@
 #pragma once
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,4 +169,40 @@ static inline char *path_join_root(const char *root, const char *path)
         if (asprintf(&p, "%.*s%s%s", (int) lr, root, path[0] == '/' ? "" : "/", path) < 0)
                 return NULL;
         return p;
+}
+
+/* Reads the file path below root (as path_join_root() joins them) whole, as read_full_fd() does.
+ * Only a regular file is read: -EISDIR for a directory, -EBADFD for anything else.  -EFBIG beyond
+ * max, refused from its size before anything is read; open()'s errors as they are (-ENOENT when
+ * absent).  ret_stat (may be NULL) gets the file's stat, for change detection. */
+static inline int read_file_at_root(
+                const char *root, const char *path, size_t max, char **ret, size_t *ret_size, struct stat *ret_stat)
+{
+        _cleanup_free_ char *full = NULL;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        full = path_join_root(root, path);
+        if (!full)
+                return -ENOMEM;
+        /* O_NONBLOCK: a FIFO put in place of the file must not hang the daemon in open(). */
+        fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+
+        r = read_full_fd(fd, max, ret, ret_size);
+        if (r < 0)
+                return r;
+        if (ret_stat)
+                *ret_stat = st;
+        return 0;
 }

@@ -49,8 +49,14 @@ void scopes_commit(Manager *m, ScopeState *scopes, size_t n_scopes);
 /* Frees scopes that were not committed; what they borrowed from keep stays. */
 void scope_states_free(ScopeState *scopes, size_t n, const ScopeState *keep, size_t n_keep);
 /* The scope whose answers the peer of conn gets (NULL: the host's), found from its credentials
- * once per connection and matched again after every reload.  Only -ENOMEM fails. */
+ * once per connection and matched again after every reload.  Fails with -ENOMEM, or with the error
+ * of building its scope's catalog (logged; not tried again for 1 s). */
 int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret);
+/* 0 when the peer of conn may change the daemon's state (overrides, Reload) as far as where it runs
+ * goes: in our user and PID namespaces, identified race-free, and in no scope; -EPERM otherwise;
+ * -ENOMEM, and -EMFILE/-ENFILE when out of descriptors to tell.  Who it is (root, a group) is
+ * checked separately. */
+int manager_check_host_caller(Manager *m, VarlinkConnection *conn);
 
 /* watch.c */
 /* (Re)creates the inotify watches on every source file and directory (or the nearest existing

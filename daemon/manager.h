@@ -57,6 +57,8 @@ typedef struct ScopeState {
         struct json_object **reply_cache; /* as Manager.reply_cache, for this catalog */
         size_t n_reply_cache;
         struct ScopeState *reuse; /* during a reload: the old state whose catalog carries over */
+        int build_error;          /* of the last failed build; none is tried before build_retry_usec */
+        uint64_t build_retry_usec; /* CLOCK_MONOTONIC */
 } ScopeState;
 
 typedef struct Manager {

@@ -394,6 +394,7 @@ void scopes_commit(Manager *m, ScopeState *scopes, size_t n_scopes)
 /* What a connection knows about its peer: read once, matched again when the scopes change. */
 typedef struct ConnectionScope {
         ScopeCaller caller;
+        bool unknown;               /* its process could not be identified: the host's view, no changes */
         uint64_t scopes_generation; /* of the match below; 0: never matched */
         ScopeState *scope;
 } ConnectionScope;
@@ -404,6 +405,57 @@ static void connection_scope_free(void *p)
 
         scope_caller_done(&cs->caller);
         free(cs);
+}
+
+/* The peer's pidfd, or -EOPNOTSUPP on a kernel without SO_PEERPIDFD (before 6.5), where the PID
+ * alone is used: it is the one that connected, and only a peer that exits at once can race us.
+ * Any other failure leaves the peer unidentified: /proc/PID may then be another process. */
+static int connection_peer_pidfd(VarlinkConnection *conn, pid_t pid)
+{
+        int pidfd = varlink_connection_get_peer_pidfd(conn);
+
+        if (pidfd < 0 && pidfd != -EOPNOTSUPP)
+                log_debug_errno(
+                        pidfd, "Cannot pin PID %d with SO_PEERPIDFD: %m, not reading /proc.", (int) pid);
+        return pidfd;
+}
+
+static ConnectionScope *connection_scope_get(VarlinkConnection *conn)
+{
+        ConnectionScope *cs = varlink_connection_get_userdata(conn);
+        struct ucred ucred = {};
+        int pidfd, r;
+
+        if (cs)
+                return cs;
+        cs = calloc(1, sizeof(ConnectionScope));
+        if (!cs)
+                return NULL;
+        (void) varlink_connection_get_peer_credentials(conn, &ucred);
+        pidfd = connection_peer_pidfd(conn, ucred.pid);
+        if (pidfd < 0 && pidfd != -EOPNOTSUPP) {
+                cs->unknown = true;
+                r = pidfd;
+        } else {
+                r = scope_caller_from_pid((int) ucred.pid, pidfd, &cs->caller);
+                safe_close(pidfd);
+        }
+        if (r == -ENOMEM) {
+                free(cs);
+                return NULL;
+        }
+        if (r < 0) {
+                /* An unknown caller matches no scope: it gets the host's answers. */
+                cs->unknown = true;
+                log_debug_errno(r, "Cannot tell the scope of PID %d: %m, answering from the host's catalog.",
+                        (int) ucred.pid);
+        }
+        if (cs->caller.cgroup_unbounded)
+                log_debug("PID %d is in a cgroup deeper than %d levels or longer than %d bytes: it matches "
+                          "no scope, answering from the host's catalog.",
+                        (int) ucred.pid, SCOPE_CGROUP_DEPTH_MAX, SCOPE_CGROUP_PATH_MAX);
+        varlink_connection_set_userdata(conn, cs, connection_scope_free);
+        return cs;
 }
 
 int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret)
@@ -417,48 +469,72 @@ int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState
                 return 0;
         }
 
-        cs = varlink_connection_get_userdata(conn);
-        if (!cs) {
-                struct ucred ucred = {};
-                int pidfd;
-
-                cs = calloc(1, sizeof(ConnectionScope));
-                if (!cs)
-                        return -ENOMEM;
-                (void) varlink_connection_get_peer_credentials(conn, &ucred);
-                /* Without SO_PEERPIDFD (kernels before 6.5) the PID alone is used: it is the one
-                 * that connected, and only a peer that exits at once can race us. */
-                pidfd = varlink_connection_get_peer_pidfd(conn);
-                r = scope_caller_from_pid((int) ucred.pid, pidfd, &cs->caller);
-                safe_close(pidfd);
-                if (r == -ENOMEM) {
-                        free(cs);
-                        return r;
-                }
-                if (r < 0)
-                        /* An unknown caller matches no scope: it gets the host's answers. */
-                        log_debug_errno(r,
-                                "Cannot tell the scope of PID %d: %m, answering from the host's catalog.",
-                                (int) ucred.pid);
-                varlink_connection_set_userdata(conn, cs, connection_scope_free);
-        }
+        cs = connection_scope_get(conn);
+        if (!cs)
+                return -ENOMEM;
 
         if (cs->scopes_generation != m->scopes_generation) {
                 cs->scope = NULL;
-                for (size_t i = 0; i < m->n_scopes && !cs->scope; i++)
+                for (size_t i = 0; i < m->n_scopes && !cs->scope && !cs->unknown; i++)
                         if (scope_definition_matches(m->scopes[i].definition, &cs->caller))
                                 cs->scope = &m->scopes[i];
                 cs->scopes_generation = m->scopes_generation;
-                if (cs->scope && (!cs->scope->catalog || !cs->scope->snapshot)) {
-                        r = scope_state_build(m, cs->scope);
-                        if (r < 0) {
-                                cs->scopes_generation = 0; /* try again on the next call */
-                                return log_error_errno(r, "Failed to build scope '%s': %m", cs->scope->name);
-                        }
-                }
                 log_debug("Caller in cgroup '%s' gets scope '%s'.", cs->caller.cgroup ?: "?",
                         cs->scope ? cs->scope->name : "(host)");
         }
-        *ret = cs->scope;
+
+        ScopeState *s = cs->scope;
+        if (s && (!s->catalog || !s->snapshot)) {
+                /* A build that failed is not tried again for every call: callers of the scope fail
+                 * (and fall back to their next source) until the back-off ends. */
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                if (s->build_error < 0 && now < s->build_retry_usec)
+                        return s->build_error;
+                r = scope_state_build(m, s);
+                if (r < 0) {
+                        s->build_error = r;
+                        s->build_retry_usec = now + 1000000u;
+                        return log_error_errno(
+                                r, "Failed to build scope '%s': %m, not trying again for 1 s.", s->name);
+                }
+                s->build_error = 0;
+        }
+        *ret = s;
         return 0;
+}
+
+int manager_check_host_caller(Manager *m, VarlinkConnection *conn)
+{
+        ConnectionScope *cs = NULL;
+        struct ucred ucred = {};
+        ScopeState *scope = NULL;
+        int pidfd, r;
+
+        /* In a scope: a container's caller, whatever its namespaces. */
+        r = manager_scope_for_connection(m, conn, &scope);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || scope)
+                return -EPERM;
+        if (m->n_scopes > 0) {
+                cs = varlink_connection_get_userdata(conn);
+                if (!cs || cs->unknown)
+                        return -EPERM;
+        }
+
+        /* Root in a container that sees our socket (a bind mount of /run/portd) is root in its own
+         * user or PID namespace, not the host's administrator.  Looked at only here, on the few
+         * methods that change state, with a pidfd of its own (the lookups' one is closed). */
+        (void) varlink_connection_get_peer_credentials(conn, &ucred);
+        pidfd = connection_peer_pidfd(conn, ucred.pid);
+        if (pidfd == -EMFILE || pidfd == -ENFILE)
+                return pidfd; /* not known now: neither allowed nor denied */
+        if (pidfd < 0 && pidfd != -EOPNOTSUPP)
+                return -EPERM;
+        r = scope_pid_in_own_namespaces((int) ucred.pid, pidfd);
+        safe_close(pidfd);
+        if (r < 0)
+                log_debug_errno(r, "Cannot read the namespaces of PID %d: %m, refusing its change.",
+                        (int) ucred.pid);
+        return r > 0 ? 0 : -EPERM;
 }

@@ -240,10 +240,15 @@ static int reply_oom(VarlinkConnection *conn)
         return -ENOMEM; /* closes the connection: the client falls back to its next source */
 }
 
+/* Only -ENOMEM is out of memory: a scope whose catalog cannot be built was logged with its own
+ * error, and its callers are closed on (they fall back to their next source). */
 #define CALLER_VIEW_OR_REPLY(m, conn, view)                                                                 \
         do {                                                                                                \
-                if (caller_view((m), (conn), (view)) < 0)                                                   \
+                int _r_ = caller_view((m), (conn), (view));                                                 \
+                if (_r_ == -ENOMEM)                                                                         \
                         return reply_oom(conn);                                                             \
+                if (_r_ < 0)                                                                                \
+                        return _r_;                                                                         \
         } while (0)
 
 /* ---- methods ---- */
@@ -566,6 +571,42 @@ static int caller_scope_diagnostics(
         return r;
 }
 
+/* Other scopes' findings name their files and quote their lines (files that may be readable by
+ * root only): root on the host sees them all, a scoped caller its own scope's (and the host's, as
+ * everybody).  1 for every scope, 0 for the caller's own only, -ENOMEM. */
+static int verify_shows_every_scope(Manager *m, VarlinkConnection *conn, const CallerView *v)
+{
+        struct ucred ucred;
+        int r;
+
+        if (v->scope || m->n_scopes == 0)
+                return 1; /* caller_scope_diagnostics() keeps to its own scope */
+        if (varlink_connection_get_peer_credentials(conn, &ucred) < 0 || ucred.uid != 0)
+                return 0;
+        r = manager_check_host_caller(m, conn);
+        if (r == -ENOMEM)
+                return r;
+        return r >= 0;
+}
+
+/* For everyone else, how many there are: enough to know that root should look. */
+static int hidden_scope_diagnostics(Manager *m, struct json_object *array)
+{
+        size_t n_errors = 0, n_warnings = 0;
+        char message[256];
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < m->n_scopes; i++)
+                r = scope_diagnostics(&m->scopes[i], true, NULL, &n_errors, &n_warnings);
+        if (r < 0 || n_errors + n_warnings == 0)
+                return r;
+        (void) snprintf(message, sizeof(message),
+                "%zu error(s) and %zu warning(s) in the scopes' files, shown to root on the host only",
+                n_errors, n_warnings);
+        return diagnostic_count(n_errors > 0 ? DIAGNOSTIC_ERROR : DIAGNOSTIC_WARNING, array,
+                "/etc/portd/scopes", 0, message, &(size_t){ 0 }, NULL);
+}
+
 static int method_verify(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
@@ -574,6 +615,7 @@ static int method_verify(
         Manager *m = userdata;
         size_t n_errors = 0;
         CallerView view;
+        int r;
 
         PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
@@ -584,7 +626,13 @@ static int method_verify(
                 return reply_oom(conn);
         if (stale_source_diagnostics(m, diagnostics, &n_errors) < 0)
                 return reply_oom(conn);
-        if (caller_scope_diagnostics(m, &view, diagnostics, &n_errors, NULL) < 0)
+        r = verify_shows_every_scope(m, conn, &view);
+        if (r < 0)
+                return reply_oom(conn);
+        if (r > 0) {
+                if (caller_scope_diagnostics(m, &view, diagnostics, &n_errors, NULL) < 0)
+                        return reply_oom(conn);
+        } else if (hidden_scope_diagnostics(m, diagnostics) < 0)
                 return reply_oom(conn);
         /* Only the field the interface declares; the counts are in Status. */
         if (json_add(reply, "diagnostics", json_object_get(diagnostics)) < 0)
@@ -710,6 +758,28 @@ static int method_status(
         return varlink_connection_reply(conn, reply);
 }
 
+static int reply_error_message(VarlinkConnection *conn, const char *error, const char *fmt, ...)
+        _printf_(3, 4);
+
+/* Root in a container that was given our socket is not the host's administrator: state changes
+ * come from the host only (manager_check_host_caller()).  1 when allowed, else answered: out of
+ * descriptors to tell, with failed (nothing changed, try again), not as a denial. */
+static int check_host_caller(VarlinkConnection *conn, Manager *m, const char *what, const char *failed)
+{
+        int r = manager_check_host_caller(m, conn);
+        if (r == -ENOMEM)
+                return reply_oom(conn);
+        if (r >= 0)
+                return 1;
+        if (r == -EMFILE || r == -ENFILE)
+                return reply_error_message(
+                        conn, failed, "cannot tell where the caller runs: %s", strerror(-r));
+        return reply_error_message(conn, ERROR_PERMISSION_DENIED,
+                "%s are refused from containers: only a caller in the host's user and PID namespaces, "
+                "outside every scope, may make them",
+                what);
+}
+
 static int method_reload(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
@@ -722,6 +792,9 @@ static int method_reload(
         r = varlink_connection_get_peer_credentials(conn, &ucred);
         if (r < 0 || ucred.uid != 0)
                 return varlink_connection_error(conn, ERROR_PERMISSION_DENIED, NULL);
+        r = check_host_caller(conn, m, "reloads", ERROR_RELOAD_FAILED);
+        if (r <= 0)
+                return r;
 
         log_info("Reload requested by PID %d.", (int) ucred.pid);
         r = manager_reload(m, true);
@@ -761,7 +834,7 @@ static int check_override_access(VarlinkConnection *conn, Manager *m, struct ucr
         if (r == -ENOMEM)
                 return reply_oom(conn);
         if (r >= 0)
-                return 1;
+                return check_host_caller(conn, m, "changes to local overrides", ERROR_OVERRIDE_FAILED);
         const char *groups = manager_override_groups(m);
         if (groups)
                 return reply_error_message(conn, ERROR_PERMISSION_DENIED,

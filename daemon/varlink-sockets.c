@@ -240,6 +240,9 @@ typedef struct SocketsJob {
         char *netns_parameter; /* as the caller wrote it; ns.name points into it */
         int netns_fd;          /* ns.fd, owned */
         OwnerCaller caller;
+        /* The catalog that names the rows' ports: the caller's scope's, as the Services methods
+         * answer it, taken when the call came (the worker never touches it). */
+        CatalogHold *hold;
         int result;
         OwnerSocket *sockets;
         size_t n_sockets;
@@ -265,6 +268,7 @@ static SocketsJob *sockets_job_free(SocketsJob *j)
         varlink_connection_unref(j->conn);
         free(j->netns_parameter);
         safe_close(j->netns_fd);
+        catalog_hold_unref(j->hold);
         owner_sockets_free(j->sockets, j->n_sockets);
         return mfree(j);
 }
@@ -328,7 +332,8 @@ static int job_answer(Manager *m, SocketsJob *j)
                 const OwnerSocket *s = &j->sockets[i];
                 for (size_t k = 0; k < MAX(s->n_processes, (size_t) 1); k++) {
                         struct json_object *row = NULL;
-                        r = owner_row(m->catalog, s, s->n_processes > 0 ? &s->processes[k] : NULL, &row);
+                        r = owner_row(j->hold ? j->hold->catalog : NULL, s,
+                                s->n_processes > 0 ? &s->processes[k] : NULL, &row);
                         if (r < 0)
                                 return r;
                         if (pending) {
@@ -411,6 +416,15 @@ static int method_list(
         j->netns_fd = -1;
         j->filter = p.filter;
         j->caller = (OwnerCaller){ .uid = ucred.uid, .gid = ucred.gid, .pid = ucred.pid };
+        ScopeState *scope = NULL;
+        r = manager_scope_for_connection(m, conn, &scope);
+        if (r < 0) {
+                sockets_job_free(j);
+                return r == -ENOMEM ? log_oom() : r;
+        }
+        j->hold = scope ? scope->hold : m->catalog_hold;
+        if (j->hold)
+                j->hold->n_ref++;
         if (p.netns && !(j->netns_parameter = strdup(p.netns))) {
                 sockets_job_free(j);
                 return log_oom();

@@ -23,102 +23,30 @@
 
 set -u
 
-if [ -n "${PORTD_UNDER_VALGRIND:-}" ] && [ -z "${PORTD_INTEGRATION_REEXEC:-}" ]; then
-        PORTD_INTEGRATION_REEXEC=1 exec /bin/bash "$0" "$@"
-fi
+. "$(dirname "$0")/integration-lib.sh"
 
 scenario=${1:?usage: integration-faults.sh SCENARIO}
 : "${PORTD:?}" "${PORTCTL:?}" "${NSS_DIR:?}" "${NSS_LOOKUPS:?}" "${DATA_DIR:?}"
 
-failures=0
-DAEMON_PID=
-say() { printf '%s\n' "$*"; }
-pass() { say "ok - $*"; }
-fail() {
-        say "not ok - $*"
-        failures=$((failures + 1))
-}
-skip() {
-        say "SKIP: $*"
-        exit 77
-}
-
 [ "$(id -u)" -eq 0 ] || skip "needs root (mount namespaces, acting as nobody, files root cannot be denied)"
 command -v setpriv >/dev/null || skip "'setpriv' is not installed"
-PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || skip "python3 is not installed"
 
-scale=1
-valgrind_wrap=()
-if [ -n "${PORTD_UNDER_VALGRIND:-}" ]; then
-        scale=20
-        valgrind_wrap=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet)
-fi
+DUMP_LOG_LINES=40
+make_test_dir faults
 
-TMP=$(mktemp -d /tmp/portd-faults.XXXXXX) || exit 1
-chmod 755 "$TMP"
-ROOT=$TMP/root
-SOCK=$TMP/sock
-LOG=$TMP/portd.log
-mkdir -p "$ROOT/etc"
-
+# Stops the background lookups (they watch $TMP/stop) and kills the daemon outright.
 cleanup() {
         : >"$TMP/stop" 2>/dev/null
         [ -n "$DAEMON_PID" ] && kill -KILL "$DAEMON_PID" 2>/dev/null
         wait 2>/dev/null
         rm -rf "$TMP"
 }
-trap cleanup EXIT
-
-dump_log() {
-        say "--- portd log:"
-        sed 's/^/    /' "$LOG" 2>/dev/null | tail -40
-}
-
-portctl() { "$PORTCTL" --socket "$SOCK" "$@"; }
-
-start_daemon() {
-        local i
-        : >>"$LOG"
-        "$@" "${valgrind_wrap[@]}" "$PORTD" --root "$ROOT" --socket "$SOCK" 2>>"$LOG" &
-        DAEMON_PID=$!
-        for ((i = 0; i < 250 * scale; i++)); do
-                portctl status >/dev/null 2>&1 && return 0
-                kill -0 "$DAEMON_PID" 2>/dev/null || break
-                sleep 0.02
-        done
-        say "portd did not come up"
-        dump_log
-        exit 1
-}
-
-stop_daemon() {
-        local rc
-        [ -n "$DAEMON_PID" ] || return 0
-        kill -TERM "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID"
-        rc=$?
-        DAEMON_PID=
-        [ "$rc" -eq 0 ] && pass "portd exits 0 on SIGTERM" || {
-                fail "portd exited with status $rc on SIGTERM"
-                dump_log
-        }
-}
 
 kill_daemon() {
         kill -KILL "$DAEMON_PID"
         wait "$DAEMON_PID" 2>/dev/null
         DAEMON_PID=
-}
-
-finish() {
-        stop_daemon
-        if [ "$failures" -gt 0 ]; then
-                say "$failures check(s) failed"
-                dump_log
-                exit 1
-        fi
-        exit 0
 }
 
 # source_error FILE: the "error" of that source in 'portctl status --json', "-" when it has none.
@@ -146,12 +74,9 @@ wait_for() {
 # lookups ARGS: nss-lookups with the module from the build and the test's daemon; under the
 # valgrind setup the lookups themselves run under valgrind, the module's crash paths included.
 lookups() {
-        local preload wrap=()
-        preload=$(ldd "$NSS_DIR/libnss_portd.so.2" 2>/dev/null | awk '/lib(asan|ubsan)\.so/ { printf "%s:", $3 }')
+        local wrap=()
         [ -n "${PORTD_UNDER_VALGRIND:-}" ] && wrap=("${valgrind_wrap[@]}")
-        LD_LIBRARY_PATH=$NSS_DIR PORTD_SOCKET=$SOCK LD_PRELOAD=${preload%:} \
-                ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0 \
-                "${wrap[@]}" "$NSS_LOOKUPS" "$@"
+        with_nss "${wrap[@]}" "$NSS_LOOKUPS" "$@"
 }
 
 # ---- scenarios ----
@@ -244,7 +169,7 @@ scenario_unreadable() {
         chmod -R a+rX "$ROOT"
         chmod 777 "$TMP"
         # As nobody, so that chmod 000 denies it (root reads anything).
-        start_daemon setpriv --reuid=65534 --regid=65534 --clear-groups
+        start_daemon_wrapped setpriv --reuid=65534 --regid=65534 --clear-groups --
         local out
 
         chmod 000 "$ROOT/etc/services.d/10-keep.conf"

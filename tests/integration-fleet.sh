@@ -10,9 +10,7 @@
 
 set -u
 
-if [ -n "${PORTD_UNDER_VALGRIND:-}" ] && [ -z "${PORTD_INTEGRATION_REEXEC:-}" ]; then
-        PORTD_INTEGRATION_REEXEC=1 exec /bin/bash "$0" "$@"
-fi
+. "$(dirname "$0")/integration-lib.sh"
 
 scenario=${1:?usage: integration-fleet.sh SCENARIO}
 shift
@@ -20,44 +18,15 @@ shift
 : "${PORTD:?}" "${PORTCTL:?}" "${DATA_DIR:?}"
 NSS_DIR=${NSS_DIR:-}
 
-say() { printf '%s\n' "$*"; }
-skip() {
-        say "SKIP: $*"
-        exit 77
-}
-
 # The write-failure scenario mounts file systems below its --root: it runs in a mount namespace
 # of its own, so that nothing it mounts outlives it or shows on the host.
 if [ "$scenario" = write-failures ] && [ -z "${FLEET_IN_MOUNT_NS:-}" ]; then
-        [ "$(id -u)" -eq 0 ] || skip "mounting a small tmpfs and a read-only bind mount needs root"
-        command -v unshare >/dev/null || skip "'unshare' is not installed"
-        unshare -m --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
+        need_mount_ns "mounting a small tmpfs and a read-only bind mount needs root"
         FLEET_IN_MOUNT_NS=1 exec unshare -m --propagation private /bin/bash "$0" "$scenario" "$@"
 fi
 
-failures=0
-DAEMON_PID=
-scale=1
-valgrind_wrap=()
-if [ -n "${PORTD_UNDER_VALGRIND:-}" ]; then
-        scale=20
-        valgrind_wrap=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet)
-fi
-
-TMP=$(mktemp -d /tmp/portd-fleet.XXXXXX) || exit 1
-# Unprivileged clients (setpriv --reuid) must reach the socket below it.
-chmod 755 "$TMP"
-ROOT=$TMP/root
-SOCK=$TMP/sock
-LOG=$TMP/portd.log
-mkdir -p "$ROOT/etc"
+make_test_dir fleet
 MOUNTS=()
-
-pass() { say "ok - $*"; }
-fail() {
-        say "not ok - $*"
-        failures=$((failures + 1))
-}
 
 cleanup() {
         stop_daemon quiet
@@ -67,95 +36,9 @@ cleanup() {
         done
         rm -rf "$TMP"
 }
-trap cleanup EXIT
-
-dump_log() {
-        say "--- portd log:"
-        sed 's/^/    /' "$LOG" 2>/dev/null
-}
-
-portctl() {
-        "$PORTCTL" --socket "$SOCK" "$@"
-}
-
-wait_for_daemon() {
-        local sock=$1 pid=$2 i
-        for ((i = 0; i < 250 * scale; i++)); do
-                "$PORTCTL" --socket "$sock" status >/dev/null 2>&1 && return 0
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.02
-        done
-        say "portd did not come up"
-        dump_log
-        exit 1
-}
-
-start_daemon() {
-        : >>"$LOG"
-        "${valgrind_wrap[@]}" "$PORTD" --root "$ROOT" --socket "$SOCK" "$@" 2>>"$LOG" &
-        DAEMON_PID=$!
-        wait_for_daemon "$SOCK" "$DAEMON_PID"
-}
-
-stop_daemon() {
-        local rc
-        [ -n "$DAEMON_PID" ] || return 0
-        kill -TERM "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID"
-        rc=$?
-        DAEMON_PID=
-        if [ "${1:-}" != quiet ]; then
-                [ "$rc" -eq 0 ] && pass "portd exits 0 on SIGTERM" || {
-                        fail "portd exited with status $rc on SIGTERM"
-                        dump_log
-                }
-        fi
-}
-
-finish() {
-        stop_daemon
-        if [ "$failures" -gt 0 ]; then
-                say "$failures check(s) failed"
-                dump_log
-                exit 1
-        fi
-        exit 0
-}
 
 need_root() {
         [ "$(id -u)" -eq 0 ] || skip "$1"
-}
-
-need_tool() {
-        command -v "$1" >/dev/null 2>&1 || skip "'$1' is not installed"
-}
-
-need_nss() {
-        [ -n "$NSS_DIR" ] && [ -e "$NSS_DIR/libnss_portd.so.2" ] || skip "the NSS module is not built (NSS_DIR='$NSS_DIR')"
-}
-
-# glibc in the command loads the module from the build and asks the test's daemon.
-with_nss() {
-        local preload
-        preload=$(ldd "$NSS_DIR/libnss_portd.so.2" 2>/dev/null | awk '/lib(asan|ubsan)\.so/ { printf "%s:", $3 }')
-        LD_LIBRARY_PATH=$NSS_DIR PORTD_SOCKET=$SOCK LD_PRELOAD=${preload%:} \
-                ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0 "$@"
-}
-
-# Polls until a command's output matches a regular expression, within a deadline in ms.
-wait_for_output() {
-        local deadline_ms=$(($1 * scale)) regex=$2 start out
-        shift 2
-        start=$(date +%s%N)
-        while :; do
-                out=$("$@" 2>&1)
-                [[ "$out" =~ $regex ]] && return 0
-                if [ $((($(date +%s%N) - start) / 1000000)) -gt "$deadline_ms" ]; then
-                        say "    last output: $out"
-                        return 1
-                fi
-                sleep 0.02
-        done
 }
 
 # portctl reading files itself (no daemon), under valgrind in the valgrind test setup.

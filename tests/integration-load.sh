@@ -7,20 +7,18 @@
 
 set -u
 
-# Under the valgrind setup this script starts under valgrind; exec leaves it behind, and load
-# puts the daemon under valgrind instead (its answers, not the load generator, are under test).
-if [ -n "${PORTD_UNDER_VALGRIND:-}" ] && [ -z "${PORTD_INTEGRATION_REEXEC:-}" ]; then
-        PORTD_INTEGRATION_REEXEC=1 exec /bin/bash "$0" "$@"
-fi
+# Under the valgrind setup the library's re-exec leaves valgrind behind, and load puts the daemon
+# under valgrind instead (its answers, not the load generator, are under test).
+. "$(dirname "$0")/integration-lib.sh"
 
 load=${1:?usage: integration-load.sh LOAD PORTD SERVICES_FILE}
 portd=${2:?}
 data=${3:?}
-[ -r "$data" ] || { echo "SKIP: no data file '$data'"; exit 77; }
+[ -r "$data" ] || skip "no data file '$data'"
 
 extra=()
 if [ -n "${PORTD_UNDER_VALGRIND:-}" ]; then
-        command -v valgrind >/dev/null || { echo "SKIP: valgrind is not installed"; exit 77; }
+        need_tool valgrind
         # A daemon under valgrind serves some fifty times slower: the same clients, longer deadlines.
         extra=(--valgrind --timeout 120)
 fi

@@ -8,67 +8,25 @@
 
 set -u
 
-# Under the valgrind test setup this script itself starts under valgrind; the daemon is what
-# runs under valgrind below.
-if [ -n "${PORTD_UNDER_VALGRIND:-}" ] && [ -z "${PORTD_INTEGRATION_REEXEC:-}" ]; then
-        PORTD_INTEGRATION_REEXEC=1 exec /bin/bash "$0" "$@"
-fi
+. "$(dirname "$0")/integration-lib.sh"
 
 : "${PORTD:?}" "${PORTCTL:?}"
 NSS_DIR=${NSS_DIR:-}
 
-failures=0
-DAEMON_PID=
 NETNS=portd-test-$$
 CGROUP_DIR=
-
-say() { printf '%s\n' "$*"; }
-pass() { say "ok - $*"; }
-fail() {
-        say "not ok - $*"
-        failures=$((failures + 1))
-}
-skip() {
-        say "SKIP: $*"
-        exit 77
-}
-need_tool() {
-        command -v "$1" >/dev/null 2>&1 || skip "'$1' is not installed"
-}
 
 [ "$(id -u)" -eq 0 ] || skip "network namespaces, cgroups and binding a file over /etc/services need root"
 need_tool ip
 need_tool getent
 need_tool unshare
-[ -n "$NSS_DIR" ] && [ -e "$NSS_DIR/libnss_portd.so.2" ] || skip "the NSS module is not built (NSS_DIR='$NSS_DIR')"
+need_nss
 unshare -m --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
 ip netns add "$NETNS" 2>/dev/null || skip "cannot create a network namespace with 'ip netns add'"
 
-scale=1
-valgrind_wrap=()
-if [ -n "${PORTD_UNDER_VALGRIND:-}" ]; then
-        scale=20
-        valgrind_wrap=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet)
-        say "# portd runs under valgrind"
-fi
+[ -n "${PORTD_UNDER_VALGRIND:-}" ] && say "# portd runs under valgrind"
 
-TMP=$(mktemp -d /tmp/portd-scopes.XXXXXX) || exit 1
-chmod 755 "$TMP"
-ROOT=$TMP/root
-SOCK=$TMP/sock
-LOG=$TMP/portd.log
-
-stop_daemon() {
-        local rc
-        [ -n "$DAEMON_PID" ] || return 0
-        kill -TERM "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID"
-        rc=$?
-        DAEMON_PID=
-        if [ "${1:-}" != quiet ]; then
-                [ "$rc" -eq 0 ] && pass "portd exits 0 on SIGTERM" || fail "portd exited with status $rc on SIGTERM"
-        fi
-}
+make_test_dir scopes
 
 cleanup() {
         stop_daemon quiet
@@ -79,16 +37,6 @@ cleanup() {
         fi
         rm -rf "$TMP"
 }
-trap cleanup EXIT
-
-dump_log() {
-        say "--- portd log:"
-        sed 's/^/    /' "$LOG" 2>/dev/null
-}
-
-portctl() {
-        "$PORTCTL" --socket "$SOCK" "$@"
-}
 
 # The environment in which glibc loads the module from the build, pointed at the test's daemon (a
 # sanitizer build of the module needs its runtime loaded first into programs built without it).
@@ -96,34 +44,26 @@ preload=$(ldd "$NSS_DIR/libnss_portd.so.2" 2>/dev/null | awk '/lib(asan|ubsan)\.
 nss_env=(LD_LIBRARY_PATH="$NSS_DIR" PORTD_SOCKET="$SOCK" LD_PRELOAD="${preload%:}"
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0")
 
-# Each query of a file (one key a line) through getent with one nsswitch source, then the whole
-# enumeration.
-getent_queries() {
-        local source=$1 queries=$2 q
-        while IFS= read -r q; do
-                printf '== %s\n' "$q"
-                getent -s "services:$source" services -- "$q"
-                printf 'rc=%s\n' "$?"
-        done <"$queries"
+# getent_queries SOURCE FILE, then the whole enumeration through the same source.
+getent_queries_enumeration() {
+        getent_queries "$@"
         printf '== (enumeration)\n'
-        getent -s "services:$source" services
+        getent -s "services:$1" services
 }
-export -f getent_queries
+export -f getent_queries getent_queries_enumeration
 
 # The truth: glibc's files backend with FILE bound over /etc/services in a private mount namespace.
 files_answers() {
         unshare -m --propagation private bash -c 'mount --bind "$0" /etc/services && exec "$@"' "$1" \
-                bash -c 'getent_queries files "$0"' "$TMP/queries"
+                bash -c 'getent_queries_enumeration files "$0"' "$TMP/queries"
 }
 
 # portd's answers through the NSS module, run by a command prefix (ip netns exec ..., or nothing).
 portd_answers() {
-        "$@" env "${nss_env[@]}" bash -c 'getent_queries portd "$0"' "$TMP/queries"
+        "$@" env "${nss_env[@]}" bash -c 'getent_queries_enumeration portd "$0"' "$TMP/queries"
 }
 
 # One varlink call on the daemon's socket, from wherever it runs: prints the reply's parameters.
-PYTHON=python3
-[ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
 varlink_call() {
         "$PYTHON" -c '
 import json, socket, sys
@@ -148,36 +88,6 @@ compare() {
                 fail "$what"
                 head -40 "$TMP/diff"
         fi
-}
-
-wait_for_daemon() {
-        local i
-        for ((i = 0; i < 250 * scale; i++)); do
-                portctl status >/dev/null 2>&1 && return 0
-                kill -0 "$DAEMON_PID" 2>/dev/null || break
-                sleep 0.02
-        done
-        say "portd did not come up"
-        dump_log
-        exit 1
-}
-
-# Polls until a command's output matches a regular expression within deadline_ms; sets ELAPSED_MS.
-wait_for_output() {
-        local deadline_ms=$(($1 * scale)) regex=$2 start now out
-        shift 2
-        start=$(date +%s%N)
-        while :; do
-                out=$("$@" 2>&1)
-                now=$(date +%s%N)
-                ELAPSED_MS=$(((now - start) / 1000000))
-                [[ "$out" =~ $regex ]] && return 0
-                if [ "$ELAPSED_MS" -gt "$deadline_ms" ]; then
-                        say "    last output: $out"
-                        return 1
-                fi
-                sleep 0.01
-        done
 }
 
 # ---- a writable cgroup hierarchy: cgroup2 (unified or hybrid), else the named systemd one ----
@@ -281,9 +191,7 @@ done
         fail "the expected answers do not tell the scopes from the host"
 
 : >"$LOG"
-"${valgrind_wrap[@]}" "$PORTD" --root "$ROOT" --socket "$SOCK" 2>>"$LOG" &
-DAEMON_PID=$!
-wait_for_daemon
+start_daemon
 
 # ---- outside every scope: the host's answers ----
 
@@ -417,10 +325,72 @@ rm -r "$ROOT/etc/portd/scopes/a-first.scope" "$ROOT/etc/portd/scopes/a-first.d"
 wait_for_output 1000 '"scope":"green"' in_cgroup "$PORTCTL" --socket "$SOCK" status --json &&
         pass "a removed scope is dropped after ${ELAPSED_MS} ms" || fail "a removed scope still answers"
 
-stop_daemon
-if [ "$failures" -gt 0 ]; then
-        say "$failures check(s) failed"
-        dump_log
-        exit 1
+# ---- state changes come from the host only; other scopes' findings are for root on the host ----
+
+# Root in a container that was given the socket (a bind mount of /run/portd) is refused: in a PID
+# namespace, in a user namespace, and in a scope (the netns one); root on the host is not.
+in_pidns() { unshare --pid --fork --mount-proc "$@"; }
+in_userns() { unshare --user --map-root-user "$@"; }
+in_netns_scope() { ip netns exec "$NETNS" "$@"; }
+for where in in_pidns in_userns in_netns_scope; do
+        out=$($where "$PORTCTL" --socket "$SOCK" set --runtime boxed 4444/tcp 2>&1)
+        rc=$?
+        [ "$rc" -eq 1 ] && [[ "$out" == *"refused from containers"* ]] &&
+                pass "set as root $where is refused: $out" || fail "set as root $where: exit $rc, $out"
+        out=$($where "$PORTCTL" --socket "$SOCK" reload 2>&1)
+        rc=$?
+        [ "$rc" -eq 1 ] && [[ "$out" == *"refused from containers"* ]] &&
+                pass "reload as root $where is refused" || fail "reload as root $where: exit $rc, $out"
+done
+out=$(portctl lookup boxed 2>&1)
+[ $? -eq 2 ] && pass "... and nothing was set" || fail "an override from a container was applied: $out"
+out=$(portctl set --runtime boxed 4444/tcp 2>&1) && [[ $(portctl lookup boxed 2>&1) == *4444/tcp* ]] &&
+        pass "set as root on the host is allowed" || fail "set as root on the host: $out"
+out=$(in_pidns "$PORTCTL" --socket "$SOCK" unset --runtime boxed 2>&1)
+[ $? -eq 1 ] && [[ "$out" == *"refused from containers"* ]] &&
+        pass "unset as root in a PID namespace is refused" || fail "unset in a PID namespace: $out"
+out=$(portctl unset --runtime boxed 2>&1) && pass "unset as root on the host is allowed" ||
+        fail "unset as root on the host: $out"
+out=$(portctl reload 2>&1) && pass "reload as root on the host is allowed" || fail "reload on the host: $out"
+
+# A bad line in scope green's drop-in: named to root on the host, to green's own callers, and only
+# counted for everyone else (its files may be readable by root only).
+echo 'secret-looking line' >>"$ROOT/run/portd/scopes/green.d/10-green.conf"
+wait_for_output 1000 '10-green.conf", "level": "error", "line": 4' varlink_call io.portd.Services.Verify '{}' &&
+        pass "Verify as root on the host names green's bad line" || fail "Verify as root on the host"
+verify_as() { "$@" bash -c "$(declare -f varlink_call); PYTHON=$PYTHON SOCK=$SOCK varlink_call io.portd.Services.Verify '{}'"; }
+out=$(verify_as in_cgroup)
+[[ "$out" == *'10-green.conf", "level": "error", "line": 4'* ]] &&
+        pass "Verify in scope green names its own bad line" || fail "Verify in scope green: $out"
+if command -v setpriv >/dev/null; then
+        out=$(verify_as setpriv --reuid=65534 --regid=65534 --clear-groups)
+        [[ "$out" != *green* && "$out" != *secret-looking* && "$out" == *"1 error(s) and "*"in the scopes' files"* ]] &&
+                pass "Verify as nobody on the host: only a count of the scopes' findings" ||
+                fail "Verify as nobody on the host: $out"
 fi
-exit 0
+out=$(verify_as in_pidns)
+[[ "$out" != *green* && "$out" == *"error(s) and"*"shown to root on the host only"* ]] &&
+        pass "Verify as root in a PID namespace: only a count" || fail "Verify as root in a PID namespace: $out"
+sed -i '$d' "$ROOT/run/portd/scopes/green.d/10-green.conf"
+
+# Owner rows name a port by the caller's scope's catalog: 9000/tcp is myapp in blue, nothing on the host.
+ip netns exec "$NETNS" "$PYTHON" -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 9000))
+s.listen()
+open(sys.argv[1], "w").close()
+time.sleep(60)
+' "$TMP/listening" &
+LISTENER=$!
+for ((i = 0; i < 500; i++)); do
+        [ -e "$TMP/listening" ] && break
+        sleep 0.01
+done
+out=$(ip netns exec "$NETNS" "$PORTCTL" --socket "$SOCK" who --json tcp:9000 2>&1)
+[[ "$out" == *'"service":"myapp"'* ]] && pass "who in netns $NETNS: 9000/tcp is scope blue's myapp" ||
+        fail "who in the netns does not name the port from scope blue: $out"
+kill "$LISTENER" 2>/dev/null
+wait "$LISTENER" 2>/dev/null
+
+finish

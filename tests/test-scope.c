@@ -4,7 +4,9 @@
  * the host's, whose lookups and enumeration are compared with glibc's files backend. */
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <netdb.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -204,6 +206,184 @@ static void test_glob(void **state)
         assert_true(scope_cgroup_glob_matches("/", "/anything/below"));
         assert_true(scope_cgroup_glob_matches("/web-[0-9]", "/web-7/x"));
         assert_false(scope_cgroup_glob_matches("/web-[0-9]", "/web-x"));
+}
+
+/* The matching as it was first written: fnmatch() on the path and on each ancestor in turn.  The
+ * one-fnmatch() matching must agree with it on every bounded path. */
+static bool reference_glob_matches(const char *glob, const char *path)
+{
+        char *p = strdup(path);
+        bool found = false;
+
+        assert_non_null(p);
+        for (;;) {
+                if (fnmatch(glob, p, FNM_PATHNAME) == 0) {
+                        found = true;
+                        break;
+                }
+                char *slash = strrchr(p, '/');
+                if (!slash || (slash == p && p[1] == '\0'))
+                        break;
+                if (slash == p)
+                        p[1] = '\0';
+                else
+                        *slash = '\0';
+        }
+        free(p);
+        return found;
+}
+
+/* Globs and paths made of a few pieces in every combination up to a length: '/', names, '*', '?',
+ * brackets (also with a '/' inside, and unterminated), escapes, empty components. */
+static void test_glob_equivalence(void **state)
+{
+        static const char *const glob_pieces[] = { "/", "a", "b", "*", "?", "[ab]", "[!a]", "[/a]", "\\/",
+                "\\*", "[", "a*b", "//" };
+        static const char *const path_pieces[] = { "/", "a", "b", "ab", "ba", "*", "[", "aab", "//" };
+        const size_t n_gp = ELEMENTSOF(glob_pieces), n_pp = ELEMENTSOF(path_pieces);
+        size_t n_globs = 0, n_paths = 0, n_checked = 0, n_matched = 0;
+        typedef char Text[64];
+        Text *globs = calloc(40000, sizeof(Text)), *paths = calloc(20000, sizeof(Text));
+
+        assert_non_null(globs);
+        assert_non_null(paths);
+        /* Every absolute glob of "/" and up to 4 pieces, every absolute path of "/" and up to 4. */
+        for (size_t len = 1; len <= 5; len++) {
+                size_t total = 1;
+                for (size_t k = 0; k + 1 < len; k++)
+                        total *= n_gp;
+                for (size_t x = 0; x < total && n_globs < 40000; x++) {
+                        char g[64] = "/";
+                        for (size_t k = 0, y = x; k + 1 < len; k++, y /= n_gp)
+                                strcat(g, glob_pieces[y % n_gp]);
+                        strcpy(globs[n_globs++], g);
+                }
+        }
+        for (size_t len = 1; len <= 5; len++) {
+                size_t total = 1;
+                for (size_t k = 0; k + 1 < len; k++)
+                        total *= n_pp;
+                for (size_t x = 0; x < total && n_paths < 20000; x++) {
+                        char q[64] = "/";
+                        for (size_t k = 0, y = x; k + 1 < len; k++, y /= n_pp)
+                                strcat(q, path_pieces[y % n_pp]);
+                        strcpy(paths[n_paths++], q);
+                }
+        }
+        for (size_t i = 0; i < n_globs; i++)
+                for (size_t step = 193 + i % 97, j = i % step; j < n_paths; j += step) {
+                        bool want = reference_glob_matches(globs[i], paths[j]);
+                        if (scope_cgroup_glob_matches(globs[i], paths[j]) != want)
+                                fail_msg("glob '%s' on '%s': expected %s", globs[i], paths[j],
+                                        want ? "a match" : "no match");
+                        n_checked++;
+                        n_matched += want;
+                }
+        print_message("# %zu glob/path pairs agree, %zu of them match\n", n_checked, n_matched);
+        assert_true(n_matched > 1000);
+        free(globs);
+        free(paths);
+
+        /* The components counted at parse time, as matching uses them. */
+        ScopeDefinition *s = parse("[Match]\nCgroup=/a/*/c\nCgroup=/x[/]y\nCgroup=/\n");
+        assert_int_equal(s->cgroup_slashes[0], 3);
+        assert_int_equal(s->cgroup_slashes[1], SIZE_MAX);
+        assert_int_equal(s->cgroup_slashes[2], 1);
+        scope_definition_free(s);
+}
+
+/* A cgroup path beyond 1 KiB or 64 components matches no scope, whatever the globs, and costs
+ * nothing to reject. */
+static void test_glob_bound(void **state)
+{
+        char text[8192], path[4100];
+        ScopeCaller c = {};
+        ScopeDefinition *s = parse("[Match]\nCgroup=/\nCgroup=/user.slice/*\nCgroup=/u/*/*\n");
+
+        /* 64 components and 1024 bytes: still matched. */
+        memset(path, 0, sizeof(path));
+        for (int i = 0; i < 64; i++)
+                strcat(path, "/u");
+        assert_true(scope_cgroup_path_is_bounded(path));
+        assert_true(scope_cgroup_glob_matches("/u/*/*", path));
+        snprintf(text, sizeof(text), "0::%s\n", path);
+        assert_int_equal(scope_caller_set_cgroup_text(&c, text), 0);
+        assert_false(c.cgroup_unbounded);
+        assert_true(scope_definition_matches(s, &c));
+        scope_caller_done(&c);
+
+        /* 65 components. */
+        strcat(path, "/u");
+        assert_false(scope_cgroup_path_is_bounded(path));
+        assert_false(scope_cgroup_glob_matches("/", path));
+        assert_true(reference_glob_matches("/", path));
+        snprintf(text, sizeof(text), "0::%s\n", path);
+        assert_int_equal(scope_caller_set_cgroup_text(&c, text), 0);
+        assert_true(c.cgroup_unbounded);
+        assert_null(c.cgroup);
+        assert_false(scope_definition_matches(s, &c));
+        scope_caller_done(&c);
+
+        /* 1025 bytes in one component, and 4,000 bytes in 40. */
+        path[0] = '/';
+        memset(path + 1, 'x', 1024);
+        path[1025] = '\0';
+        assert_false(scope_cgroup_path_is_bounded(path));
+        assert_false(scope_cgroup_glob_matches("/*", path));
+        for (int i = 0; i < 40; i++) {
+                path[i * 100] = '/';
+                memset(path + i * 100 + 1, 'u', 99);
+        }
+        path[4000] = '\0';
+        snprintf(text, sizeof(text), "1:name=systemd:/user.slice/x\n0::%s\n", path);
+        assert_int_equal(scope_caller_set_cgroup_text(&c, text), 0);
+        assert_true(c.cgroup_unbounded);
+        /* Even where another hierarchy's path would match: the caller as a whole gets no scope. */
+        assert_string_equal(c.cgroup_named, "/user.slice/x");
+        assert_false(scope_definition_matches(s, &c));
+        scope_caller_done(&c);
+        scope_definition_free(s);
+}
+
+static void test_pid_namespaces(void **state)
+{
+        int pidfd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        int ready[2], done[2];
+        char b;
+
+        assert_int_equal(scope_pid_in_own_namespaces(getpid(), pidfd), 1);
+        assert_int_equal(scope_pid_in_own_namespaces(getpid(), -1), 1);
+        if (pidfd >= 0)
+                close(pidfd);
+        assert_true(scope_pid_in_own_namespaces(0, -1) < 0);
+
+        /* A process in a user namespace of its own is not in ours. */
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(done, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                b = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
+                (void) !write(ready[1], &b, 1);
+                (void) !read(done[0], &b, 1);
+                _exit(0);
+        }
+        int child_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        assert_int_equal(read(ready[0], &b, 1), 1);
+        if (b == 'y')
+                assert_int_equal(scope_pid_in_own_namespaces(pid, child_pidfd), 0);
+        else
+                print_message("# cannot create a user namespace here, that case is not checked\n");
+        assert_int_equal(write(done[1], "x", 1), 1);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        /* Gone and reaped: not identified, with its pidfd or without. */
+        assert_true(scope_pid_in_own_namespaces(pid, child_pidfd) < 0);
+        if (child_pidfd >= 0)
+                close(child_pidfd);
+        close(ready[0]);
+        close(ready[1]);
+        close(done[0]);
+        close(done[1]);
 }
 
 static void test_caller_cgroup_text(void **state)
@@ -658,6 +838,9 @@ int main(void)
                 cmocka_unit_test(test_parse_reset),
                 cmocka_unit_test(test_parse_bad_lines),
                 cmocka_unit_test(test_glob),
+                cmocka_unit_test(test_glob_equivalence),
+                cmocka_unit_test(test_glob_bound),
+                cmocka_unit_test(test_pid_namespaces),
                 cmocka_unit_test(test_caller_cgroup_text),
                 cmocka_unit_test(test_matches),
                 cmocka_unit_test(test_caller_from_pid),

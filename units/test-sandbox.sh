@@ -132,7 +132,9 @@ not_ok() {
         echo "not ok: $*"
         failed=1
 }
-pc() { "$portctl" --socket "$sock" "$@"; }
+# From inside the daemon's user namespace: portd takes changes (set, unset, reload) only from callers
+# in its own user and PID namespaces, and here it runs in a user namespace of its own.
+pc() { nsenter --user --target "$daemon_pid" "$portctl" --socket "$sock" "$@"; }
 check() {
         local what=$1
         shift
