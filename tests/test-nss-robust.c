@@ -391,6 +391,12 @@ static int run_threads(Case *c)
         int failed = 0;
 
         thread_rounds = c->snapshot ? 20 : 1;
+        /* valgrind runs one thread at a time, and the cold start's varlink calls of seven threads
+         * (the eighth fetches the snapshot) can then outlast the module's one-second deadline:
+         * there, the snapshot is fetched before the threads start.  The cold start itself runs
+         * in every other pass, and nss/mapping races refreshes against lookups. */
+        if (c->snapshot && getenv("PORTD_UNDER_VALGRIND"))
+                CHECK(one_round() == 0);
         for (size_t i = 0; i < ELEMENTSOF(t); i++)
                 CHECK(pthread_create(&t[i], NULL, thread_main, NULL) == 0);
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
