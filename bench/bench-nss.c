@@ -158,51 +158,44 @@ static void measure_backend(Backend b, double results[])
                 waitpid(pid, NULL, 0);
 }
 
-/* The first lookup of a fresh process, in µs: with the module still to be loaded, or already
- * loaded (then it is the connect, GetSnapshot, fd passing, mmap and validation alone). */
-static double measure_fresh(Backend b, bool preload)
-{
-        double v[N_FRESH];
-        size_t n = 0;
-
-        for (size_t i = 0; i < N_FRESH; i++) {
-                int p[2];
-                if (pipe2(p, O_CLOEXEC) < 0)
-                        break;
-                pid_t pid = fork();
-                if (pid == 0) {
-                        close(p[0]);
-                        if (configure(b) < 0)
-                                _exit(1);
-                        const char *module =
-                                b == BACKEND_NULL ? "libnss_portdnull.so.2" : "libnss_portd.so.2";
-                        if (preload && b != BACKEND_FILES && !dlopen(module, RTLD_NOW))
-                                _exit(1);
-                        uint64_t t = now_nsec();
-                        call(&queries[0]);
-                        double us = (double) (now_nsec() - t) / 1000.0;
-                        if (!sink && b != BACKEND_NULL)
-                                _exit(1);
-                        (void) write(p[1], &us, sizeof(us));
-                        _exit(0);
-                }
-                close(p[1]);
-                if (pid > 0 && read(p[0], &v[n], sizeof(double)) == sizeof(double))
-                        n++;
-                close(p[0]);
-                if (pid > 0)
-                        waitpid(pid, NULL, 0);
-        }
-        return n > 0 ? median(v, n) : NAN;
-}
-
-/* The module's own part of a fresh process's first lookup, in µs: _nss_portd_getservbyname_r
- * called directly, so it is the connect, GetSnapshot, descriptor, map, validation and lookup
- * without glibc's first-call set-up (which the null module's figure shows). */
-static double measure_module_first(void)
+/* In a fresh child: the first lookup, in µs, or a negative number when it failed.  With the
+ * module still to be loaded, or already loaded (then it is the connect or published file, the
+ * descriptor, map and validation alone); direct: _nss_portd_getservbyname_r called without
+ * glibc, so without glibc's first-call set-up (which the null module's figure shows). */
+static double first_lookup_usec(Backend b, bool preload, bool direct)
 {
         typedef enum nss_status (*GetServByName)(
                 const char *, const char *, struct servent *, char *, size_t, int *);
+        const char *module = b == BACKEND_NULL ? "libnss_portdnull.so.2" : "libnss_portd.so.2";
+        void *h = NULL;
+
+        if (configure(b) < 0)
+                return -1;
+        if ((preload || direct) && b != BACKEND_FILES && !(h = dlopen(module, RTLD_NOW)))
+                return -1;
+
+        if (direct) {
+                GetServByName f = (GetServByName) dlsym(h, "_nss_portd_getservbyname_r");
+                struct servent se;
+                char buffer[1024];
+                int e;
+                if (!f)
+                        return -1;
+                uint64_t t = now_nsec();
+                enum nss_status status = f(queries[0].name, queries[0].protocol, &se, buffer, sizeof(buffer), &e);
+                double us = (double) (now_nsec() - t) / 1000.0;
+                return status == NSS_STATUS_SUCCESS ? us : -1;
+        }
+
+        uint64_t t = now_nsec();
+        call(&queries[0]);
+        double us = (double) (now_nsec() - t) / 1000.0;
+        return sink || b == BACKEND_NULL ? us : -1;
+}
+
+/* The median of first_lookup_usec() over N_FRESH forked processes. */
+static double measure_fresh(Backend b, bool preload, bool direct)
+{
         double v[N_FRESH];
         size_t n = 0;
 
@@ -213,20 +206,8 @@ static double measure_module_first(void)
                 pid_t pid = fork();
                 if (pid == 0) {
                         close(p[0]);
-                        if (configure(BACKEND_PORTD) < 0)
-                                _exit(1);
-                        void *h = dlopen("libnss_portd.so.2", RTLD_NOW);
-                        GetServByName f = h ? (GetServByName) dlsym(h, "_nss_portd_getservbyname_r") : NULL;
-                        if (!f)
-                                _exit(1);
-                        struct servent se;
-                        char buffer[1024];
-                        int e;
-                        uint64_t t = now_nsec();
-                        enum nss_status status =
-                                f(queries[0].name, queries[0].protocol, &se, buffer, sizeof(buffer), &e);
-                        double us = (double) (now_nsec() - t) / 1000.0;
-                        if (status != NSS_STATUS_SUCCESS)
+                        double us = first_lookup_usec(b, preload, direct);
+                        if (us < 0)
                                 _exit(1);
                         (void) write(p[1], &us, sizeof(us));
                         _exit(0);
@@ -289,11 +270,12 @@ static int bench_file(const char *portd_path, const char *file)
         }
         for (Backend b = 0; b < _BACKEND_MAX; b++)
                 measure_backend(b, results[b]);
-        double fresh = measure_fresh(BACKEND_PORTD, false),
-               fresh_loaded = measure_fresh(BACKEND_PORTD, true),
-               fresh_varlink = measure_fresh(BACKEND_VARLINK, true),
-               fresh_files = measure_fresh(BACKEND_FILES, false),
-               fresh_null = measure_fresh(BACKEND_NULL, true), module_first = measure_module_first();
+        double fresh = measure_fresh(BACKEND_PORTD, false, false),
+               fresh_loaded = measure_fresh(BACKEND_PORTD, true, false),
+               fresh_varlink = measure_fresh(BACKEND_VARLINK, true, false),
+               fresh_files = measure_fresh(BACKEND_FILES, false, false),
+               fresh_null = measure_fresh(BACKEND_NULL, true, false),
+               module_first = measure_fresh(BACKEND_PORTD, true, true);
         portd_stop(&portd);
 
         printf("\n%s: %zu entries; median ns per call through glibc getservbyname()/getservbyport()\n", file,
@@ -310,7 +292,7 @@ static int bench_file(const char *portd_path, const char *file)
         printf("first lookup in a fresh process (µs): portd %.1f (module loaded first: %.1f), "
                "varlink-only %.1f, files %.1f, null %.1f (glibc's own first-call set-up)\n",
                 fresh, fresh_loaded, fresh_varlink, fresh_files, fresh_null);
-        printf("the module's own first call (connect, GetSnapshot, descriptor, map, validate, lookup; µs): %.1f\n",
+        printf("the module's own first call (published file or connect and GetSnapshot, map, validate, lookup; µs): %.1f\n",
                 module_first);
         catalog_free(c);
         return 0;

@@ -218,9 +218,7 @@ int services_file_load(const char *root, const char *path, CatalogLayer layer, S
         if (r < 0)
                 return r;
 
-        f->mtime_nsec = (uint64_t) st.st_mtim.tv_sec * 1000000000u + (uint64_t) st.st_mtim.tv_nsec;
-        f->size = (uint64_t) st.st_size;
-        f->inode = (uint64_t) st.st_ino;
+        f->stamp = file_stamp(&st);
         *ret = f;
         return 0;
 }

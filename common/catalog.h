@@ -9,6 +9,7 @@
 
 #include "services-parse.h"
 #include "snapshot.h"
+#include "util.h"
 
 typedef enum CatalogLayer {
         CATALOG_LAYER_BASE,     /* /etc/services */
@@ -55,7 +56,7 @@ typedef struct ServicesFile {
         size_t n_diagnostics;
         bool masked; /* a drop-in masked by a /dev/null symlink or an empty file */
         int error;   /* negative errno: the file could not be read, it contributes nothing */
-        uint64_t mtime_nsec, size, inode; /* what was read, to notice changes */
+        FileStamp stamp; /* what was read, to notice changes */
 } ServicesFile;
 
 ServicesFile *services_file_free(ServicesFile *f);

@@ -108,21 +108,6 @@ static int overrides_render(const ServicesFile *f, const bool *drop_entry, const
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 /* Replaces full with text, atomically and durably: a temporary file in the same directory,
  * written and fsync()ed, renamed over full, then the directory fsync()ed so that the rename
  * itself survives a crash.  On any failure (disk full, read-only file system) the temporary file
@@ -151,7 +136,7 @@ static int overrides_replace(const char *full, const char *text, size_t size)
         if (fd < 0)
                 return -errno;
 
-        r = write_all(fd, text, size);
+        r = write_full_fd(fd, text, size);
         if (r >= 0 && fchmod(fd, 0644) < 0)
                 r = -errno;
         if (r >= 0 && fsync(fd) < 0)

@@ -245,9 +245,7 @@ int scope_definition_load(const char *root, const char *name, const char *path, 
         r = scope_definition_parse(name, path, data, size, &s);
         if (r < 0)
                 return r;
-        s->mtime_nsec = (uint64_t) st.st_mtim.tv_sec * 1000000000u + (uint64_t) st.st_mtim.tv_nsec;
-        s->size = (uint64_t) st.st_size;
-        s->inode = (uint64_t) st.st_ino;
+        s->stamp = file_stamp(&st);
         *ret = s;
         return 0;
 }

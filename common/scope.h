@@ -37,7 +37,7 @@ typedef struct ScopeDefinition {
         size_t n_netns;
         ScopeDiagnostic *diagnostics;
         size_t n_diagnostics;
-        uint64_t mtime_nsec, size, inode; /* what was read */
+        FileStamp stamp; /* what was read */
 } ScopeDefinition;
 
 ScopeDefinition *scope_definition_free(ScopeDefinition *s);

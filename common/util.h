@@ -30,6 +30,44 @@
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 
+/* Writes all of p to fd, going on after short writes and EINTR. */
+static inline int write_full_fd(int fd, const void *p, size_t n)
+{
+        const uint8_t *b = p;
+
+        while (n > 0) {
+                ssize_t k = write(fd, b, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                b += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+/* What a read of a file saw, to tell later whether it changed: modification time, size and
+ * inode (a rename over it changes the inode even when the other two stay). */
+typedef struct FileStamp {
+        uint64_t mtime_nsec, size, inode;
+} FileStamp;
+
+static inline FileStamp file_stamp(const struct stat *st)
+{
+        return (FileStamp){
+                .mtime_nsec = (uint64_t) st->st_mtim.tv_sec * 1000000000u + (uint64_t) st->st_mtim.tv_nsec,
+                .size = (uint64_t) st->st_size,
+                .inode = (uint64_t) st->st_ino,
+        };
+}
+
+static inline bool file_stamp_equal(const FileStamp *a, const FileStamp *b)
+{
+        return a->mtime_nsec == b->mtime_nsec && a->size == b->size && a->inode == b->inode;
+}
+
 static inline bool streq_ptr(const char *a, const char *b)
 {
         if (!a || !b)

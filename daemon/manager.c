@@ -122,7 +122,7 @@ const SourceState *source_states_find(const SourceState *states, size_t n, const
 
 static bool services_file_same(const ServicesFile *a, const ServicesFile *b)
 {
-        return a && b && a->inode == b->inode && a->size == b->size && a->mtime_nsec == b->mtime_nsec;
+        return a && b && file_stamp_equal(&a->stamp, &b->stamp);
 }
 
 /* Reads one source into ret.  A file that cannot be read keeps what old held (its last good

@@ -62,7 +62,7 @@ static bool source_states_equal(const SourceState *a, size_t n_a, const SourceSt
 
 static bool scope_definition_same(const ScopeDefinition *a, const ScopeDefinition *b)
 {
-        return a && b && a->inode == b->inode && a->size == b->size && a->mtime_nsec == b->mtime_nsec;
+        return a && b && file_stamp_equal(&a->stamp, &b->stamp);
 }
 
 static int scope_state_compare(const void *key, const void *s)

@@ -18,7 +18,7 @@ struct ManagerSettings {
         size_t n_override_gids;
         char *override_groups_text; /* "'portd-admin', 'staff'" for messages; NULL when none */
         bool present;
-        uint64_t mtime_nsec, size, inode; /* what was read, to log its findings once per change */
+        FileStamp stamp; /* what was read, to log its findings once per change */
 };
 
 ManagerSettings *manager_settings_free(ManagerSettings *s)
@@ -96,9 +96,9 @@ void manager_load_settings(Manager *m, bool explicit)
          * or on an explicit reload (SIGHUP, Reload), never for a reload an edit of some other
          * source or an override caused. */
         const ManagerSettings *old = m->settings;
-        if (!explicit && old && old->present && stat(full, &st) >= 0 &&
-                old->mtime_nsec == (uint64_t) st.st_mtim.tv_sec * 1000000000u + (uint64_t) st.st_mtim.tv_nsec &&
-                old->size == (uint64_t) st.st_size && old->inode == (uint64_t) st.st_ino)
+        bool stamped = stat(full, &st) >= 0;
+        FileStamp stamp = stamped ? file_stamp(&st) : (FileStamp){};
+        if (!explicit && old && old->present && stamped && file_stamp_equal(&old->stamp, &stamp))
                 return;
 
         r = portd_conf_load(m->root, &conf);
@@ -115,14 +115,9 @@ void manager_load_settings(Manager *m, bool explicit)
                 return;
         } else {
                 s->present = true;
-                if (stat(full, &st) >= 0) {
-                        s->mtime_nsec =
-                                (uint64_t) st.st_mtim.tv_sec * 1000000000u + (uint64_t) st.st_mtim.tv_nsec;
-                        s->size = (uint64_t) st.st_size;
-                        s->inode = (uint64_t) st.st_ino;
-                }
-                bool changed = !old || !old->present || old->mtime_nsec != s->mtime_nsec ||
-                               old->size != s->size || old->inode != s->inode;
+                /* Stamped before the read: a change in between is seen as another change later. */
+                s->stamp = stamp;
+                bool changed = !old || !old->present || !file_stamp_equal(&old->stamp, &s->stamp);
                 r = settings_from_conf(conf, explicit || changed, s);
                 portd_conf_free(conf);
                 if (r < 0) {

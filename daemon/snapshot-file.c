@@ -23,23 +23,6 @@ struct SnapshotFile {
         size_t size;
 };
 
-static int write_full(int fd, const void *p, size_t n)
-{
-        const uint8_t *b = p;
-
-        while (n > 0) {
-                ssize_t k = write(fd, b, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                b += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 int snapshot_file_publish(const char *socket_path, const void *image, size_t size, SnapshotFile **ret)
 {
         _cleanup_free_ char *path = NULL, *temporary = NULL;
@@ -57,7 +40,7 @@ int snapshot_file_publish(const char *socket_path, const void *image, size_t siz
         if (fchmod(fd, 0444) < 0)
                 r = -errno;
         else
-                r = write_full(fd, image, size);
+                r = write_full_fd(fd, image, size);
         if (r >= 0) {
                 struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
                 if (fcntl(fd, F_OFD_SETLK, &lock) < 0)

@@ -678,8 +678,8 @@ static int source_status_to_json(const SourceState *s, struct json_object **ret)
                         o, "skipped", json_object_new_int64(s->file ? (int64_t) s->file->n_diagnostics : 0));
         /* When the content served was last modified, as fleets compare it: microseconds since the
          * epoch, as loaded_usec; absent for a source never read (masked, missing). */
-        if (r >= 0 && s->file && s->file->mtime_nsec > 0)
-                r = json_add(o, "mtime_usec", json_object_new_int64((int64_t) (s->file->mtime_nsec / 1000)));
+        if (r >= 0 && s->file && s->file->stamp.mtime_nsec > 0)
+                r = json_add(o, "mtime_usec", json_object_new_int64((int64_t) (s->file->stamp.mtime_nsec / 1000)));
         if (r >= 0 && s->error < 0)
                 r = json_add(o, "error", json_object_new_string(strerror(-s->error)));
         if (r < 0)

@@ -368,14 +368,14 @@ static bool mapping_is_superseded(const SnapshotMapping *m)
 
         if (snapshot_is_superseded(&m->snapshot))
                 return true;
-        if (!m->copy)
+        if (_likely_(!m->copy))
                 return false;
         return stat(m->path, &st) < 0 || st.st_dev != m->dev || st.st_ino != m->inode;
 }
 
-static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, SnapshotMapping **ret)
+/* superseded: mapping_is_superseded(old), as the caller found it. */
+static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, bool superseded, SnapshotMapping **ret)
 {
-        bool superseded = old && mapping_is_superseded(old);
         int r;
 
         if (!refresh_trylock()) {
@@ -427,21 +427,15 @@ static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, 
 int mapping_acquire(SnapshotMapping **ret)
 {
         SnapshotMapping *m = mapping_ref_current();
+        bool superseded = m && mapping_is_superseded(m);
 
-        if (_likely_(m && !snapshot_is_superseded(&m->snapshot) && !m->copy &&
+        if (_likely_(m && !superseded &&
                      now_usec(CLOCK_MONOTONIC_COARSE) <
                              __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC)) {
                 *ret = m;
                 return 0;
         }
-        /* A copy of the published file, still young and still published. */
-        if (m && m->copy && !mapping_is_superseded(m) &&
-                now_usec(CLOCK_MONOTONIC_COARSE) <
-                        __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC) {
-                *ret = m;
-                return 0;
-        }
-        return mapping_acquire_slow(m, ret);
+        return mapping_acquire_slow(m, superseded, ret);
 }
 
 void mapping_after_fork_child(void)
