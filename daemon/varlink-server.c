@@ -481,6 +481,10 @@ static int connection_enqueue(VarlinkConnection *c, struct json_object *m, int f
                 c->out_fds[c->n_out_fds++] = (OutputFd){ .fd = copy, .start = start, .end = start + n + 1 };
         }
 
+        /* The client's clock for reading starts when it has something to read: a reply that
+         * comes long after the call must not find the connection already past its idle time. */
+        if (c->out_end == c->out_begin)
+                connection_touch(c);
         memcpy(c->out + c->out_end, s, n);
         c->out[c->out_end + n] = 0;
         c->out_end += n + 1;
@@ -899,8 +903,11 @@ static int connection_on_timer(sd_event_source *source, uint64_t usec, void *use
                 return 0;
         }
         /* Checking the stamp here instead of re-arming on every message keeps the hot path free
-         * of timer updates. */
-        if (usec >= c->last_activity + timeout && !c->call_open && !c->retry_message) {
+         * of timer updates.  Idle is: nothing received or sent for the timeout, and either no call
+         * in progress or replies waiting that the client does not read (a stream's producer waits
+         * for the client, so a client that never reads would otherwise hold its slot forever). */
+        if (usec >= c->last_activity + timeout && !c->retry_message &&
+                (!c->call_open || c->out_end > c->out_begin)) {
                 connection_disconnect(c);
                 return 0;
         }

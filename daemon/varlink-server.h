@@ -23,7 +23,7 @@ typedef struct VarlinkConnection VarlinkConnection;
 typedef struct VarlinkServerLimits {
         size_t message_max;            /* longest call accepted: VARLINK_MESSAGE_MAX (64 KiB) */
         size_t output_max;             /* queued reply bytes per connection before it is dropped: 16 MiB */
-        uint64_t idle_timeout_usec;    /* no traffic and no call in progress: 60 s */
+        uint64_t idle_timeout_usec;    /* no traffic, and no call in progress or replies unread: 60 s */
         uint64_t message_timeout_usec; /* from the first byte of a message to its NUL: 5 s */
         /* All connections: half of what RLIMIT_NOFILE leaves after a reserve of 64 descriptors
          * (each connection may hold its socket and one fd queued for sending), at most 4096. */

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -310,6 +311,17 @@ static int setup_small(void **state)
                 .idle_timeout_usec = IDLE_USEC,
                 .connections_max = 8,
                 .connections_per_uid_max = 3,
+        };
+        *state = server_start(&limits);
+        return 0;
+}
+
+/* The output bound of setup_small with the default idle timeout: for tests whose client may be
+ * descheduled for a while on a loaded machine without meaning to be idle. */
+static int setup_small_output(void **state)
+{
+        VarlinkServerLimits limits = {
+                .output_max = 64 * 1024,
         };
         *state = server_start(&limits);
         return 0;
@@ -712,6 +724,30 @@ static void test_idle_timeout(void **state)
         close(fd);
 }
 
+/* Waits until the server counts at most n connections, this probe's included: a close is seen by
+ * the server thread some time after close() returns, and a loaded machine makes that time long. */
+static void wait_for_connections(Server *srv, int n)
+{
+        for (int i = 0; i < 500; i++) {
+                struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+                struct json_object *reply, *v;
+                VarlinkClient *c = NULL;
+                const char *error;
+                int64_t k = INT64_MAX;
+
+                /* While the old connections still count, the probe itself may be turned away. */
+                if (varlink_client_connect(srv->path, TIMEOUT_USEC, &c) == 0 &&
+                        varlink_client_call(c, "org.example.test.Connections", NULL, 0, &reply, &error) == 0 &&
+                        json_object_object_get_ex(reply, "n", &v))
+                        k = json_object_get_int64(v);
+                varlink_client_free(c);
+                if (k <= n)
+                        return;
+                nanosleep(&ts, NULL);
+        }
+        fail_msg("the server still counts more than %d connections after 5 s", n);
+}
+
 /* Opens n connections and returns how many of them are served. */
 static int count_served(Server *srv, int n)
 {
@@ -747,6 +783,7 @@ static void test_connection_caps(void **state)
 
         /* Root is bound only by the total of 8. */
         assert_int_equal(count_served(srv, 10), 8);
+        wait_for_connections(srv, 1);
 
         /* An unprivileged UID gets 3, and root still gets in while it holds them. */
         int sync[2];
@@ -754,6 +791,8 @@ static void test_connection_caps(void **state)
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
+                /* A failed assertion in the parent must not leave it holding the test's pipes. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(sync[0]);
                 if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
                         _exit(100);
@@ -828,6 +867,7 @@ static pid_t hold_connections_as(Server *srv, uid_t uid, int n, int sync_fd)
         assert_true(pid >= 0);
         if (pid > 0)
                 return pid;
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
                 _exit(100);
         int fds[16], served = 0;
@@ -1072,6 +1112,24 @@ static void test_stream_slow_reader(void **state)
         close(fd);
 }
 
+static void test_stream_never_read(void **state)
+{
+        Server *srv = *state;
+        static const char call[] =
+                "{\"method\":\"org.example.test.Stream\",\"parameters\":{\"bytes\":4194304},\"more\":true}";
+        struct timespec start;
+        int fd = raw_connect(srv);
+
+        /* A stream waits for its reader, so the call stays open; replies that are never read are
+         * idle all the same, and the connection goes at the idle timeout. */
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        assert_int_equal(write(fd, call, sizeof(call)), (ssize_t) sizeof(call));
+        wait_for_connections(srv, 1);
+        assert_true(elapsed_usec(&start) >= (int64_t) IDLE_USEC * 9 / 10);
+        assert_true(raw_read_to_eof(fd, 5000, NULL, 0) > 0);
+        close(fd);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1088,9 +1146,13 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_message_deadline, setup_trickle, teardown),
                 cmocka_unit_test_setup_teardown(test_fd_pipeline, setup_default, teardown),
                 cmocka_unit_test_setup_teardown(test_fd_exhaustion, setup_default, teardown),
-                cmocka_unit_test_setup_teardown(test_stream_slow_reader, setup_small, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_slow_reader, setup_small_output, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_never_read, setup_small, teardown),
         };
 
         signal(SIGPIPE, SIG_IGN);
+        /* To run one test alone, e.g. in a loop on a loaded machine. */
+        if (getenv("PORTD_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("PORTD_TEST_FILTER"));
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
