@@ -245,3 +245,23 @@ int overrides_unset(const char *root, const char *path, const char *name, const 
                 return -EINVAL;
         return overrides_edit(root, path, name, protocol, true, NULL);
 }
+
+int overrides_remove_temporaries(const char *root)
+{
+        int removed = 0;
+
+        for (const char *const *p = overrides_paths; *p; p++) {
+                _cleanup_free_ char *full = path_join_root(root, *p), *prefix = NULL;
+                if (!full)
+                        return -ENOMEM;
+                char *slash = strrchr(full, '/');
+                /* The names overrides_replace() gives them: ".overrides.conf.XXXXXX". */
+                if (asprintf(&prefix, ".%s.", slash + 1) < 0)
+                        return -ENOMEM;
+                *slash = '\0';
+                int r = unlink_temporaries(*full ? full : "/", prefix, NULL);
+                if (r > 0)
+                        removed += r;
+        }
+        return removed;
+}

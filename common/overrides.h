@@ -32,3 +32,8 @@ int overrides_set(const char *root, const char *path, const char *name, const ch
 /* Drops the overrides of name (protocol NULL: of every protocol). Returns the number of lines
  * dropped, 0 when there was none. */
 int overrides_unset(const char *root, const char *path, const char *name, const char *protocol);
+
+/* Removes the temporary files a crash in the middle of overrides_set() or overrides_unset() left
+ * beside the override files below root (only the daemon writes them: call it before it serves).
+ * Returns how many went. */
+int overrides_remove_temporaries(const char *root);

@@ -3,6 +3,7 @@
  * memory helpers.  Header-only so that the NSS module pulls in nothing else. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -243,4 +244,32 @@ static inline int read_file_at_root(
         if (ret_stat)
                 *ret_stat = st;
         return 0;
+}
+
+/* Removes the temporary files an interrupted replace-by-rename left in dir: regular files named
+ * prefix and the six characters mkostemp() adds.  in_use (may be NULL) spares a file that is
+ * still being written (it gets dir's fd and the name).  Returns how many went, or -errno when dir
+ * cannot be read (-ENOENT when it does not exist). */
+static inline int unlink_temporaries(const char *dir, const char *prefix, bool (*in_use)(int dfd, const char *name))
+{
+        size_t n = strlen(prefix);
+        int removed = 0;
+        DIR *d = opendir(dir);
+
+        if (!d)
+                return -errno;
+        for (struct dirent *de; (de = readdir(d));) {
+                struct stat st;
+
+                if (strlen(de->d_name) != n + 6 || !strneq(de->d_name, prefix, n))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (in_use && in_use(dirfd(d), de->d_name))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) >= 0)
+                        removed++;
+        }
+        closedir(d);
+        return removed;
 }

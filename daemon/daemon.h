@@ -92,5 +92,8 @@ const char *manager_override_groups(const Manager *m);
 typedef struct SnapshotFile SnapshotFile;
 /* Publishes image as SOCKET.snapshot (atomically, mode 0444, write-locked while we live). */
 int snapshot_file_publish(const char *socket_path, const void *image, size_t size, SnapshotFile **ret);
+/* Removes the temporary files beside socket_path that a daemon killed in the middle of
+ * snapshot_file_publish() left (those nobody holds locked). Returns how many went. */
+int snapshot_file_remove_temporaries(const char *socket_path);
 /* Flags it superseded and lets it go; remove: also unlinks it, if the path still names it. */
 SnapshotFile *snapshot_file_withdraw(SnapshotFile *f, bool remove);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "overrides.h"
 #include "snapshot.h"
 
 #define RETRY_FIRST_USEC (1000ULL * 1000ULL)
@@ -735,6 +736,28 @@ static int manager_listen(Manager *m, const char *socket_path)
         return 0;
 }
 
+/* What a crash in the middle of a write left behind: we are the only writer of both kinds, and
+ * no other daemon serves our socket. */
+static void manager_remove_temporaries(Manager *m)
+{
+        int r;
+
+        r = overrides_remove_temporaries(m->root);
+        if (r < 0)
+                log_warning_errno(r, "Failed to look for leftover temporary override files: %m");
+        else if (r > 0)
+                log_notice("Removed %d temporary override file(s) left by an interrupted write.", r);
+        if (!m->publish_path)
+                return;
+        r = snapshot_file_remove_temporaries(m->publish_path);
+        if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "Failed to look for leftover temporary snapshot files beside '%s': %m",
+                        m->publish_path);
+        else if (r > 0)
+                log_notice("Removed %d temporary snapshot file(s) beside '%s' left by an interrupted write.", r,
+                        m->publish_path);
+}
+
 int manager_startup(Manager *m, const char *socket_path)
 {
         int r;
@@ -760,6 +783,7 @@ int manager_startup(Manager *m, const char *socket_path)
         r = manager_listen(m, socket_path);
         if (r < 0)
                 return r;
+        manager_remove_temporaries(m);
         manager_publish_snapshot(m);
 
         m->ready = true;

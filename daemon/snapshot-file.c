@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,16 +37,14 @@ int snapshot_file_publish(const char *socket_path, const void *image, size_t siz
         fd = mkostemp(temporary, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        /* Readable by everyone, writable by nobody but through the descriptor we hold. */
-        if (fchmod(fd, 0444) < 0)
+        /* Locked before it is written: a temporary file without the lock is one a crash left
+         * behind (snapshot_file_remove_temporaries()).  Readable by everyone, writable by nobody
+         * but through the descriptor we hold. */
+        struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        if (fcntl(fd, F_OFD_SETLK, &lock) < 0 || fchmod(fd, 0444) < 0)
                 r = -errno;
         else
                 r = write_full_fd(fd, image, size);
-        if (r >= 0) {
-                struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-                if (fcntl(fd, F_OFD_SETLK, &lock) < 0)
-                        r = -errno;
-        }
         void *map = MAP_FAILED;
         if (r >= 0) {
                 map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -89,4 +88,30 @@ SnapshotFile *snapshot_file_withdraw(SnapshotFile *f, bool remove)
         safe_close(f->fd);
         free(f->path);
         return mfree(f);
+}
+
+/* Whether a process holds the write lock on dir/name: the writer of a temporary file, or the
+ * daemon of a published one. */
+static bool temporary_in_use(int dfd, const char *name)
+{
+        struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+        /* When in doubt, it stays. */
+        return fd < 0 || fcntl(fd, F_OFD_GETLK, &lock) < 0 || lock.l_type != F_UNLCK;
+}
+
+int snapshot_file_remove_temporaries(const char *socket_path)
+{
+        _cleanup_free_ char *dir = NULL, *prefix = NULL;
+        const char *slash = strrchr(socket_path, '/');
+
+        if (!slash)
+                dir = strdup(".");
+        else
+                dir = strndup(socket_path, (size_t) MAX(slash - socket_path, 1));
+        /* The names snapshot_file_publish() gives them: "SOCKET.snapshot.XXXXXX". */
+        if (!dir || asprintf(&prefix, "%s" SNAPSHOT_PUBLISHED_SUFFIX ".", slash ? slash + 1 : socket_path) < 0)
+                return -ENOMEM;
+        return unlink_temporaries(dir, prefix, temporary_in_use);
 }
