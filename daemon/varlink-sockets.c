@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <json-c/json.h>
 
@@ -146,15 +148,32 @@ static int parse_netns(const char *s, OwnerNetns *ret)
 }
 
 /* The caller's own namespace through its pidfd: unlike /proc/PID it cannot name a process that
- * took over a dead caller's pid. -EOPNOTSUPP sends us to /proc/PID/ns/net instead. */
+ * took over a dead caller's pid.  Kernels with SO_PEERPIDFD but without the ioctl (6.5 to 6.10)
+ * go through /proc/PID, pinned by the pidfd: if the caller is still alive after the open, the
+ * PID was still its own.  -EOPNOTSUPP (no pidfd at all, before 6.5) sends us to /proc/PID/ns/net
+ * unpinned, as ss and lsof read it; -ESRCH when the caller is gone. */
 static int peer_netns_fd(VarlinkConnection *conn)
 {
         _cleanup_close_ int pidfd = varlink_connection_get_peer_pidfd(conn);
+        struct ucred ucred;
+        char path[64];
+        int fd;
+
         if (pidfd < 0)
                 return pidfd;
-        int fd = ioctl(pidfd, PIDFD_GET_NET_NAMESPACE, 0);
+        fd = ioctl(pidfd, PIDFD_GET_NET_NAMESPACE, 0);
+        if (fd >= 0)
+                return fd;
+        if (varlink_connection_get_peer_credentials(conn, &ucred) < 0 || ucred.pid <= 0)
+                return -ESRCH;
+        (void) snprintf(path, sizeof(path), "/proc/%d/ns/net", (int) ucred.pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
+        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH) {
+                safe_close(fd);
+                return -ESRCH;
+        }
         return fd;
 }
 
@@ -433,13 +452,22 @@ static int method_list(
                 sockets_job_free(j);
                 return varlink_connection_error_invalid_parameter(conn, "netns");
         }
+        j->conn = varlink_connection_ref(conn);
         if (j->ns.kind == OWNER_NETNS_CALLER) {
-                j->netns_fd = peer_netns_fd(conn);
-                if (j->netns_fd >= 0)
+                r = peer_netns_fd(conn);
+                if (r >= 0) {
+                        j->netns_fd = r;
                         j->ns = (OwnerNetns){ .kind = OWNER_NETNS_FD, .fd = j->netns_fd };
+                } else if (r != -EOPNOTSUPP) {
+                        /* Lost (the caller is gone) or not ours to read: answered as the query
+                         * would have been, without it. */
+                        j->result = r;
+                        r = job_answer(m, j);
+                        sockets_job_free(j);
+                        return r;
+                }
         }
 
-        j->conn = varlink_connection_ref(conn);
         r = sockets_worker_submit(m->sockets, j);
         if (r < 0) {
                 sockets_job_free(j);

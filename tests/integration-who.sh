@@ -132,6 +132,31 @@ if unshare -n true 2>/dev/null; then
                 NETNS=portd-who-$$
                 listen tcp 4 0.0.0.0 0 who-named-ns ip netns exec "$NETNS"
                 check "--netns $NETNS finds it" grep -q "^$LPID who-named-ns" <(owner_of --netns "$NETNS" "tcp:$LPORT")
+                # Without --netns, a caller's own namespace: the daemon opens it through the
+                # caller's pidfd (PIDFD_GET_NET_NAMESPACE, Linux 6.11)...
+                check "a caller in $NETNS finds it without --netns" \
+                        grep -q "^$LPID who-named-ns" <(ip netns exec "$NETNS" bash -c "$(declare -f owner_of); PORTCTL=$PORTCTL owner_of tcp:$LPORT")
+                # ...or, where that ioctl fails (Linux 6.5 to 6.10), through /proc/PID pinned by
+                # the pidfd: a second daemon whose every ioctl() fails with ENOTTY.
+                if strace -f -qq -o /dev/null true 2>/dev/null; then
+                        strace -f -qq -o "$T/strace.ioctl" -e trace=ioctl -e inject=ioctl:error=ENOTTY \
+                                "$PORTD" --root "$T/root" --socket "$T/noioctl.sock" 2>"$T/noioctl.log" &
+                        traced=$!
+                        for _ in $(seq 100); do [ -S "$T/noioctl.sock" ] && break; sleep 0.05; done
+                        got=$(ip netns exec "$NETNS" bash -c "$(declare -f owner_of); PORTCTL=$PORTCTL PORTD_SOCKET=$T/noioctl.sock owner_of tcp:$LPORT")
+                        check "without the pidfd ioctl, a caller in $NETNS still finds it" grep -q "^$LPID who-named-ns" <<<"$got"
+                        # SO_PEERPIDFD is Linux 6.5: before it there is no pidfd to try the ioctl on.
+                        if printf '6.5\n%s\n' "$(uname -r)" | sort -V -C; then
+                                check "...and the daemon did try the ioctl" grep -q "ioctl(.*ENOTTY" "$T/strace.ioctl"
+                        fi
+                        got=$(PORTD_SOCKET=$T/noioctl.sock owner_of "tcp:$LPORT")
+                        check "...and a caller in ours does not" absent "^$LPID " "$got"
+                        # The daemon, not strace: a killed strace would leave it running, detached.
+                        pkill -TERM -P "$traced"
+                        wait "$traced" 2>/dev/null
+                else
+                        echo "# strace cannot trace here, skipping the check without the pidfd ioctl"
+                fi
         fi
 else
         echo "# cannot create network namespaces here, skipping those checks"
