@@ -458,6 +458,9 @@ static int method_list(
                 if (r >= 0) {
                         j->netns_fd = r;
                         j->ns = (OwnerNetns){ .kind = OWNER_NETNS_FD, .fd = j->netns_fd };
+                } else if (r == -EMFILE || r == -ENFILE) {
+                        sockets_job_free(j);
+                        return r; /* dispatch retries the call when descriptors free up */
                 } else if (r != -EOPNOTSUPP) {
                         /* Lost (the caller is gone) or not ours to read: answered as the query
                          * would have been, without it. */

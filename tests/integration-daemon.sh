@@ -1165,26 +1165,29 @@ scenario_published() {
         printf 'stale 1/tcp\n' >"$ROOT/run/portd/.overrides.conf.Qq11Rr"
         printf 'keep\n' >"$ROOT/etc/portd/.overrides.conf.notours"
         mkdir "$ROOT/etc/portd/.overrides.conf.Dir123"
+        ln -s "$ROOT/etc/services" "$ROOT/etc/portd/.overrides.conf.Sym123"
         python3 -c 'import fcntl, sys, time
 f = open(sys.argv[1], "r+")
 fcntl.lockf(f, fcntl.LOCK_EX)
 print("locked", flush=True)
 time.sleep(60)' "$snap.Ef34Gh" >"$TMP/locker.out" &
         local locker=$!
-        wait_for_output 3000 locked cat "$TMP/locker.out" >/dev/null
+        wait_for_output 10000 locked cat "$TMP/locker.out" >/dev/null || fail "python3 could not lock $snap.Ef34Gh"
         start_daemon
         if [ ! -e "$snap.Ab12Cd" ] && [ ! -e "$ROOT/etc/portd/.overrides.conf.Xy12Zw" ] &&
                 [ ! -e "$ROOT/run/portd/.overrides.conf.Qq11Rr" ] && [ -e "$snap.Ef34Gh" ] &&
                 [ -e "$ROOT/etc/portd/.overrides.conf.notours" ] && [ -d "$ROOT/etc/portd/.overrides.conf.Dir123" ] &&
+                [ -L "$ROOT/etc/portd/.overrides.conf.Sym123" ] && [ -s "$ROOT/etc/services" ] &&
                 grep -q "Removed 1 temporary snapshot file" "$LOG" && grep -q "Removed 2 temporary override file" "$LOG"; then
-                pass "a start removes the temporary files a crash left, and only those"
+                pass "a start removes the temporary files a crash left, and only those (not a directory, a symlink or another name)"
         else
                 fail "temporaries after a start: $(ls -A "$(dirname "$snap")" "$ROOT/etc/portd" "$ROOT/run/portd" | tr '\n' ' ')"
                 dump_log
         fi
         kill "$locker" 2>/dev/null
         wait "$locker" 2>/dev/null
-        rm -rf "$snap.Ef34Gh" "$ROOT/etc/portd/.overrides.conf.notours" "$ROOT/etc/portd/.overrides.conf.Dir123"
+        rm -rf "$snap.Ef34Gh" "$ROOT/etc/portd/.overrides.conf.notours" "$ROOT/etc/portd/.overrides.conf.Dir123" \
+                "$ROOT/etc/portd/.overrides.conf.Sym123"
 
         out=$(with_nss getent -s services:portd services portd-published)
         connects "$TMP/strace.3" env LD_LIBRARY_PATH="$NSS_DIR" PORTD_SOCKET="$SOCK" getent -s services:portd services portd-published

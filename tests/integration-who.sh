@@ -142,12 +142,14 @@ if unshare -n true 2>/dev/null; then
                         strace -f -qq -o "$T/strace.ioctl" -e trace=ioctl -e inject=ioctl:error=ENOTTY \
                                 "$PORTD" --root "$T/root" --socket "$T/noioctl.sock" 2>"$T/noioctl.log" &
                         traced=$!
-                        for _ in $(seq 100); do [ -S "$T/noioctl.sock" ] && break; sleep 0.05; done
+                        # Ready once it says so (the socket exists a moment before it listens).
+                        for _ in $(seq 600); do grep -q "Listening on" "$T/noioctl.log" 2>/dev/null && break; sleep 0.05; done
+                        check "the daemon under strace started" grep -q "Listening on" "$T/noioctl.log"
                         got=$(ip netns exec "$NETNS" bash -c "$(declare -f owner_of); PORTCTL=$PORTCTL PORTD_SOCKET=$T/noioctl.sock owner_of tcp:$LPORT")
                         check "without the pidfd ioctl, a caller in $NETNS still finds it" grep -q "^$LPID who-named-ns" <<<"$got"
                         # SO_PEERPIDFD is Linux 6.5: before it there is no pidfd to try the ioctl on.
                         if printf '6.5\n%s\n' "$(uname -r)" | sort -V -C; then
-                                check "...and the daemon did try the ioctl" grep -q "ioctl(.*ENOTTY" "$T/strace.ioctl"
+                                check "...and the daemon did try the ioctl" grep -Eq "ioctl\(.*(0xff, 0x4|PIDFD_GET_NET_NAMESPACE).*ENOTTY" "$T/strace.ioctl"
                         fi
                         got=$(PORTD_SOCKET=$T/noioctl.sock owner_of "tcp:$LPORT")
                         check "...and a caller in ours does not" absent "^$LPID " "$got"

@@ -748,6 +748,14 @@ static void wait_for_connections(Server *srv, int n)
         fail_msg("the server still counts more than %d connections after 5 s", n);
 }
 
+/* In a forked child, after it changed its IDs (which clears the parent-death signal): a failed
+ * assertion in the test must not leave the child holding the test's pipes. */
+static void die_with_parent(pid_t parent)
+{
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(1);
+}
+
 /* Opens n connections and returns how many of them are served. */
 static int count_served(Server *srv, int n)
 {
@@ -788,14 +796,13 @@ static void test_connection_caps(void **state)
         /* An unprivileged UID gets 3, and root still gets in while it holds them. */
         int sync[2];
         assert_int_equal(pipe(sync), 0);
-        pid_t pid = fork();
+        pid_t parent = getpid(), pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                /* A failed assertion in the parent must not leave it holding the test's pipes. */
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(sync[0]);
                 if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
                         _exit(100);
+                die_with_parent(parent);
                 int fds[5], served = 0;
                 for (int i = 0; i < 5; i++)
                         if ((fds[i] = raw_connect_or_fail(srv)) < 0)
@@ -863,13 +870,13 @@ static int64_t elapsed_usec(const struct timespec *a)
  * many were served through sync. */
 static pid_t hold_connections_as(Server *srv, uid_t uid, int n, int sync_fd)
 {
-        pid_t pid = fork();
+        pid_t parent = getpid(), pid = fork();
         assert_true(pid >= 0);
         if (pid > 0)
                 return pid;
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
                 _exit(100);
+        die_with_parent(parent);
         int fds[16], served = 0;
         for (int i = 0; i < n; i++)
                 fds[i] = raw_connect_or_fail(srv);
