@@ -235,6 +235,26 @@ static bool reference_glob_matches(const char *glob, const char *path)
 
 /* Globs and paths made of a few pieces in every combination up to a length: '/', names, '*', '?',
  * brackets (also with a '/' inside, and unterminated), escapes, empty components. */
+/* Writes "/" followed by every sequence of up to 4 of the n pieces into out (at most max, 64
+ * bytes each); returns how many. */
+static size_t compose_pieces(const char *const *pieces, size_t n, char (*out)[64], size_t max)
+{
+        size_t count = 0;
+
+        for (size_t len = 1; len <= 5; len++) {
+                size_t total = 1;
+                for (size_t k = 0; k + 1 < len; k++)
+                        total *= n;
+                for (size_t x = 0; x < total && count < max; x++) {
+                        char t[64] = "/";
+                        for (size_t k = 0, y = x; k + 1 < len; k++, y /= n)
+                                strcat(t, pieces[y % n]);
+                        strcpy(out[count++], t);
+                }
+        }
+        return count;
+}
+
 static void test_glob_equivalence(void **state)
 {
         static const char *const glob_pieces[] = { "/", "a", "b", "*", "?", "[ab]", "[!a]", "[/a]", "\\/",
@@ -248,28 +268,8 @@ static void test_glob_equivalence(void **state)
         assert_non_null(globs);
         assert_non_null(paths);
         /* Every absolute glob of "/" and up to 4 pieces, every absolute path of "/" and up to 4. */
-        for (size_t len = 1; len <= 5; len++) {
-                size_t total = 1;
-                for (size_t k = 0; k + 1 < len; k++)
-                        total *= n_gp;
-                for (size_t x = 0; x < total && n_globs < 40000; x++) {
-                        char g[64] = "/";
-                        for (size_t k = 0, y = x; k + 1 < len; k++, y /= n_gp)
-                                strcat(g, glob_pieces[y % n_gp]);
-                        strcpy(globs[n_globs++], g);
-                }
-        }
-        for (size_t len = 1; len <= 5; len++) {
-                size_t total = 1;
-                for (size_t k = 0; k + 1 < len; k++)
-                        total *= n_pp;
-                for (size_t x = 0; x < total && n_paths < 20000; x++) {
-                        char q[64] = "/";
-                        for (size_t k = 0, y = x; k + 1 < len; k++, y /= n_pp)
-                                strcat(q, path_pieces[y % n_pp]);
-                        strcpy(paths[n_paths++], q);
-                }
-        }
+        n_globs = compose_pieces(glob_pieces, n_gp, globs, 40000);
+        n_paths = compose_pieces(path_pieces, n_pp, paths, 20000);
         for (size_t i = 0; i < n_globs; i++)
                 for (size_t step = 193 + i % 97, j = i % step; j < n_paths; j += step) {
                         bool want = reference_glob_matches(globs[i], paths[j]);
