@@ -10,7 +10,6 @@
 #include <stdarg.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "scope.h"
 #include "util.h"
@@ -386,7 +385,7 @@ int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret)
         /* The PID was the caller's when it connected, but it may have exited and the number been
          * given to another process before /proc was read.  The pidfd pins the original process:
          * if it is still alive now, it was alive all along, and what we read is its own. */
-        if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH) {
+        if (pidfd_process_gone(pidfd)) {
                 r = -ESRCH;
                 goto fail;
         }
@@ -421,7 +420,7 @@ int scope_pid_in_own_namespaces(int pid, int pidfd)
         if (stat(path, &pidns) < 0)
                 return -errno;
         /* As in scope_caller_from_pid(): alive now means what was read is its own. */
-        if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH)
+        if (pidfd_process_gone(pidfd))
                 return -ESRCH;
         return same_inode(&user, &own_user) && same_inode(&pidns, &own_pidns);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -272,4 +273,12 @@ static inline int unlink_temporaries(const char *dir, const char *prefix, bool (
         }
         closedir(d);
         return removed;
+}
+
+/* Whether the process behind pidfd has exited (-1 pidfd: not known, false).  Used after reading
+ * /proc/PID: a process alive after the read was alive all along, so what was read is its own and
+ * not that of a process that took over a reused PID. */
+static inline bool pidfd_process_gone(int pidfd)
+{
+        return pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH;
 }

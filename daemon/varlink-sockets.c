@@ -13,7 +13,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 
 #include <json-c/json.h>
 
@@ -170,7 +169,7 @@ static int peer_netns_fd(VarlinkConnection *conn)
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH) {
+        if (pidfd_process_gone(pidfd)) {
                 safe_close(fd);
                 return -ESRCH;
         }
