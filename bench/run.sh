@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 [ -d "$build" ] || meson setup "$build"
 meson compile -C "$build"
-data=../shared/data
+data=tests/data
 
 echo "== machine: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* JSON forms of catalog objects, shared by the daemon's varlink replies and portctl --json so
- * that both spell every field the same way (ARCHITECTURE.md: snake_case, as the interface). */
+ * that both spell every field the same way (docs/ARCHITECTURE.md: snake_case, as the interface). */
 #pragma once
 
 #include <json-c/json.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The catalog: reads /etc/services and the services.d drop-ins, merges them as
- * ARCHITECTURE.md "Sources and how they merge" says, keeps the provenance of every
+ * docs/ARCHITECTURE.md "Sources and how they merge" says, keeps the provenance of every
  * entry and of every definition that lost, and indexes the result for lookups. */
 
 #include <dirent.h>

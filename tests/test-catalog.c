@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of the catalog's merge rules (ARCHITECTURE.md "Sources and how they merge"), each
+/* Unit tests of the catalog's merge rules (docs/ARCHITECTURE.md "Sources and how they merge"), each
  * on a small tree of real files below a temporary --root. */
 
 #include <fcntl.h>

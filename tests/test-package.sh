@@ -45,10 +45,6 @@ tar -C "$srcroot" --exclude=./.git --exclude='./build*' --exclude='./obj-*' \
         --exclude=./debian/.debhelper --exclude=./debian/files --exclude='./debian/*.substvars' \
         --exclude='./debian/*.debhelper.log' --exclude=./debian/portd --exclude=./debian/libnss-portd \
         --exclude=./debian/tmp -cf - . | tar -C "$tmp/src/portd" -xf - || exit 1
-# meson.build names the shared test data beside the source tree.
-if [ -d "$srcroot/../shared" ]; then
-        ln -s "$(cd "$srcroot/../shared" && pwd)" "$tmp/src/shared"
-fi
 
 # The unit tests ran in this build already (meson test); "nocheck" keeps them out of this one.
 echo "building the packages (dpkg-buildpackage -us -uc -b) ..."
