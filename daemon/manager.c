@@ -719,6 +719,10 @@ static int manager_listen(Manager *m, const char *socket_path)
                 return log_error_errno(r, "Failed to create the directory of '%s': %m", socket_path);
 
         r = varlink_server_listen_path(m->server, socket_path, 0666);
+        if (r == -EADDRINUSE)
+                return log_error_errno(r,
+                        "Another daemon serves '%s' (or it is not a socket), refusing to take it over.",
+                        socket_path);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on '%s': %m", socket_path);
 
@@ -775,15 +779,18 @@ int manager_startup(Manager *m, const char *socket_path)
         if (r < 0)
                 return log_error_errno(r, "Failed to register io.portd.Sockets: %m");
 
-        /* The catalog is there before the socket: the first client gets an answer, not an error. */
-        r = manager_reload(m, true);
-        if (r < 0)
-                return r;
-
+        /* The socket first: a daemon that would take over a live one's path stops here, before it
+         * reads or writes anything (see varlink_server_listen_path()).  Clients that connect
+         * meanwhile wait in the backlog until the loop runs, when the catalog is there: the first
+         * client gets an answer, not an error. */
         r = manager_listen(m, socket_path);
         if (r < 0)
                 return r;
         manager_remove_temporaries(m);
+
+        r = manager_reload(m, true);
+        if (r < 0)
+                return r;
         manager_publish_snapshot(m);
 
         m->ready = true;

@@ -1288,6 +1288,29 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd)
         return 0;
 }
 
+int varlink_socket_probe(const char *path)
+{
+        struct sockaddr_un sa;
+        _cleanup_close_ int fd = -1;
+        socklen_t sa_len;
+        int r;
+
+        r = sockaddr_un_set(&sa, path, &sa_len);
+        if (r < 0)
+                return r;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sa_len) >= 0)
+                return 1;
+        /* A full backlog (EAGAIN) is a live daemon that is busy, not a stale socket. */
+        if (errno == EAGAIN || errno == EINPROGRESS)
+                return 1;
+        if (errno == ECONNREFUSED || errno == ENOENT)
+                return 0;
+        return -errno;
+}
+
 int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
 {
         struct sockaddr_un sa;
@@ -1305,15 +1328,25 @@ int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
         if (fd < 0)
                 return -errno;
 
-        /* Only a socket left over from an earlier run is replaced, never some other file. */
-        if (lstat(path, &st) >= 0 && S_ISSOCK(st.st_mode))
-                (void) unlink(path);
-
-        /* The socket inode gets its mode at creation, from the umask: a chmod() after bind()
-         * would follow a symlink someone put at path in between. */
-        old_umask = umask(~mode & 0777);
-        r = bind(fd, (struct sockaddr *) &sa, sa_len) < 0 ? -errno : 0;
-        (void) umask(old_umask);
+        for (unsigned attempt = 0;; attempt++) {
+                /* The socket inode gets its mode at creation, from the umask: a chmod() after
+                 * bind() would follow a symlink someone put at path in between. */
+                old_umask = umask(~mode & 0777);
+                r = bind(fd, (struct sockaddr *) &sa, sa_len) < 0 ? -errno : 0;
+                (void) umask(old_umask);
+                if (r != -EADDRINUSE || attempt > 0)
+                        break;
+                /* Something is there.  Only a socket nobody listens on any more (a daemon that
+                 * was killed) is replaced: unlinking a live daemon's socket would silently cut
+                 * every client off from it, and never some other kind of file. */
+                if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+                        break;
+                r = varlink_socket_probe(path);
+                if (r != 0)
+                        return r > 0 ? -EADDRINUSE : r;
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return -errno;
+        }
         if (r < 0)
                 return r;
         if (listen(fd, SOMAXCONN) < 0)
