@@ -48,6 +48,10 @@ static int call_failed(const char *what, int r, const char *error, struct json_o
                         portctl_error("%s: permission denied: %s", what, json_object_get_string(p));
                 else if (streq(error, SERVICES_INTERFACE ".PermissionDenied"))
                         portctl_error("%s: permission denied (only root may do this)", what);
+                else if (streq(error, SERVICES_INTERFACE ".CallerUnidentified"))
+                        portctl_error("%s: portd cannot tell which scope this process is in (has the "
+                                      "process that opened the connection exited?)",
+                                what);
                 else if (parameters && json_object_object_get_ex(parameters, "message", &p))
                         portctl_error("%s: %s: %s", what, error, json_object_get_string(p));
                 else

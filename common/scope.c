@@ -375,7 +375,8 @@ int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret)
         }
 
         /* Needs ptrace-read access to the process: a daemon that lacks it sees no namespace, and
-         * NetworkNamespace= scopes do not match. */
+         * the caller stays unknown to NetworkNamespace= scopes (the daemon then refuses to answer
+         * it rather than guess the host). */
         if (fstatat(dir, "ns/net", &st, 0) >= 0) {
                 c.has_netns = true;
                 c.netns_dev = (uint64_t) st.st_dev;

@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 
+#include "caller.h"
 #include "daemon.h"
 #include "log.h"
 #include "snapshot.h"
@@ -393,69 +394,65 @@ void scopes_commit(Manager *m, ScopeState *scopes, size_t n_scopes)
 
 /* What a connection knows about its peer: read once, matched again when the scopes change. */
 typedef struct ConnectionScope {
-        ScopeCaller caller;
-        bool unknown;               /* its process could not be identified: the host's view, no changes */
+        Caller caller;
         uint64_t scopes_generation; /* of the match below; 0: never matched */
         ScopeState *scope;
+        bool placed; /* with the match: whether the caller could be told apart for these scopes */
 } ConnectionScope;
 
 static void connection_scope_free(void *p)
 {
         ConnectionScope *cs = p;
 
-        scope_caller_done(&cs->caller);
+        caller_done(&cs->caller);
         free(cs);
 }
 
-/* The peer's pidfd, or -EOPNOTSUPP on a kernel without SO_PEERPIDFD (before 6.5), where the PID
- * alone is used: it is the one that connected, and only a peer that exits at once can race us.
- * Any other failure leaves the peer unidentified: /proc/PID may then be another process. */
-static int connection_peer_pidfd(VarlinkConnection *conn, pid_t pid)
-{
-        int pidfd = varlink_connection_get_peer_pidfd(conn);
-
-        if (pidfd < 0 && pidfd != -EOPNOTSUPP)
-                log_debug_errno(
-                        pidfd, "Cannot pin PID %d with SO_PEERPIDFD: %m, not reading /proc.", (int) pid);
-        return pidfd;
-}
-
-static ConnectionScope *connection_scope_get(VarlinkConnection *conn)
+static int connection_scope_get(VarlinkConnection *conn, ConnectionScope **ret)
 {
         ConnectionScope *cs = varlink_connection_get_userdata(conn);
-        struct ucred ucred = {};
-        int pidfd, r;
+        int r;
 
-        if (cs)
-                return cs;
-        cs = calloc(1, sizeof(ConnectionScope));
-        if (!cs)
-                return NULL;
-        (void) varlink_connection_get_peer_credentials(conn, &ucred);
-        pidfd = connection_peer_pidfd(conn, ucred.pid);
-        if (pidfd < 0 && pidfd != -EOPNOTSUPP) {
-                cs->unknown = true;
-                r = pidfd;
-        } else {
-                r = scope_caller_from_pid((int) ucred.pid, pidfd, &cs->caller);
-                safe_close(pidfd);
+        if (!cs) {
+                cs = calloc(1, sizeof(ConnectionScope));
+                if (!cs)
+                        return -ENOMEM;
+                r = caller_identify(conn, &cs->caller);
+                if (r < 0) {
+                        free(cs);
+                        return r;
+                }
+                if (cs->caller.where.cgroup_unbounded)
+                        log_debug("PID %d is in a cgroup deeper than %d levels or longer than %d bytes: it "
+                                  "matches no scope, answering from the host's catalog.",
+                                (int) cs->caller.ucred.pid, SCOPE_CGROUP_DEPTH_MAX, SCOPE_CGROUP_PATH_MAX);
+                varlink_connection_set_userdata(conn, cs, connection_scope_free);
         }
-        if (r == -ENOMEM) {
-                free(cs);
-                return NULL;
+        *ret = cs;
+        return 0;
+}
+
+/* Whether what is known of the caller decides its scope.  A caller that matches no scope gets the
+ * host's answers, so "matches none" must be known, not guessed: a process that exited before it
+ * could be read (connect, fork, exit: its child calls), or whose cgroup or network namespace cannot
+ * be read while some scope matches on it, might belong to a scope, and gets an error instead (the
+ * NSS module answers UNAVAIL, files answers from the caller's own /etc/services). */
+static bool caller_placed(const Manager *m, const Caller *c)
+{
+        bool by_cgroup = false, by_netns = false;
+
+        if (c->error < 0)
+                return false;
+        for (size_t i = 0; i < m->n_scopes; i++) {
+                by_cgroup = by_cgroup || m->scopes[i].definition->n_cgroups > 0;
+                by_netns = by_netns || m->scopes[i].definition->n_netns > 0;
         }
-        if (r < 0) {
-                /* An unknown caller matches no scope: it gets the host's answers. */
-                cs->unknown = true;
-                log_debug_errno(r, "Cannot tell the scope of PID %d: %m, answering from the host's catalog.",
-                        (int) ucred.pid);
-        }
-        if (cs->caller.cgroup_unbounded)
-                log_debug("PID %d is in a cgroup deeper than %d levels or longer than %d bytes: it matches "
-                          "no scope, answering from the host's catalog.",
-                        (int) ucred.pid, SCOPE_CGROUP_DEPTH_MAX, SCOPE_CGROUP_PATH_MAX);
-        varlink_connection_set_userdata(conn, cs, connection_scope_free);
-        return cs;
+        /* A cgroup beyond the bounds was read, and is known to match no scope. */
+        if (by_cgroup && !c->where.cgroup && !c->where.cgroup_unbounded)
+                return false;
+        if (by_netns && !c->where.has_netns)
+                return false;
+        return true;
 }
 
 int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret)
@@ -469,19 +466,27 @@ int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState
                 return 0;
         }
 
-        cs = connection_scope_get(conn);
-        if (!cs)
-                return -ENOMEM;
+        r = connection_scope_get(conn, &cs);
+        if (r < 0)
+                return r;
 
         if (cs->scopes_generation != m->scopes_generation) {
                 cs->scope = NULL;
-                for (size_t i = 0; i < m->n_scopes && !cs->scope && !cs->unknown; i++)
-                        if (scope_definition_matches(m->scopes[i].definition, &cs->caller))
+                cs->placed = caller_placed(m, &cs->caller);
+                for (size_t i = 0; i < m->n_scopes && !cs->scope && cs->placed; i++)
+                        if (scope_definition_matches(m->scopes[i].definition, &cs->caller.where))
                                 cs->scope = &m->scopes[i];
                 cs->scopes_generation = m->scopes_generation;
-                log_debug("Caller in cgroup '%s' gets scope '%s'.", cs->caller.cgroup ?: "?",
-                        cs->scope ? cs->scope->name : "(host)");
+                if (cs->placed)
+                        log_debug("Caller in cgroup '%s' gets scope '%s'.", cs->caller.where.cgroup ?: "?",
+                                cs->scope ? cs->scope->name : "(host)");
+                else
+                        log_debug("Caller PID %d (uid %u) cannot be placed in or out of the scopes, "
+                                  "answering with an error.",
+                                (int) cs->caller.ucred.pid, (unsigned) cs->caller.ucred.uid);
         }
+        if (!cs->placed)
+                return -ESRCH;
 
         ScopeState *s = cs->scope;
         if (s && (!s->catalog || !s->snapshot)) {
@@ -505,7 +510,6 @@ int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState
 
 int manager_check_host_caller(Manager *m, VarlinkConnection *conn)
 {
-        ConnectionScope *cs = NULL;
         struct ucred ucred = {};
         ScopeState *scope = NULL;
         int pidfd, r;
@@ -516,20 +520,15 @@ int manager_check_host_caller(Manager *m, VarlinkConnection *conn)
                 return r;
         if (r < 0 || scope)
                 return -EPERM;
-        if (m->n_scopes > 0) {
-                cs = varlink_connection_get_userdata(conn);
-                if (!cs || cs->unknown)
-                        return -EPERM;
-        }
 
         /* Root in a container that sees our socket (a bind mount of /run/portd) is root in its own
          * user or PID namespace, not the host's administrator.  Looked at only here, on the few
          * methods that change state, with a pidfd of its own (the lookups' one is closed). */
         (void) varlink_connection_get_peer_credentials(conn, &ucred);
-        pidfd = connection_peer_pidfd(conn, ucred.pid);
+        pidfd = caller_peer_pidfd(conn);
         if (pidfd == -EMFILE || pidfd == -ENFILE)
                 return pidfd; /* not known now: neither allowed nor denied */
-        if (pidfd < 0 && pidfd != -EOPNOTSUPP)
+        if (pidfd < 0)
                 return -EPERM;
         r = scope_pid_in_own_namespaces((int) ucred.pid, pidfd);
         safe_close(pidfd);

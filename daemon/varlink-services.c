@@ -23,6 +23,7 @@
 #define ERROR_PERMISSION_DENIED SERVICES_INTERFACE ".PermissionDenied"
 #define ERROR_RELOAD_FAILED     SERVICES_INTERFACE ".ReloadFailed"
 #define ERROR_OVERRIDE_FAILED   SERVICES_INTERFACE ".OverrideFailed"
+#define ERROR_CALLER_UNIDENTIFIED SERVICES_INTERFACE ".CallerUnidentified"
 
 /* Far above any real name (the longest in the IANA registry has 74 bytes) and far below the
  * message limit. */
@@ -241,12 +242,16 @@ static int reply_oom(VarlinkConnection *conn)
 }
 
 /* Only -ENOMEM is out of memory: a scope whose catalog cannot be built was logged with its own
- * error, and its callers are closed on (they fall back to their next source). */
+ * error, and its callers are closed on (they fall back to their next source).  A caller that
+ * cannot be placed in or out of the scopes (-ESRCH) is told so: never the host's view, which might
+ * not be its own; the NSS module answers UNAVAIL on any error. */
 #define CALLER_VIEW_OR_REPLY(m, conn, view)                                                                 \
         do {                                                                                                \
                 int _r_ = caller_view((m), (conn), (view));                                                 \
                 if (_r_ == -ENOMEM)                                                                         \
                         return reply_oom(conn);                                                             \
+                if (_r_ == -ESRCH)                                                                          \
+                        return varlink_connection_error(conn, ERROR_CALLER_UNIDENTIFIED, NULL);             \
                 if (_r_ < 0)                                                                                \
                         return _r_;                                                                         \
         } while (0)

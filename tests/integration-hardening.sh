@@ -62,8 +62,93 @@ scenario_second_daemon() {
         finish
 }
 
+# scope_call CGROUP_DIR MODE METHOD PARAMS: one varlink call from a process in CGROUP_DIR; MODE
+# "live" calls from the process that connected, "orphan" connects, forks, lets the connecting
+# process exit (and be reaped) and calls from the child.  Prints the reply.
+scope_call() {
+        local dir=$1
+        shift
+        (echo "$BASHPID" >"$dir/cgroup.procs" && exec "$PYTHON" -c '
+import json, os, socket, sys, time
+sock, mode, method, params = sys.argv[1:5]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock)
+if mode == "orphan":
+    parent = os.getpid()
+    if os.fork() > 0:
+        os._exit(0)
+    for _ in range(500):
+        if not os.path.exists("/proc/%d" % parent):
+            break
+        time.sleep(0.01)
+    else:
+        print("the connecting process was not reaped")
+        sys.exit(1)
+s.sendall(json.dumps({"method": method, "parameters": json.loads(params)}).encode() + b"\0")
+buf = b""
+while not buf.endswith(b"\0"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buf += chunk
+print(buf.rstrip(b"\0").decode() or "EOF")
+' "$SOCK" "$@")
+}
+
+# A caller whose connecting process has exited (connect, fork, exit: the child calls) cannot be
+# placed in or out of the scopes: it gets an error, never the host's catalog.
+scenario_exiting_caller() {
+        [ "$(id -u)" -eq 0 ] || skip "moving a process into a cgroup needs root"
+        local mount dir path out
+        mount=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+        [ -n "$mount" ] || skip "no cgroup2 hierarchy"
+        dir=$mount/portd-hard-$$
+        mkdir "$dir" 2>/dev/null || skip "cannot create a cgroup below '$mount'"
+        CGROUP_DIR=$dir
+        cleanup() {
+                stop_daemon quiet
+                rmdir "$CGROUP_DIR" 2>/dev/null
+                rm -rf "$TMP"
+        }
+        path=$( (echo "$BASHPID" >"$dir/cgroup.procs" && sed -n 's/^0:://p' "/proc/$BASHPID/cgroup"))
+        [ -n "$path" ] || skip "cannot move a process into '$dir'"
+
+        printf 'ssh 22/tcp\nhttp 80/tcp www\n' >"$ROOT/etc/services"
+        mkdir -p "$ROOT/etc/portd/scopes/red.d"
+        printf '[Match]\nCgroup=%s\n' "$path" >"$ROOT/etc/portd/scopes/red.scope"
+        printf 'ssh 2222/tcp\n' >"$ROOT/etc/portd/scopes/red.d/10-red.conf"
+        start_daemon
+
+        local by_name='{"name":"ssh","protocol":"tcp"}'
+        out=$(scope_call "$dir" live io.portd.Services.GetServiceByName "$by_name")
+        [[ "$out" == *'"port":2222'* ]] && pass "a live caller in the scope gets the scope's answer" ||
+                fail "a live caller in the scope: $out"
+        out=$(portctl --json lookup ssh tcp)
+        [[ "$out" == *'"port":22'* ]] && pass "a caller outside the scopes gets the host's answer" ||
+                fail "outside the scopes: $out"
+        for method in GetServiceByName GetServiceByPort GetSnapshot Status Verify; do
+                local params='{}'
+                [ "$method" = GetServiceByName ] && params=$by_name
+                [ "$method" = GetServiceByPort ] && params='{"port":22,"protocol":"tcp"}'
+                out=$(scope_call "$dir" orphan "io.portd.Services.$method" "$params")
+                if [[ "$out" == *'"error":"io.portd.Services.CallerUnidentified"'* ]]; then
+                        pass "$method from a caller whose connecting process exited: CallerUnidentified"
+                else
+                        fail "$method from a caller whose connecting process exited: ${out:0:200}"
+                fi
+        done
+        # Without scopes nobody needs to be identified: the same caller gets the host's answer.
+        rm -r "$ROOT/etc/portd/scopes"
+        portctl reload
+        out=$(scope_call "$dir" orphan io.portd.Services.GetServiceByName "$by_name")
+        [[ "$out" == *'"port":22'* ]] && pass "without scopes, the same caller gets the host's answer" ||
+                fail "without scopes: $out"
+        finish
+}
+
 case "$scenario" in
 second-daemon) scenario_second_daemon ;;
+exiting-caller) scenario_exiting_caller ;;
 *)
         say "unknown scenario '$scenario'"
         exit 1
