@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The varlink server on sd-event.  Every client is untrusted: input and output are bounded,
- * idle connections expire, one UID cannot take all connection slots, and a client that speaks
- * anything but varlink loses its own connection without disturbing the others. */
+ * idle connections expire, connection slots are shared fairly among UIDs (however many one person
+ * has), and a client that speaks anything but varlink loses its own connection without disturbing
+ * the others. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -920,6 +921,38 @@ static int connection_on_timer(sd_event_source *source, uint64_t usec, void *use
         return 0;
 }
 
+/* The users' slots are full and a connection of a UID holding `count` of them arrives.  A cap
+ * per UID alone cannot protect the users from each other: one person owns many UIDs (a
+ * subordinate range of 65,536 for containers; root in a user namespace can switch between them),
+ * and 126 UIDs at 32 each filled every slot.  Grouping UIDs by owner (/etc/subuid) would miss the
+ * ranges that are not listed there (a container manager's own), and a per-UID cap small enough
+ * for 65,536 UIDs would leave none for a busy one.  So the slots are shared max-min fairly instead:
+ * a newcomer takes the slot of the UID that holds the most, if it holds more than the newcomer,
+ * closing that UID's connection with the oldest activity.  Whatever the number of UIDs, a UID with
+ * fewer connections than the heaviest always gets in; a flood only evicts its own connections
+ * (they are the heaviest and the oldest: a lookup's connection lives for one call), and many UIDs
+ * flooding share the slots among themselves and the UIDs that arrive.  Equal holders do not evict
+ * each other, so the slots settle instead of churning.  Both scans are linear in the connections
+ * (at most 4096) and happen only when the users' slots are full. */
+static bool server_make_room(VarlinkServer *s, unsigned count)
+{
+        VarlinkConnection *victim = NULL;
+        const UidCount *heaviest = NULL;
+
+        for (size_t i = 0; i < s->n_uids; i++)
+                if (s->uids[i].uid != 0 && (!heaviest || s->uids[i].count > heaviest->count))
+                        heaviest = s->uids + i;
+        if (!heaviest || heaviest->count <= count)
+                return false;
+        for (VarlinkConnection *c = s->connections; c; c = c->next)
+                if (c->ucred.uid == heaviest->uid && (!victim || c->last_activity < victim->last_activity))
+                        victim = c;
+        if (!victim)
+                return false;
+        connection_disconnect(victim);
+        return true;
+}
+
 static int server_add_connection(VarlinkServer *s, int fd)
 {
         VarlinkConnection *c;
@@ -941,8 +974,9 @@ static int server_add_connection(VarlinkServer *s, int fd)
         }
         if (ucred.uid != 0) {
                 UidCount *u = uid_find(s, ucred.uid);
-                if (s->n_connections >= s->limits.connections_max - s->limits.connections_root_reserve ||
-                        (u && u->count >= s->limits.connections_per_uid_max)) {
+                if ((u && u->count >= s->limits.connections_per_uid_max) ||
+                        (s->n_connections >= s->limits.connections_max - s->limits.connections_root_reserve &&
+                                !server_make_room(s, u ? u->count : 0))) {
                         safe_close(fd);
                         return -EBUSY;
                 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A generic varlink server on sd-event: listening socket, connections with bounded buffers,
- * idle timeouts and per-UID caps, a method table, and org.varlink.service built in.  The
- * io.portd.* interfaces register their methods here; the wire format is common/varlink-wire.h. */
+ * idle timeouts, per-UID caps and fair sharing of the slots, a method table, and
+ * org.varlink.service built in.  The io.portd.* interfaces register their methods here; the wire
+ * format is common/varlink-wire.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -29,7 +30,10 @@ typedef struct VarlinkServerLimits {
          * (each connection may hold its socket and one fd queued for sending), at most 4096. */
         unsigned connections_max;
         unsigned connections_root_reserve; /* slots only UID 0 may take: connections_max / 8, 1..64 */
-        unsigned connections_per_uid_max;  /* per non-root UID: 32 (root is only bound by connections_max) */
+        /* per non-root UID: 32 (root is only bound by connections_max).  When the users' slots are
+         * all taken, a UID holding fewer than the heaviest UID takes the oldest connection of that
+         * one (max-min fair sharing: many UIDs of one person cannot starve the others). */
+        unsigned connections_per_uid_max;
 } VarlinkServerLimits;
 
 /* A method.  parameters is the call's "parameters" object (an empty object when the call had

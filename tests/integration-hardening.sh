@@ -146,9 +146,54 @@ scenario_exiting_caller() {
         finish
 }
 
+# Finding 6: one person with many UIDs (a subordinate range) fills every users' slot, at the full
+# scale of the default limits: 130 UIDs x 32 connections for 4,032 slots.  A new UID's lookups,
+# through portctl and through glibc with the NSS module over varlink, are all answered.
+scenario_many_uids() {
+        [ "$(id -u)" -eq 0 ] || skip "connecting as 130 users needs root"
+        need_tool setpriv
+        need_tool prlimit
+        need_nss
+        : "${HOSTILE:?}"
+        cp "$DATA_DIR/services.netbase" "$ROOT/etc/services"
+        # 2 x 4096 + 64 descriptors: the default 4096 connections, of which 64 are root's.
+        start_daemon_wrapped prlimit --nofile=16384:16384 --
+        local marker=$TMP/uids.marker opened kept out i ok=0 nss_ok=0 fds
+        "$HOSTILE" uids "$SOCK" 300000 130 32 "$marker" $((60 * scale)) >"$TMP/uids.out" 2>&1 &
+        local flood=$!
+        for ((i = 0; i < 3000 * scale; i++)); do
+                [ -s "$marker" ] && break
+                sleep 0.01
+        done
+        read -r opened kept <"$marker"
+        fds=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
+        if [ "${opened:-0}" -ge 4100 ] && [ "$fds" -ge 4032 ]; then
+                pass "130 users opened $opened connections; the daemon holds $fds descriptors (every users' slot)"
+        else
+                fail "the flood did not fill the slots: opened ${opened:-?}, kept ${kept:-?}, $fds descriptors"
+        fi
+        for ((i = 0; i < 20; i++)); do
+                setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTCTL" --socket "$SOCK" lookup ssh                         >/dev/null 2>"$TMP/err" && ok=$((ok + 1))
+                out=$(PORTD_NSS_NO_SNAPSHOT=1 with_nss setpriv --reuid=65534 --regid=65534 --clear-groups \
+                        getent -s services:portd services ssh 2>&1) && [[ "$out" =~ ^ssh\ +22/tcp ]] &&
+                        nss_ok=$((nss_ok + 1))
+        done
+        [ "$ok" -eq 20 ] && pass "a new user's 20 lookups through portctl are all answered" ||
+                fail "a new user's lookups through portctl: $ok of 20 answered ($(cat "$TMP/err"))"
+        [ "$nss_ok" -eq 20 ] && pass "a new user's 20 lookups through glibc and the NSS module over varlink are all answered" ||
+                fail "a new user's lookups through glibc over varlink: $nss_ok of 20 answered (last: '$out')"
+        fds=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
+        [ "$fds" -le 4200 ] && pass "the daemon still holds at most its cap ($fds descriptors)" ||
+                fail "the daemon holds $fds descriptors"
+        kill -TERM "$flood"
+        wait "$flood"
+        finish
+}
+
 case "$scenario" in
 second-daemon) scenario_second_daemon ;;
 exiting-caller) scenario_exiting_caller ;;
+many-uids) scenario_many_uids ;;
 *)
         say "unknown scenario '$scenario'"
         exit 1

@@ -903,15 +903,18 @@ static void test_root_reserve(void **state)
         if (geteuid() != 0)
                 skip();
 
-        /* Three users with 3 connections each would take all 8 slots; the last 2 stay root's. */
+        /* Three users with 3 connections each would take all 8 slots; the last 2 stay root's.  The
+         * 6 users' slots are shared fairly: the third user takes one slot from each of the others
+         * (3, 3 -> 2, 2) and is refused only its third, where all hold 2. */
         assert_int_equal(pipe(sync), 0);
         for (int k = 0; k < 3; k++) {
                 int served = -1;
                 pids[k] = hold_connections_as(srv, 65534 - (uid_t) k, 3, sync[1]);
                 assert_int_equal(read(sync[0], &served, sizeof(served)), (ssize_t) sizeof(served));
+                assert_int_equal(served, k < 2 ? 3 : 2);
                 total += served;
         }
-        assert_int_equal(total, 6);
+        assert_int_equal(total, 8);
         assert_int_equal(count_served(srv, 3), 2);
         for (int k = 0; k < 3; k++) {
                 kill(pids[k], SIGKILL);
