@@ -184,13 +184,31 @@ static int stdout_flush(const char *what)
         return PORTCTL_EXIT_OK;
 }
 
+/* A name from a reply as the bytes it stands for (name-escape.h); NULL when out of memory. */
+static char *name_bytes(const char *escaped)
+{
+        char *b = strdup(escaped);
+
+        if (b)
+                name_unescape_to(b, b); /* never longer */
+        return b;
+}
+
+static void strv_freep(char ***l)
+{
+        for (char **p = *l; p && *p; p++)
+                free(*p);
+        free(*l);
+}
+
 /* The services as a services(5) file, each line as catalog_export() writes it, so that the text
- * hashes to the daemon's digest. */
+ * hashes to the daemon's digest: with the names' bytes, as glibc would read them from the file. */
 static int print_services_file(struct json_object *services)
 {
         for (size_t i = 0; i < json_object_array_length(services); i++) {
                 struct json_object *s = json_object_array_get_idx(services, i), *aliases = NULL;
-                _cleanup_free_ const char **list = NULL;
+                _cleanup_(strv_freep) char **list = NULL;
+                _cleanup_free_ char *name = NULL, *protocol = NULL;
                 size_t n = 0;
                 int64_t port = json_int_field(s, "port");
 
@@ -201,14 +219,17 @@ static int print_services_file(struct json_object *services)
                 if (json_object_object_get_ex(s, "aliases", &aliases) && json_object_is_type(aliases, json_type_array))
                         n = json_object_array_length(aliases);
                 list = calloc(n + 1, sizeof(char *));
-                if (!list) {
+                name = name_bytes(json_string_field(s, "name"));
+                protocol = name_bytes(json_string_field(s, "protocol"));
+                bool oom = !list || !name || !protocol;
+                for (size_t j = 0; !oom && j < n; j++)
+                        oom = !(list[j] = name_bytes(
+                                        json_object_get_string(json_object_array_get_idx(aliases, j)) ?: ""));
+                if (oom) {
                         portctl_error("out of memory");
                         return PORTCTL_EXIT_ERROR;
                 }
-                for (size_t j = 0; j < n; j++)
-                        list[j] = json_object_get_string(json_object_array_get_idx(aliases, j)) ?: "";
-                if (service_line_write(stdout, json_string_field(s, "name"), (uint16_t) port,
-                            json_string_field(s, "protocol"), list, n) < 0)
+                if (service_line_write(stdout, name, (uint16_t) port, protocol, (const char **) list, n) < 0)
                         break; /* reported below */
         }
         return stdout_flush("list");
@@ -240,10 +261,21 @@ static int lookup_offline(const PortctlContext *ctx, struct json_object *paramet
         if (load_offline(ctx, &c) < 0)
                 return PORTCTL_EXIT_ERROR;
 
-        if (json_object_object_get_ex(parameters, "protocol", &protocol))
-                p = json_object_get_string(protocol);
-        if (json_object_object_get_ex(parameters, "name", &name))
-                e = catalog_lookup_by_name(c, json_object_get_string(name), p);
+        /* The parameters as they would go to the daemon, escaped: the catalog has the bytes. */
+        _cleanup_free_ char *protocol_b = NULL, *name_b = NULL;
+        if (json_object_object_get_ex(parameters, "protocol", &protocol) &&
+                !(p = protocol_b = name_bytes(json_object_get_string(protocol)))) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (json_object_object_get_ex(parameters, "name", &name)) {
+                name_b = name_bytes(json_object_get_string(name));
+                if (!name_b) {
+                        portctl_error("out of memory");
+                        return PORTCTL_EXIT_ERROR;
+                }
+                e = catalog_lookup_by_name(c, name_b, p);
+        }
         else if (json_object_object_get_ex(parameters, "port", &port))
                 e = catalog_lookup_by_port(c, (uint16_t) json_object_get_int(port), p);
         if (!e)
@@ -292,7 +324,7 @@ static int add_protocol(struct json_object *parameters, int argc, char **argv, i
 {
         if (argc <= index)
                 return 0;
-        if (json_object_object_add(parameters, "protocol", json_object_new_string(argv[index])) < 0)
+        if (json_add(parameters, "protocol", json_string_escaped(argv[index], NAME_ESCAPE_BACKSLASH)) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -307,7 +339,8 @@ int verb_lookup(int argc, char **argv, const PortctlContext *ctx)
         }
 
         parameters = json_object_new_object();
-        if (!parameters || json_object_object_add(parameters, "name", json_object_new_string(argv[1])) < 0 ||
+        /* Names travel escaped (name-escape.h): any bytes a services file may hold can be asked for. */
+        if (!parameters || json_add(parameters, "name", json_string_escaped(argv[1], NAME_ESCAPE_BACKSLASH)) < 0 ||
                 add_protocol(parameters, argc, argv, 2) < 0) {
                 portctl_error("out of memory");
                 return PORTCTL_EXIT_ERROR;
@@ -349,8 +382,7 @@ int verb_port(int argc, char **argv, const PortctlContext *ctx)
 
         parameters = json_object_new_object();
         if (!parameters || json_object_object_add(parameters, "port", json_object_new_int((int) port)) < 0 ||
-                (protocol && json_object_object_add(
-                                     parameters, "protocol", json_object_new_string(protocol)) < 0) ||
+                (protocol && json_add(parameters, "protocol", json_string_escaped(protocol, NAME_ESCAPE_BACKSLASH)) < 0) ||
                 add_protocol(parameters, argc, argv, 2) < 0) {
                 portctl_error("out of memory");
                 return PORTCTL_EXIT_ERROR;

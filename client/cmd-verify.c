@@ -9,6 +9,7 @@
 
 #include "catalog-json.h"
 #include "catalog.h"
+#include "json-util.h"
 #include "portctl.h"
 #include "scope.h"
 #include "util.h"
@@ -91,11 +92,11 @@ static struct json_object *scope_findings_to_json(struct json_object *o, const S
                         json_object_put(d);
                         goto fail;
                 }
-                if (json_object_object_add(d, "file", json_object_new_string(f[i].file)) < 0 ||
+                if (json_object_object_add(d, "file", json_string_escaped(f[i].file, 0)) < 0 ||
                         json_object_object_add(d, "line", json_object_new_int64(f[i].line)) < 0 ||
                         json_object_object_add(d, "level",
                                 json_object_new_string(diagnostic_level_to_string(f[i].level))) < 0 ||
-                        json_object_object_add(d, "message", json_object_new_string(f[i].message)) < 0)
+                        json_object_object_add(d, "message", json_string_escaped(f[i].message, 0)) < 0)
                         goto fail;
                 if (key && json_object_object_get_ex(o, key, &count))
                         json_object_set_int64(count, json_object_get_int64(count) + 1);

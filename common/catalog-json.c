@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* JSON forms of catalog objects: the one place that names the fields of a Service, a shadow
- * and a diagnostic, for the daemon's varlink replies and for portctl --json alike. */
+ * and a diagnostic, for the daemon's varlink replies and for portctl --json alike.  Names are
+ * escaped (name-escape.h), so that any bytes glibc accepts in a file still make valid JSON. */
 
 #include "catalog-json.h"
+#include "json-util.h"
 #include "util.h"
 
 static struct json_object *source_to_json(const char *file, uint32_t line)
@@ -10,7 +12,7 @@ static struct json_object *source_to_json(const char *file, uint32_t line)
         struct json_object *o = json_object_new_object();
         if (!o)
                 return NULL;
-        json_object_object_add(o, "file", json_object_new_string(file));
+        json_object_object_add(o, "file", json_string_escaped(file, 0));
         json_object_object_add(o, "line", json_object_new_int64(line));
         return o;
 }
@@ -25,11 +27,11 @@ struct json_object *service_entry_to_json(const Catalog *c, const ServiceEntry *
                 return NULL;
         }
         for (size_t i = 0; i < e->n_aliases; i++)
-                json_object_array_add(aliases, json_object_new_string(e->aliases[i]));
+                json_object_array_add(aliases, json_string_escaped(e->aliases[i], NAME_ESCAPE_BACKSLASH));
 
-        json_object_object_add(o, "name", json_object_new_string(e->name));
+        json_object_object_add(o, "name", json_string_escaped(e->name, NAME_ESCAPE_BACKSLASH));
         json_object_object_add(o, "port", json_object_new_int(e->port));
-        json_object_object_add(o, "protocol", json_object_new_string(e->protocol));
+        json_object_object_add(o, "protocol", json_string_escaped(e->protocol, NAME_ESCAPE_BACKSLASH));
         json_object_object_add(o, "aliases", aliases);
         json_object_object_add(o, "source",
                         source_to_json(e->source < c->n_sources ? c->sources[e->source].path : "", e->line));
@@ -48,11 +50,11 @@ struct json_object *snapshot_entry_to_json(const Snapshot *s, const SnapshotEntr
         for (uint32_t i = 0; i < e->n_aliases; i++) {
                 const char *a = snapshot_entry_alias(s, e, i);
                 if (a)
-                        json_object_array_add(aliases, json_object_new_string(a));
+                        json_object_array_add(aliases, json_string_escaped(a, NAME_ESCAPE_BACKSLASH));
         }
-        json_object_object_add(o, "name", json_object_new_string(e->name));
+        json_object_object_add(o, "name", json_string_escaped(e->name, NAME_ESCAPE_BACKSLASH));
         json_object_object_add(o, "port", json_object_new_int(e->port));
-        json_object_object_add(o, "protocol", json_object_new_string(e->protocol));
+        json_object_object_add(o, "protocol", json_string_escaped(e->protocol, NAME_ESCAPE_BACKSLASH));
         json_object_object_add(o, "aliases", aliases);
         json_object_object_add(o, "source", source_to_json(e->source, e->line));
         return o;
@@ -110,10 +112,10 @@ struct json_object *catalog_diagnostics_to_json(const Catalog *c)
                 if (!j)
                         continue;
                 json_object_object_add(j, "file",
-                                json_object_new_string(d->source < c->n_sources ? c->sources[d->source].path : ""));
+                                json_string_escaped(d->source < c->n_sources ? c->sources[d->source].path : "", 0));
                 json_object_object_add(j, "line", json_object_new_int64(d->line));
                 json_object_object_add(j, "level", json_object_new_string(diagnostic_level_to_string(d->level)));
-                json_object_object_add(j, "message", json_object_new_string(d->message));
+                json_object_object_add(j, "message", json_string_escaped(d->message, 0));
                 json_object_array_add(list, j);
                 errors += d->level == DIAGNOSTIC_ERROR;
                 warnings += d->level == DIAGNOSTIC_WARNING;

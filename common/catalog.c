@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "catalog.h"
+#include "name-escape.h"
 #include "catalog-export.h"
 #include "overrides.h"
 #include "util.h"
@@ -502,6 +503,32 @@ static int _printf_(5, 6) builder_diagnose(CatalogBuilder *b, DiagnosticLevel le
         return 0;
 }
 
+/* glibc takes any bytes but white space as a name, and so do we (the snapshot carries them as they
+ * are), but varlink is JSON: there such a name is escaped (name-escape.h), which whoever reads it
+ * there must know.  A warning, with the line, not an error: the entry is served. */
+static int builder_diagnose_unplain(CatalogBuilder *b, uint32_t source, const ServiceEntry *e)
+{
+        const char *what = NULL;
+
+        if (!name_is_plain(e->name, NAME_ESCAPE_BACKSLASH))
+                what = e->name;
+        else if (!name_is_plain(e->protocol, NAME_ESCAPE_BACKSLASH))
+                what = e->protocol;
+        for (size_t i = 0; !what && i < e->n_aliases; i++)
+                if (!name_is_plain(e->aliases[i], NAME_ESCAPE_BACKSLASH))
+                        what = e->aliases[i];
+        if (!what)
+                return 0;
+
+        _cleanup_free_ char *shown = name_escape(what, NAME_ESCAPE_BACKSLASH);
+        if (!shown)
+                return -ENOMEM;
+        return builder_diagnose(b, DIAGNOSTIC_WARNING, source, e->line,
+                "'%s' is not plain UTF-8 (bytes that are not, control characters or a backslash): "
+                "served as it is through the NSS module, with those bytes as \\xNN over varlink",
+                shown);
+}
+
 static int builder_add_shadow(CatalogBuilder *b, const ServiceEntry *e, uint32_t source, uint32_t by_source,
                 uint32_t by_line, bool removed)
 {
@@ -606,6 +633,11 @@ int catalog_build(ServicesFile *const *files, size_t n_files, Catalog **ret)
                 for (size_t j = 0; j < f->n_diagnostics; j++) {
                         r = builder_diagnose(&b, DIAGNOSTIC_ERROR, (uint32_t) i, f->diagnostics[j].line, "%s",
                                         f->diagnostics[j].message);
+                        if (r < 0)
+                                goto out;
+                }
+                for (size_t j = 0; j < f->n_entries; j++) {
+                        r = builder_diagnose_unplain(&b, (uint32_t) i, &f->entries[j]);
                         if (r < 0)
                                 goto out;
                 }

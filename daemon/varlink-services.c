@@ -130,18 +130,37 @@ typedef struct ParameterSpec {
         size_t min, max; /* string length bounds */
 } ParameterSpec;
 
-typedef union ParameterValue {
-        const char *string;        /* NULL when an optional one is absent or null */
-        int port;                  /* -1 when absent */
-        int boolean;               /* -1 when absent */
-        struct json_object *array; /* PARAMETER_STRINGS, borrowed; NULL when absent */
+typedef struct ParameterValue {
+        union {
+                /* NULL when an optional one is absent or null.  Names travel escaped (see
+                 * name-escape.h): this is the string with its \xNN escapes turned back into
+                 * bytes, as the files have them. */
+                const char *string;
+                int port;                  /* -1 when absent */
+                int boolean;               /* -1 when absent */
+                struct json_object *array; /* PARAMETER_STRINGS, borrowed; NULL when absent */
+        };
+        char *unescaped; /* what string points to, when it had escapes */
 } ParameterValue;
+
+typedef struct ParameterValues {
+        ParameterValue *values;
+        size_t n;
+} ParameterValues;
+
+static void parameter_values_done(ParameterValues *v)
+{
+        for (size_t i = 0; i < v->n; i++)
+                free(v->values[i].unescaped);
+}
 
 /* Checks parameters against specs, fills values in the same order; on a bad or unknown parameter
  * sets *ret_bad to its name and returns -EINVAL. */
 static int parameters_parse(struct json_object *parameters, const ParameterSpec *specs, size_t n_specs,
         ParameterValue *values, const char **ret_bad)
 {
+        for (size_t i = 0; i < n_specs; i++)
+                values[i].unescaped = NULL;
         for (size_t i = 0; i < n_specs; i++) {
                 struct json_object *v = NULL;
 
@@ -168,9 +187,19 @@ static int parameters_parse(struct json_object *parameters, const ParameterSpec 
                         const char *s = json_object_get_string(v);
                         size_t l = (size_t) json_object_get_string_len(v);
                         /* "\u0000" in JSON would cut the string short behind our back. */
-                        if (l < specs[i].min || l > specs[i].max || memchr(s, '\0', l))
+                        /* An escaped byte takes four: the bounds are on the bytes it stands for. */
+                        if (l > 4 * specs[i].max || memchr(s, '\0', l))
                                 goto bad;
                         values[i].string = s;
+                        if (memchr(s, '\\', l)) {
+                                values[i].unescaped = malloc(l + 1);
+                                if (!values[i].unescaped)
+                                        return -ENOMEM;
+                                l = (size_t) (name_unescape_to(values[i].unescaped, s) - values[i].unescaped);
+                                values[i].string = values[i].unescaped;
+                        }
+                        if (l < specs[i].min || l > specs[i].max)
+                                goto bad;
                         break;
                 }
                 case PARAMETER_PORT: {
@@ -196,7 +225,8 @@ static int parameters_parse(struct json_object *parameters, const ParameterSpec 
                                 if (!s || !json_object_is_type(s, json_type_string))
                                         goto bad;
                                 size_t l = (size_t) json_object_get_string_len(s);
-                                if (l < specs[i].min || l > specs[i].max ||
+                                /* Escaped, as PARAMETER_STRING: the method checks the bytes. */
+                                if (l < specs[i].min || l > 4 * specs[i].max ||
                                         memchr(json_object_get_string(s), '\0', l))
                                         goto bad;
                         }
@@ -227,9 +257,13 @@ static int parameters_parse(struct json_object *parameters, const ParameterSpec 
 }
 
 #define PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, values)                                          \
+        _cleanup_(parameter_values_done) ParameterValues _values_ = { (values), ELEMENTSOF(specs) };        \
         do {                                                                                                \
                 const char *_bad_ = NULL;                                                                   \
-                if (parameters_parse((parameters), (specs), ELEMENTSOF(specs), (values), &_bad_) < 0)       \
+                int _r_ = parameters_parse((parameters), (specs), ELEMENTSOF(specs), (values), &_bad_);     \
+                if (_r_ == -ENOMEM)                                                                         \
+                        return reply_oom(conn);                                                             \
+                if (_r_ < 0)                                                                                \
                         return varlink_connection_error_invalid_parameter((conn), _bad_);                   \
         } while (0)
 
@@ -460,11 +494,11 @@ static int diagnostic_to_json(
                 return -ENOMEM;
         r = json_add(o, "level", json_object_new_string(level));
         if (r >= 0)
-                r = json_add(o, "file", json_object_new_string(file));
+                r = json_add(o, "file", json_string_escaped(file, 0));
         if (r >= 0)
                 r = json_add(o, "line", json_object_new_int64(line));
         if (r >= 0)
-                r = json_add(o, "message", json_object_new_string(message));
+                r = json_add(o, "message", json_string_escaped(message, 0));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);
@@ -670,7 +704,7 @@ static int source_status_to_json(const SourceState *s, struct json_object **ret)
 
         if (!o)
                 return -ENOMEM;
-        r = json_add(o, "file", json_object_new_string(s->path));
+        r = json_add(o, "file", json_string_escaped(s->path, 0));
         if (r >= 0)
                 r = json_add(o, "layer", json_object_new_string(layer_to_interface_string(s->layer)));
         if (r >= 0)
@@ -751,7 +785,7 @@ static int method_status(
                 r = json_add(reply, "snapshot_size",
                         json_object_new_int64(view.snapshot ? (int64_t) view.snapshot->size : 0));
         if (r >= 0)
-                r = view.scope ? json_add(reply, "scope", json_object_new_string(view.scope->name))
+                r = view.scope ? json_add(reply, "scope", json_string_escaped(view.scope->name, 0))
                                : (json_object_object_add(reply, "scope", NULL) < 0 ? -ENOMEM : 0);
         if (r >= 0)
                 r = json_add(reply, "errors", json_object_new_int64((int64_t) n_errors));
@@ -903,8 +937,17 @@ static int method_set_override(
         size_t n_aliases = v[3].array ? json_object_array_length(v[3].array) : 0;
         if (n_aliases > SERVICE_ALIASES_MAX)
                 return varlink_connection_error_invalid_parameter(conn, "aliases");
+        /* Escaped as names are (name-escape.h); one buffer for all, never longer unescaped. */
+        size_t total = 0;
+        for (size_t i = 0; i < n_aliases; i++)
+                total += (size_t) json_object_get_string_len(json_object_array_get_idx(v[3].array, i)) + 1;
+        _cleanup_free_ char *alias_bytes = malloc(total + 1);
+        if (!alias_bytes)
+                return reply_oom(conn);
+        char *p = alias_bytes;
         for (size_t i = 0; i < n_aliases; i++) {
-                aliases[i] = json_object_get_string(json_object_array_get_idx(v[3].array, i));
+                aliases[i] = p;
+                p = name_unescape_to(p, json_object_get_string(json_object_array_get_idx(v[3].array, i))) + 1;
                 if (!service_name_is_valid(aliases[i]))
                         return varlink_connection_error_invalid_parameter(conn, "aliases");
         }

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "nss-client.h"
+#include "name-escape.h"
 #include "nss-json.h"
 #include "nss-servent.h"
 #include "util.h"
@@ -479,13 +480,14 @@ int nss_service_from_json(const NssJson *j, int object, NssService **ret)
         const char **pointers = (const char **) (service + 1);
         char *strings = (char *) (pointers + n_aliases + 1);
         *service = (NssService){ .port = (uint16_t) t[port].integer, .n_aliases = n_aliases, .aliases = pointers };
+        /* Names come escaped (name-escape.h): the bytes as the file has them, as glibc answers. */
         service->name = strings;
-        strings = stpcpy(strings, t[name].string) + 1;
+        strings = name_unescape_to(strings, t[name].string) + 1;
         service->protocol = strings;
-        strings = stpcpy(strings, t[protocol].string) + 1;
+        strings = name_unescape_to(strings, t[protocol].string) + 1;
         for (size_t i = (size_t) aliases + 1, k = 0; k < n_aliases; k++, i = nss_json_next(j, i)) {
                 pointers[k] = strings;
-                strings = stpcpy(strings, t[i].string) + 1;
+                strings = name_unescape_to(strings, t[i].string) + 1;
         }
         pointers[n_aliases] = NULL;
         *ret = service;
@@ -527,16 +529,33 @@ static int lookup(const NssConfig *cfg, NssJsonWriter *w, NssService **ret_servi
         return r;
 }
 
+/* A name or protocol as the daemon takes it: escaped (name-escape.h), so that a name of any bytes
+ * glibc accepts can be asked for, and the daemon looks up exactly those bytes. */
+static void write_name(NssJsonWriter *w, const char *s)
+{
+        if (name_is_plain(s, NAME_ESCAPE_BACKSLASH)) {
+                nss_json_write_string(w, s);
+                return;
+        }
+        char *e = name_escape(s, NAME_ESCAPE_BACKSLASH);
+        if (!e) {
+                if (w->error >= 0)
+                        w->error = -ENOMEM;
+                return;
+        }
+        nss_json_write_string(w, e);
+        free(e);
+}
+
 /* Ends a lookup call begun by the caller with the optional protocol, and sends it. */
 static int lookup_with_protocol(const NssConfig *cfg, NssJsonWriter *w, const char *protocol,
                 NssService **ret_service)
 {
         if (protocol) {
                 nss_json_write_raw(w, ",\"protocol\":");
-                nss_json_write_string(w, protocol);
+                write_name(w, protocol);
         }
         call_end(w, false);
-        /* A name or protocol that is not UTF-8 cannot be asked for; nor can it be in the catalog. */
         if (w->error < 0) {
                 int r = w->error;
                 free(w->data);
@@ -551,7 +570,7 @@ int nss_client_lookup_name(const NssConfig *cfg, const char *name, const char *p
 
         call_begin(&w, "GetServiceByName");
         nss_json_write_raw(&w, "\"name\":");
-        nss_json_write_string(&w, name);
+        write_name(&w, name);
         return lookup_with_protocol(cfg, &w, protocol, ret_service);
 }
 

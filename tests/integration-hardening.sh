@@ -190,10 +190,85 @@ scenario_many_uids() {
         finish
 }
 
+# Finding 3: names that are not UTF-8, or hold control characters or a backslash (glibc takes any
+# bytes but white space).  glibc's files backend on the merged file is the truth for the NSS module
+# (over varlink and from the snapshot, byte for byte); portctl list, port and lookup work and print
+# them escaped (\xNN), --format services gives the bytes back, verify and status warn with file:line.
+scenario_bad_names() {
+        need_mount_ns
+        need_nss
+        need_tool getent
+        mkdir -p "$ROOT/etc/services.d"
+        printf 'ssh 22/tcp\nhttp 80/tcp www\n' >"$ROOT/etc/services"
+        printf 'caf\xe9 1234/tcp al\xffias\nesc\x1b[31m 1235/udp\nback\\x41slash 1236/tcp b\\\\\nc1\xc2\x9bx 1237/tcp\nok 1238/tcp caf\xc3\xa9\n' \
+                >"$ROOT/etc/services.d/50-bytes.conf"
+        cat "$ROOT/etc/services.d/50-bytes.conf" "$ROOT/etc/services" >"$TMP/expected"
+        {
+                printf 'caf\xe9\ncaf\xe9/tcp\nal\xffias\nesc\x1b[31m\nback\\x41slash\nbackAslash\nb\\\\\nc1\xc2\x9bx\ncaf\xc3\xa9\n'
+                printf '%s\n' 1234 1235/udp 1236 1237 1238 ssh 80 no-such
+        } >"$TMP/queries"
+        start_daemon
+
+        local mode out rc
+        in_files_ns "$TMP/expected" bash -c "$(declare -f getent_queries); getent_queries files '$TMP/queries';
+                printf '== (enumeration)\n'; getent -s services:files services" >"$TMP/files.out"
+        grep -q "^caf$(printf '\xe9')" "$TMP/files.out" && grep -q '^rc=2' "$TMP/files.out" ||
+                fail "glibc's files backend does not answer the test's names"
+        local nss_queries="$(declare -f getent_queries); getent_queries portd '$TMP/queries';
+                printf '== (enumeration)\n'; getent -s services:portd services"
+        PORTD_NSS_NO_SNAPSHOT=1 with_nss bash -c "$nss_queries" >"$TMP/varlink.out"
+        with_nss bash -c "$nss_queries" >"$TMP/snapshot.out"
+        for mode in varlink snapshot; do
+                if cmp -s "$TMP/files.out" "$TMP/$mode.out"; then
+                        pass "the NSS module ($mode) answers every lookup and the enumeration as glibc, byte for byte"
+                else
+                        fail "the NSS module ($mode) differs from glibc"
+                        diff "$TMP/files.out" "$TMP/$mode.out" | cat -v | head -20
+                fi
+        done
+
+        out=$(portctl list 2>&1)
+        rc=$?
+        if [ "$rc" -eq 0 ] && [[ "$out" == *'caf\xe9'*'al\xffias'* ]] && [[ "$out" == *'esc\x1b[31m'* ]] &&
+                [[ "$out" == *'back\x5cx41slash'* ]] && [[ "$out" == *'caf\xc3\xa9'* || "$out" == *"caf$(printf '\xc3\xa9')"* ]] &&
+                printf '%s' "$out" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1 && ! printf '%s' "$out" | grep -q "$(printf '\x1b')"; then
+                pass "portctl list shows the names escaped, as UTF-8 without control characters"
+        else
+                fail "portctl list: exit $rc, $(printf '%s' "$out" | grep -a 123 | cat -v)"
+        fi
+        portctl list --json | "$PYTHON" -c 'import json, sys; json.load(sys.stdin)' &&
+                pass "portctl list --json is valid JSON" || fail "portctl list --json is not valid JSON"
+        out=$(portctl port 1234)
+        [[ "$out" == *'caf\xe9'* ]] && pass "portctl port 1234: $(printf '%s' "$out" | tail -1)" || fail "portctl port 1234: '$out'"
+        out=$(portctl lookup "$(printf 'caf\xe9')" tcp)
+        [[ "$out" == *'1234/tcp'* ]] && pass "portctl lookup of a name that is not UTF-8" || fail "portctl lookup caf\\xe9: '$out'"
+        out=$(portctl lookup 'back\x41slash')
+        [[ "$out" == *'1236/tcp'* ]] && pass "portctl lookup of a name with a backslash" || fail "portctl lookup 'back\\x41slash': '$out'"
+        portctl list --format services >"$TMP/exported"
+        in_files_ns "$TMP/exported" bash -c "$(declare -f getent_queries); getent_queries files '$TMP/queries';
+                printf '== (enumeration)\n'; getent -s services:files services" >"$TMP/exported.out"
+        cmp -s "$TMP/files.out" "$TMP/exported.out" &&
+                pass "portctl list --format services gives the bytes back: glibc answers the same from it" ||
+                fail "glibc answers differently from portctl list --format services"
+
+        out=$(portctl status)
+        [[ "$out" == *"0 errors, 4 warnings"* ]] && pass "status counts the four names as warnings" ||
+                fail "status: $(printf '%s' "$out" | grep -i problems)"
+        out=$("$PORTCTL" verify --root "$ROOT" 2>&1)
+        if [[ "$out" == *"50-bytes.conf:1"*"caf\xe9"* ]] && [[ "$out" == *"50-bytes.conf:3"* ]] &&
+                ! printf '%s' "$out" | grep -q "$(printf '\x1b')"; then
+                pass "verify names the file and line of each, escaped"
+        else
+                fail "verify: $(printf '%s' "$out" | cat -v)"
+        fi
+        finish
+}
+
 case "$scenario" in
 second-daemon) scenario_second_daemon ;;
 exiting-caller) scenario_exiting_caller ;;
 many-uids) scenario_many_uids ;;
+bad-names) scenario_bad_names ;;
 *)
         say "unknown scenario '$scenario'"
         exit 1
