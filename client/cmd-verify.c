@@ -53,8 +53,8 @@ static char *shown_path(const PortctlContext *ctx, const char *path)
 
 static bool base_missing(const PortctlContext *ctx)
 {
-        _cleanup_free_ char *p = path_join_root(ctx->root, CATALOG_BASE_PATH);
-        return p && access(p, F_OK) < 0 && errno == ENOENT;
+        struct stat st;
+        return stat_at_root(ctx->root, CATALOG_BASE_PATH, true, &st) == -ENOENT;
 }
 
 static struct json_object *verify_to_json(const Catalog *c, bool no_base)

@@ -44,6 +44,24 @@ static const char *const level_names[_DIAGNOSTIC_LEVEL_MAX] = {
         [DIAGNOSTIC_NOTICE] = "notice",
 };
 
+const char *catalog_source_error_to_string(int error)
+{
+        switch (error < 0 ? -error : error) {
+        case ENOLINK:
+                return "a symbolic link to nothing";
+        case ELOOP:
+                return "a symbolic link in a loop, or too many levels of them";
+        case EISDIR:
+                return "a directory";
+        case EBADFD:
+                return "not a regular file (a FIFO, socket or device)";
+        case ENOSYS:
+                return "the kernel cannot confine paths to --root (openat2(), Linux 5.6)";
+        default:
+                return strerror(error < 0 ? -error : error);
+        }
+}
+
 const char *diagnostic_level_to_string(DiagnosticLevel l)
 {
         return l >= 0 && l < _DIAGNOSTIC_LEVEL_MAX ? level_names[l] : NULL;
@@ -115,6 +133,20 @@ typedef struct FileParseState {
         size_t entries_allocated, removals_allocated, diagnostics_allocated;
 } FileParseState;
 
+static int file_add_invalid(void *userdata, unsigned line, const char *reason)
+{
+        FileParseState *st = userdata;
+        ServicesFile *f = st->file;
+
+        if (GROW(f->diagnostics, st->diagnostics_allocated, f->n_diagnostics + 1) < 0)
+                return -ENOMEM;
+        char *m;
+        if (asprintf(&m, "%s, line skipped", reason) < 0)
+                return -ENOMEM;
+        f->diagnostics[f->n_diagnostics++] = (FileDiagnostic) { .line = line, .message = m };
+        return 0;
+}
+
 static int file_add_record(void *userdata, const ServiceRecord *rec)
 {
         FileParseState *st = userdata;
@@ -136,6 +168,16 @@ static int file_add_record(void *userdata, const ServiceRecord *rec)
                 return 0;
         }
 
+        /* The snapshot counts an entry's aliases in 16 bits.  glibc would serve such a line (its
+         * buffer grows); we cannot, and one line must not fail the whole merge (every other file's
+         * changes would be held back, and status would show nothing): it is skipped, and reported. */
+        if (rec->n_aliases > SERVICE_ALIASES_SERVED_MAX) {
+                char reason[96];
+                (void) snprintf(reason, sizeof(reason), "%zu aliases, more than the %u that can be served",
+                        rec->n_aliases, SERVICE_ALIASES_SERVED_MAX);
+                return file_add_invalid(userdata, rec->line, reason);
+        }
+
         if (GROW(f->entries, st->entries_allocated, f->n_entries + 1) < 0)
                 return -ENOMEM;
         ServiceEntry *e = &f->entries[f->n_entries];
@@ -143,20 +185,6 @@ static int file_add_record(void *userdata, const ServiceRecord *rec)
                 return -ENOMEM;
         e->line = rec->line;
         f->n_entries++;
-        return 0;
-}
-
-static int file_add_invalid(void *userdata, unsigned line, const char *reason)
-{
-        FileParseState *st = userdata;
-        ServicesFile *f = st->file;
-
-        if (GROW(f->diagnostics, st->diagnostics_allocated, f->n_diagnostics + 1) < 0)
-                return -ENOMEM;
-        char *m;
-        if (asprintf(&m, "%s, line skipped", reason) < 0)
-                return -ENOMEM;
-        f->diagnostics[f->n_diagnostics++] = (FileDiagnostic) { .line = line, .message = m };
         return 0;
 }
 
@@ -212,6 +240,9 @@ int services_file_load(const char *root, const char *path, CatalogLayer layer, S
         int r;
 
         r = read_file_at_root(root, path, SERVICES_FILE_MAX, &data, &size, &st);
+        /* Absent, or a symbolic link to nothing: only the first is a file that went away. */
+        if (r == -ENOENT && stat_at_root(root, path, false, &st) >= 0)
+                return -ENOLINK;
         if (r < 0)
                 return r;
 
@@ -278,12 +309,7 @@ int catalog_discover_files(const char *root, const char *const *dirs, const char
 
         /* Lowest precedence first: a same-named file found later hides the one found earlier. */
         for (const char *const *dir = dirs; *dir; dir++) {
-                _cleanup_free_ char *full = path_join_root(root, *dir);
-                if (!full) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                DIR *d = opendir(full);
+                DIR *d = opendir_at_root(root, *dir);
                 if (!d) {
                         if (errno == ENOENT || errno == ENOTDIR)
                                 continue;
@@ -299,12 +325,13 @@ int catalog_discover_files(const char *root, const char *const *dirs, const char
                         if (de->d_name[0] == '.' || len <= suffix_len || !streq(de->d_name + len - suffix_len, suffix))
                                 continue;
                         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                                continue;
+                                continue; /* gone since readdir() */
+                        /* Whatever else has the name of a drop-in is one, of whatever type: a
+                         * FIFO, a directory, a symbolic link that leads nowhere or in a loop is a
+                         * file that cannot be read, which keeps its last good state and is
+                         * reported, not one that silently went away.  The link is not followed
+                         * here: reading it does, inside --root (open_at_root()). */
                         bool masked = dropin_is_masked(dirfd(d), de->d_name, &st);
-                        if (!masked && S_ISLNK(st.st_mode) && fstatat(dirfd(d), de->d_name, &st, 0) < 0)
-                                continue; /* dangling symlink */
-                        if (!masked && !S_ISREG(st.st_mode))
-                                continue;
 
                         char *path;
                         if (asprintf(&path, "%s/%s", *dir, de->d_name) < 0) {
@@ -626,7 +653,7 @@ int catalog_build(ServicesFile *const *files, size_t n_files, Catalog **ret)
                 const ServicesFile *f = files[i];
                 if (f->error < 0) {
                         r = builder_diagnose(&b, DIAGNOSTIC_ERROR, (uint32_t) i, 0, "cannot be read: %s",
-                                        strerror(-f->error));
+                                        catalog_source_error_to_string(f->error));
                         if (r < 0)
                                 goto out;
                 }
@@ -774,12 +801,8 @@ int catalog_discover_sources(const char *root, DropinFile **ret, size_t *ret_n)
         free(dropins);
 
         for (const char *const *p = overrides_paths; *p; p++) {
-                _cleanup_free_ char *full = path_join_root(root, *p);
-                if (!full) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                if (access(full, F_OK) < 0)
+                struct stat st;
+                if (stat_at_root(root, *p, false, &st) < 0)
                         continue;
                 all[n++] = (DropinFile) {
                         .name = strdup(strrchr(*p, '/') + 1), .path = strdup(*p), .layer = CATALOG_LAYER_OVERRIDE

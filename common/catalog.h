@@ -100,7 +100,14 @@ typedef enum DiagnosticLevel {
         _DIAGNOSTIC_LEVEL_INVALID = -1,
 } DiagnosticLevel;
 
+/* The most aliases an entry may have (the snapshot counts them in 16 bits); a line with more is
+ * skipped and reported. */
+#define SERVICE_ALIASES_SERVED_MAX 65535u
+
 const char *diagnostic_level_to_string(DiagnosticLevel l);
+/* Why a source could not be read, for people: services_file_load()'s errors (-ENOLINK a dangling
+ * symbolic link, -ELOOP a loop, -EISDIR, -EBADFD not a regular file, ...), else strerror(). */
+const char *catalog_source_error_to_string(int error);
 
 typedef struct CatalogDiagnostic {
         DiagnosticLevel level;

@@ -661,14 +661,11 @@ static int orphan_dropin_dirs(const char *root, const ScopeSources *scopes, size
         size_t n_ignored, ScopeFinding **f, size_t *n)
 {
         for (const char *const *dir = scope_dirs; *dir; dir++) {
-                _cleanup_free_ char *full = path_join_root(root, *dir);
                 struct dirent *de;
                 DIR *d;
                 int r = 0;
 
-                if (!full)
-                        return -ENOMEM;
-                d = opendir(full);
+                d = opendir_at_root(root, *dir);
                 if (!d)
                         continue;
                 while (r >= 0 && (de = readdir(d))) {
@@ -677,7 +674,7 @@ static int orphan_dropin_dirs(const char *root, const ScopeSources *scopes, size
                         bool known = n_ignored > 0; /* it may belong to an ignored scope */
 
                         if (de->d_name[0] == '.' || l <= 2 || !streq(de->d_name + l - 2, ".d") ||
-                                fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISDIR(st.st_mode))
+                                fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
                                 continue;
                         for (size_t i = 0; i < n_scopes && !known; i++)
                                 known = strlen(scopes[i].found.name) == l - 2 &&

@@ -159,9 +159,10 @@ int source_load(Manager *m, const SourceState *old, const char *path, CatalogLay
                 if (old && old->file) {
                         /* Borrowed: the commit decides who frees it. */
                         ret->file = old->file;
-                        log_warning_errno(r, "Failed to read '%s': %m, keeping its last good state.", path);
+                        log_warning("Failed to read '%s': %s, keeping its last good state.", path,
+                                catalog_source_error_to_string(r));
                 } else
-                        log_warning_errno(r, "Failed to read '%s': %m, ignoring.", path);
+                        log_warning("Failed to read '%s': %s, ignoring.", path, catalog_source_error_to_string(r));
                 return 0;
         }
 

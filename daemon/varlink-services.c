@@ -720,7 +720,7 @@ static int source_status_to_json(const SourceState *s, struct json_object **ret)
         if (r >= 0 && s->file && s->file->stamp.mtime_nsec > 0)
                 r = json_add(o, "mtime_usec", json_object_new_int64((int64_t) (s->file->stamp.mtime_nsec / 1000)));
         if (r >= 0 && s->error < 0)
-                r = json_add(o, "error", json_object_new_string(strerror(-s->error)));
+                r = json_add(o, "error", json_object_new_string(catalog_source_error_to_string(s->error)));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);

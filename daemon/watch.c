@@ -232,22 +232,24 @@ static int watch_path(Manager *m, const char *path, bool is_dir)
  * watch the regular file behind it (never a device: /dev/null would wake us on every write). */
 static int watch_file_behind_symlink(Manager *m, const char *path)
 {
-        _cleanup_free_ char *full = path_join_root(m->root, path);
+        _cleanup_close_ int fd = -1;
+        char proc[64];
         struct stat st;
         int r;
 
-        if (!full)
-                return -ENOMEM;
-        if (lstat(full, &st) < 0 || !S_ISLNK(st.st_mode))
+        if (stat_at_root(m->root, path, false, &st) < 0 || !S_ISLNK(st.st_mode))
                 return 0;
-        if (stat(full, &st) < 0 || !S_ISREG(st.st_mode))
+        /* The file the link leads to as reading it resolves the link: inside --root. */
+        fd = open_at_root(m->root, path, O_PATH);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return 0;
 
-        r = watch_add(m, full, WATCH_FILE_MASK, WATCH_ANY, NULL);
+        (void) snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        r = watch_add(m, proc, WATCH_FILE_MASK, WATCH_ANY, NULL);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                log_debug_errno(r, "Cannot watch '%s', ignoring: %m", full);
+                log_debug_errno(r, "Cannot watch the file behind '%s', ignoring: %m", path);
         return 0;
 }
 

@@ -217,15 +217,17 @@ scenario_dropins() {
                 fail "the daemon restarted or did not reload (generation '$gen0' -> '$gen1')"
         fi
 
-        # A drop-in that is a symlink to a file elsewhere: a change of that file counts.
-        printf 'linked 42000/tcp\n' >"$TMP/elsewhere.conf"
-        ln -s "$TMP/elsewhere.conf" "$ROOT/etc/services.d/95-linked.conf"
+        # A drop-in that is a symlink to a file elsewhere: a change of that file counts.  The
+        # absolute link resolves inside --root, as on a system whose root that is.
+        mkdir -p "$ROOT/srv"
+        printf 'linked 42000/tcp\n' >"$ROOT/srv/elsewhere.conf"
+        ln -s /srv/elsewhere.conf "$ROOT/etc/services.d/95-linked.conf"
         if wait_for_output 1000 'linked +42000/tcp' portctl lookup linked; then
                 pass "a symlinked drop-in is seen after ${ELAPSED_MS} ms"
         else
                 fail "a symlinked drop-in is not seen within 1 s"
         fi
-        printf 'linked 42001/tcp\n' >"$TMP/elsewhere.conf"
+        printf 'linked 42001/tcp\n' >"$ROOT/srv/elsewhere.conf"
         if wait_for_output 1000 'linked +42001/tcp' portctl lookup linked; then
                 pass "a change of the file behind a symlinked drop-in is seen after ${ELAPSED_MS} ms"
         else

@@ -264,11 +264,104 @@ scenario_bad_names() {
         finish
 }
 
+# Finding 11: a drop-in replaced by a FIFO, a directory, a symbolic link loop or a link to nothing
+# keeps its last good state and is reported with its reason in status, verify and the log; a line
+# with 70,000 aliases is skipped and reported, and the rest of the change applies.
+scenario_unreadable_kinds() {
+        local d=$ROOT/etc/services.d k out json
+        mkdir -p "$d"
+        printf 'ssh 22/tcp\n' >"$ROOT/etc/services"
+        for k in a b c d e; do
+                printf 'keep%s 400%s/tcp\n' "$k" "$(printf '%d' "'$k")" >"$d/10-$k.conf"
+        done
+        start_daemon
+        portctl lookup keepd >/dev/null || fail "the drop-ins are not served at start"
+
+        rm "$d/10-a.conf" && mkfifo "$d/10-a.conf"
+        rm "$d/10-b.conf" && mkdir "$d/10-b.conf"
+        rm "$d/10-c.conf" && ln -s 10-c.conf "$d/10-c.conf"
+        rm "$d/10-d.conf" && ln -s /nonexistent/10-d.conf "$d/10-d.conf"
+        printf 'marker 4200/tcp\n' >"$d/20-marker.conf"
+        wait_for_output 3000 'marker' portctl lookup marker || fail "the change is not applied"
+        for k in a b c d; do
+                portctl lookup "keep$k" >/dev/null && pass "10-$k.conf keeps its last good state" ||
+                        fail "10-$k.conf's entries are gone"
+        done
+        "$PYTHON" -c 'import sys; print("big 4100/tcp " + " ".join("a%d" % i for i in range(70000))); print("keepe2 4101/tcp")' \
+                >"$d/10-e.conf.tmp" && mv "$d/10-e.conf.tmp" "$d/10-e.conf"
+        if wait_for_output 3000 'keepe2' portctl lookup keepe2; then
+                pass "the change is applied after ${ELAPSED_MS} ms, the line with 70,000 aliases notwithstanding"
+        else
+                fail "the change with a line of 70,000 aliases is not applied"
+        fi
+        out=$(portctl status)
+        local reasons=('10-a.conf.*not a regular file' '10-b.conf.*a directory' '10-c.conf.*symbolic link in a loop'
+                '10-d.conf.*symbolic link to nothing')
+        local reason
+        for reason in "${reasons[@]}"; do
+                grep -q "$reason" <<<"$out" && pass "status: ${reason/.\*/: }" || fail "status does not say '$reason'"
+        done
+        json=$(portctl status --json)
+        if "$PYTHON" -c '
+import json, sys
+s = json.loads(sys.argv[1])
+e = [x for x in s["sources"] if x["file"].endswith("10-e.conf")][0]
+sys.exit(0 if not e["masked"] and e["skipped"] == 1 and s["errors"] >= 5 else 1)' "$json"; then
+                pass "status: 10-e.conf is not masked, has 1 line skipped, and the errors are counted"
+        else
+                fail "status --json: $json"
+        fi
+        out=$("$PORTCTL" verify --root "$ROOT" 2>&1)
+        for reason in "${reasons[@]}" '10-e.conf:1:.*70000 aliases'; do
+                grep -q "$reason" <<<"$out" && pass "verify: ${reason/.\*/: }" || fail "verify does not say '$reason': $out"
+        done
+        for k in a b c d; do
+                grep -q "Failed to read '/etc/services.d/10-$k.conf': .*keeping its last good state" "$LOG" &&
+                        pass "the log names 10-$k.conf and its reason" || fail "the log does not name 10-$k.conf"
+        done
+        finish
+}
+
+# Finding 11: with --root, no path leads out of the tree: absolute and relative symbolic links,
+# of files and of directories, resolve inside it (openat2() RESOLVE_IN_ROOT).
+scenario_root_escape() {
+        local outside=$TMP/outside out
+        mkdir -p "$ROOT/etc/services.d" "$ROOT/run" "$outside"
+        printf 'ssh 22/tcp\n' >"$ROOT/etc/services"
+        printf 'escaped 6000/tcp\n' >"$outside/x.conf"
+        ln -s "$outside/x.conf" "$ROOT/etc/services.d/50-absolute.conf"
+        ln -s ../../../outside/x.conf "$ROOT/etc/services.d/51-relative.conf"
+        ln -s "$outside" "$ROOT/run/services.d"
+        mkdir -p "$ROOT/etc/portd"
+        ln -s "$outside/x.conf" "$ROOT/etc/portd/overrides.conf"
+        out=$("$PORTCTL" list --root "$ROOT" 2>&1; "$PORTCTL" verify --root "$ROOT" 2>&1;
+                "$PORTCTL" explain --root "$ROOT" escaped 2>&1)
+        if ! grep -q 'escaped.*6000\|outside/x.conf\|run/services.d/x.conf' <<<"$out"; then
+                pass "portctl list, verify and explain --root read nothing outside the tree"
+        else
+                fail "portctl --root read a file outside the tree: $out"
+        fi
+        grep -q '50-absolute.conf:0: error: cannot be read: a symbolic link to nothing' <<<"$out" &&
+                grep -q '51-relative.conf:0: error: cannot be read: a symbolic link to nothing' <<<"$out" &&
+                pass "verify reports the links that lead out as links to nothing, with their files" ||
+                fail "verify does not report the links that lead out: $out"
+        start_daemon
+        out=$(portctl list 2>&1)
+        if ! grep -q escaped <<<"$out"; then
+                pass "portd --root serves nothing from outside the tree"
+        else
+                fail "portd --root serves a file outside the tree: $out"
+        fi
+        finish
+}
+
 case "$scenario" in
 second-daemon) scenario_second_daemon ;;
 exiting-caller) scenario_exiting_caller ;;
 many-uids) scenario_many_uids ;;
 bad-names) scenario_bad_names ;;
+unreadable-kinds) scenario_unreadable_kinds ;;
+root-escape) scenario_root_escape ;;
 *)
         say "unknown scenario '$scenario'"
         exit 1

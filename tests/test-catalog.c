@@ -259,11 +259,16 @@ static void test_bad_lines(void **state)
         Catalog *c = load();
         assert_name(c, "good", NULL, 7100, "good");
         assert_name(c, "also-good", NULL, 7101, "also-good");
-        assert_int_equal(count_level(c, DIAGNOSTIC_ERROR), 2);
+        /* Two bad lines, and the link to nothing: a drop-in that cannot be read, not one that
+         * is not there. */
+        assert_int_equal(count_level(c, DIAGNOSTIC_ERROR), 3);
         const CatalogDiagnostic *d = &c->diagnostics[0];
         assert_string_equal(c->sources[d->source].path, "/etc/services.d/70-bad.conf");
         assert_int_equal(d->line, 2);
         assert_int_equal(c->diagnostics[1].line, 3);
+        d = &c->diagnostics[2];
+        assert_string_equal(c->sources[d->source].path, "/etc/services.d/71-dangling.conf");
+        assert_string_equal(d->message, "cannot be read: a symbolic link to nothing");
         assert_name(c, "not", NULL, 0, NULL);
         catalog_free(c);
 }
