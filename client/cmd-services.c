@@ -324,7 +324,7 @@ static int add_protocol(struct json_object *parameters, int argc, char **argv, i
 {
         if (argc <= index)
                 return 0;
-        if (json_add(parameters, "protocol", json_string_escaped(argv[index], NAME_ESCAPE_BACKSLASH)) < 0)
+        if (json_add(parameters, "protocol", json_string_escaped(argv[index], 0)) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -339,8 +339,11 @@ int verb_lookup(int argc, char **argv, const PortctlContext *ctx)
         }
 
         parameters = json_object_new_object();
-        /* Names travel escaped (name-escape.h): any bytes a services file may hold can be asked for. */
-        if (!parameters || json_add(parameters, "name", json_string_escaped(argv[1], NAME_ESCAPE_BACKSLASH)) < 0 ||
+        /* A name as portctl prints it: \xNN stands for a byte (name-escape.h), so a name copied
+         * from the output is found.  Bytes JSON cannot carry are escaped here, so a name typed as
+         * its bytes is found too; a backslash is taken as typed (a name that has one is typed as
+         * it is printed, \x5c). */
+        if (!parameters || json_add(parameters, "name", json_string_escaped(argv[1], 0)) < 0 ||
                 add_protocol(parameters, argc, argv, 2) < 0) {
                 portctl_error("out of memory");
                 return PORTCTL_EXIT_ERROR;
@@ -382,7 +385,7 @@ int verb_port(int argc, char **argv, const PortctlContext *ctx)
 
         parameters = json_object_new_object();
         if (!parameters || json_object_object_add(parameters, "port", json_object_new_int((int) port)) < 0 ||
-                (protocol && json_add(parameters, "protocol", json_string_escaped(protocol, NAME_ESCAPE_BACKSLASH)) < 0) ||
+                (protocol && json_add(parameters, "protocol", json_string_escaped(protocol, 0)) < 0) ||
                 add_protocol(parameters, argc, argv, 2) < 0) {
                 portctl_error("out of memory");
                 return PORTCTL_EXIT_ERROR;

@@ -1322,19 +1322,26 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd)
         return 0;
 }
 
+/* A non-blocking stream socket and the address of path, for bind() or connect(). */
+static int unix_socket_new(const char *path, struct sockaddr_un *ret_sa, socklen_t *ret_len)
+{
+        int r = sockaddr_un_set(ret_sa, path, ret_len);
+
+        if (r < 0)
+                return r;
+        r = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        return r < 0 ? -errno : r;
+}
+
 int varlink_socket_probe(const char *path)
 {
         struct sockaddr_un sa;
         _cleanup_close_ int fd = -1;
         socklen_t sa_len;
-        int r;
 
-        r = sockaddr_un_set(&sa, path, &sa_len);
-        if (r < 0)
-                return r;
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        fd = unix_socket_new(path, &sa, &sa_len);
         if (fd < 0)
-                return -errno;
+                return fd;
         if (connect(fd, (struct sockaddr *) &sa, sa_len) >= 0)
                 return 1;
         /* A full backlog (EAGAIN) is a live daemon that is busy, not a stale socket. */
@@ -1354,13 +1361,9 @@ int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
         mode_t old_umask;
         int r;
 
-        r = sockaddr_un_set(&sa, path, &sa_len);
-        if (r < 0)
-                return r;
-
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        fd = unix_socket_new(path, &sa, &sa_len);
         if (fd < 0)
-                return -errno;
+                return fd;
 
         for (unsigned attempt = 0;; attempt++) {
                 /* The socket inode gets its mode at creation, from the umask: a chmod() after

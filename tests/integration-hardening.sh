@@ -242,8 +242,11 @@ scenario_bad_names() {
         [[ "$out" == *'caf\xe9'* ]] && pass "portctl port 1234: $(printf '%s' "$out" | tail -1)" || fail "portctl port 1234: '$out'"
         out=$(portctl lookup "$(printf 'caf\xe9')" tcp)
         [[ "$out" == *'1234/tcp'* ]] && pass "portctl lookup of a name that is not UTF-8" || fail "portctl lookup caf\\xe9: '$out'"
-        out=$(portctl lookup 'back\x41slash')
-        [[ "$out" == *'1236/tcp'* ]] && pass "portctl lookup of a name with a backslash" || fail "portctl lookup 'back\\x41slash': '$out'"
+        out=$(portctl lookup 'caf\xe9' tcp)
+        [[ "$out" == *'1234/tcp'* ]] && pass "portctl lookup of that name as portctl prints it" || fail "portctl lookup 'caf\\xe9': '$out'"
+        out=$(portctl lookup 'back\x5cx41slash')
+        [[ "$out" == *'1236/tcp'* ]] && pass "portctl lookup of a name with a backslash, as printed" ||
+                fail "portctl lookup 'back\\x5cx41slash': '$out'"
         portctl list --format services >"$TMP/exported"
         in_files_ns "$TMP/exported" bash -c "$(declare -f getent_queries); getent_queries files '$TMP/queries';
                 printf '== (enumeration)\n'; getent -s services:files services" >"$TMP/exported.out"
