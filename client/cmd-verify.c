@@ -12,6 +12,7 @@
 #include "json-util.h"
 #include "portctl.h"
 #include "scope.h"
+#include "root-path.h"
 #include "util.h"
 
 static void catalog_freep(Catalog **c)

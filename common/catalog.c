@@ -13,6 +13,7 @@
 #include "name-escape.h"
 #include "catalog-export.h"
 #include "overrides.h"
+#include "root-path.h"
 #include "util.h"
 
 /* A services file larger than this is refused rather than read into memory: the IANA
@@ -55,8 +56,6 @@ const char *catalog_source_error_to_string(int error)
                 return "a directory";
         case EBADFD:
                 return "not a regular file (a FIFO, socket or device)";
-        case ENOSYS:
-                return "the kernel cannot confine paths to --root (openat2(), Linux 5.6)";
         default:
                 return strerror(error < 0 ? -error : error);
         }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "portd-conf.h"
+#include "root-path.h"
 #include "util.h"
 
 /* Far above any real settings file; refuses to read a huge file into memory. */

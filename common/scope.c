@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "scope.h"
+#include "root-path.h"
 #include "util.h"
 
 /* A .scope file is a handful of lines; anything this large is not one. */

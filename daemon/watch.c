@@ -15,6 +15,7 @@
 #include "overrides.h"
 #include "scope.h"
 #include "portd-conf.h"
+#include "root-path.h"
 
 /* A change is applied once events have been quiet this long... */
 #define WATCH_QUIET_USEC (30 * UINT64_C(1000))
