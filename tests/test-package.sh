@@ -24,9 +24,9 @@ fi
 srcroot=$1
 
 for tool in dpkg-buildpackage dpkg-checkbuilddeps dpkg-deb dh; do
-        command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (dpkg-dev, debhelper)"
+        command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool is not installed (dpkg-dev, debhelper)"; exit 1; }
 done
-missing=$(cd "$srcroot" && dpkg-checkbuilddeps -B 2>&1) || skip "build dependencies missing: ${missing#*: }"
+missing=$(cd "$srcroot" && dpkg-checkbuilddeps -B 2>&1) || { echo "FAIL: build dependencies missing: ${missing#*: }"; exit 1; }
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
