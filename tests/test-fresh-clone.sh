@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The repository stands alone: a clone into an empty directory, with nothing beside it, runs the
 # README's two commands.  The first (tools/run-dev.sh) must bring portd up on the system's
-# /etc/services in its own ./run; the second (meson test) is run for the unit tests, the default
-# suites (the whole suite runs in the checkout this test belongs to, and would run this test again).
+# /etc/services in its own ./run; the second (meson test) is run for the unit tests only: the
+# whole suite runs in the checkout this test belongs to, and would run this test again.
 # It also checks that no file of the repository names a path outside it.
 # Usage: test-fresh-clone.sh SOURCE_ROOT          (TAP on stdout)
 set -u
