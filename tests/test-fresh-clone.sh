@@ -21,7 +21,7 @@ git -C "$src" rev-parse --git-dir >/dev/null 2>&1 || bail "'$src' is not a git c
 [ -z "$(git -C "$src" status --porcelain --untracked-files=no)" ] ||
         echo "# note: the checkout has uncommitted changes; the clone tests HEAD ($(git -C "$src" rev-parse --short HEAD))"
 
-# An empty directory with nothing beside the clone: ../shared or any other neighbour is absent.
+# An empty directory with nothing beside the clone: no neighbouring folder can be read by mistake.
 top=$(mktemp -d /var/tmp/portd-clone.XXXXXX) || bail "mktemp failed"
 pid=
 cleanup() {
@@ -33,11 +33,13 @@ git clone -q "$src" "$top/portd" || bail "git clone '$src' failed"
 cd "$top/portd" || bail "no clone"
 [ "$(ls -A "$top")" = portd ] && ok "cloned into an empty directory ($top)" || not_ok "the clone's directory holds more than the clone"
 
-# Nothing names a path outside the repository.
-if out=$(git grep -n -e '\.\./shared' -e "'\.\.' / 'shared'"); then
-        not_ok "files name ../shared: $(echo "$out" | head -3 | tr '\n' ' ')"
+# Nothing names the folder beside the checkout that development machines have and clones do not
+# (the patterns are assembled so that this file does not match them itself).
+up='\.\.'
+if out=$(git grep -n -e "$up/shared" -e "'$up' / 'shared'"); then
+        not_ok "files name a folder outside the repository: $(echo "$out" | head -3 | tr '\n' ' ')"
 else
-        ok "no file names ../shared"
+        ok "no file names a folder outside the repository"
 fi
 
 # Command 1: set up, build, run portd on the embedded default.  It stays in the foreground, so it
