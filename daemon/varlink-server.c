@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -1352,42 +1353,64 @@ int varlink_socket_probe(const char *path)
         return -errno;
 }
 
-int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
+/* Puts the listening socket bound at tmp in place at path.  It appears there already listening: a
+ * client that waits for the file and connects at once is never refused.  RENAME_NOREPLACE, so
+ * that a live daemon's socket is never replaced, and only a stale one (nobody listens: a daemon
+ * that was killed) is removed first; any other kind of file is left alone. */
+static int socket_rename_into_place(const char *tmp, const char *path)
 {
-        struct sockaddr_un sa;
-        _cleanup_close_ int fd = -1;
-        socklen_t sa_len;
         struct stat st;
-        mode_t old_umask;
         int r;
 
-        fd = unix_socket_new(path, &sa, &sa_len);
-        if (fd < 0)
-                return fd;
-
-        for (unsigned attempt = 0;; attempt++) {
-                /* The socket inode gets its mode at creation, from the umask: a chmod() after
-                 * bind() would follow a symlink someone put at path in between. */
-                old_umask = umask(~mode & 0777);
-                r = bind(fd, (struct sockaddr *) &sa, sa_len) < 0 ? -errno : 0;
-                (void) umask(old_umask);
-                if (r != -EADDRINUSE || attempt > 0)
-                        break;
-                /* Something is there.  Only a socket nobody listens on any more (a daemon that
-                 * was killed) is replaced: unlinking a live daemon's socket would silently cut
-                 * every client off from it, and never some other kind of file. */
+        for (unsigned attempt = 0; attempt < 2; attempt++) {
+                if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) >= 0)
+                        return 0;
+                if (errno != EEXIST)
+                        return -errno;
                 if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-                        break;
+                        return -EADDRINUSE;
                 r = varlink_socket_probe(path);
                 if (r != 0)
                         return r > 0 ? -EADDRINUSE : r;
                 if (unlink(path) < 0 && errno != ENOENT)
                         return -errno;
         }
+        return -EADDRINUSE;
+}
+
+int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
+{
+        _cleanup_free_ char *tmp = NULL;
+        struct sockaddr_un sa;
+        _cleanup_close_ int fd = -1;
+        socklen_t sa_len;
+        mode_t old_umask;
+        int r;
+
+        /* Bound under a name of its own beside path, listening, then renamed into place. */
+        if (asprintf(&tmp, "%s.%08x", path, (unsigned) getpid() ^ (unsigned) now_usec(CLOCK_MONOTONIC)) < 0)
+                return -ENOMEM;
+        fd = unix_socket_new(tmp, &sa, &sa_len);
+        if (fd < 0)
+                return fd;
+
+        /* The socket inode gets its mode at creation, from the umask: a chmod() after bind() would
+         * follow a symlink someone put at the path in between. */
+        old_umask = umask(~mode & 0777);
+        r = bind(fd, (struct sockaddr *) &sa, sa_len) < 0 ? -errno : 0;
+        (void) umask(old_umask);
         if (r < 0)
                 return r;
-        if (listen(fd, SOMAXCONN) < 0)
-                return -errno;
+        if (listen(fd, SOMAXCONN) < 0) {
+                r = -errno;
+                (void) unlink(tmp);
+                return r;
+        }
+        r = socket_rename_into_place(tmp, path);
+        if (r < 0) {
+                (void) unlink(tmp);
+                return r;
+        }
 
         return varlink_server_listen_fd(s, TAKE_FD(fd));
 }

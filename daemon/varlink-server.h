@@ -74,9 +74,10 @@ int varlink_server_add_method(
 /* Serves on a listening socket (e.g. from sd_listen_fds()); takes the fd, also on failure. */
 int varlink_server_listen_fd(VarlinkServer *s, int fd);
 /* Creates, binds and listens on a Unix socket at path, with the given access mode (0666 for a
- * public service).  A socket already there is replaced only if nobody listens on it (stale, from a
- * daemon that was killed): -EADDRINUSE when a live server answers there, or when path is some
- * other kind of file. */
+ * public service); it appears at path already listening.  A socket already there is replaced only
+ * if nobody listens on it (stale, from a daemon that was killed): -EADDRINUSE when a live server
+ * answers there, or when path is some other kind of file.  path plus 9 bytes must fit in
+ * sun_path (a temporary name beside it): -ENAMETOOLONG otherwise. */
 int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode);
 /* Whether a server listens on the Unix socket at path: 1 if a connect() there succeeds (or finds
  * its backlog full), 0 if nothing is there or nobody listens (ENOENT, ECONNREFUSED), else -errno. */

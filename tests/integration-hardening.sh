@@ -59,6 +59,11 @@ scenario_second_daemon() {
                 fail "a regular file at the socket's path: exit $rc, '$out'"
         fi
         rm -f "$SOCK"
+        # The socket is bound under a temporary name and renamed into place, listening: a refusal
+        # leaves no such name behind.
+        local left
+        left=$(find "$TMP" -maxdepth 1 -name "${SOCK##*/}.*" ! -name '*.snapshot')
+        [ -z "$left" ] && pass "no temporary socket is left beside the path" || fail "left behind: $left"
         finish
 }
 
