@@ -451,6 +451,11 @@ int manager_reload(Manager *m, bool explicit)
         SourceState *old_states = m->sources;
         size_t n_old_states = m->n_sources;
 
+        /* For Monitor: a scope appeared, went, or its catalog was built again. */
+        bool scopes_changed = n_scopes != m->n_scopes;
+        for (size_t i = 0; i < n_scopes; i++)
+                scopes_changed = scopes_changed || !scopes[i].reuse;
+
         varlink_services_flush_cache(m);
         m->catalog = c;
         m->catalog_hold = hold;
@@ -484,9 +489,13 @@ int manager_reload(Manager *m, bool explicit)
                 m->generation, c->n_entries, m->n_sources, c->n_diagnostics, c->digest);
         if (m->ready)
                 manager_notify_status(m);
+        varlink_services_notify_monitors(
+                m, m->rebuild_cause ?: explicit ? "reload" : "files", scopes_changed);
+        m->rebuild_cause = NULL;
         return 0;
 
 fail:
+        m->rebuild_cause = NULL;
         scope_states_free(scopes, n_scopes, m->scopes, m->n_scopes);
         catalog_free(c);
         if (states)
@@ -613,6 +622,7 @@ Manager *manager_free(Manager *m)
 
         /* The owner-query thread first: its finished queries still hold connections. */
         varlink_sockets_done(m);
+        varlink_services_monitors_done(m);
         m->server = varlink_server_free(m->server);
         watch_done(m);
         m->debounce_event_source = sd_event_source_unref(m->debounce_event_source);
