@@ -653,8 +653,10 @@ Manager *manager_free(Manager *m)
         return mfree(m);
 }
 
-/* mkdir -p for the directory that holds the socket. */
-static int mkdir_parents(const char *path, mode_t mode)
+/* The default socket's directory (/run/portd), which is ours to create, and only that: a --socket
+ * path whose directory is missing is a mistake to report, not a tree to make, and the default's
+ * parent (/run) is the system's. */
+static int mkdir_default_socket_dir(const char *path)
 {
         _cleanup_free_ char *p = strdup(path);
         if (!p)
@@ -664,18 +666,9 @@ static int mkdir_parents(const char *path, mode_t mode)
         if (!slash || slash == p)
                 return 0;
         *slash = '\0';
-
-        for (char *s = p + 1;; s++) {
-                if (*s != '/' && *s != '\0')
-                        continue;
-                char c = *s;
-                *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = c;
-                if (c == '\0')
-                        return 0;
-        }
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
 }
 
 /* The file system path a passed socket is bound to; -ENOENT for an abstract or unnamed one. */
@@ -724,9 +717,11 @@ static int manager_listen(Manager *m, const char *socket_path)
                 socket_path = PORTD_DEFAULT_SOCKET;
         }
 
-        r = mkdir_parents(socket_path, 0755);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the directory of '%s': %m", socket_path);
+        if (streq(socket_path, PORTD_DEFAULT_SOCKET)) {
+                r = mkdir_default_socket_dir(socket_path);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the directory of '%s': %m", socket_path);
+        }
 
         r = varlink_server_listen_path(m->server, socket_path, 0666);
         if (r < 0)
