@@ -85,6 +85,8 @@ check_contents "$portd_deb" <<EOF
 /lib/systemd/system/portd.socket
 /usr/bin/portctl
 /usr/libexec/portd
+/usr/share/bash-completion/completions/portctl
+/usr/share/zsh/vendor-completions/_portctl
 /usr/share/doc/portd/changelog.gz
 /usr/share/doc/portd/copyright
 $(cd "$srcroot/docs" && for page in *.[1-8]; do

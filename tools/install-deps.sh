@@ -10,7 +10,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
         meson ninja-build gcc clang pkg-config \
         libsystemd-dev libjson-c-dev libcmocka-dev \
-        valgrind libclang-rt-14-dev \
+        valgrind libclang-rt-14-dev bash-completion zsh \
         mandoc systemd iproute2 util-linux procps psmisc lsof \
         varlink-go python3 hyperfine strace \
         dpkg-dev debhelper build-essential
