@@ -281,21 +281,34 @@ static void selection_done(Selection *s)
         free(s->commands);
 }
 
+static void free_user_names(IdItem *items, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free((char *) items[i].name);
+}
+
 /* "1,2,^3" or "root,^1000": each comma-separated item of every value of the option. */
 static int parse_ids(const PortctlList *values, bool users, IdItem **ret, size_t *ret_n, size_t *ret_include)
 {
-        size_t n = 0, allocated = 0, include = 0;
+        size_t n = 0, allocated = 0, include = 0, bad = 0;
         IdItem *items = NULL;
 
         for (size_t v = 0; v < values->n; v++) {
                 const char *p = values->items[v];
+                bad = v;
                 for (;;) {
                         size_t len = strcspn(p, ",");
                         char item[256];
                         IdItem it = {};
 
-                        if (len >= sizeof(item))
-                                goto invalid;
+                        if (len >= sizeof(item)) {
+                                if (!users)
+                                        goto invalid;
+                                portctl_error("who: invalid user list '%s'", values->items[v]);
+                                free_user_names(items, n);
+                                free(items);
+                                return -EINVAL;
+                        }
                         memcpy(item, p, len);
                         item[len] = '\0';
                         const char *s = item;
@@ -312,12 +325,14 @@ static int parse_ids(const PortctlList *values, bool users, IdItem **ret, size_t
                                 struct passwd *pw = numeric ? getpwuid((uid_t) id) : getpwnam(s);
                                 if (!pw && !numeric) {
                                         portctl_error("who: no user '%s'", s);
+                                        free_user_names(items, n);
                                         free(items);
                                         return -ENOENT;
                                 }
                                 it.id = pw ? (uint32_t) pw->pw_uid : (uint32_t) id;
                                 it.name = pw ? strdup(pw->pw_name) : NULL;
                                 if (pw && !it.name) {
+                                        free_user_names(items, n);
                                         free(items);
                                         return -ENOMEM;
                                 }
@@ -327,6 +342,7 @@ static int parse_ids(const PortctlList *values, bool users, IdItem **ret, size_t
                                 it.id = (uint32_t) id;
                         if (GROW(items, allocated, n + 1) < 0) {
                                 free((char *) it.name);
+                                free_user_names(items, n);
                                 free(items);
                                 return -ENOMEM;
                         }
@@ -342,9 +358,8 @@ static int parse_ids(const PortctlList *values, bool users, IdItem **ret, size_t
         *ret_include = include;
         return 0;
 invalid:
-        portctl_error("who: invalid %s list '%s'", users ? "user" : "process ID",
-                values->items[values->n ? values->n - 1 : 0]);
-        free(items);
+        portctl_error("who: invalid %s list '%s'", users ? "user" : "process ID", values->items[bad]);
+        free(items); /* only -p gets here: no user names to free */
         return -EINVAL;
 }
 
@@ -379,12 +394,6 @@ static int parse_commands(const PortctlList *values, Selection *sel)
                 sel->include_commands += !it->exclude;
         }
         return 0;
-}
-
-static void free_user_names(IdItem *items, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                free((char *) items[i].name);
 }
 
 static int selection_parse(const PortctlContext *ctx, bool specs, Selection *ret)
