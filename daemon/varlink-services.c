@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* io.portd.Services: the lookups, enumeration, snapshot hand-off, provenance and state of the
- * catalog, as daemon/io.portd.Services.varlink declares them.  Parameters are checked strictly
+ * catalog, and the monitors of its generations, as daemon/io.portd.Services.varlink declares them.  Parameters are checked strictly
  * here; the generic server (daemon/varlink-server.c) handles framing and limits. */
 
 #include <errno.h>
