@@ -139,7 +139,7 @@ scenario_dropins() {
         fi
 
         rm "$ROOT/etc/services.d/50-x.conf"
-        if wait_for_output 1000 '^$' portctl lookup xsvc && [ "$(portctl lookup xsvc >/dev/null 2>&1; echo $?)" = 2 ]; then
+        if wait_for_output 1000 "^portctl: no service 'xsvc'$" portctl lookup xsvc && [ "$(portctl lookup xsvc >/dev/null 2>&1; echo $?)" = 2 ]; then
                 pass "a removed drop-in is gone after ${ELAPSED_MS} ms (portctl exits 2)"
         else
                 fail "a removed drop-in is still served after 1 s"
@@ -156,7 +156,7 @@ scenario_dropins() {
 
         # An empty same-named file in /etc masks the one in /usr/lib.
         : >"$ROOT/etc/services.d/70-y.conf"
-        if wait_for_output 1000 '^$' portctl lookup ysvc; then
+        if wait_for_output 1000 "^portctl: no service 'ysvc'$" portctl lookup ysvc; then
                 pass "an empty file in /etc masks the /usr/lib drop-in after ${ELAPSED_MS} ms"
         else
                 fail "an empty /etc file does not mask the /usr/lib drop-in within 1 s"
@@ -170,7 +170,7 @@ scenario_dropins() {
 
         mkdir -p "$ROOT/run/services.d"
         printf '!ssh\n' >"$ROOT/run/services.d/80-nossh.conf"
-        if wait_for_output 1000 '^$' portctl lookup ssh; then
+        if wait_for_output 1000 "^portctl: no service 'ssh'$" portctl lookup ssh; then
                 pass "a '!ssh' line in /run/services.d removes ssh after ${ELAPSED_MS} ms"
         else
                 fail "a '!ssh' line does not remove ssh within 1 s"
@@ -351,7 +351,7 @@ scenario_unreadable() {
         fi
         chmod 644 "$ROOT/etc/services.d/10-keep.conf"
         rm "$ROOT/etc/services.d/10-keep.conf"
-        if wait_for_output 1000 '^$' portctl lookup keep; then
+        if wait_for_output 1000 "^portctl: no service 'keep'$" portctl lookup keep; then
                 pass "once deleted, the drop-in is dropped"
         else
                 fail "a deleted drop-in is still served"
