@@ -30,13 +30,14 @@ static void print_event(struct json_object *e)
 
         if (usec > 0 && localtime_r(&t, &tm))
                 (void) strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-        printf("%s generation %" PRId64 " (%s): %" PRId64 " services, digest %.12s",
-                when, json_object_object_get_ex(e, "generation", &v) ? json_object_get_int64(v) : -1,
+        printf("%s generation %" PRId64 " (%s): %" PRId64 " services, digest %.12s", when,
+                json_object_object_get_ex(e, "generation", &v) ? json_object_get_int64(v) : -1,
                 json_object_object_get_ex(e, "cause", &v) ? json_object_get_string(v) : "?",
                 json_object_object_get_ex(e, "entries", &v) ? json_object_get_int64(v) : -1,
                 json_object_object_get_ex(e, "digest", &v) ? json_object_get_string(v) : "?");
         if (json_object_object_get_ex(e, "scopes_changed", &v) && json_object_get_boolean(v) &&
-                json_object_object_get_ex(e, "scopes", &scopes) && json_object_is_type(scopes, json_type_array)) {
+                json_object_object_get_ex(e, "scopes", &scopes) &&
+                json_object_is_type(scopes, json_type_array)) {
                 printf(", scopes now:");
                 for (size_t i = 0; i < json_object_array_length(scopes); i++)
                         printf(" %s", json_object_get_string(json_object_array_get_idx(scopes, i)));
@@ -69,10 +70,12 @@ int verb_monitor(int argc, char **argv, const PortctlContext *ctx)
         /* Generations may be hours apart: wait for the next one without a deadline. */
         varlink_client_set_timeout(client, UINT64_MAX);
 
-        r = varlink_client_call(client, "io.portd.Services.Monitor", NULL, VARLINK_CALL_MORE, &reply, &error);
+        r = varlink_client_call(
+                client, "io.portd.Services.Monitor", NULL, VARLINK_CALL_MORE, &reply, &error);
         for (;;) {
                 if (r < 0) {
-                        portctl_error("monitor: %s", r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
+                        portctl_error("monitor: %s",
+                                r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
                         return PORTCTL_EXIT_ERROR;
                 }
                 if (error) {

@@ -224,8 +224,8 @@ static int lookup_not_found(const PortctlContext *ctx, struct json_object *param
                                 : NULL;
 
         if (json_object_object_get_ex(parameters, "port", &port))
-                return portctl_not_found(ctx, "no service on port %d%s%s", json_object_get_int(port),
-                        p ? "/" : "", p ?: "");
+                return portctl_not_found(
+                        ctx, "no service on port %d%s%s", json_object_get_int(port), p ? "/" : "", p ?: "");
         (void) json_object_object_get_ex(parameters, "name", &name);
         return portctl_not_found(ctx, "no service '%s'%s%s%s", json_object_get_string(name) ?: "",
                 p ? " over '" : "", p ?: "", p ? "'" : "");
@@ -318,7 +318,8 @@ static int port_parameters(const char *arg, const char *protocol_arg, struct jso
 
         parameters = json_object_new_object();
         if (!parameters || json_object_object_add(parameters, "port", json_object_new_int((int) port)) < 0 ||
-                (protocol && json_object_object_add(parameters, "protocol", json_object_new_string(protocol)) < 0))
+                (protocol && json_object_object_add(
+                                     parameters, "protocol", json_object_new_string(protocol)) < 0))
                 return -ENOMEM;
         *ret = TAKE_PTR(parameters);
         return 0;
@@ -351,7 +352,8 @@ int verb_lookup(int argc, char **argv, const PortctlContext *ctx)
 
         parameters = json_object_new_object();
         if (!parameters || json_object_object_add(parameters, "name", json_object_new_string(argv[1])) < 0 ||
-                (argc > 2 && json_object_object_add(parameters, "protocol", json_object_new_string(argv[2])) < 0)) {
+                (argc > 2 && json_object_object_add(
+                                     parameters, "protocol", json_object_new_string(argv[2])) < 0)) {
                 portctl_error("out of memory");
                 return PORTCTL_EXIT_ERROR;
         }
@@ -536,8 +538,8 @@ static int daemon_identity(VarlinkClient *client, const PortctlContext *ctx, str
         if (json_add(status, "version", json_object_new_string(json_object_get_string(version))) < 0 ||
                 json_add(status, "socket", json_object_new_string(ctx->socket_path)) < 0)
                 return -ENOMEM;
-        if (getsockopt(varlink_client_get_fd(client), SOL_SOCKET, SO_PEERCRED, &ucred, &l) >= 0 && ucred.pid > 0 &&
-                json_add(status, "pid", json_object_new_int64(ucred.pid)) < 0)
+        if (getsockopt(varlink_client_get_fd(client), SOL_SOCKET, SO_PEERCRED, &ucred, &l) >= 0 &&
+                ucred.pid > 0 && json_add(status, "pid", json_object_new_int64(ucred.pid)) < 0)
                 return -ENOMEM;
         return 0;
 }

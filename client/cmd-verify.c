@@ -191,7 +191,8 @@ static int verify_files(const PortctlContext *ctx, const char *reason)
         no_base = base_missing(ctx);
 
         if (ctx->json) {
-                if (print_json(ctx, scope_findings_to_json(verify_to_json(c, no_base), scopes.f, scopes.n), false) != 0)
+                if (print_json(ctx, scope_findings_to_json(verify_to_json(c, no_base), scopes.f, scopes.n),
+                            false) != 0)
                         return PORTCTL_EXIT_ERROR;
         } else {
                 if (no_base) {
@@ -234,14 +235,17 @@ static int verify_daemon(const PortctlContext *ctx, VarlinkClient *client)
         }
         for (size_t i = 0; i < json_object_array_length(diagnostics); i++) {
                 struct json_object *d = json_object_array_get_idx(diagnostics, i), *v = NULL;
-                const char *level = json_object_object_get_ex(d, "level", &v) ? json_object_get_string(v) : "";
+                const char *level =
+                        json_object_object_get_ex(d, "level", &v) ? json_object_get_string(v) : "";
                 errors += streq_ptr(level, "error");
                 warnings += streq_ptr(level, "warning");
                 if (ctx->json)
                         continue;
-                const char *file = json_object_object_get_ex(d, "file", &v) ? json_object_get_string(v) : "?";
+                const char *file =
+                        json_object_object_get_ex(d, "file", &v) ? json_object_get_string(v) : "?";
                 int64_t line = json_object_object_get_ex(d, "line", &v) ? json_object_get_int64(v) : 0;
-                const char *message = json_object_object_get_ex(d, "message", &v) ? json_object_get_string(v) : "";
+                const char *message =
+                        json_object_object_get_ex(d, "message", &v) ? json_object_get_string(v) : "";
                 printf("%s:%" PRId64 ": %s: %s\n", file, line, level, message);
         }
         if (ctx->json) {
@@ -320,14 +324,15 @@ static int explain_files(const PortctlContext *ctx, const char *arg, const char 
                 if (ctx->json)
                         (void) print_json(ctx, catalog_explain_to_json(c, name, protocol), false);
                 else
-                        (void) portctl_not_found(ctx, "no service '%s'%s%s%s", name, protocol ? " over '" : "",
-                                protocol ?: "", protocol ? "'" : "");
+                        (void) portctl_not_found(ctx, "no service '%s'%s%s%s", name,
+                                protocol ? " over '" : "", protocol ?: "", protocol ? "'" : "");
                 return PORTCTL_EXIT_NOT_FOUND;
         }
 
         if (ctx->json)
-                return print_json(ctx, catalog_explain_to_json(c, name, protocol), false) == 0 ? PORTCTL_EXIT_OK
-                                                                                                : PORTCTL_EXIT_ERROR;
+                return print_json(ctx, catalog_explain_to_json(c, name, protocol), false) == 0
+                               ? PORTCTL_EXIT_OK
+                               : PORTCTL_EXIT_ERROR;
 
         if (winner)
                 print_entry_line(ctx, c, "wins", winner);
@@ -352,16 +357,19 @@ static void print_service_line(const char *what, struct json_object *service)
                 json_object_object_get_ex(service, "name", &v) ? json_object_get_string(v) : "?",
                 json_object_object_get_ex(service, "port", &v) ? json_object_get_int64(v) : -1,
                 json_object_object_get_ex(service, "protocol", &v) ? json_object_get_string(v) : "");
-        if (json_object_object_get_ex(service, "aliases", &aliases) && json_object_is_type(aliases, json_type_array))
+        if (json_object_object_get_ex(service, "aliases", &aliases) &&
+                json_object_is_type(aliases, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(aliases); i++)
                         printf(" %s", json_object_get_string(json_object_array_get_idx(aliases, i)));
         (void) json_object_object_get_ex(service, "source", &source);
-        printf("\t%s:%" PRId64 "\n", json_object_object_get_ex(source, "file", &v) ? json_object_get_string(v) : "?",
+        printf("\t%s:%" PRId64 "\n",
+                json_object_object_get_ex(source, "file", &v) ? json_object_get_string(v) : "?",
                 json_object_object_get_ex(source, "line", &v) ? json_object_get_int64(v) : 0);
 }
 
 /* One Explain call: 0 with *ret set, -ENOENT for ServiceNotFound, other errors reported. */
-static int explain_call(VarlinkClient *client, const char *name, const char *protocol, struct json_object **ret)
+static int explain_call(
+        VarlinkClient *client, const char *name, const char *protocol, struct json_object **ret)
 {
         _cleanup_json_ struct json_object *p = json_object_new_object();
         struct json_object *reply = NULL;
@@ -412,15 +420,19 @@ static int explain_daemon(const PortctlContext *ctx, VarlinkClient *client, cons
         if (ctx->json)
                 return print_json(ctx, TAKE_PTR(reply), true) == 0 ? PORTCTL_EXIT_OK : PORTCTL_EXIT_ERROR;
 
-        if (json_object_object_get_ex(reply, "winner", &winner) && json_object_is_type(winner, json_type_object))
+        if (json_object_object_get_ex(reply, "winner", &winner) &&
+                json_object_is_type(winner, json_type_object))
                 print_service_line("wins", winner);
         else
                 printf("%-9s nothing: every definition was removed\n", "wins");
-        if (json_object_object_get_ex(reply, "replaced", &replaced) && json_object_is_type(replaced, json_type_array))
+        if (json_object_object_get_ex(reply, "replaced", &replaced) &&
+                json_object_is_type(replaced, json_type_array))
                 for (size_t i = 0; i < json_object_array_length(replaced); i++) {
-                        struct json_object *s = json_object_array_get_idx(replaced, i), *v = NULL, *by = NULL;
+                        struct json_object *s = json_object_array_get_idx(replaced, i), *v = NULL,
+                                           *by = NULL;
                         struct json_object *service = NULL;
-                        bool removed = json_object_object_get_ex(s, "removed", &v) && json_object_get_boolean(v);
+                        bool removed =
+                                json_object_object_get_ex(s, "removed", &v) && json_object_get_boolean(v);
                         (void) json_object_object_get_ex(s, "service", &service);
                         (void) json_object_object_get_ex(s, "by", &by);
                         print_service_line(removed ? "removed" : "replaced", service);

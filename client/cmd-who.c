@@ -418,7 +418,7 @@ static int selection_parse(const PortctlContext *ctx, bool specs, Selection *ret
 /* The other selections than SPECs, which need every socket to choose from unless -a ANDs them. */
 static bool selection_needs_listing(const Selection *sel)
 {
-        return !sel->and && (sel->include_pids || sel->include_users || sel->include_commands);
+        return !sel->and &&(sel->include_pids || sel->include_users || sel->include_commands);
 }
 
 static bool command_matches(const CommandItem *it, const char *command)
@@ -469,7 +469,8 @@ static bool row_selected(const Selection *sel, const Row *row)
                         command_in = true;
                 }
 
-        bool classes[] = { sel->specs, sel->include_pids > 0, sel->include_users > 0, sel->include_commands > 0 };
+        bool classes[] = { sel->specs, sel->include_pids > 0, sel->include_users > 0,
+                sel->include_commands > 0 };
         bool matched[] = { row->by_spec, pid_in, user_in, command_in };
         bool any_class = false, any = false, all = true;
         for (size_t i = 0; i < ELEMENTSOF(classes); i++)
@@ -497,7 +498,8 @@ static void rows_select(Rows *rows, const Selection *sel)
 }
 
 /* One List call, every reply of its stream. 0, or 2 for NoSocketFound, or 1 after a message. */
-static int run_query(VarlinkClient *client, const WhoQuery *q, const PortctlContext *ctx, bool by_spec, Rows *rows)
+static int run_query(
+        VarlinkClient *client, const WhoQuery *q, const PortctlContext *ctx, bool by_spec, Rows *rows)
 {
         _cleanup_json_ struct json_object *p = json_object_new_object();
         struct json_object *reply = NULL;
@@ -734,7 +736,8 @@ finish:
 
 static int print_json_rows(const Rows *rows, const PortctlContext *ctx)
 {
-        _cleanup_json_ struct json_object *a = json_object_new_array_ext((int) MIN(rows->n, (size_t) INT32_MAX));
+        _cleanup_json_ struct json_object *a =
+                json_object_new_array_ext((int) MIN(rows->n, (size_t) INT32_MAX));
         if (!a)
                 return -ENOMEM;
         for (size_t i = 0; i < rows->n; i++)

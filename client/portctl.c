@@ -22,19 +22,30 @@ typedef struct Verb {
 } Verb;
 
 static const Verb verbs[] = {
-        { "verify", verb_verify, "verify                   the configuration's problems (the daemon's, or the files')", true },
+        { "verify", verb_verify,
+                "verify                   the configuration's problems (the daemon's, or the files')",
+                true },
         { "explain", verb_explain, "explain NAME[/PROTO]     the winning entry and what it replaced", true },
-        { "lookup", verb_lookup, "lookup NAME|PORT [PROTO] the service named NAME (or an alias), or on PORT", false },
+        { "lookup", verb_lookup, "lookup NAME|PORT [PROTO] the service named NAME (or an alias), or on PORT",
+                false },
         { "port", verb_port, "port PORT[/PROTO]        the service on PORT", false },
-        { "list", verb_list, "list                     every service, in getservent order (--format services: as a file)", true },
-        { "status", verb_status, "status                   the daemon's version, PID, socket, generation, sources", true },
+        { "list", verb_list,
+                "list                     every service, in getservent order (--format services: as a file)",
+                true },
+        { "status", verb_status,
+                "status                   the daemon's version, PID, socket, generation, sources", true },
         { "reload", verb_reload, "reload                   make the daemon read its sources again (root)" },
-        { "set", verb_set, "set NAME PORT/PROTO [ALIAS...]\n"
-                           "                           override an entry at once, persistently (root or a\n"
-                           "                           group of portd.conf; --runtime)" },
+        { "set", verb_set,
+                "set NAME PORT/PROTO [ALIAS...]\n"
+                "                           override an entry at once, persistently (root or a\n"
+                "                           group of portd.conf; --runtime)" },
         { "unset", verb_unset, "unset NAME[/PROTO]       drop an override again (as set; --runtime)" },
-        { "who", verb_who, "who [SPEC...]            which processes own a port (SPEC: tcp:22, :80, @HOST:PORT, NAME)", true },
-        { "monitor", verb_monitor, "monitor                  a line per new catalog generation (reloads, scopes, overrides)", false },
+        { "who", verb_who,
+                "who [SPEC...]            which processes own a port (SPEC: tcp:22, :80, @HOST:PORT, NAME)",
+                true },
+        { "monitor", verb_monitor,
+                "monitor                  a line per new catalog generation (reloads, scopes, overrides)",
+                false },
 };
 
 void portctl_error(const char *fmt, ...)
@@ -62,22 +73,11 @@ int portctl_not_found(const PortctlContext *ctx, const char *fmt, ...)
         return PORTCTL_EXIT_NOT_FOUND;
 }
 
-void portctl_note(const PortctlContext *ctx, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ctx->quiet || !ctx->legend)
-                return;
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
 int portctl_print_json(const PortctlContext *ctx, struct json_object *o)
 {
-        int flags = JSON_C_TO_STRING_NOSLASHESCAPE |
-                    (ctx->json_mode == PORTCTL_JSON_SHORT ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY);
+        int flags =
+                JSON_C_TO_STRING_NOSLASHESCAPE |
+                (ctx->json_mode == PORTCTL_JSON_SHORT ? JSON_C_TO_STRING_PLAIN : JSON_C_TO_STRING_PRETTY);
         const char *s = o ? json_object_to_json_string_ext(o, flags) : NULL;
 
         if (!s) {
@@ -117,7 +117,8 @@ static void help(void)
                "  -h --help               show this help\n"
                "     --version            show the version\n"
                "     --socket PATH        the daemon's socket (default $PORTD_SOCKET, else %s)\n"
-               "     --root DIR           read configuration files below DIR (verify, explain, lookup, port, list)\n"
+               "     --root DIR           read configuration files below DIR (verify, explain, lookup, "
+               "port, list)\n"
                "  -j --json[=pretty|short] print JSON for scripts (short: one line per document)\n"
                "     --no-legend          no column headers, no note of where an answer came from\n"
                "     --no-pager           do not page long output on a terminal\n"
@@ -133,8 +134,9 @@ static void help(void)
                "     --netns NAME|PID|all network namespace to look in (who; root only for others)\n"
                "     --format FORMAT      list as 'table', 'json' or 'services' (a services(5) file)\n"
                "     --runtime            an override in /run, gone at reboot (set, unset)\n"
-               "     --persistent         an override in /etc, kept across reboots: the default (set, unset)\n",
-               PORTD_DEFAULT_SOCKET);
+               "     --persistent         an override in /etc, kept across reboots: the default (set, "
+               "unset)\n",
+                PORTD_DEFAULT_SOCKET);
 }
 
 static int parse_argv(int argc, char **argv, PortctlContext *ctx)
@@ -151,23 +153,17 @@ static int parse_argv(int argc, char **argv, PortctlContext *ctx)
                 ARG_NO_LEGEND,
                 ARG_NO_PAGER,
         };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
+        static const struct option options[] = { { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "socket", required_argument, NULL, ARG_SOCKET },
-                { "root", required_argument, NULL, ARG_ROOT },
-                { "json", optional_argument, NULL, ARG_JSON },
-                { "numeric-ports", no_argument, NULL, 'P' },
-                { "all", no_argument, NULL, 'a' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                { "root", required_argument, NULL, ARG_ROOT }, { "json", optional_argument, NULL, ARG_JSON },
+                { "numeric-ports", no_argument, NULL, 'P' }, { "all", no_argument, NULL, 'a' },
+                { "quiet", no_argument, NULL, 'q' }, { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "no-pager", no_argument, NULL, ARG_NO_PAGER },
                 { "netns", required_argument, NULL, ARG_NETNS },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
                 { "runtime", no_argument, NULL, ARG_RUNTIME },
-                { "format", required_argument, NULL, ARG_FORMAT },
-                {}
-        };
+                { "format", required_argument, NULL, ARG_FORMAT }, {} };
         int c;
 
         /* "i::": lsof's "-i :80" leaves ":80" a positional SPEC, which means the same; "-i:80" and
@@ -198,7 +194,8 @@ static int parse_argv(int argc, char **argv, PortctlContext *ctx)
                         else if (streq(optarg, "off"))
                                 ctx->json_mode = PORTCTL_JSON_OFF;
                         else {
-                                portctl_error("unknown JSON format '%s': expected pretty, short or off", optarg);
+                                portctl_error(
+                                        "unknown JSON format '%s': expected pretty, short or off", optarg);
                                 return -EINVAL;
                         }
                         ctx->json = ctx->json_mode != PORTCTL_JSON_OFF;

@@ -50,8 +50,6 @@ enum {
 void portctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A lookup that found nothing: one line on stderr (unless -q), and the status to exit with. */
 int portctl_not_found(const PortctlContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A note for people (where an answer came from): stderr, unless -q or --no-legend. */
-void portctl_note(const PortctlContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One JSON document on stdout as --json asked; takes no reference. PORTCTL_EXIT_*. */
 int portctl_print_json(const PortctlContext *ctx, struct json_object *o);
 

@@ -489,8 +489,8 @@ int manager_reload(Manager *m, bool explicit)
                 m->generation, c->n_entries, m->n_sources, c->n_diagnostics, c->digest);
         if (m->ready)
                 manager_notify_status(m);
-        varlink_services_notify_monitors(
-                m, m->rebuild_cause ?: explicit ? "reload" : "files", scopes_changed);
+        const char *cause = m->rebuild_cause ?: (explicit ? "reload" : "files");
+        varlink_services_notify_monitors(m, cause, scopes_changed);
         m->rebuild_cause = NULL;
         return 0;
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* io.portd.Services: the lookups, enumeration, snapshot hand-off, provenance and state of the
- * catalog, and the monitors of its generations, as daemon/io.portd.Services.varlink declares them.  Parameters are checked strictly
- * here; the generic server (daemon/varlink-server.c) handles framing and limits. */
+ * catalog, and the monitors of its generations, as daemon/io.portd.Services.varlink declares them.
+ * Parameters are checked strictly here; the generic server (daemon/varlink-server.c) handles framing and
+ * limits. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,7 +32,7 @@
 
 /* Open Monitor calls: each holds a connection (within the server's per-UID and total limits) and
  * one reference here; this bounds what the list itself may grow to between two generations. */
-#define MONITORS_MAX 128
+#define MONITORS_MAX            128
 #define ERROR_TOO_MANY_MONITORS SERVICES_INTERFACE ".TooManyMonitors"
 
 void varlink_services_flush_cache(Manager *m)
