@@ -37,7 +37,6 @@ echo "building the packages (dpkg-buildpackage -us -uc -b) ..."
 debs=$("$srcroot/tests/debian-build.sh" "$srcroot" "$tmp")
 case $? in
 0) ;;
-77) skip "cannot build the packages here (see above)" ;;
 *)
         echo "not ok: dpkg-buildpackage failed"
         exit 1
