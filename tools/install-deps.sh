@@ -14,3 +14,19 @@ apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
         mandoc systemd iproute2 util-linux procps psmisc lsof \
         varlink-go python3 hyperfine strace \
         dpkg-dev debhelper build-essential dh-nss systemd-container git
+
+# nscd, for the test bed's nscd scenario (tests/system/scenarios/85-nscd.sh), which starts it
+# inside the booted test bed only. Installed, the package would start the machine's own nscd, and
+# every lookup here would then go through its caches: its start is forbidden while it installs
+# (policy-rc.d), and it stays stopped.
+if ! dpkg-query -W -f '${Status}' nscd 2>/dev/null | grep -q 'ok installed'; then
+        policy=/usr/sbin/policy-rc.d
+        if [ -e "$policy" ]; then
+                apt-get install -y -q --no-install-recommends nscd
+        else
+                printf '#!/bin/sh\nexit 101\n' >"$policy"
+                chmod 0755 "$policy"
+                apt-get install -y -q --no-install-recommends nscd || { rm -f "$policy"; exit 1; }
+                rm -f "$policy"
+        fi
+fi
