@@ -6,6 +6,40 @@
 # listening socket (D-Bus), a container's sockets through `ip netns`. systemd-analyze security
 # measures the sandbox.
 
+# Every io.portd.Services method, called over the socket as any varlink client would (portctl's
+# explain and verify read the files themselves; the NSS module asks for GetSnapshot).
+cat >/tmp/varlink-call.py <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect("/run/portd/io.portd.Services")
+call = {"method": "io.portd.Services." + sys.argv[1], "parameters": json.loads(sys.argv[2])}
+if sys.argv[1] == "List":
+    call["more"] = True
+s.sendall(json.dumps(call).encode() + b"\0")
+buf = b""
+while True:
+    while b"\0" not in buf:
+        data = s.recv(65536)
+        if not data:
+            sys.exit("connection closed")
+        buf += data
+    msg, buf = buf.split(b"\0", 1)
+    reply = json.loads(msg)
+    if "error" in reply:
+        sys.exit(json.dumps(reply))
+    if not reply.get("continues"):
+        break
+PY
+for call in 'GetServiceByName {"name":"http","protocol":"tcp"}' 'GetServiceByPort {"port":443}' \
+        'List {}' 'GetSnapshot {}' 'Explain {"name":"http"}' 'Verify {}' 'Status {}' 'Reload {}' \
+        'SetOverride {"name":"site-rpc","port":9202,"protocol":"tcp","aliases":[]}' \
+        'UnsetOverride {"name":"site-rpc"}'; do
+        check "io.portd.Services.${call%% *}" python3 /tmp/varlink-call.py ${call%% *} "${call#* }"
+done
+rm -f /tmp/varlink-call.py
+check "portctl lookup, port and list" \
+        sh -c 'portctl lookup fleet-api && portctl port 8443/tcp && portctl list | grep -q fleet-api'
+
 # Overrides, persistent (/etc/portd, ProtectSystem=strict with ConfigurationDirectory=) and
 # runtime (/run/portd).
 check "portctl set --persistent" portctl set site-admin 9200/tcp admin
