@@ -17,7 +17,8 @@
 #define NSCD_CONF   "/etc/nscd.conf"
 #define NSCD_SOCKET "/var/run/nscd/socket" /* glibc's _PATH_NSCDSOCKET */
 
-/* nscd.conf lines longer than this are not nscd's either: its own reader stops there too. */
+/* Bounds what one read takes: a longer line is read in pieces, each taken as a line (none of
+ * them then says enable-cache); no nscd.conf has lines that long. */
 #define NSCD_LINE_MAX 1024
 
 int nscd_conf_caches_services(FILE *f)
