@@ -146,7 +146,7 @@ ExecStart=/bin/bash /in/inside.sh
 ExecStopPost=/bin/systemctl poweroff --no-block
 StandardOutput=append:/out/console.log
 StandardError=append:/out/console.log
-TimeoutStartSec=$((boot_timeout - 30))
+TimeoutStartSec=$((boot_timeout > 60 ? boot_timeout - 30 : boot_timeout))
 EOF
         install -m 0644 /dev/stdin "$work/root/etc/systemd/system/portd-testbed.target" <<EOF
 [Unit]
