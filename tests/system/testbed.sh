@@ -15,8 +15,8 @@ srcroot=$(cd "$1" && pwd) || exit 1
 getserv=$2
 here=$srcroot/tests/system
 
-# The container must power off by itself well within meson's timeout (600 s, package build included), so that this
-# script, not meson's SIGKILL, ends it and removes what it made.
+# The container must power off by itself well within meson's timeout (600 s, the package build
+# included), so that this script, not meson's SIGKILL, ends it and removes what it made.
 boot_timeout=${TESTBED_BOOT_TIMEOUT:-360}
 
 skip() {
