@@ -572,6 +572,7 @@ int verb_status(int argc, char **argv, const PortctlContext *ctx)
                 return PORTCTL_EXIT_ERROR;
         }
 
+        nscd_warn_if_caching(ctx);
         if (ctx->json)
                 return portctl_print_json(ctx, status);
         print_status(status);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct json_object;
 
@@ -67,6 +68,10 @@ int verb_reload(int argc, char **argv, const PortctlContext *ctx);
 int verb_set(int argc, char **argv, const PortctlContext *ctx);
 int verb_unset(int argc, char **argv, const PortctlContext *ctx);
 int verb_monitor(int argc, char **argv, const PortctlContext *ctx);
+
+/* nscd-check.c: nscd's services cache hides portd's changes from programs */
+int nscd_conf_caches_services(FILE *f);
+void nscd_warn_if_caching(const PortctlContext *ctx);
 
 /* cmd-who.c: io.portd.Sockets via the daemon */
 int verb_who(int argc, char **argv, const PortctlContext *ctx);
