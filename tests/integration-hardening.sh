@@ -296,14 +296,14 @@ scenario_unreadable_kinds() {
         rm "$d/10-c.conf" && ln -s 10-c.conf "$d/10-c.conf"
         rm "$d/10-d.conf" && ln -s /nonexistent/10-d.conf "$d/10-d.conf"
         printf 'marker 4200/tcp\n' >"$d/20-marker.conf"
-        wait_for_output 3000 'marker' portctl lookup marker || fail "the change is not applied"
+        wait_for_output 3000 'marker +4200/tcp' portctl lookup marker || fail "the change is not applied"
         for k in a b c d; do
                 portctl lookup "keep$k" >/dev/null && pass "10-$k.conf keeps its last good state" ||
                         fail "10-$k.conf's entries are gone"
         done
         "$PYTHON" -c 'import sys; print("big 4100/tcp " + " ".join("a%d" % i for i in range(70000))); print("keepe2 4101/tcp")' \
                 >"$d/10-e.conf.tmp" && mv "$d/10-e.conf.tmp" "$d/10-e.conf"
-        if wait_for_output 3000 'keepe2' portctl lookup keepe2; then
+        if wait_for_output 3000 'keepe2 +4101/tcp' portctl lookup keepe2; then
                 pass "the change is applied after ${ELAPSED_MS} ms, the line with 70,000 aliases notwithstanding"
         else
                 fail "the change with a line of 70,000 aliases is not applied"
