@@ -13,4 +13,21 @@ apt-get install -y -q --no-install-recommends \
         valgrind libclang-rt-14-dev \
         mandoc systemd iproute2 util-linux procps psmisc lsof \
         varlink-go python3 hyperfine strace \
-        dpkg-dev debhelper build-essential
+        dpkg-dev debhelper build-essential linux-perf
+
+# nscd is a peer in bench/ (bench-nss), started there only inside a private mount namespace with
+# its own /run/nscd.  Installed, the package would start the machine's own nscd, and every process
+# here would then talk to it (passwd, hosts, services): forbid that start while it installs, and
+# keep the unit disabled.
+policy=/usr/sbin/policy-rc.d
+if [ -e "$policy" ]; then
+        apt-get install -y -q --no-install-recommends nscd
+else
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        apt-get install -y -q --no-install-recommends nscd || { rm -f "$policy"; exit 1; }
+        rm -f "$policy"
+fi
+if [ -d /run/systemd/system ]; then
+        systemctl disable --now nscd.service >/dev/null 2>&1 || true
+fi
