@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "catalog-export.h"
 #include "overrides.h"
+#include "snapshot-build.h"
 #include "util.h"
 
 /* A services file larger than this is refused rather than read into memory: the IANA

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The snapshot: an immutable, position-independent image of one catalog with hash indexes,
- * written by the daemon and mapped read-only by the NSS module. The reader trusts nothing:
- * every offset is checked against the mapped size before it is followed. */
+ * written by the daemon (snapshot-build.h) and mapped read-only by the NSS module. The reader
+ * trusts nothing: every offset is checked against the mapped size before it is followed. */
 #pragma once
 
 #include <stdbool.h>
@@ -63,16 +63,11 @@ typedef struct SnapshotEntry {
         uint32_t index; /* position in the enumeration order */
 } SnapshotEntry;
 
-struct Catalog;
-
-/* Builds an image of c's entries (and its sources) in malloc'ed memory. */
-int snapshot_build(const struct Catalog *c, uint64_t generation, void **ret, size_t *ret_size);
-
 /* Checks magic, version, sizes, section bounds and the checksum. -EBADMSG when it is not
  * an image this code can read. */
 int snapshot_open(const void *base, size_t size, Snapshot *ret);
 
-/* The checksum snapshot_build() stores; exposed for tests and the fuzzer. */
+/* The checksum snapshot_build() (snapshot-build.h) stores; exposed for tests and the fuzzer. */
 uint64_t snapshot_checksum(const void *base, size_t size);
 
 static inline bool snapshot_is_superseded(const Snapshot *s)

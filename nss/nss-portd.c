@@ -17,8 +17,6 @@
 #include "snapshot.h"
 #include "util.h"
 
-#define NSS_ENTRY(name) _public_ enum nss_status _nss_portd_##name
-
 /* The status of a lookup that got an answer (or none) as glibc wants it.  errnop is errno
  * itself when glibc calls us: put the caller's errno back first, then set it only where the
  * status needs an explanation. */
@@ -111,14 +109,14 @@ static enum nss_status lookup(
         return finish(r, saved_errno, errnop);
 }
 
-NSS_ENTRY(getservbyname_r)
-(const char *name, const char *protocol, struct servent *result, char *buffer, size_t buflen, int *errnop)
+_public_ enum nss_status _nss_portd_getservbyname_r(const char *name, const char *protocol, struct servent *result,
+        char *buffer, size_t buflen, int *errnop)
 {
         return lookup(&(LookupKey){ .name = name, .protocol = protocol }, result, buffer, buflen, errnop);
 }
 
-NSS_ENTRY(getservbyport_r)
-(int port, const char *protocol, struct servent *result, char *buffer, size_t buflen, int *errnop)
+_public_ enum nss_status _nss_portd_getservbyport_r(
+        int port, const char *protocol, struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         /* glibc's files backend compares the int as given with 16-bit ports: anything outside
          * 0..65535 matches nothing. */
@@ -192,7 +190,7 @@ static int enumeration_next(struct servent *result, char *buffer, size_t buflen)
         return r;
 }
 
-NSS_ENTRY(setservent)(int stayopen)
+_public_ enum nss_status _nss_portd_setservent(int stayopen)
 {
         int saved_errno = errno;
 
@@ -203,7 +201,8 @@ NSS_ENTRY(setservent)(int stayopen)
         return NSS_STATUS_SUCCESS;
 }
 
-NSS_ENTRY(getservent_r)(struct servent *result, char *buffer, size_t buflen, int *errnop)
+_public_ enum nss_status _nss_portd_getservent_r(
+        struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         int saved_errno = errno;
         int r;
@@ -224,7 +223,7 @@ NSS_ENTRY(getservent_r)(struct servent *result, char *buffer, size_t buflen, int
         return finish(r, saved_errno, errnop);
 }
 
-NSS_ENTRY(endservent)(void)
+_public_ enum nss_status _nss_portd_endservent(void)
 {
         return _nss_portd_setservent(0);
 }

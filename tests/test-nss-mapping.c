@@ -26,6 +26,7 @@
 #include "catalog.h"
 #include "nss-mapping.h"
 #include "nss-portd.h"
+#include "snapshot-build.h"
 #include "snapshot.h"
 #include "util.h"
 #include "varlink-wire.h"
