@@ -128,7 +128,8 @@ static const SnapshotEntryRecord *entry_record(const Snapshot *s, uint32_t index
         return (const SnapshotEntryRecord *) (s->base + s->header->entries_offset) + index;
 }
 
-int snapshot_entry(const Snapshot *s, uint32_t index, SnapshotEntry *ret)
+/* Inlined into both lookups: it runs once per probe that meets the key's hash. */
+static inline __attribute__((always_inline)) int entry_read(const Snapshot *s, uint32_t index, SnapshotEntry *ret)
 {
         const SnapshotEntryRecord *r = entry_record(s, index);
         if (!r)
@@ -157,6 +158,11 @@ int snapshot_entry(const Snapshot *s, uint32_t index, SnapshotEntry *ret)
         return 0;
 }
 
+int snapshot_entry(const Snapshot *s, uint32_t index, SnapshotEntry *ret)
+{
+        return entry_read(s, index, ret);
+}
+
 const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint32_t i)
 {
         if (i >= e->n_aliases || (uint64_t) e->aliases_index + i >= s->header->n_aliases)
@@ -165,9 +171,9 @@ const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint
         return snapshot_string(s, aliases[e->aliases_index + i]);
 }
 
-static bool entry_has_name(const Snapshot *s, const SnapshotEntry *e, const char *name)
+static inline bool entry_has_name(const Snapshot *s, const SnapshotEntry *e, const char *name)
 {
-        if (streq(e->name, name))
+        if (_likely_(streq(e->name, name)))
                 return true;
         for (uint32_t i = 0; i < e->n_aliases; i++) {
                 const char *a = snapshot_entry_alias(s, e, i);
@@ -193,7 +199,7 @@ int snapshot_lookup_name(const Snapshot *s, const char *name, const char *protoc
                 if (bk->hash != hash || (bk->value & BUCKET_ANY) != any)
                         continue;
                 SnapshotEntry e;
-                if (snapshot_entry(s, (bk->value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
+                if (entry_read(s, (bk->value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
                         return -EBADMSG;
                 if ((!protocol || streq(e.protocol, protocol)) && entry_has_name(s, &e, name)) {
                         *ret = e;
@@ -217,7 +223,7 @@ int snapshot_lookup_port(const Snapshot *s, uint16_t port, const char *protocol,
                 if (bk->hash != hash || (bk->value & BUCKET_ANY) != any)
                         continue;
                 SnapshotEntry e;
-                if (snapshot_entry(s, (bk->value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
+                if (entry_read(s, (bk->value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
                         return -EBADMSG;
                 if (e.port == port && (!protocol || streq(e.protocol, protocol))) {
                         *ret = e;

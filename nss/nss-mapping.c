@@ -27,10 +27,18 @@
  * and its reader in one subtraction with release order; a late reader that adds itself after
  * that synchronises with the fill and sees a valid image.  The unmapper's release subtraction
  * pairs with that claiming compare-and-swap: its munmap() happens before the slot is refilled.
- * The slot list is only touched under the refresh lock. */
+ * The slot list is only touched under the refresh lock.
+ *
+ * A lookup adds no reader of its own: each thread keeps the reader it added at the lookup that
+ * first found the current mapping (its ThreadPin), and lookups find it still pinned with a few
+ * plain loads, no atomic read-modify-write (two of those were a third of a lookup's cost).  The
+ * pin is an ordinary reader, so everything above holds; it only lives longer: a thread lets go
+ * of a retired mapping at its next lookup, or when it exits (a thread-specific key's destructor),
+ * and a forked child drops the pins of its parent's other threads, which it does not have. */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -78,8 +86,20 @@ struct SnapshotMapping {
         SnapshotMapping *next_slot;
 };
 
+/* A thread's reader on the mapping its lookups use, in the list of every thread's. */
+typedef struct ThreadPin {
+        SnapshotMapping *mapping; /* pinned by this thread, or NULL */
+        struct ThreadPin *prev, *next;
+} ThreadPin;
+
 static SnapshotMapping *current;
 static SnapshotMapping *slots;
+static __thread ThreadPin *thread_pin;
+static ThreadPin *pins;
+static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t pin_key;
+static pthread_once_t pin_key_once = PTHREAD_ONCE_INIT;
+static bool pin_key_ok;
 static int refreshing;
 static uint64_t retry_after_usec;
 
@@ -360,17 +380,22 @@ static int refresh_locked(SnapshotMapping *old)
         return r;
 }
 
-/* A copy cannot see the superseded word: the file's name still naming it is what says it is
- * current.  A stat() per lookup, for the few milliseconds a copy lasts. */
-static bool mapping_is_superseded(const SnapshotMapping *m)
+static __attribute__((noinline)) bool copy_is_superseded(const SnapshotMapping *m)
 {
         struct stat st;
 
+        return stat(m->path, &st) < 0 || st.st_dev != m->dev || st.st_ino != m->inode;
+}
+
+/* A copy cannot see the superseded word: the file's name still naming it is what says it is
+ * current.  A stat() per lookup, for the few milliseconds a copy lasts. */
+static inline bool mapping_is_superseded(const SnapshotMapping *m)
+{
         if (snapshot_is_superseded(&m->snapshot))
                 return true;
         if (_likely_(!m->copy))
                 return false;
-        return stat(m->path, &st) < 0 || st.st_dev != m->dev || st.st_ino != m->inode;
+        return copy_is_superseded(m);
 }
 
 /* superseded: mapping_is_superseded(old), as the caller found it. */
@@ -438,7 +463,114 @@ int mapping_acquire(SnapshotMapping **ret)
         return mapping_acquire_slow(m, superseded, ret);
 }
 
+static void pin_free(ThreadPin *p)
+{
+        if (p->mapping)
+                mapping_unref(p->mapping);
+        free(p);
+}
+
+static void pin_unlink(ThreadPin *p)
+{
+        if (p->prev)
+                p->prev->next = p->next;
+        else
+                pins = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+}
+
+/* A thread that exits lets go of its mapping. */
+static void pin_destroy(void *userdata)
+{
+        ThreadPin *p = userdata;
+
+        pthread_mutex_lock(&pins_lock);
+        pin_unlink(p);
+        pthread_mutex_unlock(&pins_lock);
+        if (thread_pin == p)
+                thread_pin = NULL;
+        pin_free(p);
+}
+
+static void pin_key_create(void)
+{
+        pin_key_ok = pthread_key_create(&pin_key, pin_destroy) == 0;
+}
+
+static ThreadPin *pin_get(void)
+{
+        if (thread_pin)
+                return thread_pin;
+        if (pthread_once(&pin_key_once, pin_key_create) != 0 || !pin_key_ok)
+                return NULL;
+        ThreadPin *p = calloc(1, sizeof(*p));
+        if (!p)
+                return NULL;
+        if (pthread_setspecific(pin_key, p) != 0) {
+                free(p);
+                return NULL;
+        }
+        pthread_mutex_lock(&pins_lock);
+        p->next = pins;
+        if (pins)
+                pins->prev = p;
+        pins = p;
+        pthread_mutex_unlock(&pins_lock);
+        thread_pin = p;
+        return p;
+}
+
+static __attribute__((noinline)) int mapping_acquire_thread_slow(const Snapshot **ret)
+{
+        ThreadPin *p = pin_get();
+        SnapshotMapping *m, *old;
+        int r;
+
+        /* Without a pin of its own (out of memory) the thread has no image: the varlink call. */
+        if (!p) {
+                *ret = NULL;
+                return 0;
+        }
+        r = mapping_acquire(&m);
+        /* The new reader first, then the old one goes: when both are the same mapping it never
+         * drops to no reader in between. */
+        old = p->mapping;
+        p->mapping = r >= 0 ? m : NULL;
+        if (old)
+                mapping_unref(old);
+        if (r < 0)
+                return r;
+        *ret = m ? &m->snapshot : NULL;
+        return 0;
+}
+
+int mapping_acquire_thread(const Snapshot **ret)
+{
+        ThreadPin *p = thread_pin;
+        SnapshotMapping *m = p ? p->mapping : NULL;
+
+        /* The thread's pin keeps m mapped; that it is still the current one is all to check. */
+        if (_likely_(m && m == __atomic_load_n(&current, __ATOMIC_ACQUIRE) && !mapping_is_superseded(m) &&
+                     now_usec(CLOCK_MONOTONIC_COARSE) <
+                             __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC)) {
+                *ret = &m->snapshot;
+                return 0;
+        }
+        return mapping_acquire_thread_slow(ret);
+}
+
 void mapping_after_fork_child(void)
 {
         __atomic_store_n(&refreshing, 0, __ATOMIC_RELAXED);
+
+        /* Only this thread lives on: the others' pins would keep their mappings forever. */
+        pins_lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
+        for (ThreadPin *p = pins, *next; p; p = next) {
+                next = p->next;
+                if (p == thread_pin)
+                        continue;
+                pin_unlink(p);
+                pin_free(p);
+        }
 }

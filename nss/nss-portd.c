@@ -76,20 +76,18 @@ static enum nss_status lookup(
         const LookupKey *k, struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         int saved_errno = errno;
-        SnapshotMapping *m;
+        const Snapshot *s;
         SnapshotEntry e;
         int r;
 
-        r = mapping_acquire(&m);
+        r = mapping_acquire_thread(&s);
         if (r < 0)
                 return unavailable(r, saved_errno, errnop);
-        if (m) {
-                const Snapshot *s = mapping_snapshot(m);
+        if (s) {
                 r = k->name ? snapshot_lookup_name(s, k->name, k->protocol, &e)
                             : snapshot_lookup_port(s, k->port, k->protocol, &e);
                 if (r >= 0)
                         r = fill_from_snapshot(s, &e, result, buffer, buflen);
-                mapping_unref(m);
                 /* A mapped image that contradicts itself is a doubt like any other: ask. */
                 if (r != -EBADMSG)
                         return finish(r, saved_errno, errnop);

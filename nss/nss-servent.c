@@ -15,7 +15,7 @@ typedef struct BumpBuffer {
         size_t left;
 } BumpBuffer;
 
-static void *bump_alloc(BumpBuffer *b, size_t size, size_t align)
+static inline __attribute__((always_inline)) void *bump_alloc(BumpBuffer *b, size_t size, size_t align)
 {
         size_t pad = (align - (uintptr_t) b->next % align) % align;
 
@@ -27,7 +27,7 @@ static void *bump_alloc(BumpBuffer *b, size_t size, size_t align)
         return p;
 }
 
-static char *bump_strdup(BumpBuffer *b, const char *s)
+static inline __attribute__((always_inline)) char *bump_strdup(BumpBuffer *b, const char *s)
 {
         size_t n = strlen(s) + 1;
         char *p = bump_alloc(b, n, 1);
