@@ -21,7 +21,7 @@ typedef struct StringPool {
 
 static uint32_t pool_hash(const char *s)
 {
-        return mix32(fnv_bytes(2166136261u, s));
+        return (uint32_t) key_hash_bytes(KEY_HASH_SEED, s, strlen(s));
 }
 
 static int pool_rehash(StringPool *p, size_t n)

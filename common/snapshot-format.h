@@ -4,7 +4,9 @@
  * must agree on.  Internal to those two files. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "snapshot.h"
 
@@ -31,45 +33,60 @@ typedef struct SnapshotBucket {
 _Static_assert(sizeof(SnapshotHeader) % 8 == 0, "header must keep 8-byte alignment");
 _Static_assert(sizeof(SnapshotEntryRecord) == 24, "entry record layout is part of the format");
 
-static inline uint32_t mix32(uint32_t h)
+#define KEY_HASH_SEED 0x9e3779b97f4a7c15ull
+#define KEY_HASH_MUL 0xbf58476d1ce4e5b9ull
+
+/* One step of the key hash: a multiply whose high half is folded back, so that every input bit
+ * reaches the low 32 bits the tables use. */
+static inline uint64_t key_mix(uint64_t h, uint64_t w)
 {
-        h ^= h >> 16;
-        h *= 0x85ebca6bu;
-        h ^= h >> 13;
-        h *= 0xc2b2ae35u;
-        h ^= h >> 16;
-        return h;
+        h = (h ^ w) * KEY_HASH_MUL;
+        return h ^ (h >> 29);
 }
 
-static inline uint32_t fnv_bytes(uint32_t h, const char *s)
+/* The n bytes at s, eight at a time.  The last 1-7 bytes are read as two overlapping 4-byte
+ * words or three single bytes, never beyond s + n (the strings are mapped up to their NUL
+ * only).  The length goes in too, so "a" and "a\0" hash apart. */
+static inline uint64_t key_hash_bytes(uint64_t h, const char *s, size_t n)
 {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-                h = (h ^ *p) * 16777619u;
-        return h;
+        uint64_t w = 0;
+
+        h = key_mix(h, n);
+        for (; n >= 8; s += 8, n -= 8) {
+                memcpy(&w, s, 8);
+                h = key_mix(h, w);
+        }
+        if (n >= 4) {
+                uint32_t a, b;
+                memcpy(&a, s, 4);
+                memcpy(&b, s + n - 4, 4);
+                w = (uint64_t) a << 32 | b;
+        } else if (n > 0)
+                w = (uint64_t) (unsigned char) s[0] << 16 | (uint64_t) (unsigned char) s[n / 2] << 8 |
+                    (unsigned char) s[n - 1];
+        else
+                w = 0;
+        return key_mix(h, w);
 }
 
-/* Keys hash as the byte string name, then 0x00 and the protocol, or 0x01 for "any": no two
- * keys give the same byte string because names hold no NUL. */
+/* The protocol, or "any" (length ~0, which no string has). */
+static inline uint32_t key_hash_finish(uint64_t h, const char *protocol)
+{
+        h = protocol ? key_hash_bytes(h, protocol, strlen(protocol)) : key_mix(h, ~(uint64_t) 0);
+        return (uint32_t) (h ^ (h >> 32)) | 1u; /* never 0, so a zero bucket is empty whatever the value */
+}
+
+/* Keys hash word by word, not byte by byte: a lookup hashes its key once, and a multiply per
+ * byte was the longest dependency chain of the whole lookup.  Collisions cost a string compare,
+ * never a wrong answer: the lookups compare the strings of every entry the hash leads to. */
 static inline uint32_t hash_name_key(const char *name, const char *protocol)
 {
-        uint32_t h = fnv_bytes(2166136261u, name);
-        if (protocol)
-                h = fnv_bytes(h * 16777619u, protocol);
-        else
-                h = (h ^ 1u) * 16777619u;
-        return mix32(h) | 1u; /* never 0, so a zero bucket is empty whatever the value */
+        return key_hash_finish(key_hash_bytes(KEY_HASH_SEED, name, strlen(name)), protocol);
 }
 
 static inline uint32_t hash_port_key(uint16_t port, const char *protocol)
 {
-        uint32_t h = 2166136261u;
-        h = (h ^ (port & 0xffu)) * 16777619u;
-        h = (h ^ (port >> 8)) * 16777619u;
-        if (protocol)
-                h = fnv_bytes(h * 16777619u, protocol);
-        else
-                h = (h ^ 1u) * 16777619u;
-        return mix32(h) | 1u;
+        return key_hash_finish(key_mix(KEY_HASH_SEED, (uint64_t) port | 1u << 16), protocol);
 }
 
 static inline uint32_t bucket_start(uint32_t hash, uint32_t n_buckets)
