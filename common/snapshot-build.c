@@ -44,11 +44,14 @@ static int pool_rehash(StringPool *p, size_t n)
 }
 
 /* Interns s and returns its offset; equal strings share one copy, which keeps the IANA
- * image small (most entries share "tcp" or "udp"). */
+ * image small (most entries share "tcp" or "udp").  Each string is stored after its length, two
+ * bytes little-endian (snapshot-format.h). */
 static int pool_add(StringPool *p, const char *s, uint32_t *ret)
 {
         size_t len = strlen(s);
 
+        if (len > SNAPSHOT_STRING_MAX)
+                return -E2BIG;
         if ((p->n_used + 1) * 2 > p->n_slots && pool_rehash(p, p->n_slots ? p->n_slots * 2 : 1024) < 0)
                 return -ENOMEM;
 
@@ -59,8 +62,12 @@ static int pool_add(StringPool *p, const char *s, uint32_t *ret)
                         return 0;
                 }
 
-        if (p->size + len + 1 >= UINT32_MAX || GROW(p->data, p->allocated, p->size + len + 1) < 0)
+        size_t need = p->size + SNAPSHOT_STRING_PREFIX + len + 1;
+        if (need >= UINT32_MAX || GROW(p->data, p->allocated, need) < 0)
                 return -ENOMEM;
+        p->data[p->size] = (char) (len & 0xff);
+        p->data[p->size + 1] = (char) (len >> 8);
+        p->size += SNAPSHOT_STRING_PREFIX;
         memcpy(p->data + p->size, s, len + 1);
         *ret = (uint32_t) p->size;
         p->slots[i] = (uint32_t) p->size + 1;
@@ -87,7 +94,8 @@ static void index_insert_name(SnapshotBucket *buckets, uint32_t n, const Catalog
                 const char *name, bool any)
 {
         const ServiceEntry *e = &c->entries[entry];
-        uint32_t hash = hash_name_key(name, any ? NULL : e->protocol);
+        const char *protocol = any ? NULL : e->protocol;
+        uint32_t hash = hash_name_key(name, strlen(name), protocol, protocol ? strlen(protocol) : 0);
         uint32_t b = bucket_start(hash, n);
 
         for (;; b = b + 1 == n ? 0 : b + 1) {
@@ -112,7 +120,8 @@ static void index_insert_name(SnapshotBucket *buckets, uint32_t n, const Catalog
 static void index_insert_port(SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry, bool any)
 {
         const ServiceEntry *e = &c->entries[entry];
-        uint32_t hash = hash_port_key(e->port, any ? NULL : e->protocol);
+        const char *protocol = any ? NULL : e->protocol;
+        uint32_t hash = hash_port_key(e->port, protocol, protocol ? strlen(protocol) : 0);
         uint32_t b = bucket_start(hash, n);
 
         for (;; b = b + 1 == n ? 0 : b + 1) {
@@ -161,7 +170,7 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
         if (!records || !aliases || !sources)
                 goto out;
 
-        /* Offset 0 is the empty string, the protocol of lines that have none. */
+        /* The first string is the empty one, the protocol of lines that have none. */
         uint32_t empty;
         if (pool_add(&pool, "", &empty) < 0)
                 goto out;

@@ -27,6 +27,11 @@ typedef struct SnapshotBucket {
         uint32_t value;
 } SnapshotBucket;
 
+/* Every string of the pool is stored after its length (two bytes, little-endian, not counting the
+ * NUL that ends it): a lookup compares and copies by length, without a strlen() over the image. */
+#define SNAPSHOT_STRING_PREFIX 2u
+#define SNAPSHOT_STRING_MAX 0xffffu
+
 #define BUCKET_ANY 0x80000000u
 #define BUCKET_ENTRY_MASK 0x7fffffffu
 
@@ -69,24 +74,25 @@ static inline uint64_t key_hash_bytes(uint64_t h, const char *s, size_t n)
         return key_mix(h, w);
 }
 
-/* The protocol, or "any" (length ~0, which no string has). */
-static inline uint32_t key_hash_finish(uint64_t h, const char *protocol)
+/* The protocol (protocol_len bytes), or "any" when it is NULL (length ~0, which no string has). */
+static inline uint32_t key_hash_finish(uint64_t h, const char *protocol, size_t protocol_len)
 {
-        h = protocol ? key_hash_bytes(h, protocol, strlen(protocol)) : key_mix(h, ~(uint64_t) 0);
+        h = protocol ? key_hash_bytes(h, protocol, protocol_len) : key_mix(h, ~(uint64_t) 0);
         return (uint32_t) (h ^ (h >> 32)) | 1u; /* never 0, so a zero bucket is empty whatever the value */
 }
 
 /* Keys hash word by word, not byte by byte: a lookup hashes its key once, and a multiply per
  * byte was the longest dependency chain of the whole lookup.  Collisions cost a string compare,
- * never a wrong answer: the lookups compare the strings of every entry the hash leads to. */
-static inline uint32_t hash_name_key(const char *name, const char *protocol)
+ * never a wrong answer: the lookups compare the strings of every entry the hash leads to.  The
+ * lengths are strlen() of the strings, which the caller needs anyway. */
+static inline uint32_t hash_name_key(const char *name, size_t name_len, const char *protocol, size_t protocol_len)
 {
-        return key_hash_finish(key_hash_bytes(KEY_HASH_SEED, name, strlen(name)), protocol);
+        return key_hash_finish(key_hash_bytes(KEY_HASH_SEED, name, name_len), protocol, protocol_len);
 }
 
-static inline uint32_t hash_port_key(uint16_t port, const char *protocol)
+static inline uint32_t hash_port_key(uint16_t port, const char *protocol, size_t protocol_len)
 {
-        return key_hash_finish(key_mix(KEY_HASH_SEED, (uint64_t) port | 1u << 16), protocol);
+        return key_hash_finish(key_mix(KEY_HASH_SEED, (uint64_t) port | 1u << 16), protocol, protocol_len);
 }
 
 static inline uint32_t bucket_start(uint32_t hash, uint32_t n_buckets)

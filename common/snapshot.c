@@ -21,6 +21,22 @@ static inline const char *snapshot_string(const Snapshot *s, uint32_t off)
         return (const char *) s->base + s->header->strings_offset + off;
 }
 
+/* The string at off with the length stored before it, checked: the length must end at a NUL
+ * inside the pool.  Then a compare and a copy need no strlen(). */
+static inline const char *snapshot_string_len(const Snapshot *s, uint32_t off, uint32_t *ret_len)
+{
+        const uint8_t *pool = s->base + s->header->strings_offset;
+        uint32_t len;
+
+        if (off < SNAPSHOT_STRING_PREFIX || off >= s->header->strings_size)
+                return NULL;
+        len = pool[off - 2] | (uint32_t) pool[off - 1] << 8;
+        if ((uint64_t) off + len >= s->header->strings_size || pool[off + len] != '\0')
+                return NULL;
+        *ret_len = len;
+        return (const char *) pool + off;
+}
+
 static bool section_ok(uint64_t size, uint32_t offset, uint64_t count, uint64_t elem)
 {
         if (offset % 4 != 0 || offset < sizeof(SnapshotHeader))
@@ -135,7 +151,9 @@ static inline __attribute__((always_inline)) int entry_read(const Snapshot *s, u
         if (!r)
                 return -ENOENT;
 
-        const char *name = snapshot_string(s, r->name), *protocol = snapshot_string(s, r->protocol);
+        uint32_t name_len = 0, protocol_len = 0;
+        const char *name = snapshot_string_len(s, r->name, &name_len),
+                   *protocol = snapshot_string_len(s, r->protocol, &protocol_len);
         if (!name || !protocol || (uint64_t) r->aliases + r->n_aliases > s->header->n_aliases)
                 return -EBADMSG;
 
@@ -148,6 +166,8 @@ static inline __attribute__((always_inline)) int entry_read(const Snapshot *s, u
         *ret = (SnapshotEntry) {
                 .name = name,
                 .protocol = protocol,
+                .name_len = name_len,
+                .protocol_len = protocol_len,
                 .port = r->port,
                 .n_aliases = r->n_aliases,
                 .aliases_index = r->aliases,
@@ -171,13 +191,21 @@ const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint
         return snapshot_string(s, aliases[e->aliases_index + i]);
 }
 
-static inline bool entry_has_name(const Snapshot *s, const SnapshotEntry *e, const char *name)
+static inline bool string_equal(const char *a, uint32_t a_len, const char *b, size_t b_len)
 {
-        if (_likely_(streq(e->name, name)))
+        return a_len == b_len && memcmp(a, b, b_len) == 0;
+}
+
+static inline bool entry_has_name(const Snapshot *s, const SnapshotEntry *e, const char *name, size_t name_len)
+{
+        if (_likely_(string_equal(e->name, e->name_len, name, name_len)))
                 return true;
         for (uint32_t i = 0; i < e->n_aliases; i++) {
-                const char *a = snapshot_entry_alias(s, e, i);
-                if (a && streq(a, name))
+                const uint32_t *aliases = (const uint32_t *) (s->base + s->header->aliases_offset);
+                uint32_t len;
+                /* entry_read() checked that the entry's aliases are inside the alias table. */
+                const char *a = snapshot_string_len(s, aliases[e->aliases_index + i], &len);
+                if (a && string_equal(a, len, name, name_len))
                         return true;
         }
         return false;
@@ -187,7 +215,8 @@ int snapshot_lookup_name(const Snapshot *s, const char *name, const char *protoc
 {
         const SnapshotHeader *h = s->header;
         const SnapshotBucket *buckets = (const SnapshotBucket *) (s->base + h->name_index_offset);
-        uint32_t hash = hash_name_key(name, protocol), n = h->n_name_buckets;
+        size_t name_len = strlen(name), protocol_len = protocol ? strlen(protocol) : 0;
+        uint32_t hash = hash_name_key(name, name_len, protocol, protocol_len), n = h->n_name_buckets;
         uint32_t any = protocol ? 0 : BUCKET_ANY;
 
         /* Linear probing, bounded by the table size so that a hostile table without an empty
@@ -201,7 +230,8 @@ int snapshot_lookup_name(const Snapshot *s, const char *name, const char *protoc
                 SnapshotEntry e;
                 if (entry_read(s, (bk->value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
                         return -EBADMSG;
-                if ((!protocol || streq(e.protocol, protocol)) && entry_has_name(s, &e, name)) {
+                if ((!protocol || string_equal(e.protocol, e.protocol_len, protocol, protocol_len)) &&
+                    entry_has_name(s, &e, name, name_len)) {
                         *ret = e;
                         return 0;
                 }
@@ -213,7 +243,8 @@ int snapshot_lookup_port(const Snapshot *s, uint16_t port, const char *protocol,
 {
         const SnapshotHeader *h = s->header;
         const SnapshotBucket *buckets = (const SnapshotBucket *) (s->base + h->port_index_offset);
-        uint32_t hash = hash_port_key(port, protocol), n = h->n_port_buckets;
+        size_t protocol_len = protocol ? strlen(protocol) : 0;
+        uint32_t hash = hash_port_key(port, protocol, protocol_len), n = h->n_port_buckets;
         uint32_t any = protocol ? 0 : BUCKET_ANY;
 
         for (uint32_t i = 0, b = bucket_start(hash, n); i < n; i++, b = b + 1 == n ? 0 : b + 1) {
@@ -225,7 +256,7 @@ int snapshot_lookup_port(const Snapshot *s, uint16_t port, const char *protocol,
                 SnapshotEntry e;
                 if (entry_read(s, (bk->value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
                         return -EBADMSG;
-                if (e.port == port && (!protocol || streq(e.protocol, protocol))) {
+                if (e.port == port && (!protocol || string_equal(e.protocol, e.protocol_len, protocol, protocol_len))) {
                         *ret = e;
                         return 0;
                 }

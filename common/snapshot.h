@@ -56,6 +56,8 @@ typedef struct Snapshot {
 typedef struct SnapshotEntry {
         const char *name;
         const char *protocol;
+        uint32_t name_len; /* strlen() of each, as stored in the image */
+        uint32_t protocol_len;
         uint16_t port; /* host byte order */
         uint32_t n_aliases;
         uint32_t aliases_index;

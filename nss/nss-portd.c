@@ -61,8 +61,8 @@ static int fill_from_snapshot(
 {
         const void *userdata[2] = { s, e };
 
-        return servent_fill(result, buffer, buflen, e->name, e->protocol, e->port, e->n_aliases,
-                snapshot_alias, userdata);
+        return servent_fill_len(result, buffer, buflen, e->name, e->name_len, e->protocol, e->protocol_len, e->port,
+                e->n_aliases, snapshot_alias, userdata);
 }
 
 /* What is looked up: by name when name is set, else by port (host byte order). */

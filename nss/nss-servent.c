@@ -27,18 +27,31 @@ static inline __attribute__((always_inline)) void *bump_alloc(BumpBuffer *b, siz
         return p;
 }
 
-static inline __attribute__((always_inline)) char *bump_strdup(BumpBuffer *b, const char *s)
+/* s and its NUL: len is strlen(s). */
+static inline __attribute__((always_inline)) char *bump_copy(BumpBuffer *b, const char *s, size_t len)
 {
-        size_t n = strlen(s) + 1;
-        char *p = bump_alloc(b, n, 1);
+        char *p = bump_alloc(b, len + 1, 1);
 
         if (p)
-                memcpy(p, s, n);
+                memcpy(p, s, len + 1);
         return p;
+}
+
+static inline __attribute__((always_inline)) char *bump_strdup(BumpBuffer *b, const char *s)
+{
+        return bump_copy(b, s, strlen(s));
 }
 
 int servent_fill(struct servent *result, char *buffer, size_t buflen, const char *name, const char *protocol,
         uint16_t port, size_t n_aliases, ServentAliasFunc alias, const void *userdata)
+{
+        return servent_fill_len(result, buffer, buflen, name, strlen(name), protocol, strlen(protocol), port,
+                n_aliases, alias, userdata);
+}
+
+int servent_fill_len(struct servent *result, char *buffer, size_t buflen, const char *name, size_t name_len,
+        const char *protocol, size_t protocol_len, uint16_t port, size_t n_aliases, ServentAliasFunc alias,
+        const void *userdata)
 {
         BumpBuffer b = { .next = buffer, .left = buffer ? buflen : 0 };
         char **aliases;
@@ -61,7 +74,7 @@ int servent_fill(struct servent *result, char *buffer, size_t buflen, const char
         }
         aliases[n_aliases] = NULL;
 
-        char *n = bump_strdup(&b, name), *p = bump_strdup(&b, protocol);
+        char *n = bump_copy(&b, name, name_len), *p = bump_copy(&b, protocol, protocol_len);
         if (!n || !p)
                 return -ERANGE;
 

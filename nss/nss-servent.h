@@ -16,3 +16,7 @@ typedef const char *(*ServentAliasFunc)(const void *userdata, size_t i);
  * in network byte order. */
 int servent_fill(struct servent *result, char *buffer, size_t buflen, const char *name, const char *protocol,
         uint16_t port, size_t n_aliases, ServentAliasFunc alias, const void *userdata);
+/* The same with the lengths of name and protocol (their strlen()) known. */
+int servent_fill_len(struct servent *result, char *buffer, size_t buflen, const char *name, size_t name_len,
+        const char *protocol, size_t protocol_len, uint16_t port, size_t n_aliases, ServentAliasFunc alias,
+        const void *userdata);
