@@ -95,12 +95,23 @@ typedef struct ThreadPin {
 
 static SnapshotMapping *current;
 static SnapshotMapping *slots;
-static __thread ThreadPin *thread_pin;
 static ThreadPin *pins;
 static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Each thread's pin is its value of this key: no __thread variable, whose TLS block would make
+ * every dlopen() of the module slower (glibc places it in static TLS, in every thread). */
 static pthread_key_t pin_key;
 static pthread_once_t pin_key_once = PTHREAD_ONCE_INIT;
 static bool pin_key_ok;
+/* The child's handler (mapping_after_fork_child()) is registered by the first refresh or pin,
+ * before either takes its lock: no constructor runs when the module is loaded. */
+static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+
+static void mapping_after_fork_child(void);
+
+static void fork_handler_register(void)
+{
+        (void) pthread_atfork(NULL, NULL, mapping_after_fork_child);
+}
 static int refreshing;
 static uint64_t retry_after_usec;
 
@@ -160,6 +171,7 @@ static bool refresh_trylock(void)
 {
         int expected = 0;
 
+        (void) pthread_once(&fork_handler_once, fork_handler_register);
         return __atomic_compare_exchange_n(
                 &refreshing, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
@@ -209,7 +221,8 @@ static void mapping_mark_checked(SnapshotMapping *m)
  * SIGBUS on its next lookup.  A copy cannot change under us. */
 static void *copy_file(int fd, size_t size)
 {
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        /* Populated: pread() then fills it without a page fault per page. */
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (p == MAP_FAILED)
                 return NULL;
 
@@ -496,23 +509,31 @@ static void pin_destroy(void *userdata)
         pthread_mutex_lock(&pins_lock);
         pin_unlink(p);
         pthread_mutex_unlock(&pins_lock);
-        if (thread_pin == p)
-                thread_pin = NULL;
         pin_free(p);
 }
 
 static void pin_key_create(void)
 {
-        pin_key_ok = pthread_key_create(&pin_key, pin_destroy) == 0;
+        if (pthread_key_create(&pin_key, pin_destroy) == 0)
+                __atomic_store_n(&pin_key_ok, true, __ATOMIC_RELEASE);
+}
+
+/* This thread's pin, NULL before its first lookup. */
+static inline ThreadPin *pin_current(void)
+{
+        return __atomic_load_n(&pin_key_ok, __ATOMIC_ACQUIRE) ? pthread_getspecific(pin_key) : NULL;
 }
 
 static ThreadPin *pin_get(void)
 {
-        if (thread_pin)
-                return thread_pin;
+        ThreadPin *p = pin_current();
+
+        if (p)
+                return p;
+        (void) pthread_once(&fork_handler_once, fork_handler_register);
         if (pthread_once(&pin_key_once, pin_key_create) != 0 || !pin_key_ok)
                 return NULL;
-        ThreadPin *p = calloc(1, sizeof(*p));
+        p = calloc(1, sizeof(*p));
         if (!p)
                 return NULL;
         if (pthread_setspecific(pin_key, p) != 0) {
@@ -525,7 +546,6 @@ static ThreadPin *pin_get(void)
                 pins->prev = p;
         pins = p;
         pthread_mutex_unlock(&pins_lock);
-        thread_pin = p;
         return p;
 }
 
@@ -555,7 +575,7 @@ static __attribute__((noinline)) int mapping_acquire_thread_slow(const Snapshot 
 
 int mapping_acquire_thread(const Snapshot **ret)
 {
-        ThreadPin *p = thread_pin;
+        ThreadPin *p = pin_current();
         SnapshotMapping *m = p ? p->mapping : NULL;
 
         /* The thread's pin keeps m mapped; that it is still the current one is all to check.  Its
@@ -575,15 +595,18 @@ int mapping_acquire_thread(const Snapshot **ret)
         return mapping_acquire_thread_slow(ret);
 }
 
-void mapping_after_fork_child(void)
+/* Only the forking thread lives on in the child: the locks other threads held are free. */
+static void mapping_after_fork_child(void)
 {
+        ThreadPin *self = pin_current();
+
         __atomic_store_n(&refreshing, 0, __ATOMIC_RELAXED);
 
         /* Only this thread lives on: the others' pins would keep their mappings forever. */
         pins_lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
         for (ThreadPin *p = pins, *next; p; p = next) {
                 next = p->next;
-                if (p == thread_pin)
+                if (p == self)
                         continue;
                 pin_unlink(p);
                 pin_free(p);

@@ -31,8 +31,6 @@ int mapping_install_fd(int fd, uint64_t size);
 /* Retires the current snapshot, if any: later lookups fetch a new one. */
 void mapping_drop(void);
 
-/* Resets the refresh lock in a forked child (its parent's other threads are gone). */
-void mapping_after_fork_child(void);
 
 #ifdef NSS_TEST_HOOKS
 /* Only in the implementation library the tests link (never in libnss_portd.so.2): called by the

@@ -137,6 +137,15 @@ static struct {
         size_t position;
 } enumeration;
 
+static void after_fork_child(void);
+
+static void register_fork_handler(void)
+{
+        (void) pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+static void enumeration_lock_take(void);
+
 static void enumeration_reset(void)
 {
         if (enumeration.mapping)
@@ -192,7 +201,7 @@ _public_ enum nss_status _nss_portd_setservent(int stayopen)
 {
         int saved_errno = errno;
 
-        pthread_mutex_lock(&enumeration_lock);
+        enumeration_lock_take();
         enumeration_reset();
         pthread_mutex_unlock(&enumeration_lock);
         errno = saved_errno;
@@ -205,7 +214,7 @@ _public_ enum nss_status _nss_portd_getservent_r(
         int saved_errno = errno;
         int r;
 
-        pthread_mutex_lock(&enumeration_lock);
+        enumeration_lock_take();
         /* glibc calls getservent_r without setservent when the program never called it: start
          * at the beginning then. */
         if (!enumeration.started) {
@@ -228,14 +237,19 @@ _public_ enum nss_status _nss_portd_endservent(void)
 
 static void after_fork_child(void)
 {
-        /* Only this thread survives the fork: locks other threads held are free now.  The
-         * enumeration itself is plain memory and carries over, as glibc's own state does. */
-        mapping_after_fork_child();
+        /* Only this thread survives the fork: a lock another thread held is free now.  The
+         * enumeration itself is plain memory and carries over, as glibc's own state does.  (The
+         * mapping registers its own handler, nss-mapping.c.) */
         enumeration_lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
 }
 
-static void __attribute__((constructor)) nss_portd_init(void)
+/* Registered before the enumeration lock is first taken, not in a constructor: loading the module
+ * runs no code of it.  The module is linked with -z nodelete, so the handler never outlives its
+ * code. */
+static void enumeration_lock_take(void)
 {
-        /* The module is linked with -z nodelete, so the handler never outlives its code. */
-        (void) pthread_atfork(NULL, NULL, after_fork_child);
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+        (void) pthread_once(&once, register_fork_handler);
+        pthread_mutex_lock(&enumeration_lock);
 }
