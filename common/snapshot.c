@@ -183,6 +183,14 @@ int snapshot_entry(const Snapshot *s, uint32_t index, SnapshotEntry *ret)
         return entry_read(s, index, ret);
 }
 
+const char *snapshot_entry_alias_len(const Snapshot *s, const SnapshotEntry *e, uint32_t i, uint32_t *ret_len)
+{
+        if (i >= e->n_aliases || (uint64_t) e->aliases_index + i >= s->header->n_aliases)
+                return NULL;
+        const uint32_t *aliases = (const uint32_t *) (s->base + s->header->aliases_offset);
+        return snapshot_string_len(s, aliases[e->aliases_index + i], ret_len);
+}
+
 const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint32_t i)
 {
         if (i >= e->n_aliases || (uint64_t) e->aliases_index + i >= s->header->n_aliases)
@@ -191,9 +199,34 @@ const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint
         return snapshot_string(s, aliases[e->aliases_index + i]);
 }
 
+/* Names and protocols are short: up to 16 bytes they are compared as two overlapping words from
+ * each end (nothing outside the n bytes is read), without a call. */
+static inline bool bytes_equal(const char *a, const char *b, size_t n)
+{
+        if (n >= 8 && n <= 16) {
+                uint64_t a0, a1, b0, b1;
+                memcpy(&a0, a, 8);
+                memcpy(&a1, a + n - 8, 8);
+                memcpy(&b0, b, 8);
+                memcpy(&b1, b + n - 8, 8);
+                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        if (n >= 4 && n < 8) {
+                uint32_t a0, a1, b0, b1;
+                memcpy(&a0, a, 4);
+                memcpy(&a1, a + n - 4, 4);
+                memcpy(&b0, b, 4);
+                memcpy(&b1, b + n - 4, 4);
+                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        if (n < 4) /* 0 to 3 bytes: the first, middle and last cover them all */
+                return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+        return memcmp(a, b, n) == 0;
+}
+
 static inline bool string_equal(const char *a, uint32_t a_len, const char *b, size_t b_len)
 {
-        return a_len == b_len && memcmp(a, b, b_len) == 0;
+        return a_len == b_len && bytes_equal(a, b, b_len);
 }
 
 static inline bool entry_has_name(const Snapshot *s, const SnapshotEntry *e, const char *name, size_t name_len)

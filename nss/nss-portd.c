@@ -49,11 +49,14 @@ static enum nss_status unavailable(int r, int saved_errno, int *errnop)
         return NSS_STATUS_UNAVAIL;
 }
 
-static const char *snapshot_alias(const void *userdata, size_t i)
+static const char *snapshot_alias(const void *userdata, size_t i, size_t *ret_len)
 {
         const void *const *p = userdata;
+        uint32_t len;
+        const char *a = snapshot_entry_alias_len(p[0], p[1], (uint32_t) i, &len);
 
-        return snapshot_entry_alias(p[0], p[1], (uint32_t) i);
+        *ret_len = len;
+        return a;
 }
 
 static int fill_from_snapshot(

@@ -27,19 +27,38 @@ static inline __attribute__((always_inline)) void *bump_alloc(BumpBuffer *b, siz
         return p;
 }
 
+/* n bytes (at least one), up to 16 as two overlapping words from each end, without a call:
+ * names and protocols are short. */
+static inline void copy_bytes(char *d, const char *s, size_t n)
+{
+        if (n >= 8 && n <= 16) {
+                uint64_t a, b;
+                memcpy(&a, s, 8);
+                memcpy(&b, s + n - 8, 8);
+                memcpy(d, &a, 8);
+                memcpy(d + n - 8, &b, 8);
+        } else if (n >= 4 && n < 8) {
+                uint32_t a, b;
+                memcpy(&a, s, 4);
+                memcpy(&b, s + n - 4, 4);
+                memcpy(d, &a, 4);
+                memcpy(d + n - 4, &b, 4);
+        } else if (n < 4) {
+                d[0] = s[0];
+                d[n / 2] = s[n / 2];
+                d[n - 1] = s[n - 1];
+        } else
+                memcpy(d, s, n);
+}
+
 /* s and its NUL: len is strlen(s). */
 static inline __attribute__((always_inline)) char *bump_copy(BumpBuffer *b, const char *s, size_t len)
 {
         char *p = bump_alloc(b, len + 1, 1);
 
         if (p)
-                memcpy(p, s, len + 1);
+                copy_bytes(p, s, len + 1);
         return p;
-}
-
-static inline __attribute__((always_inline)) char *bump_strdup(BumpBuffer *b, const char *s)
-{
-        return bump_copy(b, s, strlen(s));
 }
 
 int servent_fill(struct servent *result, char *buffer, size_t buflen, const char *name, const char *protocol,
@@ -65,10 +84,11 @@ int servent_fill_len(struct servent *result, char *buffer, size_t buflen, const 
                 return -ERANGE;
 
         for (size_t i = 0; i < n_aliases; i++) {
-                const char *a = alias(userdata, i);
+                size_t len;
+                const char *a = alias(userdata, i, &len);
                 if (!a)
                         return -EBADMSG;
-                aliases[i] = bump_strdup(&b, a);
+                aliases[i] = bump_copy(&b, a, len);
                 if (!aliases[i])
                         return -ERANGE;
         }

@@ -7,8 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Returns alias i of an entry, NULL when the source holding it is inconsistent. */
-typedef const char *(*ServentAliasFunc)(const void *userdata, size_t i);
+/* Returns alias i of an entry and its strlen() in *ret_len, NULL when the source holding it is
+ * inconsistent. */
+typedef const char *(*ServentAliasFunc)(const void *userdata, size_t i, size_t *ret_len);
 
 /* Fills *result with the entry, its strings and its alias array placed in buffer.  Returns 0,
  * -ERANGE when buffer is too small (result is left untouched, so the caller may retry with a
