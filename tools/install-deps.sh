@@ -21,11 +21,11 @@ apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
 # keep the unit disabled.
 policy=/usr/sbin/policy-rc.d
 if [ -e "$policy" ]; then
-        apt-get install -y -q --no-install-recommends nscd
+        apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 nscd
 else
         printf '#!/bin/sh\nexit 101\n' >"$policy"
         chmod 0755 "$policy"
-        apt-get install -y -q --no-install-recommends nscd || { rm -f "$policy"; exit 1; }
+        apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 nscd || { rm -f "$policy"; exit 1; }
         rm -f "$policy"
 fi
 if [ -d /run/systemd/system ]; then
