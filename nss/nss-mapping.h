@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The daemon's snapshot as this process maps it: fetched once, shared by every thread, replaced
- * when the daemon marks it superseded, unmapped once no thread reads it any more. */
+ * when the daemon marks it superseded, unmapped once no thread holds it any more (a thread holds
+ * the image of its last lookup until its next one or its exit). */
 #pragma once
 
 #include <stdint.h>
