@@ -235,10 +235,18 @@ static pid_t nscd_start(void)
 {
         static const char conf[] =
                 "paranoia no\n"
-                "enable-cache passwd no\nenable-cache group no\nenable-cache hosts no\nenable-cache netgroup no\n"
-                "enable-cache services yes\npositive-time-to-live services 28800\nnegative-time-to-live services 28800\n"
-                "suggested-size services 30011\ncheck-files services yes\npersistent services no\n"
-                "shared services yes\nmax-db-size services 67108864\n";
+                "enable-cache passwd no\n"
+                "enable-cache group no\n"
+                "enable-cache hosts no\n"
+                "enable-cache netgroup no\n"
+                "enable-cache services yes\n"
+                "positive-time-to-live services 28800\n"
+                "negative-time-to-live services 28800\n"
+                "suggested-size services 30011\n"
+                "check-files services yes\n"
+                "persistent services no\n"
+                "shared services yes\n"
+                "max-db-size services 67108864\n";
 
         /* /run/nscd usually does not exist (the package's service is never started): an empty
          * directory is all that this leaves behind outside the namespace. */
