@@ -50,13 +50,12 @@ static const char *const backend_names[_BACKEND_MAX] = {
 };
 
 /* nscd's socket and database live here; glibc's clients find it at /var/run/nscd/socket. */
-#define NSCD_RUN_DIR "/run/nscd"
-#define NSCD_CACHE_DIR "/var/cache/nscd"
-#define NSCD_SOCKET NSCD_RUN_DIR "/socket"
-#define NSCD_CONF NSCD_RUN_DIR "/bench-nscd.conf"
-#define NSCD_NSSWITCH NSCD_RUN_DIR "/bench-nsswitch.conf"
+#define NSCD_RUN_DIR         "/run/nscd"
+#define NSCD_CACHE_DIR       "/var/cache/nscd"
+#define NSCD_SOCKET          NSCD_RUN_DIR "/socket"
+#define NSCD_CONF            NSCD_RUN_DIR "/bench-nscd.conf"
+#define NSCD_NSSWITCH        NSCD_RUN_DIR "/bench-nsswitch.conf"
 #define NSCD_CLIENT_NSSWITCH NSCD_RUN_DIR "/bench-client-nsswitch.conf"
-
 
 typedef struct Query {
         char label[40];
@@ -233,20 +232,19 @@ static int write_text(const char *path, const char *text)
  * Returns nscd's pid. */
 static pid_t nscd_start(void)
 {
-        static const char conf[] =
-                "paranoia no\n"
-                "enable-cache passwd no\n"
-                "enable-cache group no\n"
-                "enable-cache hosts no\n"
-                "enable-cache netgroup no\n"
-                "enable-cache services yes\n"
-                "positive-time-to-live services 28800\n"
-                "negative-time-to-live services 28800\n"
-                "suggested-size services 30011\n"
-                "check-files services yes\n"
-                "persistent services no\n"
-                "shared services yes\n"
-                "max-db-size services 67108864\n";
+        static const char conf[] = "paranoia no\n"
+                                   "enable-cache passwd no\n"
+                                   "enable-cache group no\n"
+                                   "enable-cache hosts no\n"
+                                   "enable-cache netgroup no\n"
+                                   "enable-cache services yes\n"
+                                   "positive-time-to-live services 28800\n"
+                                   "negative-time-to-live services 28800\n"
+                                   "suggested-size services 30011\n"
+                                   "check-files services yes\n"
+                                   "persistent services no\n"
+                                   "shared services yes\n"
+                                   "max-db-size services 67108864\n";
 
         /* /run/nscd usually does not exist (the package's service is never started): an empty
          * directory is all that this leaves behind outside the namespace. */
@@ -285,7 +283,6 @@ static pid_t nscd_start(void)
         (void) waitpid(pid, NULL, 0);
         return -ESRCH;
 }
-
 
 /* The median of first_lookup_usec() over N_FRESH forked processes. */
 static double measure_fresh(Backend b, bool preload, bool direct)
@@ -335,7 +332,10 @@ static void nscd_session(double results[], double *ret_fresh)
                 close(p[0]);
                 pid_t nscd = nscd_start();
                 if (nscd < 0) {
-                        fprintf(stderr, "cannot start nscd (Debian package nscd, see tools/install-deps.sh) in a private mount namespace: %s\n", strerror((int) -nscd));
+                        fprintf(stderr,
+                                "cannot start nscd (Debian package nscd, see tools/install-deps.sh) in a "
+                                "private mount namespace: %s\n",
+                                strerror((int) -nscd));
                         _exit(1);
                 }
                 /* Every key into nscd's cache first, by a process of its own: a client that maps

@@ -90,8 +90,8 @@ static uint32_t table_size(size_t n_keys)
 
 /* Inserts unless an equal key is already there: the entries are added in the merged order, so
  * the bucket that stays is glibc's first match. */
-static void index_insert_name(SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry,
-                const char *name, bool any)
+static void index_insert_name(
+        SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry, const char *name, bool any)
 {
         const ServiceEntry *e = &c->entries[entry];
         const char *protocol = any ? NULL : e->protocol;
@@ -101,7 +101,8 @@ static void index_insert_name(SnapshotBucket *buckets, uint32_t n, const Catalog
         for (;; b = b + 1 == n ? 0 : b + 1) {
                 SnapshotBucket *bk = &buckets[b];
                 if (bk->value == 0) {
-                        *bk = (SnapshotBucket) { .hash = hash, .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
+                        *bk = (SnapshotBucket){ .hash = hash,
+                                .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
                         return;
                 }
                 if (bk->hash != hash || !!(bk->value & BUCKET_ANY) != any)
@@ -117,7 +118,8 @@ static void index_insert_name(SnapshotBucket *buckets, uint32_t n, const Catalog
         }
 }
 
-static void index_insert_port(SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry, bool any)
+static void index_insert_port(
+        SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry, bool any)
 {
         const ServiceEntry *e = &c->entries[entry];
         const char *protocol = any ? NULL : e->protocol;
@@ -127,7 +129,8 @@ static void index_insert_port(SnapshotBucket *buckets, uint32_t n, const Catalog
         for (;; b = b + 1 == n ? 0 : b + 1) {
                 SnapshotBucket *bk = &buckets[b];
                 if (bk->value == 0) {
-                        *bk = (SnapshotBucket) { .hash = hash, .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
+                        *bk = (SnapshotBucket){ .hash = hash,
+                                .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
                         return;
                 }
                 if (bk->hash != hash || !!(bk->value & BUCKET_ANY) != any)
@@ -184,14 +187,15 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
                 const ServiceEntry *e = &c->entries[i];
                 SnapshotEntryRecord *rec = &records[i];
 
-                *rec = (SnapshotEntryRecord) {
+                *rec = (SnapshotEntryRecord){
                         .aliases = (uint32_t) a,
                         .n_aliases = (uint16_t) e->n_aliases,
                         .port = e->port,
                         .source = e->source,
                         .line = e->line,
                 };
-                if (pool_add(&pool, e->name, &rec->name) < 0 || pool_add(&pool, e->protocol, &rec->protocol) < 0)
+                if (pool_add(&pool, e->name, &rec->name) < 0 ||
+                        pool_add(&pool, e->protocol, &rec->protocol) < 0)
                         goto out;
                 for (size_t j = 0; j < e->n_aliases; j++)
                         if (pool_add(&pool, e->aliases[j], &aliases[a++]) < 0)
@@ -236,7 +240,7 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
         memcpy(image + off_strings, pool.data, pool.size);
 
         SnapshotHeader *h = (SnapshotHeader *) image;
-        *h = (SnapshotHeader) {
+        *h = (SnapshotHeader){
                 .version = SNAPSHOT_VERSION,
                 .header_size = sizeof(SnapshotHeader),
                 .size = size,

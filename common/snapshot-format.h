@@ -30,16 +30,16 @@ typedef struct SnapshotBucket {
 /* Every string of the pool is stored after its length (two bytes, little-endian, not counting the
  * NUL that ends it): a lookup compares and copies by length, without a strlen() over the image. */
 #define SNAPSHOT_STRING_PREFIX 2u
-#define SNAPSHOT_STRING_MAX 0xffffu
+#define SNAPSHOT_STRING_MAX    0xffffu
 
-#define BUCKET_ANY 0x80000000u
+#define BUCKET_ANY        0x80000000u
 #define BUCKET_ENTRY_MASK 0x7fffffffu
 
 _Static_assert(sizeof(SnapshotHeader) % 8 == 0, "header must keep 8-byte alignment");
 _Static_assert(sizeof(SnapshotEntryRecord) == 24, "entry record layout is part of the format");
 
 #define KEY_HASH_SEED 0x9e3779b97f4a7c15ull
-#define KEY_HASH_MUL 0xbf58476d1ce4e5b9ull
+#define KEY_HASH_MUL  0xbf58476d1ce4e5b9ull
 
 /* One step of the key hash: a multiply whose high half is folded back, so that every input bit
  * reaches the low 32 bits the tables use. */
@@ -85,7 +85,8 @@ static inline uint32_t key_hash_finish(uint64_t h, const char *protocol, size_t 
  * byte was the longest dependency chain of the whole lookup.  Collisions cost a string compare,
  * never a wrong answer: the lookups compare the strings of every entry the hash leads to.  The
  * lengths are strlen() of the strings, which the caller needs anyway. */
-static inline uint32_t hash_name_key(const char *name, size_t name_len, const char *protocol, size_t protocol_len)
+static inline uint32_t hash_name_key(
+        const char *name, size_t name_len, const char *protocol, size_t protocol_len)
 {
         return key_hash_finish(key_hash_bytes(KEY_HASH_SEED, name, name_len), protocol, protocol_len);
 }
@@ -100,4 +101,3 @@ static inline uint32_t bucket_start(uint32_t hash, uint32_t n_buckets)
         /* Multiply-shift maps the hash onto any table size without a division. */
         return (uint32_t) (((uint64_t) hash * n_buckets) >> 32);
 }
-

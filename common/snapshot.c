@@ -145,7 +145,8 @@ static const SnapshotEntryRecord *entry_record(const Snapshot *s, uint32_t index
 }
 
 /* Inlined into both lookups: it runs once per probe that meets the key's hash. */
-static inline __attribute__((always_inline)) int entry_read(const Snapshot *s, uint32_t index, SnapshotEntry *ret)
+static inline __attribute__((always_inline)) int entry_read(
+        const Snapshot *s, uint32_t index, SnapshotEntry *ret)
 {
         const SnapshotEntryRecord *r = entry_record(s, index);
         if (!r)
@@ -163,7 +164,7 @@ static inline __attribute__((always_inline)) int entry_read(const Snapshot *s, u
                 source = snapshot_string(s, sources[r->source]) ?: "";
         }
 
-        *ret = (SnapshotEntry) {
+        *ret = (SnapshotEntry){
                 .name = name,
                 .protocol = protocol,
                 .name_len = name_len,
@@ -183,7 +184,8 @@ int snapshot_entry(const Snapshot *s, uint32_t index, SnapshotEntry *ret)
         return entry_read(s, index, ret);
 }
 
-const char *snapshot_entry_alias_len(const Snapshot *s, const SnapshotEntry *e, uint32_t i, uint32_t *ret_len)
+const char *snapshot_entry_alias_len(
+        const Snapshot *s, const SnapshotEntry *e, uint32_t i, uint32_t *ret_len)
 {
         if (i >= e->n_aliases || (uint64_t) e->aliases_index + i >= s->header->n_aliases)
                 return NULL;
@@ -229,7 +231,8 @@ static inline bool string_equal(const char *a, uint32_t a_len, const char *b, si
         return a_len == b_len && bytes_equal(a, b, b_len);
 }
 
-static inline bool entry_has_name(const Snapshot *s, const SnapshotEntry *e, const char *name, size_t name_len)
+static inline bool entry_has_name(
+        const Snapshot *s, const SnapshotEntry *e, const char *name, size_t name_len)
 {
         if (_likely_(string_equal(e->name, e->name_len, name, name_len)))
                 return true;
@@ -264,7 +267,7 @@ int snapshot_lookup_name(const Snapshot *s, const char *name, const char *protoc
                 if (entry_read(s, (bk->value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
                         return -EBADMSG;
                 if ((!protocol || string_equal(e.protocol, e.protocol_len, protocol, protocol_len)) &&
-                    entry_has_name(s, &e, name, name_len)) {
+                        entry_has_name(s, &e, name, name_len)) {
                         *ret = e;
                         return 0;
                 }
@@ -289,11 +292,11 @@ int snapshot_lookup_port(const Snapshot *s, uint16_t port, const char *protocol,
                 SnapshotEntry e;
                 if (entry_read(s, (bk->value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
                         return -EBADMSG;
-                if (e.port == port && (!protocol || string_equal(e.protocol, e.protocol_len, protocol, protocol_len))) {
+                if (e.port == port &&
+                        (!protocol || string_equal(e.protocol, e.protocol_len, protocol, protocol_len))) {
                         *ret = e;
                         return 0;
                 }
         }
         return -ENOENT;
 }
-

@@ -90,4 +90,5 @@ int snapshot_entry(const Snapshot *s, uint32_t index, SnapshotEntry *ret);
 /* NULL when out of bounds. */
 const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint32_t i);
 /* The same with its length as stored in the image. */
-const char *snapshot_entry_alias_len(const Snapshot *s, const SnapshotEntry *e, uint32_t i, uint32_t *ret_len);
+const char *snapshot_entry_alias_len(
+        const Snapshot *s, const SnapshotEntry *e, uint32_t i, uint32_t *ret_len);

@@ -102,7 +102,7 @@ char *path_join_root(const char *root, const char *path)
 }
 
 int read_file_at_root(
-                const char *root, const char *path, size_t max, char **ret, size_t *ret_size, struct stat *ret_stat)
+        const char *root, const char *path, size_t max, char **ret, size_t *ret_size, struct stat *ret_stat)
 {
         _cleanup_free_ char *full = NULL;
         _cleanup_close_ int fd = -1;

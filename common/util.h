@@ -141,7 +141,7 @@ char *path_join_root(const char *root, const char *path);
  * max, refused from its size before anything is read; open()'s errors as they are (-ENOENT when
  * absent).  ret_stat (may be NULL) gets the file's stat, for change detection. */
 int read_file_at_root(
-                const char *root, const char *path, size_t max, char **ret, size_t *ret_size, struct stat *ret_stat);
+        const char *root, const char *path, size_t max, char **ret, size_t *ret_size, struct stat *ret_stat);
 
 /* Removes the temporary files an interrupted replace-by-rename left in dir: regular files named
  * prefix and the six characters mkostemp() adds.  in_use (may be NULL) spares a file that is

@@ -70,4 +70,3 @@ void nss_json_write_integer(NssJsonWriter *w, int64_t v);
 /* Appends the terminating NUL and hands the message over (ret_size counts the NUL); the error
  * if any append failed.  The writer is empty afterwards either way. */
 int nss_json_write_finish(NssJsonWriter *w, char **ret, size_t *ret_size);
-

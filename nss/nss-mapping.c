@@ -222,7 +222,8 @@ static void mapping_mark_checked(SnapshotMapping *m)
 static void *copy_file(int fd, size_t size)
 {
         /* Populated: pread() then fills it without a page fault per page. */
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        void *p =
+                mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (p == MAP_FAILED)
                 return NULL;
 
@@ -586,8 +587,8 @@ int mapping_acquire_thread(const Snapshot **ret)
         if (_likely_(m && m == __atomic_load_n(&current, __ATOMIC_ACQUIRE) && !mapping_is_superseded(m))) {
                 int64_t age_sec = (int64_t) time(NULL) - __atomic_load_n(&m->checked_sec, __ATOMIC_RELAXED);
                 if (_likely_(!m->copy && (uint64_t) age_sec < MAPPING_RECHECK_USEC / 1000000U - 1) ||
-                    now_usec(CLOCK_MONOTONIC_COARSE) <
-                            __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC) {
+                        now_usec(CLOCK_MONOTONIC_COARSE) <
+                                __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC) {
                         *ret = &m->snapshot;
                         return 0;
                 }

@@ -32,7 +32,6 @@ int mapping_install_fd(int fd, uint64_t size);
 /* Retires the current snapshot, if any: later lookups fetch a new one. */
 void mapping_drop(void);
 
-
 #ifdef NSS_TEST_HOOKS
 /* Only in the implementation library the tests link (never in libnss_portd.so.2): called by the
  * thread that unmaps a retired image between taking it and munmap(), to widen that window. */

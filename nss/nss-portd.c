@@ -64,8 +64,8 @@ static int fill_from_snapshot(
 {
         const void *userdata[2] = { s, e };
 
-        return servent_fill_len(result, buffer, buflen, e->name, e->name_len, e->protocol, e->protocol_len, e->port,
-                e->n_aliases, snapshot_alias, userdata);
+        return servent_fill_len(result, buffer, buflen, e->name, e->name_len, e->protocol, e->protocol_len,
+                e->port, e->n_aliases, snapshot_alias, userdata);
 }
 
 /* What is looked up: by name when name is set, else by port (host byte order). */
@@ -110,8 +110,8 @@ static enum nss_status lookup(
         return finish(r, saved_errno, errnop);
 }
 
-_public_ enum nss_status _nss_portd_getservbyname_r(const char *name, const char *protocol, struct servent *result,
-        char *buffer, size_t buflen, int *errnop)
+_public_ enum nss_status _nss_portd_getservbyname_r(const char *name, const char *protocol,
+        struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         return lookup(&(LookupKey){ .name = name, .protocol = protocol }, result, buffer, buflen, errnop);
 }
