@@ -6,7 +6,8 @@
 # (dpkg-buildpackage writes into debian/ and puts the packages beside the source directory).
 # Prints the paths of portd_*.deb and libnss-portd_*.deb, one a line; the build log goes to
 # OUTDIR/build.log, and its tail to stderr when the build fails.
-# Exit status: 0 built, 1 the build failed, 77 a tool or a build dependency is missing.
+# Exit status: 0 built, 1 the build failed or a tool or build dependency is missing (named on
+# stderr: a failure, never a skip, since CI installs them all).
 # Usage: debian-build.sh SOURCE_ROOT OUTDIR
 set -u
 
@@ -15,13 +16,13 @@ out=$2
 
 for tool in dpkg-buildpackage dpkg-checkbuilddeps dpkg-deb dh; do
         if ! command -v "$tool" >/dev/null 2>&1; then
-                echo "$tool is not installed (dpkg-dev, debhelper)" >&2
-                exit 77
+                echo "missing: $tool is not installed (dpkg-dev, debhelper)" >&2
+                exit 1
         fi
 done
 if ! missing=$(cd "$srcroot" && dpkg-checkbuilddeps -B 2>&1); then
-        echo "build dependencies missing: ${missing#*: }" >&2
-        exit 77
+        echo "missing build dependencies: ${missing#*: }" >&2
+        exit 1
 fi
 
 mkdir -p "$out/src/portd" || exit 1

@@ -23,11 +23,6 @@ fi
 
 srcroot=$1
 
-for tool in dpkg-buildpackage dpkg-checkbuilddeps dpkg-deb dh; do
-        command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool is not installed (dpkg-dev, debhelper)"; exit 1; }
-done
-missing=$(cd "$srcroot" && dpkg-checkbuilddeps -B 2>&1) || { echo "FAIL: build dependencies missing: ${missing#*: }"; exit 1; }
-
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
@@ -42,7 +37,6 @@ echo "building the packages (dpkg-buildpackage -us -uc -b) ..."
 debs=$("$srcroot/tests/debian-build.sh" "$srcroot" "$tmp")
 case $? in
 0) ;;
-77) skip "cannot build the packages here (see above)" ;;
 *)
         echo "not ok: dpkg-buildpackage failed"
         exit 1

@@ -13,4 +13,4 @@ apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
         valgrind libclang-rt-14-dev \
         mandoc systemd iproute2 util-linux procps psmisc lsof \
         varlink-go python3 hyperfine strace \
-        dpkg-dev debhelper build-essential git dh-nss systemd-container ansible-core python3-apt
+        dpkg-dev debhelper build-essential dh-nss systemd-container git ansible-core python3-apt
