@@ -522,6 +522,7 @@ int verb_status(int argc, char **argv, const PortctlContext *ctx)
         if (r < 0 || error)
                 return call_failed("status", r, error, reply);
 
+        nscd_warn_if_caching(ctx);
         if (ctx->json)
                 return print_json(reply);
         print_status(reply);

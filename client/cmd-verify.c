@@ -141,6 +141,7 @@ int verb_verify(int argc, char **argv, const PortctlContext *ctx)
         for (size_t i = 0; i < scopes.n; i++)
                 errors += scopes.f[i].level == DIAGNOSTIC_ERROR;
         no_base = base_missing(ctx);
+        nscd_warn_if_caching(ctx);
 
         if (ctx->json) {
                 if (print_json(scope_findings_to_json(verify_to_json(c, no_base), scopes.f, scopes.n)) != 0)

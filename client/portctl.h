@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct PortctlContext {
         const char *socket_path; /* --socket, else $PORTD_SOCKET, else the default */
@@ -37,6 +38,10 @@ int verb_status(int argc, char **argv, const PortctlContext *ctx);
 int verb_reload(int argc, char **argv, const PortctlContext *ctx);
 int verb_set(int argc, char **argv, const PortctlContext *ctx);
 int verb_unset(int argc, char **argv, const PortctlContext *ctx);
+
+/* nscd-check.c: nscd's services cache hides portd's changes from programs */
+int nscd_conf_caches_services(FILE *f);
+void nscd_warn_if_caching(const PortctlContext *ctx);
 
 /* cmd-who.c: io.portd.Sockets via the daemon */
 int verb_who(int argc, char **argv, const PortctlContext *ctx);

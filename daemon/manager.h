@@ -61,6 +61,13 @@ typedef struct ScopeState {
         uint64_t build_retry_usec; /* CLOCK_MONOTONIC */
 } ScopeState;
 
+/* A caller refused a kind of request (a string constant naming it), as logged. */
+#define REFUSED_CALLERS_MAX 64
+typedef struct RefusedCaller {
+        uid_t uid;
+        const char *what;
+} RefusedCaller;
+
 typedef struct Manager {
         sd_event *event;
         char *root; /* NULL for / */
@@ -114,4 +121,9 @@ typedef struct Manager {
 
         /* varlink-sockets.c: the owner-query worker thread and its inode cache */
         struct SocketsWorker *sockets;
+
+        /* varlink-services.c: callers whose refusal was logged, so that one retrying in a loop is
+         * logged once; the oldest is forgotten first. */
+        RefusedCaller refused[REFUSED_CALLERS_MAX];
+        size_t n_refused, next_refused;
 } Manager;

@@ -761,6 +761,24 @@ static int method_status(
 static int reply_error_message(VarlinkConnection *conn, const char *error, const char *fmt, ...)
         _printf_(3, 4);
 
+/* A refusal is logged once per user and kind of request, not once per call: a script retrying in
+ * a loop must not flood the journal, and the administrator still learns who tried what. */
+static void log_refusal(Manager *m, VarlinkConnection *conn, const char *what)
+{
+        struct ucred ucred;
+
+        if (varlink_connection_get_peer_credentials(conn, &ucred) < 0)
+                return;
+        for (size_t i = 0; i < m->n_refused; i++)
+                if (m->refused[i].uid == ucred.uid && streq(m->refused[i].what, what))
+                        return;
+        m->refused[m->next_refused] = (RefusedCaller) { .uid = ucred.uid, .what = what };
+        m->next_refused = (m->next_refused + 1) % ELEMENTSOF(m->refused);
+        m->n_refused = MIN(m->n_refused + 1, ELEMENTSOF(m->refused));
+        log_notice("Refused %s to UID %u (PID %d); further refusals of %s to this user are not logged.",
+                what, (unsigned) ucred.uid, (int) ucred.pid, what);
+}
+
 /* Root in a container that was given our socket is not the host's administrator: state changes
  * come from the host only (manager_check_host_caller()).  1 when allowed, else answered: out of
  * descriptors to tell, with failed (nothing changed, try again), not as a denial. */
@@ -774,6 +792,7 @@ static int check_host_caller(VarlinkConnection *conn, Manager *m, const char *wh
         if (r == -EMFILE || r == -ENFILE)
                 return reply_error_message(
                         conn, failed, "cannot tell where the caller runs: %s", strerror(-r));
+        log_refusal(m, conn, what);
         return reply_error_message(conn, ERROR_PERMISSION_DENIED,
                 "%s are refused from containers: only a caller in the host's user and PID namespaces, "
                 "outside every scope, may make them",
@@ -790,8 +809,10 @@ static int method_reload(
         PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
 
         r = varlink_connection_get_peer_credentials(conn, &ucred);
-        if (r < 0 || ucred.uid != 0)
+        if (r < 0 || ucred.uid != 0) {
+                log_refusal(m, conn, "reloads");
                 return varlink_connection_error(conn, ERROR_PERMISSION_DENIED, NULL);
+        }
         r = check_host_caller(conn, m, "reloads", ERROR_RELOAD_FAILED);
         if (r <= 0)
                 return r;
@@ -835,6 +856,7 @@ static int check_override_access(VarlinkConnection *conn, Manager *m, struct ucr
                 return reply_oom(conn);
         if (r >= 0)
                 return check_host_caller(conn, m, "changes to local overrides", ERROR_OVERRIDE_FAILED);
+        log_refusal(m, conn, "changes to local overrides");
         const char *groups = manager_override_groups(m);
         if (groups)
                 return reply_error_message(conn, ERROR_PERMISSION_DENIED,

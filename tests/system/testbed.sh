@@ -117,10 +117,6 @@ else
         cp "$here"/scenarios/[0-9]*.sh "$work/in/scenarios/" || bail "no scenarios"
 fi
 
-# nscd with its services cache answers in front of every NSS module: the test bed boots
-# without it, and a scenario that wants it starts it itself.
-nscd_mask=
-[ ! -e /lib/systemd/system/nscd.service ] || nscd_mask=systemd.mask=nscd.service
 
 # The boot, inside a private mount namespace: nspawn refuses to clean its propagation directory
 # on a /run that is not tmpfs, so a tmpfs covers it (or the nearest directory above it that
@@ -139,6 +135,10 @@ boot() {
         # A container image's policy-rc.d (Docker's exits 101) forbids maintainer scripts to
         # start services; the test bed is a booted Debian system, as an administrator has one.
         rm -f "$work/root/usr/sbin/policy-rc.d"
+        # nscd with its services cache answers in front of every NSS module: the test bed boots
+        # with it masked (by the administrator's own means, so that 85-nscd can unmask it).
+        [ ! -e /lib/systemd/system/nscd.service ] ||
+                ln -sf /dev/null "$work/root/etc/systemd/system/nscd.service"
         install -m 0644 /dev/stdin "$work/root/etc/systemd/system/portd-testbed.service" <<EOF
 [Unit]
 Description=portd test bed scenarios
@@ -162,9 +162,9 @@ EOF
         exec systemd-nspawn --quiet -b --register=no --keep-unit --private-network \
                 --console=passive -D "$work/root" \
                 --bind-ro="$work/in:/in" --bind="$work/out:/out" \
-                systemd.unit=portd-testbed.target $nscd_mask
+                systemd.unit=portd-testbed.target
 }
-export work boot_timeout nscd_mask
+export work boot_timeout
 export -f boot
 started=$(date +%s)
 echo "# booting the test bed"
