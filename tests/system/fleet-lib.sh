@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Helpers of the fleet scenarios (scenarios/6N-fleet*.sh), sourced by them after lib.sh: the
+# Helpers of the fleet scenarios (scenarios/8N-fleet*.sh), sourced by them after lib.sh: the
 # repository's playbook (contrib/ansible/site.yml, at /in/ansible) run on the test bed itself,
 # and what an administrator compares before and after a run.
+
+# The variables of the fleet's runs (86-fleet writes them; the later scenarios run with them).
+fleet_vars=/tmp/fleet-vars.json
 
 # play VARS-FILE: site.yml on this host (-c local) with the variables of VARS-FILE, its output in
 # $fleet_log, its time and recap as a diagnostic; returns ansible-playbook's exit status.

@@ -1,5 +1,6 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The administrator checks the fleet's convergence by digest, with the ad-hoc command of
-# docs/FLEET.md over the role's local fact (60-fleet applied the role here): this host, and a
+# docs/FLEET.md over the role's local fact (86-fleet applied the role here): this host, and a
 # second one whose files lay out the same entries otherwise, report the same digest; one changed
 # entry on the second gives another. The role's files are removed at the end: the next scenario
 # finds portd installed and running, with Debian's base only.
@@ -14,13 +15,22 @@ adhoc() {
 }
 check_eq "the ad-hoc command reports this host's digest" "$digest_a localhost" "$(adhoc)"
 
-# Host B: the same entries, laid out otherwise: no fleet drop-ins in /etc/services.d, one vendor
-# file with every fleet line, other comments and spacing, no removal line. Same entries means the
-# same getservent order: a later drop-in's entries come first (portctl list), so payments-api
-# (60-payments.conf on this host) leads.
+# Host B: the same entries, laid out otherwise. It has this host's other sources as they are
+# (what the scenarios before left), but the fleet's entries in one vendor file instead of the
+# role's two drop-ins, with other comments and spacing and no removal line, and no masked vendor
+# file. Same entries means the same getservent order: a later file's entries come first (portctl
+# list), so payments-api (60-payments.conf here) leads, and the file sorts between 50 and 60.
 b=/var/tmp/fleet-host-b
-mkdir -p $b/etc $b/usr/lib/services.d
+mkdir -p $b/etc/services.d $b/etc/portd $b/run/services.d $b/run/portd $b/usr/lib/services.d
 cp /etc/services $b/etc/services
+for d in etc/services.d run/services.d usr/lib/services.d; do
+        [ ! -d /$d ] || cp -a /$d/. $b/$d/
+done
+for f in etc/portd/overrides.conf run/portd/overrides.conf; do
+        [ ! -f /$f ] || cp /$f $b/$f
+done
+rm -f $b/etc/services.d/50-fleet.conf $b/etc/services.d/60-payments.conf \
+        $b/etc/services.d/20-vendor.conf $b/usr/lib/services.d/20-vendor.conf
 cat >$b/usr/lib/services.d/55-everything.conf <<'EOV'
 # Host B has the fleet's entries in one vendor file.
 
@@ -51,4 +61,5 @@ rm -rf $b
 
 # What the next scenario expects: portd installed and running, the base alone.
 rm -f /etc/services.d/50-fleet.conf /etc/services.d/60-payments.conf /etc/services.d/20-vendor.conf \
-        /usr/lib/services.d/20-vendor.conf /etc/portd/portd.conf /etc/ansible/facts.d/portd.fact
+        /usr/lib/services.d/20-vendor.conf /etc/portd/portd.conf /etc/ansible/facts.d/portd.fact \
+        "$fleet_vars"

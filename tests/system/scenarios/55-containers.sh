@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # An administrator gives containers services databases of their own with scopes
 # (/etc/portd/scopes/NAME.scope, services.d(5) SCOPES, docs/CONTAINERS.md), for containers
 # placed as their tools place them under systemd: Docker's and Podman's systemd cgroup driver (a
@@ -33,7 +34,8 @@ who_has() {
 # start_container SLICE UNIT PORT: the container's main process as a runtime's systemd cgroup
 # driver starts it: a scope UNIT in SLICE (systemd-run --scope execs the command: $! is its PID).
 start_container() {
-        systemd-run --quiet --scope --slice="$1" --unit="$2" python3 -c "$listener" "$3" </dev/null >/dev/null 2>&1 &
+        systemd-run --quiet --scope --slice="$1" --unit="$2" python3 -c "$listener" "$3" \
+                </dev/null >/dev/null 2>&1 &
         container_pid=$!
         wait_until 10 systemctl is-active -q "$2"
 }
@@ -61,60 +63,58 @@ http_is() {
         "$@" getent services http/tcp | grep -q " $want "
 }
 
-# The host's first lookup starts portd (socket activation), before any container exists.
-check_eq "the host, before any scope" "http                  80/tcp www" "$(getent services http/tcp)"
+# The host's first lookup starts portd (socket activation), before any container exists. What
+# the host answers for http/tcp is whatever the scenarios before left; the scopes' ports are not.
+host_http=$(getent services http/tcp)
+host_port=$(awk '{ print $2 }' <<<"$host_http")
+check "the host's http/tcp, before any scope: $host_http" test -n "$host_port"
 check "portd is running before the containers are made" systemctl is-active portd.service
 portd_pid=$(unit_prop portd.service MainPID)
 
+# runtime_container WHAT SLICE UNIT PORT LISTEN-PORT CONTAINER: what every runtime's container must
+# show: it runs in SLICE/UNIT, its lookups of http/tcp answer PORT (its scope's) through the real
+# nsswitch.conf while the host's stay the host's, and portctl who names it CONTAINER. Its main
+# process, still running, is $container_pid.
+runtime_container() {
+        local what=$1 slice=$2 unit=$3 port=$4 listen_port=$5 name=$6
+        start_container "$slice" "$unit" "$listen_port"
+        check_eq "$what: the container runs in $slice/${unit%%-*}-<id>.scope" "0::/$slice/$unit" \
+                "$(grep '^0::' /proc/$container_pid/cgroup)"
+        check "$what: a lookup in the container gives the scope's entry" \
+                wait_until 10 http_is "$port" exec_in $container_pid
+        check_eq "$what: getservbyname in the container, through nsswitch.conf" \
+                "$(printf '%-21s %s www' http "$port")" "$(exec_in $container_pid getent services http/tcp)"
+        check_eq "$what: the host's own lookup is the host's" "$host_http" "$(getent services http/tcp)"
+        check "$what: portctl who shows the container of its listener" \
+                wait_until 10 who_has "$listen_port" "$name"
+}
+
 # --- Docker: system.slice/docker-<64 hex>.scope, one container by its id.
 docker_id=$(hex64)
-scope docker "Cgroup=/system.slice/docker-$docker_id.scope" "http 8080/tcp www"
-start_container system.slice "docker-$docker_id.scope" 18080
-docker_pid=$container_pid
-check_eq "docker: the container runs in system.slice/docker-<id>.scope" "0::/system.slice/docker-$docker_id.scope" \
-        "$(grep '^0::' /proc/$docker_pid/cgroup)"
-check "docker: a lookup in the container gives the scope's entry" \
-        wait_until 10 http_is 8080/tcp exec_in $docker_pid
-check_eq "docker: getservbyname in the container, through nsswitch.conf" "http                  8080/tcp www" \
-        "$(exec_in $docker_pid getent services http/tcp)"
-check_eq "docker: getservbyport in the container" "http                  8080/tcp www" \
-        "$(exec_in $docker_pid getent services 8080/tcp)"
+scope docker "Cgroup=/system.slice/docker-$docker_id.scope" "http 5801/tcp www"
+runtime_container docker system.slice "docker-$docker_id.scope" 5801/tcp 18080 "docker:${docker_id:0:12}"
+check_eq "docker: getservbyport in the container" "http                  5801/tcp www" \
+        "$(exec_in $container_pid getent services 5801/tcp)"
 check_eq "docker: the host's entries the scope leaves alone" "ssh                   22/tcp" \
-        "$(exec_in $docker_pid getent services ssh/tcp)"
-check_eq "docker: the host's own lookup is the host's" "http                  80/tcp www" \
-        "$(getent services http/tcp)"
-check_eq "docker: a container of another id is not matched" "http                  80/tcp www" \
+        "$(exec_in $container_pid getent services ssh/tcp)"
+check_eq "docker: a container of another id is not matched" "$host_http" \
         "$(systemd-run --quiet --scope --slice=system.slice --unit="docker-$(hex64).scope" getent services http/tcp)"
-check "docker: portctl who shows the container of its listener" \
-        wait_until 10 who_has 18080 "docker:${docker_id:0:12}"
-kill $docker_pid
+kill $container_pid
 
 # --- Podman (rootful, systemd cgroup manager): machine.slice/libpod-<id>.scope, every container.
 podman_id=$(hex64)
-scope podman "Cgroup=/machine.slice/libpod-*.scope" "http 8081/tcp www"
-start_container machine.slice "libpod-$podman_id.scope" 18081
-podman_pid=$container_pid
-check_eq "podman: the container runs in machine.slice/libpod-<id>.scope" "0::/machine.slice/libpod-$podman_id.scope" \
-        "$(grep '^0::' /proc/$podman_pid/cgroup)"
-check "podman: a lookup in the container gives the scope's entry" \
-        wait_until 10 http_is 8081/tcp exec_in $podman_pid
-check_eq "podman: getservbyname in the container, through nsswitch.conf" "http                  8081/tcp www" \
-        "$(exec_in $podman_pid getent services http/tcp)"
-check_eq "podman: the host's own lookup is the host's" "http                  80/tcp www" \
-        "$(getent services http/tcp)"
-check "podman: portctl who shows the container of its listener" \
-        wait_until 10 who_has 18081 "podman:${podman_id:0:12}"
-kill $podman_pid
+scope podman "Cgroup=/machine.slice/libpod-*.scope" "http 5802/tcp www"
+runtime_container podman machine.slice "libpod-$podman_id.scope" 5802/tcp 18081 "podman:${podman_id:0:12}"
+kill $container_pid
 
 # --- ip netns: a namespace made after portd started, matched by its path.
-scope blue "NetworkNamespace=/run/netns/blue" "http 8083/tcp www"
+scope blue "NetworkNamespace=/run/netns/blue" "http 5803/tcp www"
 check "netns: ip netns add blue, after portd started" ip netns add blue
 check "netns: a lookup in the namespace gives the scope's entry" \
-        wait_until 10 http_is 8083/tcp ip netns exec blue
-check_eq "netns: ip netns exec blue getent, through nsswitch.conf" "http                  8083/tcp www" \
+        wait_until 10 http_is 5803/tcp ip netns exec blue
+check_eq "netns: ip netns exec blue getent, through nsswitch.conf" "http                  5803/tcp www" \
         "$(ip netns exec blue getent services http/tcp)"
-check_eq "netns: the host's own lookup is the host's" "http                  80/tcp www" \
-        "$(getent services http/tcp)"
+check_eq "netns: the host's own lookup is the host's" "$host_http" "$(getent services http/tcp)"
 check_eq "netns: portd is the one that started before the namespace" "$portd_pid" \
         "$(unit_prop portd.service MainPID)"
 ip netns exec blue python3 -c "$listener" 18083 &
@@ -148,13 +148,14 @@ while read -r -a command </ipc/req; do
 done
 EOS
 chmod 0755 $ct/root/usr/local/sbin/answer
+printf '%s\n' "$listener" >$ct/root/usr/local/sbin/listener.py
 cat >$ct/root/etc/systemd/system/answer.service <<'EOS'
 [Service]
 ExecStart=/usr/local/sbin/answer
 EOS
-cat >$ct/root/etc/systemd/system/listener.service <<EOS
+cat >$ct/root/etc/systemd/system/listener.service <<'EOS'
 [Service]
-ExecStart=/usr/bin/python3 -c '$(printf '%s; ' "import socket, time" 's = socket.socket()' 's.bind(("127.0.0.1", 18082))' 's.listen()' 'time.sleep(300)')'
+ExecStart=/usr/bin/python3 /usr/local/sbin/listener.py 18082
 EOS
 cat >$ct/root/etc/systemd/system/container.target <<'EOS'
 [Unit]
@@ -166,55 +167,61 @@ EOS
 in_web() {
         timeout 20 sh -c 'echo "$*" >"$0/req" && cat "$0/ans"' $ct/ipc "$@"
 }
-started=$(date +%s%N)
-systemd-nspawn --quiet -M web -D $ct/root --private-network --console=passive \
-        --bind-ro=/run/portd --bind=$ct/ipc:/ipc -b systemd.unit=container.target >$ct/console.log 2>&1 &
-nspawn_pid=$!
-if wait_until 60 test -e $ct/ipc/ready; then
+# in_web_is WHAT EXPECTED-LOOKUP NAME: a check that the container's lookup of NAME prints that.
+in_web_is() {
+        check_eq "nspawn: $1" "$2"$'\n'"exit 0" "$(in_web getent services "$3")"
+}
+entry() {
+        printf '%-21s %s' "$1" "$2"
+}
+
+# The checks with the container running; it is not asked anything if it did not boot.
+nspawn_case() {
+        local started leader
+        started=$(date +%s%N)
+        systemd-nspawn --quiet -M web -D $ct/root --private-network --console=passive \
+                --bind-ro=/run/portd --bind=$ct/ipc:/ipc -b systemd.unit=container.target \
+                >$ct/console.log 2>&1 &
+        nspawn_pid=$!
+        if ! wait_until 60 test -e $ct/ipc/ready; then
+                not_ok "nspawn: a container boots inside the test bed" "$(tail -30 $ct/console.log)"
+                return
+        fi
         ok "nspawn: a container boots inside the test bed"
         diag "the container booted in $((($(date +%s%N) - started) / 1000000)) ms"
-else
-        not_ok "nspawn: a container boots inside the test bed" "$(tail -30 $ct/console.log)"
-fi
-check "nspawn: machined registered it" machinectl status web --no-pager
-check "nspawn: from the host, in machine.slice/machine-web.scope" \
-        grep -q '^0::/machine.slice/machine-web.scope/' /proc/"$(machinectl show web -p Leader --value)"/cgroup
-check_eq "nspawn: a private network namespace" "different" \
-        "$([ "$(stat -L -c %i /proc/self/ns/net)" != "$(stat -L -c %i /proc/"$(machinectl show web -p Leader --value)"/ns/net)" ] && echo different)"
-check_eq "nspawn: with no scope, the host's entries through the bound socket" \
-        "$(printf 'http                  80/tcp www\nexit 0')" "$(in_web getent services http/tcp)"
+        check "nspawn: machined registered it" machinectl status web --no-pager
+        leader=$(machinectl show web -p Leader --value)
+        check "nspawn: from the host, in machine.slice/machine-web.scope" \
+                grep -q '^0::/machine.slice/machine-web.scope/' /proc/$leader/cgroup
+        check "nspawn: a private network namespace" \
+                test "$(stat -L -c %i /proc/self/ns/net)" != "$(stat -L -c %i /proc/$leader/ns/net)"
+        in_web_is "with no scope, the host's entries through the bound socket" "$host_http" http/tcp
 
-# A scope added, changed and removed while the container runs.
-scope web "Cgroup=/machine.slice/machine-web.scope" "http 8082/tcp www"
-wait_until 10 http_is 8082/tcp in_web
-check_eq "nspawn: a scope added: the next lookup has it" \
-        "$(printf 'http                  8082/tcp www\nexit 0')" "$(in_web getent services http/tcp)"
-check_eq "nspawn: the host's own lookup is the host's" "http                  80/tcp www" \
-        "$(getent services http/tcp)"
-check "nspawn: portctl who shows the container of its listener" \
-        wait_until 10 who_has 18082 "machine:web" --netns "$(machinectl show web -p Leader --value)"
-printf 'http 8084/tcp www\n' >$scopes/web.d/10-web.conf
-wait_until 10 http_is 8084/tcp in_web
-check_eq "nspawn: the scope changed: the next lookup has the change" \
-        "$(printf 'http                  8084/tcp www\nexit 0')" "$(in_web getent services http/tcp)"
-rm -rf $scopes/web.scope $scopes/web.d
-wait_until 10 http_is 80/tcp in_web
-check_eq "nspawn: the scope removed: the next lookup is the host's again" \
-        "$(printf 'http                  80/tcp www\nexit 0')" "$(in_web getent services http/tcp)"
+        # A scope added, changed and removed while the container runs.
+        scope web "Cgroup=/machine.slice/machine-web.scope" "http 5804/tcp www"
+        wait_until 10 http_is 5804/tcp in_web
+        in_web_is "a scope added: the next lookup has it" "$(entry http 5804/tcp) www" http/tcp
+        check_eq "nspawn: the host's own lookup is the host's" "$host_http" "$(getent services http/tcp)"
+        check "nspawn: portctl who shows the container of its listener" \
+                wait_until 10 who_has 18082 "machine:web" --netns "$leader"
+        printf 'http 5805/tcp www\n' >$scopes/web.d/10-web.conf
+        wait_until 10 http_is 5805/tcp in_web
+        in_web_is "the scope changed: the next lookup has the change" "$(entry http 5805/tcp) www" http/tcp
+        rm -rf $scopes/web.scope $scopes/web.d
+        wait_until 10 http_is "$host_port" in_web
+        in_web_is "the scope removed: the next lookup is the host's again" "$host_http" http/tcp
 
-# The host's portd stopped: the container's own /etc/services answers.
-check "the host's portd stops (socket and service)" systemctl stop portd.socket portd.service
-check_eq "nspawn: portd stopped: the image's /etc/services answers" \
-        "$(printf 'http                  8099/tcp www\nexit 0')" "$(in_web getent services http/tcp)"
-check_eq "nspawn: portd stopped: an entry only the image has" \
-        "$(printf 'image-only            4444/tcp\nexit 0')" "$(in_web getent services image-only)"
-check "the host's portd starts again" systemctl start portd.socket
-check_eq "nspawn: portd back: the host's entries again" \
-        "$(printf 'http                  80/tcp www\nexit 0')" "$(in_web getent services http/tcp)"
-
-machinectl poweroff web
+        # The host's portd stopped: the container's own /etc/services answers.
+        check "the host's portd stops (socket and service)" systemctl stop portd.socket portd.service
+        in_web_is "portd stopped: the image's /etc/services answers" "$(entry http 8099/tcp) www" http/tcp
+        in_web_is "portd stopped: an entry only the image has" "$(entry image-only 4444/tcp)" image-only
+        check "the host's portd starts again" systemctl start portd.socket
+        in_web_is "portd back: the host's entries again" "$host_http" http/tcp
+        machinectl poweroff web
+}
+nspawn_case
 wait_until 30 sh -c "! kill -0 $nspawn_pid" || kill $nspawn_pid
 wait $nspawn_pid 2>/dev/null
 umount $ct/root $ct/rw
 rm -rf $ct
-rm -rf $scopes/docker.* $scopes/podman.* $scopes/blue.* $scopes/docker.d $scopes/podman.d $scopes/blue.d
+rm -rf $scopes/docker.* $scopes/podman.* $scopes/blue.* $scopes/web.*
