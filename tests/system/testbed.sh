@@ -15,9 +15,9 @@ srcroot=$(cd "$1" && pwd) || exit 1
 getserv=$2
 here=$srcroot/tests/system
 
-# The container must power off by itself well within meson's timeout (300 s), so that this
-# script, not meson's SIGKILL, ends it and removes what it made.
-boot_timeout=${TESTBED_BOOT_TIMEOUT:-200}
+# The container must power off by itself well within meson's timeout (600 s, the package build
+# included), so that this script, not meson's SIGKILL, ends it and removes what it made.
+boot_timeout=${TESTBED_BOOT_TIMEOUT:-360}
 
 skip() {
         echo "1..0 # SKIP $*"
@@ -135,6 +135,10 @@ boot() {
         # A container image's policy-rc.d (Docker's exits 101) forbids maintainer scripts to
         # start services; the test bed is a booted Debian system, as an administrator has one.
         rm -f "$work/root/usr/sbin/policy-rc.d"
+        # The journal stays in memory: nothing of it is wanted after the boot but what the runner
+        # copies to /out, and journal files of this machine's own never mix with the boot's.
+        mkdir -p "$work/root/etc/systemd/journald.conf.d"
+        printf '[Journal]\nStorage=volatile\n' >"$work/root/etc/systemd/journald.conf.d/testbed.conf"
         # nscd with its services cache answers in front of every NSS module: the test bed boots
         # with it masked (by the administrator's own means, so that 85-nscd can unmask it).
         [ ! -e /lib/systemd/system/nscd.service ] ||
@@ -150,7 +154,7 @@ ExecStart=/bin/bash /in/inside.sh
 ExecStopPost=/bin/systemctl poweroff --no-block
 StandardOutput=append:/out/console.log
 StandardError=append:/out/console.log
-TimeoutStartSec=$((boot_timeout - 30))
+TimeoutStartSec=$((boot_timeout > 60 ? boot_timeout - 30 : boot_timeout))
 EOF
         install -m 0644 /dev/stdin "$work/root/etc/systemd/system/portd-testbed.target" <<EOF
 [Unit]

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The administrator runs `systemctl reload portd`: it returns only once the new generation
 # serves (ExecReload= is `portctl reload`, which waits for the daemon's answer; a signal would
-# return at once), so a script may look up what it just configured.
+# return at once), so a script may look up what it just configured. With a daemon that cannot
+# answer for a moment, systemctl reload waits for it.
 
 check_eq "ExecReload= is portctl reload" "/usr/bin/portctl reload" \
         "$(systemctl show -P ExecReload portd.service | sed -nE 's/.*argv\[\]=([^;]*[^ ]) *;.*/\1/p')"
@@ -27,6 +28,22 @@ done
 diag "20 reloads of 60,000 entries: $((($(date +%s%N) - start) / 20000000)) ms each, with the checks"
 check_eq "after each of 20 reloads, the new generation and its snapshot serve when systemctl returns" \
         0 "$late"
+
+# A daemon that cannot answer (stopped here for a second) holds systemctl reload until it can.
+pid=$(unit_prop portd.service MainPID)
+before=$(generation)
+kill -STOP "$pid"
+systemctl reload portd.service &
+reload=$!
+sleep 1
+if kill -0 "$reload" 2>/dev/null; then
+        ok "systemctl reload waits while the daemon cannot reload"
+else
+        not_ok "systemctl reload returned while the daemon was stopped"
+fi
+kill -CONT "$pid"
+wait "$reload"
+check_eq "and succeeds once it has, with the next generation serving" "0 $((before + 1))" "$? $(generation)"
 rm -f /etc/services.d/90-bulk.conf
 
 echo "site-backup 9102/tcp" >/etc/services.d/61-backup.conf
