@@ -75,6 +75,10 @@ void varlink_sockets_done(Manager *m);
 int varlink_services_register(Manager *m);
 /* Drops the replies built from the catalog being replaced; before it is freed. */
 void varlink_services_flush_cache(Manager *m);
+/* Tells every Monitor call of the generation just built; cause as Monitor's reply names it. */
+void varlink_services_notify_monitors(Manager *m, const char *cause, bool scopes_changed);
+/* Ends every Monitor call (the daemon stops). */
+void varlink_services_monitors_done(Manager *m);
 
 /* settings.c */
 typedef struct ManagerSettings ManagerSettings;

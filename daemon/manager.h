@@ -96,6 +96,11 @@ typedef struct Manager {
         uint64_t loaded_usec;             /* CLOCK_REALTIME of the last rebuild */
         struct json_object **reply_cache; /* varlink-services.c: lookup replies by entry index */
         size_t n_reply_cache;
+        /* varlink-services.c: open Monitor calls, referenced, at most MONITORS_MAX; and what the
+         * next rebuild is for ("override"), NULL for a reload or a change of the files */
+        struct VarlinkConnection **monitors;
+        size_t n_monitors;
+        const char *rebuild_cause;
 
         /* scopes.c: in the order they are tried (lexical by name); the first that matches a caller
          * answers it.  scopes_generation changes with every new list, so that connections match

@@ -69,6 +69,8 @@ check_contents "$portd_deb" <<EOF
 /usr/bin/portctl
 /usr/libexec/portd
 /etc/services.d/README
+/usr/share/bash-completion/completions/portctl
+/usr/share/zsh/vendor-completions/_portctl
 /usr/share/doc/portd/changelog.gz
 /usr/share/doc/portd/copyright
 $(cd "$srcroot" && for doc in README.md docs/*.md; do

@@ -12,7 +12,7 @@ apt-get update -q -o DPkg::Lock::Timeout=300
 apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
         meson ninja-build gcc clang pkg-config \
         libsystemd-dev libjson-c-dev libcmocka-dev \
-        valgrind libclang-rt-14-dev \
+        valgrind libclang-rt-14-dev bash-completion zsh \
         mandoc systemd iproute2 util-linux procps psmisc lsof \
         varlink-go python3 hyperfine strace \
         dpkg-dev debhelper build-essential dh-nss systemd-container dbus git ansible-core python3-apt
