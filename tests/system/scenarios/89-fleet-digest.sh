@@ -40,6 +40,7 @@ fleet-gossip    7946/tcp
 fleet-gossip	7946/udp
 EOV
 check "host B: its own portd starts" systemd-run --unit=portd-host-b -p Type=notify \
+        -p RuntimeDirectory=portd-host-b \
         /usr/libexec/portd --root $b --socket /run/portd-host-b/io.portd.Services
 sock_b=/run/portd-host-b/io.portd.Services
 check_eq "host B: other files, same entries: the same digest" "$digest_a" "$(digest_of $sock_b)"
