@@ -277,7 +277,7 @@ int verb_verify(int argc, char **argv, const PortctlContext *ctx)
         int r = answerer(ctx, &client, &reason);
         if (r < 0)
                 return PORTCTL_EXIT_ERROR;
-        /* Whoever answers, a program asking through nscd may get neither's answers. */
+        /* Whoever answers, programs may not see it: nscd's services cache sits in front of portd. */
         nscd_warn_if_caching(ctx);
         return r > 0 ? verify_daemon(ctx, client) : verify_files(ctx, reason);
 }

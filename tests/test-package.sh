@@ -68,9 +68,9 @@ check_contents "$portd_deb" <<EOF
 /lib/systemd/system/portd.socket
 /usr/bin/portctl
 /usr/libexec/portd
-/etc/services.d/README
 /usr/share/bash-completion/completions/portctl
 /usr/share/zsh/vendor-completions/_portctl
+/etc/services.d/README
 /usr/share/doc/portd/changelog.gz
 /usr/share/doc/portd/copyright
 $(cd "$srcroot" && for doc in README.md docs/*.md; do
