@@ -189,7 +189,6 @@ static int verify_files(const PortctlContext *ctx, const char *reason)
         for (size_t i = 0; i < scopes.n; i++)
                 errors += scopes.f[i].level == DIAGNOSTIC_ERROR;
         no_base = base_missing(ctx);
-        nscd_warn_if_caching(ctx);
 
         if (ctx->json) {
                 if (print_json(ctx, scope_findings_to_json(verify_to_json(c, no_base), scopes.f, scopes.n),
@@ -278,6 +277,8 @@ int verb_verify(int argc, char **argv, const PortctlContext *ctx)
         int r = answerer(ctx, &client, &reason);
         if (r < 0)
                 return PORTCTL_EXIT_ERROR;
+        /* Whoever answers, programs may not see it: nscd's services cache sits in front of portd. */
+        nscd_warn_if_caching(ctx);
         return r > 0 ? verify_daemon(ctx, client) : verify_files(ctx, reason);
 }
 

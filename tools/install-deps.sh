@@ -15,7 +15,7 @@ apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
         valgrind libclang-rt-14-dev bash-completion zsh \
         mandoc systemd iproute2 util-linux procps psmisc lsof \
         varlink-go python3 hyperfine strace \
-        dpkg-dev debhelper build-essential dh-nss systemd-container dbus git linux-perf
+        dpkg-dev debhelper build-essential dh-nss systemd-container dbus git ansible-core python3-apt linux-perf
 
 # nscd, for the test bed's nscd scenario (tests/system/scenarios/85-nscd.sh), which starts it
 # inside the booted test bed only, and for bench/bench-nss, which starts it in a private mount
