@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What a getservbyname()/getservbyport() call costs through real glibc, per source: portd's NSS
  * module on its mapped snapshot, the same module in varlink-only mode, glibc's files backend
- * reading the same file as /etc/services (private mount namespace), and a module that does
- * nothing (the NSS dispatch floor); plus the first lookup of a fresh process.  Medians.
- * Usage: bench-nss PORTD [SERVICES-FILE...]   (run as root for the files column) */
+ * reading the same file as /etc/services (private mount namespace), nscd (glibc's own cache,
+ * started for the run in a private mount namespace of its own), and a module that does nothing
+ * (the NSS dispatch floor); plus the first lookup of a fresh process.  Medians.
+ * Usage: bench-nss PORTD [SERVICES-FILE...]   (run as root for the files and nscd columns) */
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -15,7 +16,11 @@
 #include <netdb.h>
 #include <nss.h>
 #include <stdio.h>
+#include <signal.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +37,7 @@ typedef enum Backend {
         BACKEND_FILES,
         BACKEND_NULL,
         BACKEND_VARLINK,
+        BACKEND_NSCD,
         _BACKEND_MAX,
 } Backend;
 
@@ -40,7 +46,16 @@ static const char *const backend_names[_BACKEND_MAX] = {
         [BACKEND_FILES] = "files",
         [BACKEND_NULL] = "null",
         [BACKEND_VARLINK] = "varlink",
+        [BACKEND_NSCD] = "nscd",
 };
+
+/* nscd's socket and database live here; glibc's clients find it at /var/run/nscd/socket. */
+#define NSCD_RUN_DIR         "/run/nscd"
+#define NSCD_CACHE_DIR       "/var/cache/nscd"
+#define NSCD_SOCKET          NSCD_RUN_DIR "/socket"
+#define NSCD_CONF            NSCD_RUN_DIR "/bench-nscd.conf"
+#define NSCD_NSSWITCH        NSCD_RUN_DIR "/bench-nsswitch.conf"
+#define NSCD_CLIENT_NSSWITCH NSCD_RUN_DIR "/bench-client-nsswitch.conf"
 
 typedef struct Query {
         char label[40];
@@ -122,6 +137,15 @@ static int configure(Backend b)
                         return -EPERM;
                 nss_use_source("files");
                 break;
+        case BACKEND_NSCD:
+                /* In nscd's namespace (nscd_session()).  No __nss_configure_lookup(): glibc skips
+                 * nscd for a database configured that way.  Instead the client's own view of
+                 * nsswitch.conf names only the do-nothing module, so that an answer can only have
+                 * come from nscd, and a fallback shows as a failed lookup. */
+                if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_PRIVATE | MS_REC, "") < 0 ||
+                        mount(NSCD_CLIENT_NSSWITCH, "/etc/nsswitch.conf", "none", MS_BIND, "") < 0)
+                        return -EPERM;
+                break;
         default:
                 abort();
         }
@@ -193,6 +217,73 @@ static double first_lookup_usec(Backend b, bool preload, bool direct)
         return sink || b == BACKEND_NULL ? us : -1;
 }
 
+static int write_text(const char *path, const char *text)
+{
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+        if (fd < 0)
+                return -errno;
+        return write_full_fd(fd, text, strlen(text));
+}
+
+/* Starts nscd in the calling process's new, private mount namespace: tmpfs on its run and cache
+ * directories, arg_file bound over /etc/services, an nsswitch.conf reading files, and a
+ * configuration that caches services only.  Nothing outside this namespace can reach its socket.
+ * Returns nscd's pid. */
+static pid_t nscd_start(void)
+{
+        static const char conf[] = "paranoia no\n"
+                                   "enable-cache passwd no\n"
+                                   "enable-cache group no\n"
+                                   "enable-cache hosts no\n"
+                                   "enable-cache netgroup no\n"
+                                   "enable-cache services yes\n"
+                                   "positive-time-to-live services 28800\n"
+                                   "negative-time-to-live services 28800\n"
+                                   "suggested-size services 30011\n"
+                                   "check-files services yes\n"
+                                   "persistent services no\n"
+                                   "shared services yes\n"
+                                   "max-db-size services 67108864\n";
+
+        /* /run/nscd usually does not exist (the package's service is never started): an empty
+         * directory is all that this leaves behind outside the namespace. */
+        if (mkdir(NSCD_RUN_DIR, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_PRIVATE | MS_REC, "") < 0 ||
+                mount("tmpfs", NSCD_RUN_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+                mount("tmpfs", NSCD_CACHE_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+                return -errno;
+        if (write_text(NSCD_CONF, conf) < 0 || write_text(NSCD_NSSWITCH, "services: files\n") < 0 ||
+                write_text(NSCD_CLIENT_NSSWITCH, "services: portdnull\n") < 0)
+                return -EIO;
+        if (mount(arg_file, "/etc/services", "none", MS_BIND, "") < 0 ||
+                mount(NSCD_NSSWITCH, "/etc/nsswitch.conf", "none", MS_BIND, "") < 0)
+                return -errno;
+
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0)
+                        (void) dup2(null, STDOUT_FILENO), (void) dup2(null, STDERR_FILENO);
+                execlp("nscd", "nscd", "-F", "-f", NSCD_CONF, (char *) NULL);
+                _exit(127);
+        }
+        for (unsigned i = 0; i < 1000; i++) {
+                struct stat st;
+                if (stat(NSCD_SOCKET, &st) >= 0)
+                        return pid;
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        break;
+                (void) usleep(10000);
+        }
+        (void) kill(pid, SIGKILL);
+        (void) waitpid(pid, NULL, 0);
+        return -ESRCH;
+}
+
 /* The median of first_lookup_usec() over N_FRESH forked processes. */
 static double measure_fresh(Backend b, bool preload, bool direct)
 {
@@ -220,6 +311,64 @@ static double measure_fresh(Backend b, bool preload, bool direct)
                         waitpid(pid, NULL, 0);
         }
         return n > 0 ? median(v, n) : NAN;
+}
+
+/* nscd's per-call column and first-lookup figure, measured in a child that starts nscd in its
+ * own mount namespace, forks the measuring processes there and stops nscd again. */
+static void nscd_session(double results[], double *ret_fresh)
+{
+        int p[2];
+        size_t n = sizeof(double) * (n_queries + 1);
+
+        for (size_t i = 0; i < n_queries; i++)
+                results[i] = NAN;
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return;
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid == 0) {
+                double r[ELEMENTSOF(queries) + 1];
+                close(p[0]);
+                pid_t nscd = nscd_start();
+                if (nscd < 0) {
+                        fprintf(stderr,
+                                "cannot start nscd (Debian package nscd, see tools/install-deps.sh) in a "
+                                "private mount namespace: %s\n",
+                                strerror((int) -nscd));
+                        _exit(1);
+                }
+                /* Every key into nscd's cache first, by a process of its own: a client that maps
+                 * the cache while nscd still grows it can miss in its mapping and ask over the
+                 * socket on every call (seen as 15 µs per call), which is not nscd's fast path. */
+                pid_t warm = fork();
+                if (warm == 0) {
+                        if (configure(BACKEND_NSCD) < 0)
+                                _exit(1);
+                        for (unsigned k = 0; k < 2; k++)
+                                for (size_t i = 0; i < n_queries; i++)
+                                        call(&queries[i]);
+                        _exit(0);
+                }
+                if (warm > 0)
+                        (void) waitpid(warm, NULL, 0);
+                (void) usleep(200000);
+                measure_backend(BACKEND_NSCD, r);
+                r[n_queries] = measure_fresh(BACKEND_NSCD, false, false);
+                (void) kill(nscd, SIGTERM);
+                (void) waitpid(nscd, NULL, 0);
+                (void) write(p[1], r, n);
+                _exit(0);
+        }
+        close(p[1]);
+        double r[ELEMENTSOF(queries) + 1];
+        if (pid > 0 && read(p[0], r, n) == (ssize_t) n) {
+                memcpy(results, r, sizeof(double) * n_queries);
+                *ret_fresh = r[n_queries];
+        }
+        close(p[0]);
+        if (pid > 0)
+                waitpid(pid, NULL, 0);
 }
 
 static void add_query(const char *label, const ServiceEntry *e, bool by_port, bool any)
@@ -268,8 +417,16 @@ static int bench_file(const char *portd_path, const char *file)
                 catalog_free(c);
                 return 1;
         }
-        for (Backend b = 0; b < _BACKEND_MAX; b++)
+        /* The daemon publishes its image (written and synced) after its socket listens: let it
+         * finish before anything is timed, so that it does not compete for the CPUs. */
+        char published[sizeof(portd.socket) + 16];
+        snprintf(published, sizeof(published), "%s.snapshot", portd.socket);
+        for (unsigned i = 0; i < 200 && access(published, F_OK) < 0; i++)
+                (void) usleep(10000);
+        for (Backend b = 0; b < BACKEND_NSCD; b++)
                 measure_backend(b, results[b]);
+        double fresh_nscd = NAN;
+        nscd_session(results[BACKEND_NSCD], &fresh_nscd);
         double fresh = measure_fresh(BACKEND_PORTD, false, false),
                fresh_loaded = measure_fresh(BACKEND_PORTD, true, false),
                fresh_varlink = measure_fresh(BACKEND_VARLINK, true, false),
@@ -280,18 +437,18 @@ static int bench_file(const char *portd_path, const char *file)
 
         printf("\n%s: %zu entries; median ns per call through glibc getservbyname()/getservbyport()\n", file,
                 c->n_entries);
-        printf("%-26s %9s %9s %9s %9s %12s %11s\n", "query", backend_names[0], backend_names[1],
-                backend_names[2], backend_names[3], "files/portd", "portd-null");
+        printf("%-26s %9s %9s %9s %9s %9s %12s %11s\n", "query", backend_names[0], backend_names[1],
+                backend_names[2], backend_names[3], backend_names[4], "nscd/portd", "portd-null");
         for (size_t i = 0; i < n_queries; i++) {
                 printf("%-26s", queries[i].label);
                 for (Backend b = 0; b < _BACKEND_MAX; b++)
                         printf(" %9.0f", results[b][i]);
-                printf(" %11.1fx %11.0f\n", results[BACKEND_FILES][i] / results[BACKEND_PORTD][i],
+                printf(" %11.2fx %11.0f\n", results[BACKEND_NSCD][i] / results[BACKEND_PORTD][i],
                         results[BACKEND_PORTD][i] - results[BACKEND_NULL][i]);
         }
         printf("first lookup in a fresh process (µs): portd %.1f (module loaded first: %.1f), "
-               "varlink-only %.1f, files %.1f, null %.1f (glibc's own first-call set-up)\n",
-                fresh, fresh_loaded, fresh_varlink, fresh_files, fresh_null);
+               "varlink-only %.1f, files %.1f, nscd %.1f, null %.1f (glibc's own first-call set-up)\n",
+                fresh, fresh_loaded, fresh_varlink, fresh_files, fresh_nscd, fresh_null);
         printf("the module's own first call (published file or connect and GetSnapshot, map, validate, lookup; µs): %.1f\n",
                 module_first);
         catalog_free(c);

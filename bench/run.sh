@@ -14,7 +14,7 @@ echo
 echo "== catalog: build time, peak memory, in-process lookups (services.iana + 100 drop-ins)"
 "$build/bench/bench-catalog" "$data/services.iana" 100
 echo
-echo "== NSS lookups through glibc: portd's module, the files backend, a do-nothing module (bench-nss)"
+echo "== NSS lookups through glibc: portd's module, the files backend, nscd, a do-nothing module (bench-nss)"
 "$build/bench/bench-nss" "$build/daemon/portd"
 echo
 echo "== daemon varlink path: lookups/s over one persistent connection (bench-varlink-lookup)"

@@ -14,6 +14,7 @@
 #include "catalog-export.h"
 #include "overrides.h"
 #include "root-path.h"
+#include "snapshot-build.h"
 #include "util.h"
 
 /* A services file larger than this is refused rather than read into memory: the IANA

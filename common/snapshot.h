@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The snapshot: an immutable, position-independent image of one catalog with hash indexes,
- * written by the daemon and mapped read-only by the NSS module. The reader trusts nothing:
- * every offset is checked against the mapped size before it is followed. */
+ * written by the daemon (snapshot-build.h) and mapped read-only by the NSS module. The reader
+ * trusts nothing: every offset is checked against the mapped size before it is followed. */
 #pragma once
 
 #include <stdbool.h>
@@ -19,7 +19,8 @@
 #define SNAPSHOT_PUBLISHED_SUFFIX ".snapshot"
 
 #define SNAPSHOT_MAGIC "PORTDSNP"
-#define SNAPSHOT_VERSION 1u
+/* 2: keys hash word by word (snapshot-format.h). */
+#define SNAPSHOT_VERSION 2u
 
 typedef struct SnapshotHeader {
         char magic[8];
@@ -55,6 +56,8 @@ typedef struct Snapshot {
 typedef struct SnapshotEntry {
         const char *name;
         const char *protocol;
+        uint32_t name_len; /* strlen() of each, as stored in the image */
+        uint32_t protocol_len;
         uint16_t port; /* host byte order */
         uint32_t n_aliases;
         uint32_t aliases_index;
@@ -63,16 +66,11 @@ typedef struct SnapshotEntry {
         uint32_t index; /* position in the enumeration order */
 } SnapshotEntry;
 
-struct Catalog;
-
-/* Builds an image of c's entries (and its sources) in malloc'ed memory. */
-int snapshot_build(const struct Catalog *c, uint64_t generation, void **ret, size_t *ret_size);
-
 /* Checks magic, version, sizes, section bounds and the checksum. -EBADMSG when it is not
  * an image this code can read. */
 int snapshot_open(const void *base, size_t size, Snapshot *ret);
 
-/* The checksum snapshot_build() stores; exposed for tests and the fuzzer. */
+/* The checksum snapshot_build() (snapshot-build.h) stores; exposed for tests and the fuzzer. */
 uint64_t snapshot_checksum(const void *base, size_t size);
 
 static inline bool snapshot_is_superseded(const Snapshot *s)
@@ -91,3 +89,6 @@ int snapshot_lookup_port(const Snapshot *s, uint16_t port, const char *protocol,
 int snapshot_entry(const Snapshot *s, uint32_t index, SnapshotEntry *ret);
 /* NULL when out of bounds. */
 const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint32_t i);
+/* The same with its length as stored in the image. */
+const char *snapshot_entry_alias_len(
+        const Snapshot *s, const SnapshotEntry *e, uint32_t i, uint32_t *ret_len);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Small helpers shared by every part of portd: cleanup attributes, fd and
- * memory helpers.  Header-only so that the NSS module pulls in nothing else. */
+/* Small helpers shared by every part of portd: cleanup attributes and macros, inline here; the
+ * functions with real work (file reading, temporaries, array growth) live in util.c, of which the
+ * NSS module keeps only what it calls (it is linked with --gc-sections). */
 #pragma once
 
 #include <dirent.h>
@@ -33,22 +34,7 @@
 #define strneq(a, b, n) (strncmp((a), (b), (n)) == 0)
 
 /* Writes all of p to fd, going on after short writes and EINTR. */
-static inline int write_full_fd(int fd, const void *p, size_t n)
-{
-        const uint8_t *b = p;
-
-        while (n > 0) {
-                ssize_t k = write(fd, b, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                b += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
+int write_full_fd(int fd, const void *p, size_t n);
 
 /* What a read of a file saw, to tell later whether it changed: modification time, size and
  * inode (a rename over it changes the inode even when the other two stay). */
@@ -129,22 +115,10 @@ static inline void fclosep(FILE **f)
         })
 
 /* Grows *array so that it holds at least need elements of size each; doubling, overflow-checked. */
-static inline int grow_array(void **array, size_t *allocated, size_t need, size_t size)
-{
-        if (need <= *allocated)
-                return 0;
-        size_t n = MAX(*allocated * 2, MAX(need, (size_t) 16));
-        if (n > SIZE_MAX / size)
-                return -ENOMEM;
-        void *p = realloc(*array, n * size);
-        if (!p)
-                return -ENOMEM;
-        *array = p;
-        *allocated = n;
-        return 0;
-}
+int grow_array(void **array, size_t *allocated, size_t need, size_t size);
 
-/* Microseconds on the given clock; 0 if the clock cannot be read (it always can on Linux). */
+/* Microseconds on the given clock; 0 if the clock cannot be read (it always can on Linux).  Inline:
+ * the NSS module reads the clock on its lookup path. */
 static inline uint64_t now_usec(clockid_t clock)
 {
         struct timespec ts;
@@ -155,94 +129,20 @@ static inline uint64_t now_usec(clockid_t clock)
 
 /* Reads fd to its end into a malloc()ed, NUL-terminated buffer of at most max bytes (-EFBIG
  * beyond). ret_size excludes the NUL. */
-static inline int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size)
-{
-        char *buf = NULL;
-        size_t allocated = 0, n = 0;
-
-        for (;;) {
-                if (allocated - n < 4096) {
-                        size_t a = allocated ? allocated * 2 : 65536;
-                        char *p = realloc(buf, a + 1);
-                        if (!p) {
-                                free(buf);
-                                return -ENOMEM;
-                        }
-                        buf = p;
-                        allocated = a;
-                }
-                ssize_t k = read(fd, buf + n, allocated - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        int r = -errno;
-                        free(buf);
-                        return r;
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > max) {
-                        free(buf);
-                        return -EFBIG;
-                }
-        }
-        if (!buf && !(buf = malloc(1)))
-                return -ENOMEM;
-        buf[n] = '\0';
-        *ret = buf;
-        *ret_size = n;
-        return 0;
-}
+int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size);
 
 #define GROW(array, allocated, need) grow_array((void **) &(array), &(allocated), (need), sizeof(*(array)))
 
 /* Joins root and path ("/" or NULL root means none); returns NULL on OOM. */
-static inline char *path_join_root(const char *root, const char *path)
-{
-        char *p;
-        if (!root || streq(root, "/") || !*root)
-                root = "";
-        size_t lr = strlen(root);
-        while (lr > 0 && root[lr - 1] == '/')
-                lr--;
-        if (asprintf(&p, "%.*s%s%s", (int) lr, root, path[0] == '/' ? "" : "/", path) < 0)
-                return NULL;
-        return p;
-}
+char *path_join_root(const char *root, const char *path);
 
 /* Removes the temporary files an interrupted replace-by-rename left in dir: regular files named
  * prefix and the six characters mkostemp() adds.  in_use (may be NULL) spares a file that is
  * still being written (it gets dir's fd and the name).  Returns how many went, or -errno when dir
  * cannot be read (-ENOENT when it does not exist). */
-static inline int unlink_temporaries(const char *dir, const char *prefix, bool (*in_use)(int dfd, const char *name))
-{
-        size_t n = strlen(prefix);
-        int removed = 0;
-        DIR *d = opendir(dir);
-
-        if (!d)
-                return -errno;
-        for (struct dirent *de; (de = readdir(d));) {
-                struct stat st;
-
-                if (strlen(de->d_name) != n + 6 || !strneq(de->d_name, prefix, n))
-                        continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-                        continue;
-                if (in_use && in_use(dirfd(d), de->d_name))
-                        continue;
-                if (unlinkat(dirfd(d), de->d_name, 0) >= 0)
-                        removed++;
-        }
-        closedir(d);
-        return removed;
-}
+int unlink_temporaries(const char *dir, const char *prefix, bool (*in_use)(int dfd, const char *name));
 
 /* Whether the process behind pidfd has exited (-1 pidfd: not known, false).  Used after reading
  * /proc/PID: a process alive after the read was alive all along, so what was read is its own and
  * not that of a process that took over a reused PID. */
-static inline bool pidfd_process_gone(int pidfd)
-{
-        return pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH;
-}
+bool pidfd_process_gone(int pidfd);

@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "utf8.h"
 #include "util.h"
 #include "varlink-wire.h"
 
@@ -199,40 +200,6 @@ int varlink_buffer_next(VarlinkBuffer *b, const char **ret_message, size_t *ret_
         *ret_message = start;
         *ret_size = len;
         return 1;
-}
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates,
- * nothing above U+10FFFF), 0 if there is none. */
-static size_t utf8_sequence_length(const char *s, size_t n)
-{
-        const unsigned char *u = (const unsigned char *) s;
-        size_t l;
-        uint32_t cp;
-
-        if (u[0] < 0x80)
-                return 1;
-        if (u[0] >= 0xc2 && u[0] <= 0xdf) {
-                l = 2;
-                cp = u[0] & 0x1f;
-        } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
-                l = 3;
-                cp = u[0] & 0x0f;
-        } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
-                l = 4;
-                cp = u[0] & 0x07;
-        } else
-                return 0;
-        if (n < l)
-                return 0;
-        for (size_t i = 1; i < l; i++) {
-                if ((u[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (u[i] & 0x3f);
-        }
-        if ((l == 3 && cp < 0x800) || (l == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-                (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return l;
 }
 
 /* json-c's strict mode still takes 'single quotes', NaN and Infinity.  Checking the tokens outside

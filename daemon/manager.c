@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "overrides.h"
+#include "snapshot-build.h"
 #include "snapshot.h"
 
 #define RETRY_FIRST_USEC (1000ULL * 1000ULL)

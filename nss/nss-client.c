@@ -436,10 +436,11 @@ int nss_client_get_snapshot(const NssConfig *cfg, int *ret_fd, uint64_t *ret_siz
         return r;
 }
 
-static const char *service_alias(const void *userdata, size_t i)
+static const char *service_alias(const void *userdata, size_t i, size_t *ret_len)
 {
         const NssService *service = userdata;
 
+        *ret_len = strlen(service->aliases[i]);
         return service->aliases[i];
 }
 

@@ -9,51 +9,7 @@
 #include <string.h>
 
 #include "nss-json.h"
-
-/* Length of the UTF-8 sequence starting at s (at most n bytes available), 0 if invalid. */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-        unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-        size_t len;
-
-        if (c < 0x80)
-                return 1;
-        if (c >= 0xC2 && c <= 0xDF)
-                len = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-                len = 3;
-                if (c == 0xE0)
-                        lo = 0xA0; /* overlong */
-                else if (c == 0xED)
-                        hi = 0x9F; /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-                len = 4;
-                if (c == 0xF0)
-                        lo = 0x90; /* overlong */
-                else if (c == 0xF4)
-                        hi = 0x8F; /* above U+10FFFF */
-        } else
-                return 0;
-        if (n < len || s[1] < lo || s[1] > hi)
-                return 0;
-        for (size_t i = 2; i < len; i++)
-                if (s[i] < 0x80 || s[i] > 0xBF)
-                        return 0;
-        return len;
-}
-
-bool nss_utf8_is_valid(const char *s, size_t n)
-{
-        const unsigned char *p = (const unsigned char *) s;
-
-        for (size_t i = 0; i < n;) {
-                size_t k = utf8_sequence(p + i, n - i);
-                if (k == 0)
-                        return false;
-                i += k;
-        }
-        return true;
-}
+#include "utf8.h"
 
 static int hex4(const char *p, const char *end, uint32_t *ret)
 {
@@ -117,7 +73,7 @@ static int parse_string(char **pp, const char *end, const char **ret)
                 if (c < 0x20)
                         return -EBADMSG;
                 if (c >= 0x80) {
-                        size_t k = utf8_sequence((const unsigned char *) r, (size_t) (end - r));
+                        size_t k = utf8_sequence_length(r, (size_t) (end - r));
                         if (k == 0)
                                 return -EBADMSG;
                         memmove(w, r, k);
@@ -452,7 +408,7 @@ void nss_json_write_string(NssJsonWriter *w, const char *s)
 {
         size_t n = strlen(s);
 
-        if (!nss_utf8_is_valid(s, n)) {
+        if (!utf8_is_valid(s, n)) {
                 if (w->error >= 0)
                         w->error = -EINVAL;
                 return;

@@ -70,6 +70,3 @@ void nss_json_write_integer(NssJsonWriter *w, int64_t v);
 /* Appends the terminating NUL and hands the message over (ret_size counts the NUL); the error
  * if any append failed.  The writer is empty afterwards either way. */
 int nss_json_write_finish(NssJsonWriter *w, char **ret, size_t *ret_size);
-
-/* Whether the n bytes at s are valid UTF-8 (no overlong forms, no surrogates, <= U+10FFFF). */
-bool nss_utf8_is_valid(const char *s, size_t n);

@@ -27,10 +27,18 @@
  * and its reader in one subtraction with release order; a late reader that adds itself after
  * that synchronises with the fill and sees a valid image.  The unmapper's release subtraction
  * pairs with that claiming compare-and-swap: its munmap() happens before the slot is refilled.
- * The slot list is only touched under the refresh lock. */
+ * The slot list is only touched under the refresh lock.
+ *
+ * A lookup adds no reader of its own: each thread keeps the reader it added at the lookup that
+ * first found the current mapping (its ThreadPin), and lookups find it still pinned with a few
+ * plain loads, no atomic read-modify-write (two of those were a third of a lookup's cost).  The
+ * pin is an ordinary reader, so everything above holds; it only lives longer: a thread lets go
+ * of a retired mapping at its next lookup, or when it exits (a thread-specific key's destructor),
+ * and a forked child drops the pins of its parent's other threads, which it does not have. */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -71,6 +79,7 @@ struct SnapshotMapping {
         size_t size;
         Snapshot snapshot;
         uint64_t checked_usec; /* when the daemon last said this is its current image */
+        int64_t checked_sec;   /* the same on the wall clock's seconds, for the lookups' quick test */
         dev_t dev;             /* of the memfd, to recognise the same image handed out again */
         ino_t inode;
         bool copy;             /* a private copy of the published file, not a shared mapping */
@@ -78,8 +87,31 @@ struct SnapshotMapping {
         SnapshotMapping *next_slot;
 };
 
+/* A thread's reader on the mapping its lookups use, in the list of every thread's. */
+typedef struct ThreadPin {
+        SnapshotMapping *mapping; /* pinned by this thread, or NULL */
+        struct ThreadPin *prev, *next;
+} ThreadPin;
+
 static SnapshotMapping *current;
 static SnapshotMapping *slots;
+static ThreadPin *pins;
+static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Each thread's pin is its value of this key: no __thread variable, whose TLS block would make
+ * every dlopen() of the module slower (glibc places it in static TLS, in every thread). */
+static pthread_key_t pin_key;
+static pthread_once_t pin_key_once = PTHREAD_ONCE_INIT;
+static bool pin_key_ok;
+/* The child's handler (mapping_after_fork_child()) is registered by the first refresh or pin,
+ * before either takes its lock: no constructor runs when the module is loaded. */
+static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+
+static void mapping_after_fork_child(void);
+
+static void fork_handler_register(void)
+{
+        (void) pthread_atfork(NULL, NULL, mapping_after_fork_child);
+}
 static int refreshing;
 static uint64_t retry_after_usec;
 
@@ -139,6 +171,7 @@ static bool refresh_trylock(void)
 {
         int expected = 0;
 
+        (void) pthread_once(&fork_handler_once, fork_handler_register);
         return __atomic_compare_exchange_n(
                 &refreshing, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
@@ -177,12 +210,20 @@ static void publish(SnapshotMapping *m)
                 mapping_retire(old);
 }
 
+static void mapping_mark_checked(SnapshotMapping *m)
+{
+        __atomic_store_n(&m->checked_usec, now_usec(CLOCK_MONOTONIC_COARSE), __ATOMIC_RELAXED);
+        __atomic_store_n(&m->checked_sec, (int64_t) time(NULL), __ATOMIC_RELAXED);
+}
+
 /* The published file, read into private memory.  Mapping it would be cheaper, but the file is
  * not sealed: a shrink (an administrator's "cp" over it is one) would kill this process with
  * SIGBUS on its next lookup.  A copy cannot change under us. */
 static void *copy_file(int fd, size_t size)
 {
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        /* Populated: pread() then fills it without a page fault per page. */
+        void *p =
+                mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (p == MAP_FAILED)
                 return NULL;
 
@@ -256,6 +297,7 @@ static int install_locked(int fd, uint64_t size, const char *published)
          * has passed, a mapping after MAPPING_RECHECK_USEC. */
         uint64_t n = now_usec(CLOCK_MONOTONIC_COARSE);
         s->checked_usec = published ? n - MIN(n, (uint64_t) (MAPPING_RECHECK_USEC - MAPPING_COPY_USEC)) : n;
+        s->checked_sec = (int64_t) time(NULL);
         __atomic_fetch_sub(&s->state, MAPPING_RETIRED | MAPPING_UNMAPPED | MAPPING_READER, __ATOMIC_RELEASE);
         publish(s);
         return 0;
@@ -344,7 +386,7 @@ static int refresh_locked(SnapshotMapping *old)
         for (;;) {
                 if (r >= 0 && old && fstat(fd, &st) >= 0 && st.st_dev == old->dev &&
                         st.st_ino == old->inode && !snapshot_is_superseded(&old->snapshot)) {
-                        __atomic_store_n(&old->checked_usec, now_usec(CLOCK_MONOTONIC_COARSE), __ATOMIC_RELAXED);
+                        mapping_mark_checked(old);
                         return 1;
                 }
                 if (r >= 0)
@@ -360,17 +402,22 @@ static int refresh_locked(SnapshotMapping *old)
         return r;
 }
 
-/* A copy cannot see the superseded word: the file's name still naming it is what says it is
- * current.  A stat() per lookup, for the few milliseconds a copy lasts. */
-static bool mapping_is_superseded(const SnapshotMapping *m)
+static __attribute__((noinline)) bool copy_is_superseded(const SnapshotMapping *m)
 {
         struct stat st;
 
+        return stat(m->path, &st) < 0 || st.st_dev != m->dev || st.st_ino != m->inode;
+}
+
+/* A copy cannot see the superseded word: the file's name still naming it is what says it is
+ * current.  A stat() per lookup, for the few milliseconds a copy lasts. */
+static inline bool mapping_is_superseded(const SnapshotMapping *m)
+{
         if (snapshot_is_superseded(&m->snapshot))
                 return true;
         if (_likely_(!m->copy))
                 return false;
-        return stat(m->path, &st) < 0 || st.st_dev != m->dev || st.st_ino != m->inode;
+        return copy_is_superseded(m);
 }
 
 /* superseded: mapping_is_superseded(old), as the caller found it. */
@@ -406,7 +453,7 @@ static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, 
                  * have marked the image superseded) or confused: nothing says the image is out of
                  * date, so it keeps answering (the daemon's last word beats the files backend,
                  * which lacks the drop-ins); ask again after another period. */
-                __atomic_store_n(&old->checked_usec, now_usec(CLOCK_MONOTONIC_COARSE), __ATOMIC_RELAXED);
+                mapping_mark_checked(old);
                 *ret = old;
                 return 0;
         }
@@ -438,7 +485,131 @@ int mapping_acquire(SnapshotMapping **ret)
         return mapping_acquire_slow(m, superseded, ret);
 }
 
-void mapping_after_fork_child(void)
+static void pin_free(ThreadPin *p)
 {
+        if (p->mapping)
+                mapping_unref(p->mapping);
+        free(p);
+}
+
+static void pin_unlink(ThreadPin *p)
+{
+        if (p->prev)
+                p->prev->next = p->next;
+        else
+                pins = p->next;
+        if (p->next)
+                p->next->prev = p->prev;
+}
+
+/* A thread that exits lets go of its mapping. */
+static void pin_destroy(void *userdata)
+{
+        ThreadPin *p = userdata;
+
+        pthread_mutex_lock(&pins_lock);
+        pin_unlink(p);
+        pthread_mutex_unlock(&pins_lock);
+        pin_free(p);
+}
+
+static void pin_key_create(void)
+{
+        if (pthread_key_create(&pin_key, pin_destroy) == 0)
+                __atomic_store_n(&pin_key_ok, true, __ATOMIC_RELEASE);
+}
+
+/* This thread's pin, NULL before its first lookup. */
+static inline ThreadPin *pin_current(void)
+{
+        return __atomic_load_n(&pin_key_ok, __ATOMIC_ACQUIRE) ? pthread_getspecific(pin_key) : NULL;
+}
+
+static ThreadPin *pin_get(void)
+{
+        ThreadPin *p = pin_current();
+
+        if (p)
+                return p;
+        (void) pthread_once(&fork_handler_once, fork_handler_register);
+        if (pthread_once(&pin_key_once, pin_key_create) != 0 || !pin_key_ok)
+                return NULL;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return NULL;
+        if (pthread_setspecific(pin_key, p) != 0) {
+                free(p);
+                return NULL;
+        }
+        pthread_mutex_lock(&pins_lock);
+        p->next = pins;
+        if (pins)
+                pins->prev = p;
+        pins = p;
+        pthread_mutex_unlock(&pins_lock);
+        return p;
+}
+
+static __attribute__((noinline)) int mapping_acquire_thread_slow(const Snapshot **ret)
+{
+        ThreadPin *p = pin_get();
+        SnapshotMapping *m, *old;
+        int r;
+
+        /* Without a pin of its own (out of memory) the thread has no image: the varlink call. */
+        if (!p) {
+                *ret = NULL;
+                return 0;
+        }
+        r = mapping_acquire(&m);
+        /* The new reader first, then the old one goes: when both are the same mapping it never
+         * drops to no reader in between. */
+        old = p->mapping;
+        p->mapping = r >= 0 ? m : NULL;
+        if (old)
+                mapping_unref(old);
+        if (r < 0)
+                return r;
+        *ret = m ? &m->snapshot : NULL;
+        return 0;
+}
+
+int mapping_acquire_thread(const Snapshot **ret)
+{
+        ThreadPin *p = pin_current();
+        SnapshotMapping *m = p ? p->mapping : NULL;
+
+        /* The thread's pin keeps m mapped; that it is still the current one is all to check.  Its
+         * age is told first from time(), which reads one word of the vDSO where clock_gettime()
+         * costs a lookup's worth of nanoseconds more: less than 4 s on that clock's seconds is less
+         * than 5 s (MAPPING_RECHECK_USEC) in truth.  A wall clock set back or forward makes the
+         * difference fall outside, and the monotonic clock decides, as it does for a copy. */
+        if (_likely_(m && m == __atomic_load_n(&current, __ATOMIC_ACQUIRE) && !mapping_is_superseded(m))) {
+                int64_t age_sec = (int64_t) time(NULL) - __atomic_load_n(&m->checked_sec, __ATOMIC_RELAXED);
+                if (_likely_(!m->copy && (uint64_t) age_sec < MAPPING_RECHECK_USEC / 1000000U - 1) ||
+                        now_usec(CLOCK_MONOTONIC_COARSE) <
+                                __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC) {
+                        *ret = &m->snapshot;
+                        return 0;
+                }
+        }
+        return mapping_acquire_thread_slow(ret);
+}
+
+/* Only the forking thread lives on in the child: the locks other threads held are free. */
+static void mapping_after_fork_child(void)
+{
+        ThreadPin *self = pin_current();
+
         __atomic_store_n(&refreshing, 0, __ATOMIC_RELAXED);
+
+        /* Only this thread lives on: the others' pins would keep their mappings forever. */
+        pins_lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
+        for (ThreadPin *p = pins, *next; p; p = next) {
+                next = p->next;
+                if (p == self)
+                        continue;
+                pin_unlink(p);
+                pin_free(p);
+        }
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The daemon's snapshot as this process maps it: fetched once, shared by every thread, replaced
- * when the daemon marks it superseded, unmapped once no thread reads it any more. */
+ * when the daemon marks it superseded, unmapped once no thread holds it any more (a thread holds
+ * the image of its last lookup until its next one or its exit). */
 #pragma once
 
 #include <stdint.h>
@@ -16,6 +17,11 @@ typedef struct SnapshotMapping SnapshotMapping;
  * reached (the caller answers UNAVAIL at once).  Release with mapping_unref(). */
 int mapping_acquire(SnapshotMapping **ret);
 void mapping_unref(SnapshotMapping *m);
+
+/* The same for a lookup, as the calling thread's: *ret stays valid until the thread's next call
+ * of this function or its exit, and is not released.  The thread keeps its reader on the mapping
+ * between lookups, so that a lookup adds and removes none (see nss-mapping.c). */
+int mapping_acquire_thread(const Snapshot **ret);
 const Snapshot *mapping_snapshot(const SnapshotMapping *m);
 
 /* Maps size bytes of fd read-only, validates them and makes them the current snapshot,
@@ -25,9 +31,6 @@ int mapping_install_fd(int fd, uint64_t size);
 
 /* Retires the current snapshot, if any: later lookups fetch a new one. */
 void mapping_drop(void);
-
-/* Resets the refresh lock in a forked child (its parent's other threads are gone). */
-void mapping_after_fork_child(void);
 
 #ifdef NSS_TEST_HOOKS
 /* Only in the implementation library the tests link (never in libnss_portd.so.2): called by the

@@ -17,8 +17,6 @@
 #include "snapshot.h"
 #include "util.h"
 
-#define NSS_ENTRY(name) _public_ enum nss_status _nss_portd_##name
-
 /* The status of a lookup that got an answer (or none) as glibc wants it.  errnop is errno
  * itself when glibc calls us: put the caller's errno back first, then set it only where the
  * status needs an explanation. */
@@ -51,11 +49,14 @@ static enum nss_status unavailable(int r, int saved_errno, int *errnop)
         return NSS_STATUS_UNAVAIL;
 }
 
-static const char *snapshot_alias(const void *userdata, size_t i)
+static const char *snapshot_alias(const void *userdata, size_t i, size_t *ret_len)
 {
         const void *const *p = userdata;
+        uint32_t len;
+        const char *a = snapshot_entry_alias_len(p[0], p[1], (uint32_t) i, &len);
 
-        return snapshot_entry_alias(p[0], p[1], (uint32_t) i);
+        *ret_len = len;
+        return a;
 }
 
 static int fill_from_snapshot(
@@ -63,8 +64,8 @@ static int fill_from_snapshot(
 {
         const void *userdata[2] = { s, e };
 
-        return servent_fill(result, buffer, buflen, e->name, e->protocol, e->port, e->n_aliases,
-                snapshot_alias, userdata);
+        return servent_fill_len(result, buffer, buflen, e->name, e->name_len, e->protocol, e->protocol_len,
+                e->port, e->n_aliases, snapshot_alias, userdata);
 }
 
 /* What is looked up: by name when name is set, else by port (host byte order). */
@@ -78,20 +79,18 @@ static enum nss_status lookup(
         const LookupKey *k, struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         int saved_errno = errno;
-        SnapshotMapping *m;
+        const Snapshot *s;
         SnapshotEntry e;
         int r;
 
-        r = mapping_acquire(&m);
+        r = mapping_acquire_thread(&s);
         if (r < 0)
                 return unavailable(r, saved_errno, errnop);
-        if (m) {
-                const Snapshot *s = mapping_snapshot(m);
+        if (s) {
                 r = k->name ? snapshot_lookup_name(s, k->name, k->protocol, &e)
                             : snapshot_lookup_port(s, k->port, k->protocol, &e);
                 if (r >= 0)
                         r = fill_from_snapshot(s, &e, result, buffer, buflen);
-                mapping_unref(m);
                 /* A mapped image that contradicts itself is a doubt like any other: ask. */
                 if (r != -EBADMSG)
                         return finish(r, saved_errno, errnop);
@@ -111,14 +110,14 @@ static enum nss_status lookup(
         return finish(r, saved_errno, errnop);
 }
 
-NSS_ENTRY(getservbyname_r)
-(const char *name, const char *protocol, struct servent *result, char *buffer, size_t buflen, int *errnop)
+_public_ enum nss_status _nss_portd_getservbyname_r(const char *name, const char *protocol,
+        struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         return lookup(&(LookupKey){ .name = name, .protocol = protocol }, result, buffer, buflen, errnop);
 }
 
-NSS_ENTRY(getservbyport_r)
-(int port, const char *protocol, struct servent *result, char *buffer, size_t buflen, int *errnop)
+_public_ enum nss_status _nss_portd_getservbyport_r(
+        int port, const char *protocol, struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         /* glibc's files backend compares the int as given with 16-bit ports: anything outside
          * 0..65535 matches nothing. */
@@ -140,6 +139,15 @@ static struct {
         NssServiceList services;
         size_t position;
 } enumeration;
+
+static void after_fork_child(void);
+
+static void register_fork_handler(void)
+{
+        (void) pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+static void enumeration_lock_take(void);
 
 static void enumeration_reset(void)
 {
@@ -192,23 +200,24 @@ static int enumeration_next(struct servent *result, char *buffer, size_t buflen)
         return r;
 }
 
-NSS_ENTRY(setservent)(int stayopen)
+_public_ enum nss_status _nss_portd_setservent(int stayopen)
 {
         int saved_errno = errno;
 
-        pthread_mutex_lock(&enumeration_lock);
+        enumeration_lock_take();
         enumeration_reset();
         pthread_mutex_unlock(&enumeration_lock);
         errno = saved_errno;
         return NSS_STATUS_SUCCESS;
 }
 
-NSS_ENTRY(getservent_r)(struct servent *result, char *buffer, size_t buflen, int *errnop)
+_public_ enum nss_status _nss_portd_getservent_r(
+        struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         int saved_errno = errno;
         int r;
 
-        pthread_mutex_lock(&enumeration_lock);
+        enumeration_lock_take();
         /* glibc calls getservent_r without setservent when the program never called it: start
          * at the beginning then. */
         if (!enumeration.started) {
@@ -224,21 +233,26 @@ NSS_ENTRY(getservent_r)(struct servent *result, char *buffer, size_t buflen, int
         return finish(r, saved_errno, errnop);
 }
 
-NSS_ENTRY(endservent)(void)
+_public_ enum nss_status _nss_portd_endservent(void)
 {
         return _nss_portd_setservent(0);
 }
 
 static void after_fork_child(void)
 {
-        /* Only this thread survives the fork: locks other threads held are free now.  The
-         * enumeration itself is plain memory and carries over, as glibc's own state does. */
-        mapping_after_fork_child();
+        /* Only this thread survives the fork: a lock another thread held is free now.  The
+         * enumeration itself is plain memory and carries over, as glibc's own state does.  (The
+         * mapping registers its own handler, nss-mapping.c.) */
         enumeration_lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
 }
 
-static void __attribute__((constructor)) nss_portd_init(void)
+/* Registered before the enumeration lock is first taken, not in a constructor: loading the module
+ * runs no code of it.  The module is linked with -z nodelete, so the handler never outlives its
+ * code. */
+static void enumeration_lock_take(void)
 {
-        /* The module is linked with -z nodelete, so the handler never outlives its code. */
-        (void) pthread_atfork(NULL, NULL, after_fork_child);
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+        (void) pthread_once(&once, register_fork_handler);
+        pthread_mutex_lock(&enumeration_lock);
 }

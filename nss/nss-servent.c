@@ -15,7 +15,7 @@ typedef struct BumpBuffer {
         size_t left;
 } BumpBuffer;
 
-static void *bump_alloc(BumpBuffer *b, size_t size, size_t align)
+static inline __attribute__((always_inline)) void *bump_alloc(BumpBuffer *b, size_t size, size_t align)
 {
         size_t pad = (align - (uintptr_t) b->next % align) % align;
 
@@ -27,18 +27,50 @@ static void *bump_alloc(BumpBuffer *b, size_t size, size_t align)
         return p;
 }
 
-static char *bump_strdup(BumpBuffer *b, const char *s)
+/* n bytes (at least one), up to 16 as two overlapping words from each end, without a call:
+ * names and protocols are short. */
+static inline void copy_bytes(char *d, const char *s, size_t n)
 {
-        size_t n = strlen(s) + 1;
-        char *p = bump_alloc(b, n, 1);
+        if (n >= 8 && n <= 16) {
+                uint64_t a, b;
+                memcpy(&a, s, 8);
+                memcpy(&b, s + n - 8, 8);
+                memcpy(d, &a, 8);
+                memcpy(d + n - 8, &b, 8);
+        } else if (n >= 4 && n < 8) {
+                uint32_t a, b;
+                memcpy(&a, s, 4);
+                memcpy(&b, s + n - 4, 4);
+                memcpy(d, &a, 4);
+                memcpy(d + n - 4, &b, 4);
+        } else if (n < 4) {
+                d[0] = s[0];
+                d[n / 2] = s[n / 2];
+                d[n - 1] = s[n - 1];
+        } else
+                memcpy(d, s, n);
+}
+
+/* s and its NUL: len is strlen(s). */
+static inline __attribute__((always_inline)) char *bump_copy(BumpBuffer *b, const char *s, size_t len)
+{
+        char *p = bump_alloc(b, len + 1, 1);
 
         if (p)
-                memcpy(p, s, n);
+                copy_bytes(p, s, len + 1);
         return p;
 }
 
 int servent_fill(struct servent *result, char *buffer, size_t buflen, const char *name, const char *protocol,
         uint16_t port, size_t n_aliases, ServentAliasFunc alias, const void *userdata)
+{
+        return servent_fill_len(result, buffer, buflen, name, strlen(name), protocol, strlen(protocol), port,
+                n_aliases, alias, userdata);
+}
+
+int servent_fill_len(struct servent *result, char *buffer, size_t buflen, const char *name, size_t name_len,
+        const char *protocol, size_t protocol_len, uint16_t port, size_t n_aliases, ServentAliasFunc alias,
+        const void *userdata)
 {
         BumpBuffer b = { .next = buffer, .left = buffer ? buflen : 0 };
         char **aliases;
@@ -52,16 +84,17 @@ int servent_fill(struct servent *result, char *buffer, size_t buflen, const char
                 return -ERANGE;
 
         for (size_t i = 0; i < n_aliases; i++) {
-                const char *a = alias(userdata, i);
+                size_t len;
+                const char *a = alias(userdata, i, &len);
                 if (!a)
                         return -EBADMSG;
-                aliases[i] = bump_strdup(&b, a);
+                aliases[i] = bump_copy(&b, a, len);
                 if (!aliases[i])
                         return -ERANGE;
         }
         aliases[n_aliases] = NULL;
 
-        char *n = bump_strdup(&b, name), *p = bump_strdup(&b, protocol);
+        char *n = bump_copy(&b, name, name_len), *p = bump_copy(&b, protocol, protocol_len);
         if (!n || !p)
                 return -ERANGE;
 

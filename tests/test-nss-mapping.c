@@ -26,6 +26,7 @@
 #include "catalog.h"
 #include "nss-mapping.h"
 #include "nss-portd.h"
+#include "snapshot-build.h"
 #include "snapshot.h"
 #include "util.h"
 #include "varlink-wire.h"
@@ -708,6 +709,92 @@ static enum nss_status lookup_http(struct servent *se, char *buffer, size_t size
         return _nss_portd_getservbyname_r("http", "tcp", se, buffer, size, err);
 }
 
+/* ---- each thread's pin ---- */
+
+static pthread_barrier_t pin_barrier;
+
+static bool lookup_ok(void)
+{
+        struct servent se;
+        char buffer[1024];
+        int err;
+
+        return lookup_http(&se, buffer, sizeof(buffer), &err) == NSS_STATUS_SUCCESS;
+}
+
+/* Looks up, then waits at the barrier before looking up again and again after it, as told. */
+static void *looking_up_thread(void *userdata)
+{
+        unsigned lookups = *(unsigned *) userdata;
+
+        for (unsigned i = 0; i < lookups; i++) {
+                if (!lookup_ok())
+                        return (void *) 1;
+                pthread_barrier_wait(&pin_barrier);
+                pthread_barrier_wait(&pin_barrier);
+        }
+        return NULL;
+}
+
+static int forked_child_drops_pins(const FakeDaemon *d)
+{
+        /* The parent's other thread is not in this process: its pin went at the fork, and the
+         * replaced image it held with it. */
+        CHECK(count_test_mappings() == 1);
+        CHECK(lookup_ok());
+        CHECK(count_test_mappings() == 1);
+        return 0;
+}
+
+static int client_thread_pins(const FakeDaemon *d)
+{
+        pthread_t t;
+        unsigned two = 2, one = 1;
+        void *ret;
+
+        CHECK(lookup_ok());
+        CHECK(count_test_mappings() == 1);
+
+        /* A thread keeps its reader on the image of its last lookup: replaced, that image stays
+         * mapped until the thread's next lookup... */
+        CHECK(pthread_barrier_init(&pin_barrier, NULL, 2) == 0);
+        CHECK(pthread_create(&t, NULL, looking_up_thread, &two) == 0);
+        pthread_barrier_wait(&pin_barrier);
+        fake_daemon_supersede((FakeDaemon *) d);
+        CHECK(lookup_ok());
+        CHECK(count_test_mappings() == 2);
+        pthread_barrier_wait(&pin_barrier);
+        pthread_barrier_wait(&pin_barrier);
+        CHECK(count_test_mappings() == 1);
+        pthread_barrier_wait(&pin_barrier);
+        /* ... or its exit. */
+        CHECK(pthread_join(t, &ret) == 0 && ret == NULL);
+        fake_daemon_supersede((FakeDaemon *) d);
+        CHECK(lookup_ok());
+        CHECK(count_test_mappings() == 1);
+
+        /* A forked child lets go of the pins of the threads it does not have. */
+        CHECK(pthread_create(&t, NULL, looking_up_thread, &one) == 0);
+        pthread_barrier_wait(&pin_barrier);
+        fake_daemon_supersede((FakeDaemon *) d);
+        CHECK(lookup_ok());
+        CHECK(count_test_mappings() == 2);
+        CHECK(run_in_child(d, forked_child_drops_pins) == 0);
+        pthread_barrier_wait(&pin_barrier);
+        CHECK(pthread_join(t, &ret) == 0 && ret == NULL);
+        pthread_barrier_destroy(&pin_barrier);
+        return 0;
+}
+
+static void test_mapping_thread_pins(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_thread_pins), 0);
+        fake_daemon_stop(&d);
+}
+
 static int client_daemon_stopped(const FakeDaemon *d)
 {
         char buffer[1024];
@@ -1090,6 +1177,7 @@ int main(int argc, char *argv[])
                 cmocka_unit_test_teardown(test_mapping_no_method, stop_running),
                 cmocka_unit_test_teardown(test_mapping_install_rejects, stop_running),
                 cmocka_unit_test_teardown(test_mapping_supersede, stop_running),
+                cmocka_unit_test_teardown(test_mapping_thread_pins, stop_running),
                 cmocka_unit_test_teardown(test_mapping_enumeration_pins, stop_running),
                 cmocka_unit_test_teardown(test_mapping_daemon_stopped, stop_running),
                 cmocka_unit_test_teardown(test_mapping_daemon_crashed, stop_running),

@@ -17,13 +17,17 @@
 
 static const char *const sample_aliases[] = { "www", "www-http", "a-rather-longer-alias-name" };
 
-static const char *array_alias(const void *userdata, size_t i)
+static const char *array_alias(const void *userdata, size_t i, size_t *ret_len)
 {
-        return ((const char *const *) userdata)[i];
+        const char *a = ((const char *const *) userdata)[i];
+
+        *ret_len = strlen(a);
+        return a;
 }
 
-static const char *broken_alias(const void *userdata, size_t i)
+static const char *broken_alias(const void *userdata, size_t i, size_t *ret_len)
 {
+        *ret_len = 1;
         return i == 1 ? NULL : "x";
 }
 

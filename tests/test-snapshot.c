@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "catalog.h"
+#include "snapshot-build.h"
 #include "snapshot.h"
 #include "util.h"
 

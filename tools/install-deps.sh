@@ -15,12 +15,13 @@ apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
         valgrind libclang-rt-14-dev bash-completion zsh \
         mandoc systemd iproute2 util-linux procps psmisc lsof \
         varlink-go python3 hyperfine strace \
-        dpkg-dev debhelper build-essential dh-nss systemd-container dbus git
+        dpkg-dev debhelper build-essential dh-nss systemd-container dbus git ansible-core python3-apt linux-perf
 
 # nscd, for the test bed's nscd scenario (tests/system/scenarios/85-nscd.sh), which starts it
-# inside the booted test bed only. Installed, the package would start the machine's own nscd, and
-# every lookup here would then go through its caches: its start is forbidden while it installs
-# (policy-rc.d), and it stays stopped.
+# inside the booted test bed only, and for bench/bench-nss, which starts it in a private mount
+# namespace of its own (tmpfs on /run/nscd) for the run only. Installed, the package would start
+# the machine's own nscd, and every lookup here would then go through its caches: its start is
+# forbidden while it installs (policy-rc.d), and it stays stopped.
 if ! dpkg-query -W -f '${Status}' nscd 2>/dev/null | grep -q 'ok installed'; then
         policy=/usr/sbin/policy-rc.d
         if [ -e "$policy" ]; then

@@ -10,6 +10,7 @@
 
 #include "nss-client.h"
 #include "nss-json.h"
+#include "utf8.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,7 +24,7 @@ static size_t check_tree(const NssJson *j, size_t i, unsigned depth)
                 abort();
         switch (t->type) {
         case NSS_JSON_STRING:
-                if (!t->string || !nss_utf8_is_valid(t->string, strlen(t->string)) || t->size != 1)
+                if (!t->string || !utf8_is_valid(t->string, strlen(t->string)) || t->size != 1)
                         abort();
                 return i + 1;
         case NSS_JSON_ARRAY:

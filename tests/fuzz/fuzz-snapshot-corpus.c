@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "catalog.h"
+#include "snapshot-build.h"
 #include "snapshot.h"
 #include "util.h"
 

@@ -14,11 +14,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *image_alias(const void *userdata, size_t i)
+static const char *image_alias(const void *userdata, size_t i, size_t *ret_len)
 {
         const void *const *p = userdata;
+        uint32_t len;
+        const char *a = snapshot_entry_alias_len(p[0], p[1], (uint32_t) i, &len);
 
-        return snapshot_entry_alias(p[0], p[1], (uint32_t) i);
+        *ret_len = len;
+        return a;
 }
 
 static void copy_out(const Snapshot *s, const SnapshotEntry *e)
@@ -27,8 +30,8 @@ static void copy_out(const Snapshot *s, const SnapshotEntry *e)
         const void *userdata[2] = { s, e };
         struct servent se;
 
-        if (servent_fill(&se, buffer, sizeof(buffer), e->name, e->protocol, e->port, e->n_aliases,
-                    image_alias, userdata) == 0 &&
+        if (servent_fill_len(&se, buffer, sizeof(buffer), e->name, e->name_len, e->protocol, e->protocol_len,
+                    e->port, e->n_aliases, image_alias, userdata) == 0 &&
                 strlen(se.s_name) + strlen(se.s_proto) >= sizeof(buffer))
                 abort();
 }

@@ -38,7 +38,8 @@ case ${LD_PRELOAD:-} in *asan* | *ubsan*) skip "the test bed installs packages b
 
 # Every tool this needs is installed by tools/install-deps.sh: a missing one is a failure.
 for tool in systemd-nspawn:systemd-container unshare:util-linux timeout:coreutils \
-        dpkg-deb:dpkg dpkg-buildpackage:dpkg-dev; do
+        dpkg-deb:dpkg dpkg-buildpackage:dpkg-dev ansible-playbook:ansible-core ip:iproute2 \
+        python3:python3; do
         command -v "${tool%%:*}" >/dev/null 2>&1 ||
                 bail "${tool%%:*} is not installed (Debian package ${tool#*:}; tools/install-deps.sh installs it)"
 done
@@ -101,6 +102,9 @@ rm -rf "$work/build"
 # What the boot runs: the runner, the scenarios' helpers and the scenarios, and getserv.
 cp "$here/inside.sh" "$here/lib.sh" "$work/in/" || bail "cp failed"
 cp "$getserv" "$work/in/getserv" || bail "cp $getserv failed"
+# The repository's Ansible role and playbook, and the helpers of the scenarios that apply them.
+cp -r "$srcroot/contrib/ansible" "$work/in/ansible" || bail "cp contrib/ansible failed"
+cp "$here/fleet-lib.sh" "$work/in/" || bail "cp fleet-lib.sh failed"
 mkdir "$work/in/scenarios" || bail "mkdir failed"
 if [ -n "${TESTBED_SCENARIOS:-}" ]; then
         n=0

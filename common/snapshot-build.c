@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Writing snapshot images: the daemon flattens a catalog into the position-independent blob that
+ * snapshot.c reads, strings interned, both hash indexes built, the checksum stored. */
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "snapshot-build.h"
+#include "snapshot-format.h"
+#include "util.h"
+
+typedef struct StringPool {
+        char *data;
+        size_t size, allocated;
+        uint32_t *slots; /* open addressing: offset + 1, 0 is empty */
+        size_t n_slots, n_used;
+} StringPool;
+
+static uint32_t pool_hash(const char *s)
+{
+        return (uint32_t) key_hash_bytes(KEY_HASH_SEED, s, strlen(s));
+}
+
+static int pool_rehash(StringPool *p, size_t n)
+{
+        uint32_t *slots = calloc(n, sizeof(uint32_t));
+        if (!slots)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->n_slots; i++) {
+                if (!p->slots[i])
+                        continue;
+                size_t j = pool_hash(p->data + p->slots[i] - 1) & (n - 1);
+                while (slots[j])
+                        j = (j + 1) & (n - 1);
+                slots[j] = p->slots[i];
+        }
+        free(p->slots);
+        p->slots = slots;
+        p->n_slots = n;
+        return 0;
+}
+
+/* Interns s and returns its offset; equal strings share one copy, which keeps the IANA
+ * image small (most entries share "tcp" or "udp").  Each string is stored after its length, two
+ * bytes little-endian (snapshot-format.h). */
+static int pool_add(StringPool *p, const char *s, uint32_t *ret)
+{
+        size_t len = strlen(s);
+
+        if (len > SNAPSHOT_STRING_MAX)
+                return -E2BIG;
+        if ((p->n_used + 1) * 2 > p->n_slots && pool_rehash(p, p->n_slots ? p->n_slots * 2 : 1024) < 0)
+                return -ENOMEM;
+
+        size_t i = pool_hash(s) & (p->n_slots - 1);
+        for (; p->slots[i]; i = (i + 1) & (p->n_slots - 1))
+                if (streq(p->data + p->slots[i] - 1, s)) {
+                        *ret = p->slots[i] - 1;
+                        return 0;
+                }
+
+        size_t need = p->size + SNAPSHOT_STRING_PREFIX + len + 1;
+        if (need >= UINT32_MAX || GROW(p->data, p->allocated, need) < 0)
+                return -ENOMEM;
+        p->data[p->size] = (char) (len & 0xff);
+        p->data[p->size + 1] = (char) (len >> 8);
+        p->size += SNAPSHOT_STRING_PREFIX;
+        memcpy(p->data + p->size, s, len + 1);
+        *ret = (uint32_t) p->size;
+        p->slots[i] = (uint32_t) p->size + 1;
+        p->size += len + 1;
+        p->n_used++;
+        return 0;
+}
+
+static void pool_done(StringPool *p)
+{
+        free(p->data);
+        free(p->slots);
+}
+
+static uint32_t table_size(size_t n_keys)
+{
+        /* At most two thirds full: misses end at an empty bucket after a probe or two. */
+        return (uint32_t) (n_keys + n_keys / 2 + 1);
+}
+
+/* Inserts unless an equal key is already there: the entries are added in the merged order, so
+ * the bucket that stays is glibc's first match. */
+static void index_insert_name(
+        SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry, const char *name, bool any)
+{
+        const ServiceEntry *e = &c->entries[entry];
+        const char *protocol = any ? NULL : e->protocol;
+        uint32_t hash = hash_name_key(name, strlen(name), protocol, protocol ? strlen(protocol) : 0);
+        uint32_t b = bucket_start(hash, n);
+
+        for (;; b = b + 1 == n ? 0 : b + 1) {
+                SnapshotBucket *bk = &buckets[b];
+                if (bk->value == 0) {
+                        *bk = (SnapshotBucket){ .hash = hash,
+                                .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
+                        return;
+                }
+                if (bk->hash != hash || !!(bk->value & BUCKET_ANY) != any)
+                        continue;
+                const ServiceEntry *o = &c->entries[(bk->value & BUCKET_ENTRY_MASK) - 1];
+                if (!any && !streq(o->protocol, e->protocol))
+                        continue;
+                if (streq(o->name, name))
+                        return;
+                for (size_t i = 0; i < o->n_aliases; i++)
+                        if (streq(o->aliases[i], name))
+                                return;
+        }
+}
+
+static void index_insert_port(
+        SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry, bool any)
+{
+        const ServiceEntry *e = &c->entries[entry];
+        const char *protocol = any ? NULL : e->protocol;
+        uint32_t hash = hash_port_key(e->port, protocol, protocol ? strlen(protocol) : 0);
+        uint32_t b = bucket_start(hash, n);
+
+        for (;; b = b + 1 == n ? 0 : b + 1) {
+                SnapshotBucket *bk = &buckets[b];
+                if (bk->value == 0) {
+                        *bk = (SnapshotBucket){ .hash = hash,
+                                .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
+                        return;
+                }
+                if (bk->hash != hash || !!(bk->value & BUCKET_ANY) != any)
+                        continue;
+                const ServiceEntry *o = &c->entries[(bk->value & BUCKET_ENTRY_MASK) - 1];
+                if (o->port == e->port && (any || streq(o->protocol, e->protocol)))
+                        return;
+        }
+}
+
+static size_t align8(size_t n)
+{
+        return (n + 7) & ~(size_t) 7;
+}
+
+int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *ret_size)
+{
+        StringPool pool = {};
+        SnapshotEntryRecord *records = NULL;
+        uint32_t *aliases = NULL, *sources = NULL;
+        size_t n_aliases = 0, n_names = 0;
+        uint8_t *image = NULL;
+        int r = -ENOMEM;
+
+        if (c->n_entries >= BUCKET_ENTRY_MASK - 1)
+                return -E2BIG;
+
+        for (size_t i = 0; i < c->n_entries; i++) {
+                if (c->entries[i].n_aliases > UINT16_MAX)
+                        return -E2BIG;
+                n_aliases += c->entries[i].n_aliases;
+        }
+        n_names = c->n_entries + n_aliases;
+        if (n_names > UINT32_MAX / 4)
+                return -E2BIG;
+
+        records = calloc(c->n_entries ?: 1, sizeof(SnapshotEntryRecord));
+        aliases = calloc(n_aliases ?: 1, sizeof(uint32_t));
+        sources = calloc(c->n_sources ?: 1, sizeof(uint32_t));
+        if (!records || !aliases || !sources)
+                goto out;
+
+        /* The first string is the empty one, the protocol of lines that have none. */
+        uint32_t empty;
+        if (pool_add(&pool, "", &empty) < 0)
+                goto out;
+
+        for (size_t i = 0; i < c->n_sources; i++)
+                if (pool_add(&pool, c->sources[i].path, &sources[i]) < 0)
+                        goto out;
+
+        size_t a = 0;
+        for (size_t i = 0; i < c->n_entries; i++) {
+                const ServiceEntry *e = &c->entries[i];
+                SnapshotEntryRecord *rec = &records[i];
+
+                *rec = (SnapshotEntryRecord){
+                        .aliases = (uint32_t) a,
+                        .n_aliases = (uint16_t) e->n_aliases,
+                        .port = e->port,
+                        .source = e->source,
+                        .line = e->line,
+                };
+                if (pool_add(&pool, e->name, &rec->name) < 0 ||
+                        pool_add(&pool, e->protocol, &rec->protocol) < 0)
+                        goto out;
+                for (size_t j = 0; j < e->n_aliases; j++)
+                        if (pool_add(&pool, e->aliases[j], &aliases[a++]) < 0)
+                                goto out;
+        }
+
+        uint32_t n_name_buckets = table_size(2 * n_names), n_port_buckets = table_size(2 * c->n_entries);
+        size_t off_entries = sizeof(SnapshotHeader);
+        size_t off_aliases = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
+        size_t off_names = align8(off_aliases + n_aliases * sizeof(uint32_t));
+        size_t off_ports = align8(off_names + (size_t) n_name_buckets * sizeof(SnapshotBucket));
+        size_t off_sources = align8(off_ports + (size_t) n_port_buckets * sizeof(SnapshotBucket));
+        size_t off_strings = align8(off_sources + c->n_sources * sizeof(uint32_t));
+        size_t size = align8(off_strings + pool.size);
+        if (size > UINT32_MAX) {
+                r = -E2BIG;
+                goto out;
+        }
+
+        /* 8-byte alignment of the malloc'ed image matters: snapshot_open() insists on it. */
+        image = calloc(1, size);
+        if (!image)
+                goto out;
+
+        SnapshotBucket *names = (SnapshotBucket *) (image + off_names);
+        SnapshotBucket *ports = (SnapshotBucket *) (image + off_ports);
+        for (uint32_t i = 0; i < c->n_entries; i++) {
+                const ServiceEntry *e = &c->entries[i];
+                index_insert_name(names, n_name_buckets, c, i, e->name, false);
+                index_insert_name(names, n_name_buckets, c, i, e->name, true);
+                for (size_t j = 0; j < e->n_aliases; j++) {
+                        index_insert_name(names, n_name_buckets, c, i, e->aliases[j], false);
+                        index_insert_name(names, n_name_buckets, c, i, e->aliases[j], true);
+                }
+                index_insert_port(ports, n_port_buckets, c, i, false);
+                index_insert_port(ports, n_port_buckets, c, i, true);
+        }
+
+        memcpy(image + off_entries, records, c->n_entries * sizeof(SnapshotEntryRecord));
+        memcpy(image + off_aliases, aliases, n_aliases * sizeof(uint32_t));
+        memcpy(image + off_sources, sources, c->n_sources * sizeof(uint32_t));
+        memcpy(image + off_strings, pool.data, pool.size);
+
+        SnapshotHeader *h = (SnapshotHeader *) image;
+        *h = (SnapshotHeader){
+                .version = SNAPSHOT_VERSION,
+                .header_size = sizeof(SnapshotHeader),
+                .size = size,
+                .generation = generation,
+                .n_entries = (uint32_t) c->n_entries,
+                .entries_offset = (uint32_t) off_entries,
+                .n_aliases = (uint32_t) n_aliases,
+                .aliases_offset = (uint32_t) off_aliases,
+                .n_name_buckets = n_name_buckets,
+                .name_index_offset = (uint32_t) off_names,
+                .n_port_buckets = n_port_buckets,
+                .port_index_offset = (uint32_t) off_ports,
+                .n_sources = (uint32_t) c->n_sources,
+                .sources_offset = (uint32_t) off_sources,
+                .strings_size = (uint32_t) pool.size,
+                .strings_offset = (uint32_t) off_strings,
+        };
+        memcpy(h->magic, SNAPSHOT_MAGIC, sizeof(h->magic));
+        h->checksum = snapshot_checksum(image, size);
+
+        *ret = TAKE_PTR(image);
+        *ret_size = size;
+        r = 0;
+out:
+        free(image);
+        free(records);
+        free(aliases);
+        free(sources);
+        pool_done(&pool);
+        return r;
+}
