@@ -112,6 +112,7 @@ typedef struct Manager {
         /* settings.c: what /etc/portd/portd.conf says (who may edit overrides) */
         struct ManagerSettings *settings;
 
-        /* varlink-sockets.c: the owner-query worker thread and its inode cache */
-        struct SocketsWorker *sockets;
+        /* owner-handoff.c: the channel to the owner-query process, and that process */
+        int owner_channel_fd;
+        sd_event_source *owner_child;
 } Manager;

@@ -42,6 +42,7 @@
 #define SOCKET_UNITS_TTL_USEC (10ULL * 1000000ULL)
 #define CACHE_MAX_ENTRIES     (1U << 20)
 #define USER_CACHE_MAX        256
+#define OWNER_QUERY_SOCKETS_MAX (256U * 1024U)
 
 typedef struct Holder {
         pid_t pid;
@@ -333,6 +334,22 @@ static int parse_id_line(const char *status, const char *key, unsigned ret[4])
         return 0;
 }
 
+static int parse_cap_line(const char *status, const char *key, uint64_t *ret)
+{
+        const char *p = strstr(status, key);
+        char *end;
+
+        if (!p)
+                return -EBADMSG;
+        p += strlen(key);
+        errno = 0;
+        unsigned long long v = strtoull(p, &end, 16);
+        if (errno != 0 || end == p)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
 static bool parse_pid(const char *s, pid_t *ret)
 {
         if (*s < '1' || *s > '9')
@@ -592,6 +609,82 @@ finish:
 
 /* ---- naming holders ---- */
 
+/* Length of the valid UTF-8 sequence at s (1..4), 0 when there is none; overlong forms,
+ * surrogates and code points past U+10FFFF are invalid. */
+static size_t utf8_sequence_length(const unsigned char *s, size_t n)
+{
+        uint32_t cp;
+        size_t len;
+
+        if (s[0] < 0x80)
+                return 1;
+        if (s[0] >= 0xc2 && s[0] <= 0xdf)
+                len = 2, cp = s[0] & 0x1f;
+        else if (s[0] >= 0xe0 && s[0] <= 0xef)
+                len = 3, cp = s[0] & 0x0f;
+        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+                len = 4, cp = s[0] & 0x07;
+        else
+                return 0;
+        if (n < len)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+                (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        /* C1 controls (U+0080..U+009F): CSI and friends, as dangerous on a terminal as ESC. */
+        if (cp >= 0x80 && cp <= 0x9f)
+                return 0;
+        return len;
+}
+
+int owner_name_make_safe(const char *s, size_t n, char **ret)
+{
+        const unsigned char *u = (const unsigned char *) s;
+        char *out, *p;
+
+        /* Names come from processes (comm), cgroups (made by users) and files: once here, invalid
+         * UTF-8 and control characters become \xNN as lsof prints them, so that every JSON reply
+         * is valid and nothing reaches a terminal raw. */
+        if (n > SIZE_MAX / 4 - 1)
+                return -ENOMEM;
+        out = p = malloc(n * 4 + 1);
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < n;) {
+                size_t len = utf8_sequence_length(u + i, n - i);
+                if (len == 0 || (len == 1 && (u[i] < 0x20 || u[i] == 0x7f))) {
+                        p += sprintf(p, "\\x%02x", u[i]);
+                        i++;
+                        continue;
+                }
+                memcpy(p, u + i, len);
+                p += len;
+                i += len;
+        }
+        *p = 0;
+        *ret = out;
+        return 0;
+}
+
+static int name_make_safe_in_place(char **name)
+{
+        char *safe;
+
+        if (!*name)
+                return 0;
+        int r = owner_name_make_safe(*name, strlen(*name), &safe);
+        if (r < 0)
+                return r;
+        free(*name);
+        *name = safe;
+        return 0;
+}
+
 static const char *user_name(OwnerContext *c, uid_t uid)
 {
         for (size_t i = 0; i < c->n_users; i++)
@@ -748,28 +841,45 @@ static int holder_describe(
                 for (int i = 0; i < 3; i++)
                         if (uids[i] != caller->uid || gids[i] != caller->gid)
                                 return HOLDER_HIDDEN;
+                /* ...and the kernel's capability subset test: a process that holds a
+                 * capability the caller lacks (a setcap binary, a service given
+                 * AmbientCapabilities=) is refused to it by ptrace, /proc/PID/fd, lsof and ss -p. */
+                uint64_t target_caps;
+                if (parse_cap_line(buf, "\nCapPrm:", &target_caps) < 0 ||
+                        (target_caps & ~(caller->cap_known ? caller->cap_permitted : 0)) != 0)
+                        return HOLDER_HIDDEN;
         }
 
         OwnerProcess p = { .pid = h->pid, .fd = h->fd, .uid = uids[1] };
         if (read_at(pid_fd, "comm", buf, sizeof(buf)) < 0)
                 return HOLDER_GONE;
-        buf[strcspn(buf, "\n")] = 0;
-        p.command = strdup(buf);
-        if (!p.command)
+        /* comm ends in one newline the kernel adds; a newline of the name's own stays, escaped. */
+        size_t comm_len = strlen(buf);
+        if (comm_len > 0 && buf[comm_len - 1] == '\n')
+                comm_len--;
+        if (owner_name_make_safe(buf, comm_len, &p.command) < 0)
                 return -ENOMEM;
 
         const char *user = user_name(c, p.uid);
-        if (user && !(p.user = strdup(user)))
+        if (user && owner_name_make_safe(user, strlen(user), &p.user) < 0)
                 goto oom;
 
         if (read_at(pid_fd, "cgroup", buf, sizeof(buf)) >= 0 &&
                 cgroup_path_from_proc_text(buf, &cgroup) >= 0) {
                 r = cgroup_path_names(cgroup, &p.unit, &p.container);
+                if (r >= 0)
+                        r = name_make_safe_in_place(&p.unit);
+                if (r >= 0)
+                        r = name_make_safe_in_place(&p.container);
                 if (r < 0)
                         goto oom;
         }
         if (h->pid == 1 && streq(p.command, "systemd")) {
                 char *unit = socket_unit_for(c, s);
+                if (unit && name_make_safe_in_place(&unit) < 0) {
+                        free(unit);
+                        goto oom;
+                }
                 if (unit) {
                         free(p.unit);
                         p.unit = unit;
@@ -1096,6 +1206,10 @@ static int diag_dump(OwnerContext *c, int fd, OwnerProtocol p, int family, const
                         if (s.state >= 32 || !(states & (1U << s.state)))
                                 continue;
 
+                        /* Bounded: the rows of one query are memory the worker holds until
+                         * its client has read them. */
+                        if (l->n >= OWNER_QUERY_SOCKETS_MAX)
+                                continue;
                         if (netns && !(s.netns = strdup(netns)))
                                 return -ENOMEM;
                         if (GROW(l->sockets, l->allocated, l->n + 1) < 0) {
@@ -1263,7 +1377,19 @@ static int resolve_netns(OwnerContext *c, const OwnerNetns *ns, const OwnerCalle
         case OWNER_NETNS_PID:
                 if (ns->pid <= 0)
                         return -EINVAL;
+                /* To an unprivileged caller a process it may not look at and one that does not
+                 * exist must look the same (hidepid=), whatever we could open ourselves: only
+                 * its own processes (/proc/PID is the euid's while dumpable) are opened. */
+                if (caller->uid != 0) {
+                        char name[32];
+                        struct stat st;
+                        snprintf(name, sizeof(name), "%d", (int) ns->pid);
+                        if (fstatat(c->proc_fd, name, &st, 0) < 0 || st.st_uid != caller->uid)
+                                return -EPERM;
+                }
                 fd = open_pid_netns(c, ns->pid);
+                if (fd < 0 && caller->uid != 0)
+                        return -EPERM;
                 break;
         case OWNER_NETNS_NAME:
                 fd = open_named_netns(ns->name);
@@ -1429,6 +1555,11 @@ finish:
         return r;
 }
 
+static bool past_deadline(const OwnerCaller *caller)
+{
+        return caller->deadline_usec != 0 && now_usec(CLOCK_MONOTONIC) >= caller->deadline_usec;
+}
+
 int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns, const OwnerCaller *caller,
         OwnerSocket **ret, size_t *ret_n)
 {
@@ -1474,8 +1605,10 @@ int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns
                 goto fail;
         }
         for (size_t i = 0; i < l.n; i++) {
-                if (l.sockets[i].inode == 0) {
-                        resolved[i] = true; /* TIME-WAIT and friends: nobody holds them */
+                if (l.sockets[i].inode == 0 || past_deadline(caller)) {
+                        /* TIME-WAIT and friends: nobody holds them; past the budget: listed
+                         * without processes, as sockets the caller may not attribute. */
+                        resolved[i] = true;
                         continue;
                 }
                 r = resolve_from_cache(c, &l.sockets[i], caller);
@@ -1485,11 +1618,11 @@ int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns
                 c->stats.cache_hits += r > 0;
         }
 
-        r = scan_for_misses(c, &l, resolved, caller);
+        r = past_deadline(caller) ? 0 : scan_for_misses(c, &l, resolved, caller);
         if (r < 0)
                 goto fail;
         for (size_t i = 0; i < l.n; i++) {
-                if (resolved[i])
+                if (resolved[i] || past_deadline(caller))
                         continue;
                 r = resolve_from_cache(c, &l.sockets[i], caller);
                 if (r < 0)
