@@ -296,8 +296,19 @@ typedef struct UserJobs {
         unsigned n_results;              /* finished or streaming */
 } UserJobs;
 
-struct SocketsWorker {
+/* Two threads, each with its own OwnerContext (cache and scan budgets): one takes root's queries
+ * only, the other everybody else's in turn.  However many queries users queue, root's `portctl who`
+ * waits for none of them, as the last connection slots are root's. */
+typedef struct QueryLane {
+        SocketsWorker *worker;
         OwnerContext *owner;
+        bool root;
+        bool started;
+        pthread_t thread;
+} QueryLane;
+
+struct SocketsWorker {
+        QueryLane lanes[2];
         pthread_mutex_t lock;
         pthread_cond_t wake;
         UserJobs *users;
@@ -305,8 +316,7 @@ struct SocketsWorker {
         size_t next_user; /* where the round over users goes on */
         unsigned n_jobs;
         SocketsJob *done, **done_tail; /* finished by the thread, not yet seen by the loop */
-        bool quit, started;
-        pthread_t thread;
+        bool quit;
         int event_fd;
         sd_event_source *event_source;
 };
@@ -330,7 +340,7 @@ static void user_jobs_release(SocketsWorker *w, const SocketsJob *j)
         if (j->state == JOB_FINISHED || j->state == JOB_DONE)
                 u->n_results--;
         if (--u->n_jobs > 0) {
-                pthread_cond_signal(&w->wake); /* its next query may run now */
+                pthread_cond_broadcast(&w->wake); /* its next query may run now */
                 return;
         }
         size_t i = (size_t) (u - w->users);
@@ -349,14 +359,14 @@ static SocketsJob *sockets_job_free(SocketsJob *j)
         return mfree(j);
 }
 
-/* The next job to run: one per user in turn, skipping users whose results nobody reads. */
-static SocketsJob *pick_job(SocketsWorker *w)
+/* The next job for a lane: one per user in turn, skipping users whose results nobody reads. */
+static SocketsJob *pick_job(SocketsWorker *w, bool root)
 {
         for (size_t k = 0; k < w->n_users; k++) {
                 size_t i = (w->next_user + k) % w->n_users;
                 UserJobs *u = &w->users[i];
                 SocketsJob *j = u->queue;
-                if (!j || u->n_results >= RESULTS_PER_UID_MAX)
+                if (!j || (u->uid == 0) != root || u->n_results >= RESULTS_PER_UID_MAX)
                         continue;
                 u->queue = j->next;
                 j->next = NULL;
@@ -368,11 +378,12 @@ static SocketsJob *pick_job(SocketsWorker *w)
 
 static void *sockets_worker_thread(void *userdata)
 {
-        SocketsWorker *w = userdata;
+        QueryLane *lane = userdata;
+        SocketsWorker *w = lane->worker;
 
         pthread_mutex_lock(&w->lock);
         while (!w->quit) {
-                SocketsJob *j = pick_job(w);
+                SocketsJob *j = pick_job(w, lane->root);
                 if (!j) {
                         pthread_cond_wait(&w->wake, &w->lock);
                         continue;
@@ -382,7 +393,7 @@ static void *sockets_worker_thread(void *userdata)
 
                 j->caller.deadline_usec = now_usec(CLOCK_MONOTONIC) + QUERY_BUDGET_USEC;
                 j->result =
-                        owner_query(w->owner, &j->filter, &j->ns, &j->caller, &j->sockets, &j->n_sockets);
+                        owner_query(lane->owner, &j->filter, &j->ns, &j->caller, &j->sockets, &j->n_sockets);
                 j->netns_fd = safe_close(j->netns_fd);
 
                 pthread_mutex_lock(&w->lock);
@@ -517,13 +528,14 @@ static int sockets_worker_submit(SocketsWorker *w, VarlinkConnection *conn, Sock
 {
         int r;
 
-        if (!w->started) {
-                r = pthread_create(&w->thread, NULL, sockets_worker_thread, w);
+        QueryLane *lane = &w->lanes[j->caller.uid == 0];
+        if (!lane->started) {
+                r = pthread_create(&lane->thread, NULL, sockets_worker_thread, lane);
                 if (r != 0) {
                         sockets_job_free(j);
                         return -r;
                 }
-                w->started = true;
+                lane->started = true;
         }
 
         pthread_mutex_lock(&w->lock);
@@ -551,7 +563,7 @@ static int sockets_worker_submit(SocketsWorker *w, VarlinkConnection *conn, Sock
                 while (*tail)
                         tail = &(*tail)->next;
                 *tail = j;
-                pthread_cond_signal(&w->wake);
+                pthread_cond_broadcast(&w->wake);
         } else
                 u->n_results++; /* answered without a query: an error to send */
         pthread_mutex_unlock(&w->lock);
@@ -680,9 +692,12 @@ int varlink_sockets_register(sd_event *event, VarlinkServer *server, SocketsWork
         pthread_cond_init(&w->wake, NULL);
         *ret = w;
 
-        r = owner_context_new(&w->owner);
-        if (r < 0)
-                return r;
+        for (size_t i = 0; i < ELEMENTSOF(w->lanes); i++) {
+                w->lanes[i] = (QueryLane){ .worker = w, .root = i == 1 };
+                r = owner_context_new(&w->lanes[i].owner);
+                if (r < 0)
+                        return r;
+        }
         w->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (w->event_fd < 0)
                 return -errno;
@@ -698,15 +713,18 @@ int varlink_sockets_register(sd_event *event, VarlinkServer *server, SocketsWork
 /* Before the server goes: its connections' streams end through job_detach(). */
 void varlink_sockets_stop(SocketsWorker *w)
 {
-        if (!w || !w->started)
+        if (!w)
                 return;
         /* A query in progress finishes first: it holds no lock the loop could wait on. */
         pthread_mutex_lock(&w->lock);
         w->quit = true;
-        pthread_cond_signal(&w->wake);
+        pthread_cond_broadcast(&w->wake);
         pthread_mutex_unlock(&w->lock);
-        (void) pthread_join(w->thread, NULL);
-        w->started = false;
+        for (size_t i = 0; i < ELEMENTSOF(w->lanes); i++)
+                if (w->lanes[i].started) {
+                        (void) pthread_join(w->lanes[i].thread, NULL);
+                        w->lanes[i].started = false;
+                }
         /* What the thread finished: as the loop would see it. */
         on_jobs_done(NULL, w->event_fd, EPOLLIN, w);
 }
@@ -719,7 +737,8 @@ SocketsWorker *varlink_sockets_free(SocketsWorker *w)
         free(w->users);
         sd_event_source_disable_unref(w->event_source);
         safe_close(w->event_fd);
-        owner_context_free(w->owner);
+        for (size_t i = 0; i < ELEMENTSOF(w->lanes); i++)
+                owner_context_free(w->lanes[i].owner);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->wake);
         return mfree(w);
