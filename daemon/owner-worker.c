@@ -4,6 +4,7 @@
  * has its own limits and serves the io.portd.Sockets connections the main process hands over. */
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,8 +34,6 @@
 /* Memory: replies are streamed and results bounded (varlink-sockets.c); this is the backstop
  * against what slips through, and a worker that hits it dies alone and comes back. */
 #define WORKER_DATA_MAX          (1024ULL * 1024ULL * 1024ULL)
-/* CPU: the lookups' process wins any contention. */
-#define WORKER_NICE              10
 #define RESTART_FIRST_USEC       (100ULL * 1000ULL)
 #define RESTART_MAX_USEC         (10ULL * 1000ULL * 1000ULL)
 #define RESTART_HEALTHY_USEC     (10ULL * 1000ULL * 1000ULL)
@@ -203,8 +202,13 @@ static void apply_limits(void)
         if (setrlimit(RLIMIT_DATA, &rl) < 0)
                 log_warning_errno(errno, "Failed to limit the worker's memory, ignoring: %m");
 #endif
-        if (setpriority(PRIO_PROCESS, 0, WORKER_NICE) < 0)
-                log_debug_errno(errno, "Failed to lower the worker's priority, ignoring: %m");
+        /* CPU: SCHED_BATCH, inherited by the query threads.  The main process, waking up for a
+         * lookup, preempts the worker at once; yet the worker keeps its fair share against the
+         * users' own processes (a lower nice value would let a user's busy loops starve root's
+         * queries).  What one query may take is bounded by its budget (varlink-sockets.c). */
+        struct sched_param sp = {};
+        if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
+                log_debug_errno(errno, "Failed to make the worker SCHED_BATCH, ignoring: %m");
 }
 
 static int worker_run(void)
