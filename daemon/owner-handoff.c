@@ -75,7 +75,8 @@ static int on_owner_process_exit(sd_event_source *s, const siginfo_t *si, void *
 
         /* Only the monitor itself can end here: it restarts the worker that serves the queries.
          * Nobody can start it again without the capabilities we dropped; lookups go on. */
-        log_error("The owner-query process (PID %d) exited (%s %d); owner queries fail until portd restarts.",
+        log_error(
+                "The owner-query process (PID %d) exited (%s %d); owner queries fail until portd restarts.",
                 (int) si->si_pid, si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
         m->owner_channel_fd = safe_close(m->owner_channel_fd);
         m->owner_child = sd_event_source_disable_unref(m->owner_child);
@@ -171,7 +172,8 @@ static int query_failed(VarlinkConnection *conn, const char *message)
 /* io.portd.Sockets.*: the connection goes to the owner-query process with the call, what follows
  * it, and the caller's catalog image (its scope's: the rows name ports as its lookups would).
  * Who the caller is travels with the socket (SO_PEERCRED, SO_PEERPIDFD: fixed at connect()). */
-static int method_handoff(VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+static int method_handoff(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
         Manager *m = userdata;
         _cleanup_free_ char *data = NULL;

@@ -27,18 +27,18 @@
 
 /* The worker's own limits.  Descriptors: each connection holds its socket and, while its query
  * waits, the caller's network namespace; the rest is /proc and netlink work. */
-#define WORKER_NOFILE            4096U
-#define WORKER_CONNECTIONS_MAX   1024U
-#define WORKER_CONNECTIONS_UID   16U
-#define WORKER_ROOT_RESERVE      64U
+#define WORKER_NOFILE          4096U
+#define WORKER_CONNECTIONS_MAX 1024U
+#define WORKER_CONNECTIONS_UID 16U
+#define WORKER_ROOT_RESERVE    64U
 /* Memory: replies are streamed and results bounded (varlink-sockets.c); this is the backstop
  * against what slips through, and a worker that hits it dies alone and comes back. */
-#define WORKER_DATA_MAX          (1024ULL * 1024ULL * 1024ULL)
-#define RESTART_FIRST_USEC       (100ULL * 1000ULL)
-#define RESTART_MAX_USEC         (10ULL * 1000ULL * 1000ULL)
-#define RESTART_HEALTHY_USEC     (10ULL * 1000ULL * 1000ULL)
-#define HANDOFFS_PER_WAKEUP      64U
-#define HANDOFF_MESSAGE_MAX      (256U * 1024U)
+#define WORKER_DATA_MAX      (1024ULL * 1024ULL * 1024ULL)
+#define RESTART_FIRST_USEC   (100ULL * 1000ULL)
+#define RESTART_MAX_USEC     (10ULL * 1000ULL * 1000ULL)
+#define RESTART_HEALTHY_USEC (10ULL * 1000ULL * 1000ULL)
+#define HANDOFFS_PER_WAKEUP  64U
+#define HANDOFF_MESSAGE_MAX  (256U * 1024U)
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_SANITIZER 1
@@ -156,7 +156,8 @@ static int on_channel(sd_event_source *s, int fd, uint32_t revents, void *userda
                                 continue;
                         if (errno == EAGAIN)
                                 return 0;
-                        return sd_event_exit(w->event, log_error_errno(errno, "Reading the channel failed: %m"));
+                        return sd_event_exit(
+                                w->event, log_error_errno(errno, "Reading the channel failed: %m"));
                 }
                 if (k == 0 && mh.msg_controllen == 0)
                         /* The main process is gone: so are we. */
@@ -237,8 +238,8 @@ static int worker_run(void)
         if (r >= 0)
                 r = sd_event_add_signal(w.event, NULL, SIGINT, on_worker_signal, NULL);
         if (r >= 0)
-                r = varlink_server_new(w.event, &limits, "portd", PORTD_VERSION, "https://github.com/portd/portd",
-                        &w.server);
+                r = varlink_server_new(w.event, &limits, "portd", PORTD_VERSION,
+                        "https://github.com/portd/portd", &w.server);
         if (r >= 0)
                 r = varlink_sockets_register(w.event, w.server, &w.sockets);
         if (r >= 0)
@@ -315,7 +316,8 @@ int owner_worker_main(pid_t parent)
                         return 0; /* the channel closed: the main process is gone */
 
                 uint64_t lived = now_usec(CLOCK_MONOTONIC) - started;
-                delay = lived >= RESTART_HEALTHY_USEC ? RESTART_FIRST_USEC : MIN(delay * 2, RESTART_MAX_USEC);
+                delay = lived >= RESTART_HEALTHY_USEC ? RESTART_FIRST_USEC
+                                                      : MIN(delay * 2, RESTART_MAX_USEC);
                 if (WIFSIGNALED(status))
                         log_error("The owner-query worker died of signal %d, restarting it in %llu ms.",
                                 WTERMSIG(status), (unsigned long long) (delay / 1000));

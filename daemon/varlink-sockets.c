@@ -291,9 +291,9 @@ typedef struct SocketsJob {
 
 typedef struct UserJobs {
         uid_t uid;
-        SocketsJob *queue; /* waiting, oldest first */
-        unsigned n_jobs;                 /* in every state */
-        unsigned n_results;              /* finished or streaming */
+        SocketsJob *queue;  /* waiting, oldest first */
+        unsigned n_jobs;    /* in every state */
+        unsigned n_results; /* finished or streaming */
 } UserJobs;
 
 /* Two threads, each with its own OwnerContext (cache and scan budgets): one takes root's queries
@@ -448,7 +448,8 @@ static int job_produce(VarlinkConnection *conn, void *userdata)
         for (unsigned n = 0; n < ROWS_PER_BATCH; n++) {
                 const OwnerSocket *s = &j->sockets[j->next_socket];
                 struct json_object *row = NULL;
-                int r = owner_row(catalog, s, s->n_processes > 0 ? &s->processes[j->next_process] : NULL, &row);
+                int r = owner_row(
+                        catalog, s, s->n_processes > 0 ? &s->processes[j->next_process] : NULL, &row);
                 if (r < 0)
                         return r;
                 if (++j->next_process >= MAX(s->n_processes, (size_t) 1)) {
@@ -666,8 +667,9 @@ static int method_list(
         r = sockets_worker_submit(w, conn, j);
         if (r == -EBUSY) {
                 _cleanup_json_ struct json_object *e = json_object_new_object();
-                if (!e || json_add(e, "message", json_object_new_string(
-                                                         "Too many owner queries in progress, try again later.")) < 0)
+                if (!e || json_add(e, "message",
+                                  json_object_new_string(
+                                          "Too many owner queries in progress, try again later.")) < 0)
                         return log_oom();
                 return varlink_connection_error(conn, ERROR_QUERY_FAILED, e);
         }

@@ -191,7 +191,8 @@ static int mode_listen(unsigned n, unsigned port0)
                 int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
                 if (fd < 0)
                         break;
-                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) (port0 + i)),
+                struct sockaddr_in sa = { .sin_family = AF_INET,
+                        .sin_port = htons((uint16_t) (port0 + i)),
                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
                 if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
                         close(fd);
