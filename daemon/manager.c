@@ -613,6 +613,7 @@ Manager *manager_free(Manager *m)
                 return NULL;
 
         owner_handoff_stop(m);
+        free(m->owner_worker_exe);
         m->server = varlink_server_free(m->server);
         watch_done(m);
         m->debounce_event_source = sd_event_source_unref(m->debounce_event_source);

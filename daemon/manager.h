@@ -112,7 +112,9 @@ typedef struct Manager {
         /* settings.c: what /etc/portd/portd.conf says (who may edit overrides) */
         struct ManagerSettings *settings;
 
-        /* owner-handoff.c: the channel to the owner-query process, and that process */
+        /* owner-handoff.c: the channel to the owner-query process, and that process; the
+         * executable started as it (portd itself), NULL for none */
+        char *owner_worker_exe;
         int owner_channel_fd;
         sd_event_source *owner_child;
 } Manager;

@@ -7,6 +7,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -94,6 +96,19 @@ static int run(int argc, char **argv)
         r = manager_new(arg_root, &m);
         if (r < 0)
                 return r;
+
+        /* The owner-query process is this same program, found now: the path the kernel knows,
+         * not argv[0], which a caller picks. */
+        char self[PATH_MAX];
+        ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (k > 0) {
+                self[k] = 0;
+                m->owner_worker_exe = strdup(self);
+        }
+        if (!m->owner_worker_exe) {
+                manager_free(m);
+                return log_error_errno(k < 0 ? errno : ENOMEM, "Cannot find our own executable: %m");
+        }
 
         r = manager_startup(m, arg_socket);
         if (r >= 0) {
