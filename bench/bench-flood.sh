@@ -43,7 +43,13 @@ nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 main=$!
 pids="$pids $main"
 for _ in $(seq 100); do "$portctl" --socket "$sock" status >/dev/null 2>&1 && break; sleep 0.05; done
-worker=$(pgrep -P "$(pgrep -P "$main" -x portd-monitor)" -x portd-owner)
+# The owner-query worker, none before privilege separation (the figures of the old code).
+worker_pid() {
+        local m
+        m=$(pgrep -P "$main" -x portd-monitor)
+        [ -n "$m" ] && pgrep -P "$m" -x portd-owner
+}
+worker=$(worker_pid)
 
 prlimit --nofile=19500:19500 "${nobody[@]}" "$flood" listen 12000 30000 >"$tmp/listen" &
 pids="$pids $!"
@@ -60,8 +66,8 @@ ms() {
         t1=$(date +%s%N)
         echo "$(((t1 - t0) / 1000000)) $rc"
 }
-fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+fds() { if [ -n "$1" ]; then ls "/proc/$1/fd" 2>/dev/null | wc -l; else echo 0; fi; }
+rss() { if [ -n "$1" ]; then awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; else echo 0; fi; }
 
 "$portctl" --socket "$sock" who :29500 >/dev/null
 idle=()
@@ -84,10 +90,10 @@ prober=$!
 max_main_fds=0 max_worker_fds=0 max_main_rss=0 max_worker_rss=0 who_n=0 who_fail=0 who_worst=0
 whos=()
 while kill -0 "$attacker" 2>/dev/null; do
-        w=$(pgrep -P "$(pgrep -P "$main" -x portd-monitor)" -x portd-owner)
+        w=$(worker_pid)
         for v in "main_fds $(fds "$main")" "worker_fds $(fds "$w")" "main_rss $(rss "$main")" "worker_rss $(rss "$w")"; do
                 set -- $v
-                eval "[ \"\${2:-0}\" -gt \"\$max_$1\" ] && max_$1=$2"
+                eval "[ \"\${2:-0}\" -gt \"\$max_$1\" ] && max_$1=${2:-0}"
         done
         read -r t rc < <(ms "$portctl" --socket "$sock" who :29500)
         who_n=$((who_n + 1))
@@ -98,7 +104,7 @@ done
 end=$(date +%s%N)
 back=""
 for _ in $(seq 100); do
-        w=$(pgrep -P "$(pgrep -P "$main" -x portd-monitor)" -x portd-owner)
+        w=$(worker_pid)
         if [ "$(fds "$main")" -le $((base_main_fds + 2)) ] && [ "$(fds "$w")" -le $((base_worker_fds + 2)) ] &&
                 [ "$(rss "$w")" -le $((base_worker_rss + 8192)) ]; then
                 back=$((($(date +%s%N) - end) / 1000000))

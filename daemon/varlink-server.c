@@ -1385,6 +1385,9 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd)
                 free(l);
                 return r;
         }
+        /* Connections already here go before new ones: a flood of connects then delays only
+         * other connects, never a call on a connection that is open. */
+        (void) sd_event_source_set_priority(l->io, SD_EVENT_PRIORITY_NORMAL + 1);
         s->listeners[s->n_listeners++] = l;
         return 0;
 }
