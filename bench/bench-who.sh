@@ -18,7 +18,7 @@ RUNS=${BENCH_RUNS:-40}
 
 [ "$(id -u)" = 0 ] || { echo "bench-who: needs root (every process's fds, as ss -p and lsof need)" >&2; exit 77; }
 for t in ss lsof fuser cc; do
-        command -v $t >/dev/null || { echo "bench-who: needs $t" >&2; exit 77; }
+        command -v $t >/dev/null || { echo "bench-who: needs $t" >&2; exit 1; }
 done
 
 T=$(mktemp -d /tmp/portd-bench-who.XXXXXX)

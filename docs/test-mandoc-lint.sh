@@ -14,8 +14,8 @@ fi
 page=$1
 
 if ! command -v mandoc >/dev/null 2>&1; then
-        echo "SKIP: mandoc is not installed"
-        exit 77
+        echo "FAIL: mandoc is not installed (Debian package mandoc)"
+        exit 1
 fi
 
 out=$(mandoc -T lint -W warning "$page" 2>&1)

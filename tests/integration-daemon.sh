@@ -3,7 +3,7 @@
 # Integration tests of portd: the real daemon on a temporary --root and socket, asked through real
 # glibc (getent, getservbyname via ctypes) and portctl, with glibc's files backend as the truth.
 # Usage: integration-daemon.sh SCENARIO [ARGS]; PORTD, PORTCTL, NSS_DIR and DATA_DIR in the environment.
-# Exit 0 pass, 1 fail, 77 skip (a privilege or a tool is missing).
+# Exit 0 pass, 1 fail, 77 skip (a privilege the machine lacks; a missing tool or file fails).
 
 set -u
 
@@ -48,7 +48,7 @@ scenario_differential() {
         need_mount_ns
         need_nss
         need_tool getent
-        [ -r "$data" ] || skip "no data file '$data'"
+        [ -r "$data" ] || missing "no data file '$data'"
 
         cp "$data" "$ROOT/etc/services"
         start_daemon

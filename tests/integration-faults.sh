@@ -29,8 +29,8 @@ scenario=${1:?usage: integration-faults.sh SCENARIO}
 : "${PORTD:?}" "${PORTCTL:?}" "${NSS_DIR:?}" "${NSS_LOOKUPS:?}" "${DATA_DIR:?}"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (mount namespaces, acting as nobody, files root cannot be denied)"
-command -v setpriv >/dev/null || skip "'setpriv' is not installed"
-[ -x "$PYTHON" ] || skip "python3 is not installed"
+command -v setpriv >/dev/null || missing "'setpriv' is not installed (util-linux)"
+[ -x "$PYTHON" ] || missing "python3 is not installed"
 
 DUMP_LOG_LINES=40
 make_test_dir faults
@@ -83,7 +83,7 @@ lookups() {
 
 scenario_sigkill() {
         local data=$DATA_DIR/services.netbase i n rc
-        [ -e "$NSS_DIR/libnss_portd.so.2" ] || skip "the NSS module is not built"
+        [ -e "$NSS_DIR/libnss_portd.so.2" ] || missing "the NSS module is not built"
         cp "$data" "$ROOT/etc/services"
         start_daemon
 
@@ -285,12 +285,12 @@ scenario_badfiles() {
 
 scenario_snapshot() {
         local data=$DATA_DIR/services.netbase file=$SOCK.snapshot kind out i size
-        [ -e "$NSS_DIR/libnss_portd.so.2" ] || skip "the NSS module is not built"
+        [ -e "$NSS_DIR/libnss_portd.so.2" ] || missing "the NSS module is not built"
         cp "$data" "$ROOT/etc/services"
         for kind in flip-header flip-body truncated extended unlocked-copy world-writable overwritten-while-mapped \
                 truncated-while-mapped; do
                 start_daemon
-                wait_for 2000 test -s "$file" || skip "the daemon publishes no snapshot file beside its socket"
+                wait_for 2000 test -s "$file" || missing "the daemon published no snapshot file beside its socket within 2 s"
                 case $kind in
                 flip-header) printf '\377' | dd of="$file" bs=1 seek=9 conv=notrunc status=none ;;
                 flip-body) printf '\377\377\377\377' | dd of="$file" bs=1 seek=$(($(stat -c %s "$file") / 2)) conv=notrunc status=none ;;

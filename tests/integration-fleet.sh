@@ -6,7 +6,7 @@
 # services(5) export checked against glibc's files backend, and portctl verify in a configuration
 # repository's shape.
 # Usage: integration-fleet.sh SCENARIO [ARGS]; PORTD, PORTCTL, NSS_DIR and DATA_DIR in the environment.
-# Exit 0 pass, 1 fail, 77 skip (a privilege or a tool is missing).
+# Exit 0 pass, 1 fail, 77 skip (a privilege the machine lacks; a missing tool or file fails).
 
 set -u
 
@@ -68,7 +68,7 @@ pick_group() {
                         return 0
                 fi
         done
-        skip "no group 'staff', 'users' or 'adm' to test group access with"
+        missing "a group 'staff', 'users' or 'adm' to test group access with"
 }
 
 # ---- scenarios ----
@@ -374,7 +374,7 @@ scenario_export() {
         need_tool getent
         need_tool unshare
         unshare -m --propagation private true 2>/dev/null || skip "cannot create a mount namespace"
-        [ -r "$data" ] || skip "no data file '$data'"
+        [ -r "$data" ] || missing "no data file '$data'"
 
         # The data file, drop-ins that replace, add and remove, and an override.
         cp "$data" "$ROOT/etc/services"

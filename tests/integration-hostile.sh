@@ -17,7 +17,7 @@ scenario=${1:?usage: integration-hostile.sh SCENARIO}
 : "${PORTD:?}" "${PORTCTL:?}" "${HOSTILE:?}" "${DATA_DIR:?}"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root to act as other users and to measure root's service"
-command -v setpriv >/dev/null || skip "'setpriv' is not installed"
+command -v setpriv >/dev/null || missing "'setpriv' is not installed (util-linux)"
 # 2,000 connections from one process: root may raise its own limit (the daemon raises its own).
 [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 4096 ] && ulimit -n 4096 2>/dev/null
 [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 2100 ] ||

@@ -3,7 +3,7 @@
 #     . "$(dirname "$0")/integration-lib.sh"
 # On sourcing: the re-exec that leaves valgrind behind under the valgrind test setup; failures,
 # DAEMON_PID, scale and valgrind_wrap (deadlines stretch and the daemon runs under valgrind there);
-# PYTHON.  Functions: say/pass/fail/skip, make_test_dir (TMP, ROOT, SOCK, LOG and the EXIT trap
+# PYTHON.  Functions: say/pass/fail/skip/missing, make_test_dir (TMP, ROOT, SOCK, LOG and the EXIT trap
 # calling cleanup, which a script may redefine), dump_log, portctl, wait_for_daemon, start_daemon,
 # start_daemon_wrapped, stop_daemon, finish, need_tool, need_nss, with_nss, need_mount_ns,
 # getent_queries, in_files_ns, wait_for_output.
@@ -26,9 +26,16 @@ fail() {
         say "not ok - $*"
         failures=$((failures + 1))
 }
+# skip: for what this machine truly cannot do (no root, no namespaces); CI fails on any skip.
 skip() {
         say "SKIP: $*"
         exit 77
+}
+# missing: a tool, a data file or a build product the test needs is absent: that is a failure
+# of the set-up, never a skip, so that a test that did not run cannot pass for one that did.
+missing() {
+        say "not ok - missing: $*"
+        exit 1
 }
 
 # Under the valgrind test setup the daemon runs under valgrind too, and every deadline stretches.
@@ -139,12 +146,12 @@ finish() {
 }
 
 need_tool() {
-        command -v "$1" >/dev/null 2>&1 || skip "'$1' is not installed"
+        command -v "$1" >/dev/null 2>&1 || missing "'$1' is not installed"
 }
 
 need_nss() {
         [ -n "${NSS_DIR:-}" ] && [ -e "$NSS_DIR/libnss_portd.so.2" ] ||
-                skip "the NSS module is not built (NSS_DIR='${NSS_DIR:-}')"
+                missing "the NSS module is not built (NSS_DIR='${NSS_DIR:-}')"
 }
 
 # Runs a command whose glibc loads the module from the build, pointed at the test's daemon.  A

@@ -14,7 +14,7 @@ set -u
 load=${1:?usage: integration-load.sh LOAD PORTD SERVICES_FILE}
 portd=${2:?}
 data=${3:?}
-[ -r "$data" ] || skip "no data file '$data'"
+[ -r "$data" ] || missing "no data file '$data'"
 
 extra=()
 if [ -n "${PORTD_UNDER_VALGRIND:-}" ]; then

@@ -20,7 +20,7 @@ set -u
 case=${1:-}
 [ "$(id -u)" -eq 0 ] || skip "needs root (the attacker runs as user nobody)"
 need_tool setpriv
-[ -x "${FLOOD:-}" ] || skip "the flood helper is not built (FLOOD='${FLOOD:-}')"
+[ -x "${FLOOD:-}" ] || missing "the flood helper is not built (FLOOD='${FLOOD:-}')"
 
 make_test_dir "privsep-$case"
 cp "${DATA_DIR:-/etc}/services" "$ROOT/etc/services" 2>/dev/null || cp /etc/services "$ROOT/etc/services"

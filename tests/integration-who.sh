@@ -10,10 +10,12 @@ PORTD=$(realpath "$1")
 PORTCTL=$(realpath "$2")
 
 skip() { echo "1..0 # SKIP $*"; exit 77; }
+# A tool the test needs is missing: a failure, never a skip (CI installs everything).
+missing() { echo "Bail out! missing: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || skip "needs root (sock_diag of every process, setpriv, network namespaces)"
-command -v python3 >/dev/null || skip "needs python3 for the listeners"
-command -v ss >/dev/null || skip "needs ss (iproute2)"
-command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
+command -v python3 >/dev/null || missing "python3 (for the listeners)"
+command -v ss >/dev/null || missing "ss (iproute2)"
+command -v setpriv >/dev/null || missing "setpriv (util-linux)"
 
 T=$(mktemp -d /tmp/portd-who.XXXXXX)
 chmod 755 "$T"

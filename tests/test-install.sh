@@ -32,7 +32,7 @@ skip() {
         exit 77
 }
 
-command -v meson >/dev/null 2>&1 || skip "meson is not on PATH"
+command -v meson >/dev/null 2>&1 || { echo "FAIL: meson is not on PATH"; exit 1; }
 
 tmp=$(mktemp -d) || exit 1
 chmod 0755 "$tmp"

@@ -816,8 +816,8 @@ int main(int argc, char **argv)
                 return 2;
         }
         if (!streq(argv[1], "self") && !go_certification_available()) {
-                printf("# " GO_CERTIFICATION " not found (Debian package varlink-go), skipping\n");
-                return 77;
+                fprintf(stderr, GO_CERTIFICATION " not found: install Debian's varlink-go\n");
+                return 1;
         }
         if (!mkdtemp(dir)) {
                 perror("mkdtemp");

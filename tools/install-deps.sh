@@ -6,11 +6,11 @@ if [ "$(id -u)" -ne 0 ]; then
         exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends \
+apt-get update -q -o DPkg::Lock::Timeout=300
+apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
         meson ninja-build gcc clang pkg-config \
         libsystemd-dev libjson-c-dev libcmocka-dev \
         valgrind libclang-rt-14-dev \
         mandoc systemd iproute2 util-linux procps psmisc lsof \
         varlink-go python3 hyperfine strace \
-        dpkg-dev debhelper build-essential
+        dpkg-dev debhelper build-essential dh-nss systemd-container git

@@ -28,10 +28,15 @@ skip() {
         echo "SKIP: $*"
         exit 77
 }
+# A missing tool or build product is a failure, never a skip: CI installs and builds everything.
+missing() {
+        echo "FAIL: missing: $*"
+        exit 1
+}
 
-command -v unshare >/dev/null 2>&1 || skip "unshare is not installed"
-[ -x "$portd" ] || skip "the daemon is not built yet ($portd is missing)"
-[ -x "$portctl" ] || skip "portctl is not built yet ($portctl is missing)"
+command -v unshare >/dev/null 2>&1 || missing "unshare is not installed"
+[ -x "$portd" ] || missing "the daemon is not built yet ($portd is missing)"
+[ -x "$portctl" ] || missing "portctl is not built yet ($portctl is missing)"
 unshare -U -r -m --propagation private true 2>/dev/null ||
         skip "cannot create a user and mount namespace here (unshare -U -r -m)"
 

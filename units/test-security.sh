@@ -24,11 +24,16 @@ skip() {
         echo "SKIP: $*"
         exit 77
 }
+# A missing tool or build product is a failure, never a skip: CI installs and builds everything.
+missing() {
+        echo "FAIL: missing: $*"
+        exit 1
+}
 
-command -v systemd-analyze >/dev/null 2>&1 || skip "systemd-analyze is not installed"
+command -v systemd-analyze >/dev/null 2>&1 || missing "systemd-analyze is not installed"
 systemd-analyze security --help 2>/dev/null | grep -q -- '--offline' ||
         skip "systemd-analyze security has no --offline (systemd older than 250)"
-[ -x "$portd" ] || skip "the daemon is not built yet ($portd is missing)"
+[ -x "$portd" ] || missing "the daemon is not built yet ($portd is missing)"
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT

@@ -24,13 +24,18 @@ skip() {
         echo "SKIP: $*"
         exit 77
 }
+# A missing tool or build product is a failure, never a skip: CI installs and builds everything.
+missing() {
+        echo "FAIL: missing: $*"
+        exit 1
+}
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (owner queries as root, in another network namespace)"
 for tool in strace systemd-analyze setpriv unshare perl ip; do
-        command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed"
+        command -v "$tool" >/dev/null 2>&1 || missing "$tool is not installed"
 done
-[ -x "$portd" ] || skip "the daemon is not built yet ($portd is missing)"
-[ -x "$portctl" ] || skip "portctl is not built yet ($portctl is missing)"
+[ -x "$portd" ] || missing "the daemon is not built yet ($portd is missing)"
+[ -x "$portctl" ] || missing "portctl is not built yet ($portctl is missing)"
 unshare -n true 2>/dev/null || skip "cannot create a network namespace here (unshare -n)"
 strace -f -qq -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
 

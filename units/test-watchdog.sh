@@ -19,9 +19,14 @@ skip() {
         echo "SKIP: $*"
         exit 77
 }
+# A missing tool or build product is a failure, never a skip: CI installs and builds everything.
+missing() {
+        echo "FAIL: missing: $*"
+        exit 1
+}
 
-command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
-[ -x "$portd" ] || skip "the daemon is not built yet ($portd is missing)"
+command -v python3 >/dev/null 2>&1 || missing "python3 is not installed"
+[ -x "$portd" ] || missing "the daemon is not built yet ($portd is missing)"
 
 tmp=$(mktemp -d) || exit 1
 daemon_pid=""
