@@ -4,7 +4,6 @@
  * has its own limits and serves the io.portd.Sockets connections the main process hands over. */
 
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -203,13 +202,10 @@ static void apply_limits(void)
         if (setrlimit(RLIMIT_DATA, &rl) < 0)
                 log_warning_errno(errno, "Failed to limit the worker's memory, ignoring: %m");
 #endif
-        /* CPU: SCHED_BATCH, inherited by the query threads.  The main process, waking up for a
-         * lookup, preempts the worker at once; yet the worker keeps its fair share against the
-         * users' own processes (a lower nice value would let a user's busy loops starve root's
-         * queries).  What one query may take is bounded by its budget (varlink-sockets.c). */
-        struct sched_param sp = {};
-        if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
-                log_debug_errno(errno, "Failed to make the worker SCHED_BATCH, ignoring: %m");
+        /* CPU: no nice value or scheduling class.  The unit's filter leaves @resources out, and a
+         * lower priority would let a user's own busy processes starve root's queries.  What one
+         * query may take is bounded by its budget, and root's run on a thread of their own
+         * (varlink-sockets.c). */
 }
 
 static int worker_run(void)

@@ -260,9 +260,9 @@ static int owner_row(
 #define RESULTS_PER_UID_MAX 2U
 /* Rows built per turn of the stream: the rest waits until the client has read these. */
 #define ROWS_PER_BATCH 64U
-/* The time a query may spend on its per-socket work (cache checks, /proc reads, naming) before
- * the rest of its sockets are listed without their processes: other users' queries wait behind
- * it.  Root's too: root's queries are small, and must not be held up by nobody's large ones. */
+/* The time a user's query may spend on its per-socket work (cache checks, /proc reads, naming)
+ * before the rest of its sockets are listed without their processes: other users' queries wait
+ * behind it.  Root's queries have a thread of their own, where they hold up only root's. */
 #define QUERY_BUDGET_USEC (250ULL * 1000ULL)
 
 typedef enum JobState {
@@ -391,7 +391,8 @@ static void *sockets_worker_thread(void *userdata)
                 j->state = JOB_RUNNING;
                 pthread_mutex_unlock(&w->lock);
 
-                j->caller.deadline_usec = now_usec(CLOCK_MONOTONIC) + QUERY_BUDGET_USEC;
+                if (!lane->root)
+                        j->caller.deadline_usec = now_usec(CLOCK_MONOTONIC) + QUERY_BUDGET_USEC;
                 j->result =
                         owner_query(lane->owner, &j->filter, &j->ns, &j->caller, &j->sockets, &j->n_sockets);
                 j->netns_fd = safe_close(j->netns_fd);
