@@ -38,11 +38,22 @@ cleanup() {
 # An array, not a function: "$!" of a background job must be the process itself.
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 
-monitor_pid() { pgrep -P "$DAEMON_PID" -x portd-monitor | head -n1; }
+# child_named PID NAME: the child of PID whose comm is NAME (not pgrep: it hangs under the ASan
+# setup's LD_PRELOAD).
+child_named() {
+        local c
+        for c in $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+                if [ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ]; then
+                        echo "$c"
+                        return 0
+                fi
+        done
+        return 1
+}
+monitor_pid() { child_named "$DAEMON_PID" portd-monitor; }
 worker_pid() {
         local m
-        m=$(monitor_pid)
-        [ -n "$m" ] && pgrep -P "$m" -x portd-owner | head -n1
+        m=$(monitor_pid) && child_named "$m" portd-owner
 }
 fd_count() { [ -n "$1" ] && ls "/proc/$1/fd" 2>/dev/null | wc -l || echo 0; }
 rss_kib() { [ -n "$1" ] && awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -222,8 +233,11 @@ case_starve() {
         done
         say "# root's who: $idle ms idle, at worst $worst ms beside $(cat "$TMP/listen.out") and 32 busy connections"
         [ "$failed" -eq 0 ] && pass "root's who answered every time" || fail "root's who failed $failed times"
-        [ "$worst" -le $((2000 * scale)) ] && pass "root's who within 2 s ($worst ms)" ||
-                fail "root's who took $worst ms"
+        # An ASan build's worker builds its rows several times slower (1.7 s seen).
+        local bound=$((2000 * scale))
+        ldd "$PORTD" 2>/dev/null | grep -q libasan && bound=$((bound * 3))
+        [ "$worst" -le "$bound" ] && pass "root's who within $bound ms ($worst ms)" ||
+                fail "root's who took $worst ms (bound $bound ms)"
         "${NOBODY[@]}" "$PORTCTL" --socket "$SOCK" port 22/tcp >/dev/null 2>&1 && pass "lookups answered meanwhile" ||
                 fail "lookups failed meanwhile"
         kill "$busy" 2>/dev/null
