@@ -2,9 +2,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # "Who owns port P?" on a busy machine: portctl who against ss -p, lsof and fuser, with
 # 2,000 sockets in 300 processes and 10,000 sockets in 2,000 processes held by a helper that
-# forks processes each holding a few sockets. Measured with hyperfine (else a timing loop);
-# prints a table with each tool's mean and its ratio to portctl.
+# forks processes each holding a few sockets. Then the full listing, "who listens" and "every
+# socket", at 10,000, 50,000 and 100,000 sockets: portctl who against ss -ltnp and portctl
+# who -a against ss -tanp, in a network namespace of their own (so that 100,000 sockets take
+# no port of the host's). Measured with hyperfine (else a timing loop); prints tables with each
+# tool's mean and its ratio to portctl.
 # Usage: bench-who.sh BUILDDIR [SOCKETS:PROCESSES ...]   (default: 2000:300 10000:2000)
+#   BENCH_LIST_SIZES="10000:500 50000:2500 100000:5000" the full-listing sizes ("" to skip them)
 set -eu
 
 BUILD=$(realpath "${1:?usage: bench-who.sh BUILDDIR [SOCKETS:PROCESSES ...]}")
@@ -44,11 +48,15 @@ cat > "$T/holder.c" <<'EOF'
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* 127.0.0.1, or with "spread" an address of each child's own in 127.1.0.0/16: one address's
+ * ephemeral ports (about 28,000) would not hold 100,000 sockets. */
+static in_addr_t address = INADDR_LOOPBACK;
+
 static int open_socket(int type, unsigned port)
 {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
         int one = 1, fd = socket(AF_INET, type, 0);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_addr.s_addr = htonl(port ? INADDR_LOOPBACK : address);
         if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
             bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0 || (type == SOCK_STREAM && listen(fd, 8) < 0)) {
                 perror("socket");
@@ -61,6 +69,7 @@ int main(int argc, char **argv)
 {
         int nsock = atoi(argv[1]), nproc = atoi(argv[2]);
         unsigned port = (unsigned) atoi(argv[3]);
+        int spread = argc > 4;
         int made = 0, p[2];
 
         if (pipe(p) < 0)
@@ -78,6 +87,8 @@ int main(int argc, char **argv)
                         close(p[0]);
                         prctl(PR_SET_PDEATHSIG, SIGTERM);
                         prctl(PR_SET_NAME, i == 0 ? "bench-target" : "bench-holder");
+                        if (spread)
+                                address = (127u << 24) | (1u << 16) | ((unsigned) (i / 250) << 8) | (unsigned) (i % 250 + 1);
                         if (i == 0 && open_socket(SOCK_STREAM, port) < 0)
                                 _exit(1);
                         for (int k = 0; k < mine; k++)
@@ -190,3 +201,56 @@ done
 echo
 echo "Sockets counts every listening TCP and unconnected UDP socket of the machine (ss -ltnuH)."
 echo "Cold is one run against a freshly started portd (empty cache); the other columns are means of warm runs."
+
+# The full listing: every socket of a namespace, printed.  The holder, ss and portctl run in a
+# network namespace made for it (loopback up); the daemon stays in ours and answers for the
+# caller's namespace, as it does for a container's caller.
+LIST_SIZES=${BENCH_LIST_SIZES-10000:500 50000:2500 100000:5000}
+[ -n "$LIST_SIZES" ] || exit 0
+LIST_RUNS=${BENCH_LIST_RUNS:-5}
+unshare -n true 2>/dev/null || { echo "bench-who: cannot create a network namespace for the full listing" >&2; exit 1; }
+start_daemon
+# in-ns.sh PID COMMAND...: COMMAND in the network namespace of PID, output discarded.
+printf '#!/bin/sh\npid=$1\nshift\nexec nsenter -t "$pid" -n -- "$@" >/dev/null\n' > "$T/in-ns.sh"
+chmod +x "$T/in-ns.sh"
+list_ms() {
+        local name=$1
+        shift
+        RUNS=$LIST_RUNS mean_ms "$name" "$T/in-ns.sh" "$NS_PID" "$@"
+}
+echo
+echo "# Full listing: portctl who vs ss -ltnp, portctl who -a vs ss -tanp ($LIST_RUNS runs each)"
+echo
+echo "| sockets | processes | portctl who | ss -ltnp | ss/portctl | portctl who -a | ss -tanp | ss/portctl | rows who / ss | rows who -a / ss -ta |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for size in $LIST_SIZES; do
+        nsock=${size%:*}
+        nproc=${size#*:}
+        rm -f "$T/holder.out"
+        unshare -n bash -c 'ip link set lo up && exec "$0" "$@"' "$T/holder" "$nsock" "$nproc" "$PORT" spread > "$T/holder.out" &
+        HOLDER=$!
+        for _ in $(seq 1200); do [ -s "$T/holder.out" ] && break; sleep 0.1; done
+        [ -s "$T/holder.out" ] || { echo "bench-who: the holder did not come up" >&2; exit 1; }
+        NS_PID=$HOLDER
+        # Rows: what each prints, for the record.
+        rows_p=$(nsenter -t "$NS_PID" -n -- "$PORTCTL" --no-legend who 2>"$T/who.err" | wc -l)
+        rows_s=$(nsenter -t "$NS_PID" -n -- ss -ltnpH | wc -l)
+        rows_pa=$(nsenter -t "$NS_PID" -n -- "$PORTCTL" --no-legend who -a 2>"$T/who-a.err" | wc -l)
+        rows_sa=$(nsenter -t "$NS_PID" -n -- ss -tanpH | wc -l)
+        p=$(list_ms list-portctl "$PORTCTL" who)
+        s=$(list_ms list-ss ss -ltnp)
+        pa=$(list_ms list-portctl-a "$PORTCTL" who -a)
+        sa=$(list_ms list-ss-a ss -tanp)
+        [ -s "$T/who.err" ] && echo "# portctl who: $(head -1 "$T/who.err")"
+        [ -s "$T/who-a.err" ] && echo "# portctl who -a: $(head -1 "$T/who-a.err")"
+        awk -v n="$(cut -d' ' -f1 "$T/holder.out")" -v np="$nproc" -v p="$p" -v s="$s" -v pa="$pa" -v sa="$sa" \
+                -v rp="$rows_p" -v rs="$rows_s" -v rpa="$rows_pa" -v rsa="$rows_sa" 'BEGIN {
+                printf "| %d | %d | %.1f ms | %.1f ms | %.2f× | %.1f ms | %.1f ms | %.2f× | %d / %d | %d / %d |\n",
+                        n, np, p, s, s / p, pa, sa, sa / pa, rp, rs, rpa, rsa }'
+        kill "$HOLDER"
+        wait "$HOLDER" 2>/dev/null || :
+        HOLDER=
+done
+echo
+echo "Rows: lines printed; portctl who lists UDP too (ss -ltnp only TCP), who -a every TCP and UDP"
+echo "socket with its process (ss -tanp: TCP). A ratio above 1 means portctl is faster."

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "catalog-export.h"
@@ -55,18 +56,6 @@ static int call_failed(const char *what, int r, const char *error, struct json_o
         } else
                 portctl_error("%s: %s", what, strerror(-r));
         return PORTCTL_EXIT_ERROR;
-}
-
-static int print_json(struct json_object *o)
-{
-        const char *s =
-                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!s) {
-                portctl_error("out of memory");
-                return PORTCTL_EXIT_ERROR;
-        }
-        puts(s);
-        return PORTCTL_EXIT_OK;
 }
 
 static const char *json_string_field(struct json_object *o, const char *key)
@@ -137,7 +126,7 @@ static void service_rows_free(ServiceRow *rows, size_t n)
         free(rows);
 }
 
-static int print_service_table(struct json_object *const *services, size_t n)
+static int print_service_table(const PortctlContext *ctx, struct json_object *const *services, size_t n)
 {
         static const char *const header[4] = { "NAME", "PORT", "ALIASES", "SOURCE" };
         ServiceRow *rows = calloc(n ? n : 1, sizeof(ServiceRow));
@@ -148,7 +137,7 @@ static int print_service_table(struct json_object *const *services, size_t n)
                 return PORTCTL_EXIT_ERROR;
         }
         for (size_t j = 0; j < 4; j++)
-                width[j] = strlen(header[j]);
+                width[j] = ctx->legend ? strlen(header[j]) : 0;
         for (size_t i = 0; i < n; i++) {
                 if (service_row(services[i], &rows[i]) < 0) {
                         service_rows_free(rows, i + 1);
@@ -159,8 +148,9 @@ static int print_service_table(struct json_object *const *services, size_t n)
                         width[j] = MAX(width[j], strlen(rows[i].cells[j]));
         }
 
-        printf("%-*s  %-*s  %-*s  %s\n", (int) width[0], header[0], (int) width[1], header[1],
-                (int) width[2], header[2], header[3]);
+        if (ctx->legend)
+                printf("%-*s  %-*s  %-*s  %s\n", (int) width[0], header[0], (int) width[1], header[1],
+                        (int) width[2], header[2], header[3]);
         for (size_t i = 0; i < n; i++)
                 printf("%-*s  %-*s  %-*s  %s\n", (int) width[0], rows[i].cells[0], (int) width[1],
                         rows[i].cells[1], (int) width[2], rows[i].cells[2], rows[i].cells[3]);
@@ -225,6 +215,22 @@ static int load_offline(const PortctlContext *ctx, Catalog **ret)
         return r;
 }
 
+/* A lookup that found nothing says so in one line, as explain and who do, and exits 2 as getent. */
+static int lookup_not_found(const PortctlContext *ctx, struct json_object *parameters)
+{
+        struct json_object *name = NULL, *port = NULL, *protocol = NULL;
+        const char *p = json_object_object_get_ex(parameters, "protocol", &protocol)
+                                ? json_object_get_string(protocol)
+                                : NULL;
+
+        if (json_object_object_get_ex(parameters, "port", &port))
+                return portctl_not_found(
+                        ctx, "no service on port %d%s%s", json_object_get_int(port), p ? "/" : "", p ?: "");
+        (void) json_object_object_get_ex(parameters, "name", &name);
+        return portctl_not_found(ctx, "no service '%s'%s%s%s", json_object_get_string(name) ?: "",
+                p ? " over '" : "", p ?: "", p ? "'" : "");
+}
+
 static int lookup_offline(const PortctlContext *ctx, struct json_object *parameters)
 {
         _cleanup_(catalog_freep) Catalog *c = NULL;
@@ -243,7 +249,7 @@ static int lookup_offline(const PortctlContext *ctx, struct json_object *paramet
         else if (json_object_object_get_ex(parameters, "port", &port))
                 e = catalog_lookup_by_port(c, (uint16_t) json_object_get_int(port), p);
         if (!e)
-                return PORTCTL_EXIT_NOT_FOUND;
+                return lookup_not_found(ctx, parameters);
 
         service = service_entry_to_json(c, e);
         if (!service) {
@@ -251,8 +257,8 @@ static int lookup_offline(const PortctlContext *ctx, struct json_object *paramet
                 return PORTCTL_EXIT_ERROR;
         }
         if (ctx->json)
-                return print_json(service);
-        return print_service_table(&service, 1);
+                return portctl_print_json(ctx, service);
+        return print_service_table(ctx, &service, 1);
 }
 
 /* A GetServiceBy* call and its answer: 0 found, 2 not found, 1 error. */
@@ -270,7 +276,7 @@ static int lookup_one(const PortctlContext *ctx, const char *method, struct json
 
         r = varlink_client_call(client, method, parameters, 0, &reply, &error);
         if (r >= 0 && error && streq(error, SERVICES_INTERFACE ".ServiceNotFound"))
-                return PORTCTL_EXIT_NOT_FOUND;
+                return lookup_not_found(ctx, parameters);
         if (r < 0 || error)
                 return call_failed("lookup", r, error, reply);
         if (!json_object_object_get_ex(reply, "service", &service) ||
@@ -280,17 +286,55 @@ static int lookup_one(const PortctlContext *ctx, const char *method, struct json
         }
 
         if (ctx->json)
-                return print_json(service);
-        return print_service_table(&service, 1);
+                return portctl_print_json(ctx, service);
+        return print_service_table(ctx, &service, 1);
 }
 
-static int add_protocol(struct json_object *parameters, int argc, char **argv, int index)
+/* PORT[/PROTOCOL] [PROTOCOL] as GetServiceByPort's parameters; a message and -EINVAL otherwise. */
+static int port_parameters(const char *arg, const char *protocol_arg, struct json_object **ret)
 {
-        if (argc <= index)
-                return 0;
-        if (json_object_object_add(parameters, "protocol", json_object_new_string(argv[index])) < 0)
+        _cleanup_json_ struct json_object *parameters = NULL;
+        _cleanup_free_ char *port_arg = strdup(arg);
+        char *protocol = NULL, *end = NULL;
+
+        if (!port_arg)
                 return -ENOMEM;
+        /* "80/tcp" as well as "80 tcp": a port has no slash, so the split is unambiguous. */
+        protocol = strchr(port_arg, '/');
+        if (protocol)
+                *protocol++ = '\0';
+        if (protocol && protocol_arg) {
+                portctl_error("give the protocol once: 'PORT/PROTOCOL' or 'PORT PROTOCOL'");
+                return -EINVAL;
+        }
+
+        errno = 0;
+        unsigned long port = strtoul(port_arg, &end, 10);
+        if (errno != 0 || !*port_arg || *end || port > 65535 || port_arg[0] == '-' || port_arg[0] == '+') {
+                portctl_error("invalid port '%s': expected a number from 0 to 65535", arg);
+                return -EINVAL;
+        }
+        protocol = protocol ?: (char *) protocol_arg;
+
+        parameters = json_object_new_object();
+        if (!parameters || json_object_object_add(parameters, "port", json_object_new_int((int) port)) < 0 ||
+                (protocol && json_object_object_add(
+                                     parameters, "protocol", json_object_new_string(protocol)) < 0))
+                return -ENOMEM;
+        *ret = TAKE_PTR(parameters);
         return 0;
+}
+
+static int port_lookup(const PortctlContext *ctx, const char *arg, const char *protocol_arg)
+{
+        _cleanup_json_ struct json_object *parameters = NULL;
+        int r = port_parameters(arg, protocol_arg, &parameters);
+
+        if (r == -ENOMEM)
+                portctl_error("out of memory");
+        if (r < 0)
+                return PORTCTL_EXIT_ERROR;
+        return lookup_one(ctx, SERVICES_INTERFACE ".GetServiceByPort", parameters);
 }
 
 int verb_lookup(int argc, char **argv, const PortctlContext *ctx)
@@ -298,13 +342,18 @@ int verb_lookup(int argc, char **argv, const PortctlContext *ctx)
         _cleanup_json_ struct json_object *parameters = NULL;
 
         if (argc < 2 || argc > 3) {
-                portctl_error("usage: portctl lookup NAME [PROTOCOL]");
+                portctl_error("usage: portctl lookup NAME|PORT [PROTOCOL]");
                 return PORTCTL_EXIT_ERROR;
         }
+        /* As getent services: a key that is a number (with or without "/PROTOCOL") is a port. */
+        size_t digits = strspn(argv[1], "0123456789");
+        if (digits > 0 && (argv[1][digits] == '\0' || argv[1][digits] == '/'))
+                return port_lookup(ctx, argv[1], argc > 2 ? argv[2] : NULL);
 
         parameters = json_object_new_object();
         if (!parameters || json_object_object_add(parameters, "name", json_object_new_string(argv[1])) < 0 ||
-                add_protocol(parameters, argc, argv, 2) < 0) {
+                (argc > 2 && json_object_object_add(
+                                     parameters, "protocol", json_object_new_string(argv[2])) < 0)) {
                 portctl_error("out of memory");
                 return PORTCTL_EXIT_ERROR;
         }
@@ -313,45 +362,11 @@ int verb_lookup(int argc, char **argv, const PortctlContext *ctx)
 
 int verb_port(int argc, char **argv, const PortctlContext *ctx)
 {
-        _cleanup_json_ struct json_object *parameters = NULL;
-        _cleanup_free_ char *port_arg = NULL;
-        char *protocol = NULL, *end = NULL;
-
         if (argc < 2 || argc > 3) {
                 portctl_error("usage: portctl port PORT[/PROTOCOL] [PROTOCOL]");
                 return PORTCTL_EXIT_ERROR;
         }
-
-        /* "80/tcp" as well as "80 tcp": a port has no slash, so the split is unambiguous. */
-        port_arg = strdup(argv[1]);
-        if (!port_arg) {
-                portctl_error("out of memory");
-                return PORTCTL_EXIT_ERROR;
-        }
-        protocol = strchr(port_arg, '/');
-        if (protocol)
-                *protocol++ = '\0';
-        if (protocol && argc > 2) {
-                portctl_error("give the protocol once: 'PORT/PROTOCOL' or 'PORT PROTOCOL'");
-                return PORTCTL_EXIT_ERROR;
-        }
-
-        errno = 0;
-        unsigned long port = strtoul(port_arg, &end, 10);
-        if (errno != 0 || !*port_arg || *end || port > 65535 || port_arg[0] == '-' || port_arg[0] == '+') {
-                portctl_error("invalid port '%s': expected a number from 0 to 65535", argv[1]);
-                return PORTCTL_EXIT_ERROR;
-        }
-
-        parameters = json_object_new_object();
-        if (!parameters || json_object_object_add(parameters, "port", json_object_new_int((int) port)) < 0 ||
-                (protocol && json_object_object_add(
-                                     parameters, "protocol", json_object_new_string(protocol)) < 0) ||
-                add_protocol(parameters, argc, argv, 2) < 0) {
-                portctl_error("out of memory");
-                return PORTCTL_EXIT_ERROR;
-        }
-        return lookup_one(ctx, SERVICES_INTERFACE ".GetServiceByPort", parameters);
+        return port_lookup(ctx, argv[1], argc > 2 ? argv[2] : NULL);
 }
 
 int verb_list(int argc, char **argv, const PortctlContext *ctx)
@@ -423,7 +438,7 @@ int verb_list(int argc, char **argv, const PortctlContext *ctx)
         }
 
         if (streq(format, "json"))
-                return print_json(services);
+                return portctl_print_json(ctx, services);
         if (streq(format, "services"))
                 return print_services_file(services);
 
@@ -435,7 +450,7 @@ int verb_list(int argc, char **argv, const PortctlContext *ctx)
         }
         for (size_t i = 0; i < n; i++)
                 list[i] = json_object_array_get_idx(services, i);
-        ret = print_service_table(list, n);
+        ret = print_service_table(ctx, list, n);
         free(list);
         return ret;
 }
@@ -456,6 +471,13 @@ static void print_status(struct json_object *status)
         char when[64];
 
         format_usec(json_int_field(status, "loaded_usec"), true, when, sizeof(when));
+
+        printf("      Version: portd %s\n", json_string_field(status, "version"));
+        if (json_int_field(status, "pid") > 0)
+                printf("          PID: %" PRId64 "\n", json_int_field(status, "pid"));
+        else
+                printf("          PID: -\n");
+        printf("       Socket: %s\n", json_string_field(status, "socket"));
 
         printf("   Generation: %" PRId64 "\n", json_int_field(status, "generation"));
         printf("     Services: %" PRId64 "\n", json_int_field(status, "entries"));
@@ -500,9 +522,32 @@ static void print_status(struct json_object *status)
         }
 }
 
+/* Who answers: its version (org.varlink.service.GetInfo), its PID (the kernel's word for the
+ * socket's peer, SO_PEERCRED) and the socket asked, added to status as version, pid, socket. */
+static int daemon_identity(VarlinkClient *client, const PortctlContext *ctx, struct json_object *status)
+{
+        struct json_object *info = NULL, *version = NULL;
+        const char *error = NULL;
+        struct ucred ucred = {};
+        socklen_t l = sizeof(ucred);
+
+        int r = varlink_client_call(client, "org.varlink.service.GetInfo", NULL, 0, &info, &error);
+        if (r < 0 || error || !json_object_object_get_ex(info, "version", &version) ||
+                !json_object_is_type(version, json_type_string))
+                return r < 0 ? r : -EBADMSG;
+        if (json_add(status, "version", json_object_new_string(json_object_get_string(version))) < 0 ||
+                json_add(status, "socket", json_object_new_string(ctx->socket_path)) < 0)
+                return -ENOMEM;
+        if (getsockopt(varlink_client_get_fd(client), SOL_SOCKET, SO_PEERCRED, &ucred, &l) >= 0 &&
+                ucred.pid > 0 && json_add(status, "pid", json_object_new_int64(ucred.pid)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int verb_status(int argc, char **argv, const PortctlContext *ctx)
 {
         _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
+        _cleanup_json_ struct json_object *status = NULL;
         struct json_object *reply = NULL;
         const char *error = NULL;
         int r;
@@ -521,10 +566,16 @@ int verb_status(int argc, char **argv, const PortctlContext *ctx)
         r = varlink_client_call(client, SERVICES_INTERFACE ".Status", NULL, 0, &reply, &error);
         if (r < 0 || error)
                 return call_failed("status", r, error, reply);
+        status = json_object_get(reply);
+        if (daemon_identity(client, ctx, status) < 0) {
+                portctl_error("status: cannot read the daemon's version");
+                return PORTCTL_EXIT_ERROR;
+        }
 
+        nscd_warn_if_caching(ctx);
         if (ctx->json)
-                return print_json(reply);
-        print_status(reply);
+                return portctl_print_json(ctx, status);
+        print_status(status);
         return PORTCTL_EXIT_OK;
 }
 
@@ -668,8 +719,8 @@ int verb_set(int argc, char **argv, const PortctlContext *ctx)
         }
 
         if (ctx->json)
-                return print_json(service);
-        return print_service_table(&service, 1);
+                return portctl_print_json(ctx, service);
+        return print_service_table(ctx, &service, 1);
 }
 
 /* One UnsetOverride call; returns the number of lines removed or a negative errno (reported). */
@@ -746,7 +797,7 @@ int verb_unset(int argc, char **argv, const PortctlContext *ctx)
                 return PORTCTL_EXIT_ERROR;
 
         if (ctx->json)
-                (void) print_json(reply);
+                (void) portctl_print_json(ctx, reply);
         else if (r > 0)
                 printf("Removed %d override%s of '%s'%s%s%s (%s).\n", r, r == 1 ? "" : "s", name,
                         protocol ? " over '" : "", protocol ?: "", protocol ? "'" : "",

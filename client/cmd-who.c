@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* portctl who: which processes own a port, asked from portd's io.portd.Sockets and printed with
  * lsof's columns (plus the service, unit and container), or as the interface's rows with --json.
- * SPECs are lsof -i's: [PROTO][@HOST][:PORT[-PORT]], or a service name for its ports (who-spec.c). */
+ * SPECs are lsof -i's: [PROTO][@HOST][:PORT[-PORT]], or a service name for its ports (who-spec.c);
+ * -p, -u, -c and -a select as lsof's do.  Linear in the rows: one hash set removes duplicates. */
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <pwd.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,11 +91,13 @@ static int resolve_service(VarlinkClient *client, const char *name, const WhoQue
 }
 
 /* One SPEC as List queries: a service name stands for its ports in the daemon's catalog. */
-static int parse_spec(VarlinkClient *client, const char *spec, WhoQueries *out)
+static int parse_spec(VarlinkClient *client, const char *spec, bool all, WhoQueries *out)
 {
         WhoSpec w;
         int r;
 
+        if (!*spec) /* a bare -i */
+                return queries_add(out, &(WhoQuery){});
         r = who_spec_parse(spec, &w);
         if (r == -EADDRNOTAVAIL)
                 portctl_error("'%s': the address is not a numeric IPv4 or IPv6 address", spec);
@@ -105,6 +110,11 @@ static int parse_spec(VarlinkClient *client, const char *spec, WhoQueries *out)
 
         WhoQuery q = { .protocol = w.protocol, .port = w.port, .port_max = w.port_max };
         memcpy(q.address, w.address, sizeof(q.address));
+        /* lsof -i reads an unspecified address (0.0.0.0, ::) as no address at all: with -a, as lsof. */
+        struct in6_addr a6 = {};
+        if (all && (inet_pton(AF_INET, q.address, &a6) == 1 || inet_pton(AF_INET6, q.address, &a6) == 1) &&
+                memcmp(&a6, &in6addr_any, sizeof(a6)) == 0)
+                q.address[0] = '\0';
         if (!w.service)
                 return queries_add(out, &q);
 
@@ -116,16 +126,31 @@ static int parse_spec(VarlinkClient *client, const char *spec, WhoQueries *out)
         return r;
 }
 
+/* One row: the daemon's owner object and the fields that identify it, read once. */
+typedef struct Row {
+        struct json_object *owner; /* referenced */
+        int64_t pid, fd, inode, port, uid;
+        const char *netns, *command, *user;
+        bool by_spec;    /* came from a SPEC's query, not from the listing the other selections need */
+        bool closed_tcp; /* a TCP socket bound but not listening, or closed */
+} Row;
+
+/* The rows, and an open-addressing set over them (slot = index + 1, 0 empty): overlapping SPECs
+ * (":22" and "ssh") must not print a row twice, and a check against every earlier row made a
+ * busy host's listing quadratic. */
 typedef struct Rows {
-        struct json_object **items; /* owner objects, referenced */
+        Row *items;
         size_t n, allocated;
+        size_t *slots;
+        size_t n_slots; /* a power of two, at least twice n */
 } Rows;
 
 static void rows_done(Rows *r)
 {
         for (size_t i = 0; i < r->n; i++)
-                json_object_put(r->items[i]);
+                json_object_put(r->items[i].owner);
         free(r->items);
+        free(r->slots);
 }
 
 static int64_t int_field(struct json_object *o, const char *key)
@@ -144,35 +169,337 @@ static const char *string_field(struct json_object *o, const char *key)
         return json_object_get_string(v);
 }
 
-/* Overlapping SPECs (":22" and "ssh") must not print a row twice. */
-static bool rows_contain(const Rows *rows, struct json_object *o)
+static uint64_t mix(uint64_t h, uint64_t v)
 {
-        for (size_t i = 0; i < rows->n; i++)
-                if (int_field(rows->items[i], "inode") == int_field(o, "inode") &&
-                        int_field(rows->items[i], "pid") == int_field(o, "pid") &&
-                        int_field(rows->items[i], "fd") == int_field(o, "fd") &&
-                        streq_ptr(string_field(rows->items[i], "netns"), string_field(o, "netns")) &&
-                        int_field(rows->items[i], "port") == int_field(o, "port"))
-                        return true;
-        return false;
+        h ^= v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
+        return h * UINT64_C(0xff51afd7ed558ccd);
 }
 
-static int rows_add(Rows *rows, struct json_object *reply)
+static uint64_t row_hash(const Row *r)
+{
+        uint64_t h = mix(mix(mix(mix(0, (uint64_t) r->inode), (uint64_t) r->pid), (uint64_t) r->fd),
+                (uint64_t) r->port);
+        for (const char *c = r->netns; c && *c; c++)
+                h = mix(h, (unsigned char) *c);
+        return h;
+}
+
+static bool row_same(const Row *a, const Row *b)
+{
+        return a->inode == b->inode && a->pid == b->pid && a->fd == b->fd && a->port == b->port &&
+               streq_ptr(a->netns, b->netns);
+}
+
+/* The slot that holds a row equal to r, or the empty one where it would go. */
+static size_t *rows_slot(const Rows *rows, const Row *r)
+{
+        size_t mask = rows->n_slots - 1;
+        for (size_t i = row_hash(r) & mask;; i = (i + 1) & mask)
+                if (rows->slots[i] == 0 || row_same(&rows->items[rows->slots[i] - 1], r))
+                        return &rows->slots[i];
+}
+
+static int rows_rehash(Rows *rows, size_t n_slots)
+{
+        size_t *slots = calloc(n_slots, sizeof(size_t));
+        if (!slots)
+                return -ENOMEM;
+        free(rows->slots);
+        rows->slots = slots;
+        rows->n_slots = n_slots;
+        for (size_t i = 0; i < rows->n; i++)
+                *rows_slot(rows, &rows->items[i]) = i + 1;
+        return 0;
+}
+
+static int rows_add(Rows *rows, struct json_object *reply, bool by_spec)
 {
         struct json_object *owner = NULL;
         if (!json_object_object_get_ex(reply, "owner", &owner) ||
                 !json_object_is_type(owner, json_type_object))
                 return -EBADMSG;
-        if (rows_contain(rows, owner))
+
+        Row r = {
+                .owner = owner,
+                .pid = int_field(owner, "pid"),
+                .fd = int_field(owner, "fd"),
+                .inode = int_field(owner, "inode"),
+                .port = int_field(owner, "port"),
+                .uid = int_field(owner, "uid"),
+                .netns = string_field(owner, "netns"),
+                .command = string_field(owner, "command"),
+                .user = string_field(owner, "user"),
+                .by_spec = by_spec,
+                .closed_tcp = streq_ptr(string_field(owner, "protocol"), "tcp") &&
+                              streq_ptr(string_field(owner, "state"), "UNCONN"),
+        };
+        if ((rows->n + 1) * 2 > rows->n_slots &&
+                rows_rehash(rows, rows->n_slots ? rows->n_slots * 2 : 1024) < 0)
+                return -ENOMEM;
+        size_t *slot = rows_slot(rows, &r);
+        if (*slot != 0)
                 return 0;
         if (GROW(rows->items, rows->allocated, rows->n + 1) < 0)
                 return -ENOMEM;
-        rows->items[rows->n++] = json_object_get(owner);
+        json_object_get(owner);
+        rows->items[rows->n++] = r;
+        *slot = rows->n;
         return 0;
 }
 
+/* ---- lsof's -p, -u, -c: inclusions ORed within an option, exclusions ('^') always applied ---- */
+
+typedef struct IdItem {
+        uint32_t id;
+        const char *name; /* -u: the user's name, NULL when the uid has none */
+        bool exclude;
+} IdItem;
+
+typedef struct CommandItem {
+        const char *prefix; /* NULL: a regular expression */
+        regex_t re;
+        bool exclude;
+} CommandItem;
+
+typedef struct Selection {
+        IdItem *pids, *users;
+        size_t n_pids, n_users;
+        CommandItem *commands;
+        size_t n_commands;
+        size_t include_pids, include_users, include_commands; /* counts of the inclusions */
+        bool specs;                                           /* SPECs were given: a class too */
+        bool and;                                             /* -a */
+} Selection;
+
+static void selection_done(Selection *s)
+{
+        free(s->pids);
+        free(s->users);
+        for (size_t i = 0; i < s->n_commands; i++)
+                if (!s->commands[i].prefix)
+                        regfree(&s->commands[i].re);
+        free(s->commands);
+}
+
+static void free_user_names(IdItem *items, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free((char *) items[i].name);
+}
+
+/* "1,2,^3" or "root,^1000": each comma-separated item of every value of the option. */
+static int parse_ids(const PortctlList *values, bool users, IdItem **ret, size_t *ret_n, size_t *ret_include)
+{
+        size_t n = 0, allocated = 0, include = 0, bad = 0;
+        IdItem *items = NULL;
+
+        for (size_t v = 0; v < values->n; v++) {
+                const char *p = values->items[v];
+                bad = v;
+                for (;;) {
+                        size_t len = strcspn(p, ",");
+                        char item[256];
+                        IdItem it = {};
+
+                        if (len >= sizeof(item)) {
+                                if (!users)
+                                        goto invalid;
+                                portctl_error("who: invalid user list '%s'", values->items[v]);
+                                free_user_names(items, n);
+                                free(items);
+                                return -EINVAL;
+                        }
+                        memcpy(item, p, len);
+                        item[len] = '\0';
+                        const char *s = item;
+                        if (*s == '^') {
+                                it.exclude = true;
+                                s++;
+                        }
+                        char *end = NULL;
+                        errno = 0;
+                        unsigned long id = strtoul(s, &end, 10);
+                        bool numeric = *s >= '0' && *s <= '9' && !*end && errno == 0 && id <= UINT32_MAX;
+                        if (users) {
+                                /* As lsof: a login name or a uid; the name is what rows carry. */
+                                struct passwd *pw = numeric ? getpwuid((uid_t) id) : getpwnam(s);
+                                if (!pw && !numeric) {
+                                        portctl_error("who: no user '%s'", s);
+                                        free_user_names(items, n);
+                                        free(items);
+                                        return -ENOENT;
+                                }
+                                it.id = pw ? (uint32_t) pw->pw_uid : (uint32_t) id;
+                                it.name = pw ? strdup(pw->pw_name) : NULL;
+                                if (pw && !it.name) {
+                                        free_user_names(items, n);
+                                        free(items);
+                                        return -ENOMEM;
+                                }
+                        } else if (!numeric || id == 0 || id > INT32_MAX)
+                                goto invalid;
+                        else
+                                it.id = (uint32_t) id;
+                        if (GROW(items, allocated, n + 1) < 0) {
+                                free((char *) it.name);
+                                free_user_names(items, n);
+                                free(items);
+                                return -ENOMEM;
+                        }
+                        items[n++] = it;
+                        include += !it.exclude;
+                        if (!p[len])
+                                break;
+                        p += len + 1;
+                }
+        }
+        *ret = items;
+        *ret_n = n;
+        *ret_include = include;
+        return 0;
+invalid:
+        portctl_error("who: invalid %s list '%s'", users ? "user" : "process ID", values->items[bad]);
+        free(items); /* only -p gets here: no user names to free */
+        return -EINVAL;
+}
+
+static int parse_commands(const PortctlList *values, Selection *sel)
+{
+        sel->commands = calloc(values->n ?: 1, sizeof(CommandItem));
+        if (!sel->commands)
+                return -ENOMEM;
+        for (size_t v = 0; v < values->n; v++) {
+                const char *s = values->items[v];
+                CommandItem *it = &sel->commands[sel->n_commands];
+
+                if (*s == '^') {
+                        it->exclude = true;
+                        s++;
+                }
+                size_t len = strlen(s);
+                if (len >= 2 && s[0] == '/' && s[len - 1] == '/') {
+                        _cleanup_free_ char *pattern = strndup(s + 1, len - 2);
+                        if (!pattern)
+                                return -ENOMEM;
+                        if (regcomp(&it->re, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+                                portctl_error("who: invalid regular expression '%s'", s);
+                                return -EINVAL;
+                        }
+                } else if (!*s) {
+                        portctl_error("who: -c needs a command");
+                        return -EINVAL;
+                } else
+                        it->prefix = s;
+                sel->n_commands++;
+                sel->include_commands += !it->exclude;
+        }
+        return 0;
+}
+
+static int selection_parse(const PortctlContext *ctx, bool specs, Selection *ret)
+{
+        Selection sel = { .specs = specs, .and = ctx->all };
+        int r;
+
+        r = parse_ids(&ctx->pids, false, &sel.pids, &sel.n_pids, &sel.include_pids);
+        if (r >= 0)
+                r = parse_ids(&ctx->users, true, &sel.users, &sel.n_users, &sel.include_users);
+        if (r >= 0)
+                r = parse_commands(&ctx->commands, &sel);
+        if (r < 0) {
+                free_user_names(sel.users, sel.n_users);
+                selection_done(&sel);
+                return r;
+        }
+        *ret = sel;
+        return 0;
+}
+
+/* The other selections than SPECs, which need every socket to choose from unless -a ANDs them. */
+static bool selection_needs_listing(const Selection *sel)
+{
+        return !sel->and &&(sel->include_pids || sel->include_users || sel->include_commands);
+}
+
+static bool command_matches(const CommandItem *it, const char *command)
+{
+        if (!command)
+                return false;
+        if (it->prefix)
+                return strncmp(command, it->prefix, strlen(it->prefix)) == 0;
+        return regexec(&it->re, command, 0, NULL, 0) == 0;
+}
+
+/* A row's process user: by name where the daemon named it, else by the socket's uid (a process
+ * the caller may not see, or a uid without a name). */
+static bool user_matches(const IdItem *it, const Row *row)
+{
+        if (row->user)
+                return it->name && streq(it->name, row->user);
+        return row->uid >= 0 && (uint32_t) row->uid == it->id;
+}
+
+/* As lsof: exclusions drop a row whatever else holds; then, of the options given with inclusions
+ * (SPECs, -p, -u, -c), one must select the row, or with -a every one. */
+static bool row_selected(const Selection *sel, const Row *row)
+{
+        bool pid_in = false, user_in = false, command_in = false;
+
+        /* A TCP socket only bound (or closed) is in none of the kernel's tables that lsof and
+         * netstat read: lsof -i does not list it, and neither do we. */
+        if (row->closed_tcp)
+                return false;
+
+        for (size_t i = 0; i < sel->n_pids; i++)
+                if (row->pid >= 0 && (uint32_t) row->pid == sel->pids[i].id) {
+                        if (sel->pids[i].exclude)
+                                return false;
+                        pid_in = true;
+                }
+        for (size_t i = 0; i < sel->n_users; i++)
+                if (user_matches(&sel->users[i], row)) {
+                        if (sel->users[i].exclude)
+                                return false;
+                        user_in = true;
+                }
+        for (size_t i = 0; i < sel->n_commands; i++)
+                if (command_matches(&sel->commands[i], row->command)) {
+                        if (sel->commands[i].exclude)
+                                return false;
+                        command_in = true;
+                }
+
+        bool classes[] = { sel->specs, sel->include_pids > 0, sel->include_users > 0,
+                sel->include_commands > 0 };
+        bool matched[] = { row->by_spec, pid_in, user_in, command_in };
+        bool any_class = false, any = false, all = true;
+        for (size_t i = 0; i < ELEMENTSOF(classes); i++)
+                if (classes[i]) {
+                        any_class = true;
+                        any = any || matched[i];
+                        all = all && matched[i];
+                }
+        if (!any_class)
+                return true;
+        return sel->and ? all : any;
+}
+
+/* Keeps the selected rows, in order. */
+static void rows_select(Rows *rows, const Selection *sel)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < rows->n; i++) {
+                if (row_selected(sel, &rows->items[i]))
+                        rows->items[k++] = rows->items[i];
+                else
+                        json_object_put(rows->items[i].owner);
+        }
+        rows->n = k; /* the set is not used after this */
+}
+
 /* One List call, every reply of its stream. 0, or 2 for NoSocketFound, or 1 after a message. */
-static int run_query(VarlinkClient *client, const WhoQuery *q, const PortctlContext *ctx, Rows *rows)
+static int run_query(
+        VarlinkClient *client, const WhoQuery *q, const PortctlContext *ctx, bool by_spec, Rows *rows)
 {
         _cleanup_json_ struct json_object *p = json_object_new_object();
         struct json_object *reply = NULL;
@@ -189,7 +516,10 @@ static int run_query(VarlinkClient *client, const WhoQuery *q, const PortctlCont
                         json_object_object_add(p, "protocol", json_object_new_string(q->protocol)) < 0) ||
                 (q->address[0] &&
                         json_object_object_add(p, "address", json_object_new_string(q->address)) < 0) ||
+                /* lsof -a: every state, and a SPEC names the local or the remote end, as lsof -i */
                 (ctx->all && json_object_object_add(p, "established", json_object_new_boolean(true)) < 0) ||
+                (ctx->all && (q->port || q->address[0]) &&
+                        json_object_object_add(p, "either_end", json_object_new_boolean(true)) < 0) ||
                 (ctx->netns && json_object_object_add(p, "netns", json_object_new_string(ctx->netns)) < 0))
                 return -ENOMEM;
 
@@ -217,7 +547,10 @@ static int run_query(VarlinkClient *client, const WhoQuery *q, const PortctlCont
                                 portctl_error("who: %s", error);
                         return PORTCTL_EXIT_ERROR;
                 }
-                if (rows_add(rows, reply) < 0) {
+                int k = rows_add(rows, reply, by_spec);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0) {
                         portctl_error("who: bad reply from the daemon");
                         return PORTCTL_EXIT_ERROR;
                 }
@@ -227,11 +560,36 @@ static int run_query(VarlinkClient *client, const WhoQuery *q, const PortctlCont
         }
 }
 
-/* lsof's NAME: "*:ssh (LISTEN)", "[::1]:53", "10.0.0.1:ssh->10.0.0.2:51234 (ESTAB)". */
+/* lsof's TCP state names (ss writes ESTAB, FIN-WAIT-1, ...).  A TCP socket that is bound or
+ * closed but not listening is lsof's CLOSED; UDP has no state in lsof's NAME. */
+static const char *lsof_state(const char *protocol, const char *state)
+{
+        static const char *const names[][2] = {
+                { "ESTAB", "ESTABLISHED" },
+                { "SYN-SENT", "SYN_SENT" },
+                { "SYN-RECV", "SYN_RECV" },
+                { "FIN-WAIT-1", "FIN_WAIT1" },
+                { "FIN-WAIT-2", "FIN_WAIT2" },
+                { "TIME-WAIT", "TIME_WAIT" },
+                { "CLOSE-WAIT", "CLOSE_WAIT" },
+                { "LAST-ACK", "LAST_ACK" },
+                { "UNCONN", "CLOSED" },
+        };
+
+        if (!state || !*state || streq_ptr(protocol, "udp"))
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (streq(state, names[i][0]))
+                        return names[i][1];
+        return state;
+}
+
+/* lsof's NAME: "*:ssh (LISTEN)", "[::1]:53", "10.0.0.1:ssh->10.0.0.2:51234 (ESTABLISHED)". */
 static char *name_cell(struct json_object *o, bool numeric)
 {
         const char *address = string_field(o, "address") ?: "?", *service = string_field(o, "service");
-        const char *state = string_field(o, "state") ?: "", *remote = string_field(o, "remote_address");
+        const char *remote = string_field(o, "remote_address");
+        const char *state = lsof_state(string_field(o, "protocol"), string_field(o, "state"));
         bool v6 = strchr(address, ':');
         bool any = streq(address, "0.0.0.0") || streq(address, "::");
         char port[16], remote_part[INET6_ADDRSTRLEN + 16] = "", *s = NULL;
@@ -244,13 +602,50 @@ static char *name_cell(struct json_object *o, bool numeric)
                 snprintf(remote_part, sizeof(remote_part),
                         strchr(remote, ':') ? "->[%s]:%" PRId64 : "->%s:%" PRId64, remote,
                         int_field(o, "remote_port"));
-        /* lsof prints UDP's state only for connected sockets; ss's UNCONN says nothing more. */
-        bool show_state = *state && !streq(state, "UNCONN");
         if (asprintf(&s, "%s%s%s:%s%s%s%s%s", v6 && !any ? "[" : "", any ? "*" : address,
-                    v6 && !any ? "]" : "", port, remote_part, show_state ? " (" : "",
-                    show_state ? state : "", show_state ? ")" : "") < 0)
+                    v6 && !any ? "]" : "", port, remote_part, state ? " (" : "", state ?: "",
+                    state ? ")" : "") < 0)
                 return NULL;
         return s;
+}
+
+/* A uid's name, as lsof's USER shows it; the number where it has none.  Rows of one host have few
+ * distinct uids: a small cache keeps the listing linear without a passwd lookup per row. */
+typedef struct UserCache {
+        struct {
+                int64_t uid;
+                char *name;
+        } items[64];
+        size_t n;
+} UserCache;
+
+static void user_cache_done(UserCache *c)
+{
+        for (size_t i = 0; i < c->n; i++)
+                free(c->items[i].name);
+}
+
+static char *user_cell(UserCache *c, const Row *row)
+{
+        char *name = NULL;
+
+        if (row->user)
+                return strdup(row->user);
+        for (size_t i = 0; i < c->n; i++)
+                if (c->items[i].uid == row->uid)
+                        return strdup(c->items[i].name);
+        struct passwd *pw = row->uid >= 0 ? getpwuid((uid_t) row->uid) : NULL;
+        if (pw)
+                name = strdup(pw->pw_name);
+        else if (asprintf(&name, "%" PRId64, row->uid) < 0)
+                name = NULL;
+        if (name && c->n < ELEMENTSOF(c->items)) {
+                c->items[c->n].uid = row->uid;
+                c->items[c->n].name = strdup(name);
+                if (c->items[c->n].name)
+                        c->n++;
+        }
+        return name;
 }
 
 /* NETNS, the last, only when every namespace was asked for. */
@@ -260,6 +655,7 @@ static int print_table(const Rows *rows, const PortctlContext *ctx)
 {
         static const char *const header[N_COLUMNS] = { "COMMAND", "PID", "USER", "FD", "TYPE", "NODE",
                 "NAME", "SERVICE", "UNIT", "CONTAINER", "NETNS" };
+        _cleanup_(user_cache_done) UserCache users = {};
         size_t width[N_COLUMNS];
         char *(*cells)[N_COLUMNS] = calloc(rows->n ?: 1, sizeof(*cells));
         int r = PORTCTL_EXIT_OK;
@@ -268,43 +664,42 @@ static int print_table(const Rows *rows, const PortctlContext *ctx)
         if (!cells)
                 goto oom;
         for (size_t i = 0; i < rows->n; i++)
-                if (string_field(rows->items[i], "netns"))
+                if (rows->items[i].netns)
                         n_columns = N_COLUMNS;
         for (size_t j = 0; j < N_COLUMNS; j++)
-                width[j] = strlen(header[j]);
+                width[j] = ctx->legend ? strlen(header[j]) : 0;
         for (size_t i = 0; i < rows->n; i++) {
-                struct json_object *o = rows->items[i];
+                const Row *row = &rows->items[i];
+                struct json_object *o = row->owner;
                 const char *protocol = string_field(o, "protocol") ?: "?";
                 const char *address = string_field(o, "address") ?: "";
-                bool has_pid = int_field(o, "pid") >= 0;
                 char node[8];
 
                 snprintf(node, sizeof(node), "%s", protocol);
                 for (char *c = node; *c; c++)
                         *c = (char) (*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
-                cells[i][0] = strdup(string_field(o, "command") ?: "-");
-                if (has_pid) {
-                        if (asprintf(&cells[i][1], "%" PRId64, int_field(o, "pid")) < 0)
+                cells[i][0] = strdup(row->command ?: "-");
+                if (row->pid >= 0) {
+                        if (asprintf(&cells[i][1], "%" PRId64, row->pid) < 0)
                                 cells[i][1] = NULL;
-                        if (asprintf(&cells[i][3], "%" PRId64, int_field(o, "fd")) < 0)
+                        /* lsof's FD with its mode: a socket is always open for reading and
+                         * writing ('u'), whatever was done with it since. */
+                        if (asprintf(&cells[i][3], "%" PRId64 "u", row->fd) < 0)
                                 cells[i][3] = NULL;
                 } else {
                         cells[i][1] = strdup("-");
                         cells[i][3] = strdup("-");
                 }
-                /* USER: the process's; without a visible process, the socket's uid as ss shows it. */
-                const char *user = string_field(o, "user");
-                if (user)
-                        cells[i][2] = strdup(user);
-                else if (asprintf(&cells[i][2], "%" PRId64, int_field(o, "uid")) < 0)
-                        cells[i][2] = NULL;
+                /* USER: the process's; without a visible process, the socket's owner as ss
+                 * shows it, by name where it has one. */
+                cells[i][2] = user_cell(&users, row);
                 cells[i][4] = strdup(strchr(address, ':') ? "IPv6" : "IPv4");
                 cells[i][5] = strdup(node);
                 cells[i][6] = name_cell(o, ctx->numeric_ports);
                 cells[i][7] = strdup(string_field(o, "service") ?: "-");
                 cells[i][8] = strdup(string_field(o, "unit") ?: "-");
                 cells[i][9] = strdup(string_field(o, "container") ?: "-");
-                cells[i][10] = strdup(string_field(o, "netns") ?: "-");
+                cells[i][10] = strdup(row->netns ?: "-");
                 for (size_t j = 0; j < N_COLUMNS; j++) {
                         if (!cells[i][j])
                                 goto oom;
@@ -312,14 +707,20 @@ static int print_table(const Rows *rows, const PortctlContext *ctx)
                 }
         }
 
-        for (size_t j = 0; j + 1 < n_columns; j++)
-                printf("%-*s ", (int) width[j], header[j]);
-        printf("%s\n", header[n_columns - 1]);
+        if (ctx->legend) {
+                for (size_t j = 0; j + 1 < n_columns; j++)
+                        printf("%-*s ", (int) width[j], header[j]);
+                printf("%s\n", header[n_columns - 1]);
+        }
         for (size_t i = 0; i < rows->n; i++) {
                 for (size_t j = 0; j + 1 < n_columns; j++)
                         /* numbers right-aligned, as lsof does */
                         printf(j == 1 || j == 3 ? "%*s " : "%-*s ", (int) width[j], cells[i][j]);
                 printf("%s\n", cells[i][n_columns - 1]);
+        }
+        if (fflush(stdout) != 0) {
+                portctl_error("who: cannot write the output: %s", strerror(errno));
+                r = PORTCTL_EXIT_ERROR;
         }
         goto finish;
 oom:
@@ -333,19 +734,39 @@ finish:
         return r;
 }
 
-static int print_json_rows(const Rows *rows)
+static int print_json_rows(const Rows *rows, const PortctlContext *ctx)
 {
-        _cleanup_json_ struct json_object *a = json_object_new_array();
+        _cleanup_json_ struct json_object *a =
+                json_object_new_array_ext((int) MIN(rows->n, (size_t) INT32_MAX));
         if (!a)
                 return -ENOMEM;
         for (size_t i = 0; i < rows->n; i++)
-                if (json_object_array_add(a, json_object_get(rows->items[i])) < 0)
+                if (json_object_array_add(a, json_object_get(rows->items[i].owner)) < 0)
                         return -ENOMEM;
-        const char *s =
-                json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-        if (!s)
-                return -ENOMEM;
-        puts(s);
+        return portctl_print_json(ctx, a) == PORTCTL_EXIT_OK ? 0 : -EIO;
+}
+
+/* The SPECs of -i and of the arguments, in that order.  A bare -i ("") means every socket, as
+ * lsof's does, but only alone: "-i :80" reaches us as a bare -i and the SPEC ":80" after it. */
+static int collect_specs(int argc, char **argv, const PortctlContext *ctx, PortctlList *ret)
+{
+        bool bare = false;
+
+        for (size_t i = 0; i < ctx->specs.n + (size_t) MAX(argc - 1, 0); i++) {
+                const char *spec = i < ctx->specs.n ? ctx->specs.items[i] : argv[1 + i - ctx->specs.n];
+                if (!*spec) {
+                        bare = true;
+                        continue;
+                }
+                if (GROW(ret->items, ret->allocated, ret->n + 1) < 0)
+                        return -ENOMEM;
+                ret->items[ret->n++] = spec;
+        }
+        if (bare && ret->n == 0) {
+                if (GROW(ret->items, ret->allocated, 1) < 0)
+                        return -ENOMEM;
+                ret->items[ret->n++] = "";
+        }
         return 0;
 }
 
@@ -353,48 +774,70 @@ int verb_who(int argc, char **argv, const PortctlContext *ctx)
 {
         _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
         WhoQueries queries = {};
+        PortctlList specs = {};
+        Selection sel = {};
         Rows rows = {};
         int r, ret = PORTCTL_EXIT_ERROR;
+
+        if (collect_specs(argc, argv, ctx, &specs) < 0)
+                goto oom;
+        r = selection_parse(ctx, specs.n > 0, &sel);
+        if (r == -ENOMEM)
+                goto oom;
+        if (r < 0)
+                goto finish;
 
         r = varlink_client_connect(ctx->socket_path, 0, &client);
         if (r < 0) {
                 portctl_error("cannot reach portd at '%s': %s", ctx->socket_path, strerror(-r));
-                return PORTCTL_EXIT_ERROR;
+                goto finish;
         }
         /* A full listing of a busy machine is a long stream. */
         (void) varlink_client_set_reply_max(client, 1024 * 1024);
 
-        if (argc <= 1) {
+        for (size_t i = 0; i < specs.n; i++)
+                if (parse_spec(client, specs.items[i], ctx->all, &queries) < 0)
+                        goto finish;
+        size_t n_spec_queries = queries.n;
+        /* Without SPECs every socket; with SPECs and an ORed -p, -u or -c, every socket too, from
+         * which those choose theirs. */
+        if (specs.n == 0 || selection_needs_listing(&sel)) {
                 WhoQuery all = {};
                 if (queries_add(&queries, &all) < 0)
                         goto oom;
         }
-        for (int i = 1; i < argc; i++)
-                if (parse_spec(client, argv[i], &queries) < 0)
-                        goto finish;
 
-        bool found = false;
         for (size_t i = 0; i < queries.n; i++) {
-                r = run_query(client, &queries.items[i], ctx, &rows);
+                r = run_query(client, &queries.items[i], ctx, i < n_spec_queries || specs.n == 0, &rows);
                 if (r == -ENOMEM)
                         goto oom;
                 if (r == PORTCTL_EXIT_ERROR)
                         goto finish;
-                found = found || r == PORTCTL_EXIT_OK;
         }
+        rows_select(&rows, &sel);
 
         if (ctx->json) {
-                if (print_json_rows(&rows) < 0)
+                r = print_json_rows(&rows, ctx);
+                if (r == -ENOMEM)
                         goto oom;
-        } else if (found && print_table(&rows, ctx) != PORTCTL_EXIT_OK)
+                if (r < 0)
+                        goto finish;
+        } else if (rows.n > 0 && print_table(&rows, ctx) != PORTCTL_EXIT_OK)
                 goto finish;
-        ret = found ? PORTCTL_EXIT_OK : PORTCTL_EXIT_NOT_FOUND;
+        if (rows.n == 0) {
+                ret = portctl_not_found(ctx, "who: no socket matches");
+                goto finish;
+        }
+        ret = PORTCTL_EXIT_OK;
         goto finish;
 oom:
         portctl_error("out of memory");
         ret = PORTCTL_EXIT_ERROR;
 finish:
+        free_user_names(sel.users, sel.n_users);
+        selection_done(&sel);
         rows_done(&rows);
         free(queries.items);
+        free(specs.items);
         return ret;
 }

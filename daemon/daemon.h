@@ -102,6 +102,10 @@ const struct Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn)
 int varlink_services_register(Manager *m);
 /* Drops the replies built from the catalog being replaced; before it is freed. */
 void varlink_services_flush_cache(Manager *m);
+/* Tells every Monitor call of the generation just built; cause as Monitor's reply names it. */
+void varlink_services_notify_monitors(Manager *m, const char *cause, bool scopes_changed);
+/* Ends every Monitor call (the daemon stops). */
+void varlink_services_monitors_done(Manager *m);
 
 /* settings.c */
 typedef struct ManagerSettings ManagerSettings;

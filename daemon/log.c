@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* stderr logging with "<N>" priority prefixes for journald.  Each message is formatted into one
- * buffer and written with a single write() so that lines never interleave. */
+/* stderr logging, with "<N>" priority prefixes only where stderr is the journal's stream (as
+ * systemd's own programs decide, by $JOURNAL_STREAM), plain lines on a terminal or in a file.
+ * Each message is formatted into one buffer and written with a single write() so that lines
+ * never interleave. */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,11 +10,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static int log_max_level = LOG_INFO;
+static int log_prefix = -1; /* unknown until the first message */
+
+/* journald sets JOURNAL_STREAM=DEVICE:INODE of the stream it connects to a service's stderr; a
+ * stderr redirected elsewhere (by a wrapper, or the variable inherited from a shell in a unit)
+ * does not match, and gets no prefixes. */
+static bool stderr_is_journal(void)
+{
+        const char *e = secure_getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        int n = 0;
+
+        if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &n) != 2 || e[n] != '\0')
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
 
 void log_set_max_level(int level)
 {
@@ -68,7 +89,9 @@ int log_internal(int level, int error, const char *fmt, ...)
                 return -error;
         }
 
-        n = snprintf(buf, sizeof(buf), "<%d>", level);
+        if (log_prefix < 0)
+                log_prefix = stderr_is_journal();
+        n = log_prefix ? snprintf(buf, sizeof(buf), "<%d>", level) : 0;
 
         va_list ap;
         va_start(ap, fmt);

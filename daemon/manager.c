@@ -451,6 +451,11 @@ int manager_reload(Manager *m, bool explicit)
         SourceState *old_states = m->sources;
         size_t n_old_states = m->n_sources;
 
+        /* For Monitor: a scope appeared, went, or its catalog was built again. */
+        bool scopes_changed = n_scopes != m->n_scopes;
+        for (size_t i = 0; i < n_scopes; i++)
+                scopes_changed = scopes_changed || !scopes[i].reuse;
+
         varlink_services_flush_cache(m);
         m->catalog = c;
         m->catalog_hold = hold;
@@ -484,9 +489,13 @@ int manager_reload(Manager *m, bool explicit)
                 m->generation, c->n_entries, m->n_sources, c->n_diagnostics, c->digest);
         if (m->ready)
                 manager_notify_status(m);
+        const char *cause = m->rebuild_cause ?: (explicit ? "reload" : "files");
+        varlink_services_notify_monitors(m, cause, scopes_changed);
+        m->rebuild_cause = NULL;
         return 0;
 
 fail:
+        m->rebuild_cause = NULL;
         scope_states_free(scopes, n_scopes, m->scopes, m->n_scopes);
         catalog_free(c);
         if (states)
@@ -614,6 +623,7 @@ Manager *manager_free(Manager *m)
 
         owner_handoff_stop(m);
         free(m->owner_worker_exe);
+        varlink_services_monitors_done(m);
         m->server = varlink_server_free(m->server);
         watch_done(m);
         m->debounce_event_source = sd_event_source_unref(m->debounce_event_source);
@@ -644,8 +654,10 @@ Manager *manager_free(Manager *m)
         return mfree(m);
 }
 
-/* mkdir -p for the directory that holds the socket. */
-static int mkdir_parents(const char *path, mode_t mode)
+/* The default socket's directory (/run/portd), which is ours to create, and only that: a --socket
+ * path whose directory is missing is a mistake to report, not a tree to make, and the default's
+ * parent (/run) is the system's. */
+static int mkdir_default_socket_dir(const char *path)
 {
         _cleanup_free_ char *p = strdup(path);
         if (!p)
@@ -655,18 +667,9 @@ static int mkdir_parents(const char *path, mode_t mode)
         if (!slash || slash == p)
                 return 0;
         *slash = '\0';
-
-        for (char *s = p + 1;; s++) {
-                if (*s != '/' && *s != '\0')
-                        continue;
-                char c = *s;
-                *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = c;
-                if (c == '\0')
-                        return 0;
-        }
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
 }
 
 /* The file system path a passed socket is bound to; -ENOENT for an abstract or unnamed one. */
@@ -715,9 +718,11 @@ static int manager_listen(Manager *m, const char *socket_path)
                 socket_path = PORTD_DEFAULT_SOCKET;
         }
 
-        r = mkdir_parents(socket_path, 0755);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create the directory of '%s': %m", socket_path);
+        if (streq(socket_path, PORTD_DEFAULT_SOCKET)) {
+                r = mkdir_default_socket_dir(socket_path);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to create the directory of '%s': %m", socket_path);
+        }
 
         r = varlink_server_listen_path(m->server, socket_path, 0666);
         if (r < 0)

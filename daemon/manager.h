@@ -61,6 +61,13 @@ typedef struct ScopeState {
         uint64_t build_retry_usec; /* CLOCK_MONOTONIC */
 } ScopeState;
 
+/* A caller refused a kind of request (a string constant naming it), as logged. */
+#define REFUSED_CALLERS_MAX 64
+typedef struct RefusedCaller {
+        uid_t uid;
+        const char *what;
+} RefusedCaller;
+
 typedef struct Manager {
         sd_event *event;
         char *root; /* NULL for / */
@@ -89,6 +96,11 @@ typedef struct Manager {
         uint64_t loaded_usec;             /* CLOCK_REALTIME of the last rebuild */
         struct json_object **reply_cache; /* varlink-services.c: lookup replies by entry index */
         size_t n_reply_cache;
+        /* varlink-services.c: open Monitor calls, referenced, at most MONITORS_MAX; and what the
+         * next rebuild is for ("override"), NULL for a reload or a change of the files */
+        struct VarlinkConnection **monitors;
+        size_t n_monitors;
+        const char *rebuild_cause;
 
         /* scopes.c: in the order they are tried (lexical by name); the first that matches a caller
          * answers it.  scopes_generation changes with every new list, so that connections match
@@ -117,4 +129,9 @@ typedef struct Manager {
         char *owner_worker_exe;
         int owner_channel_fd;
         sd_event_source *owner_child;
+
+        /* varlink-services.c: callers whose refusal was logged, so that one retrying in a loop is
+         * logged once; the oldest is forgotten first. */
+        RefusedCaller refused[REFUSED_CALLERS_MAX];
+        size_t n_refused, next_refused;
 } Manager;

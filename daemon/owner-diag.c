@@ -72,31 +72,63 @@ static void bc_op(uint8_t *bc, size_t *off, size_t total, uint8_t code, size_t s
         memcpy(bc + *off, &op, sizeof(op));
 }
 
+/* The port range on one end: S_GE/S_LE for the local port, D_GE/D_LE for the remote one.  A
+ * failed test jumps to fail (an offset from the op's start, as the kernel counts it). */
+static void bc_port_range(uint8_t *bc, size_t *off, size_t fail, bool remote, const OwnerFilter *f)
+{
+        struct inet_diag_bc_op op = {}, arg = {};
+
+        for (int i = 0; i < 2; i++) {
+                op.code = remote ? (i == 0 ? INET_DIAG_BC_D_GE : INET_DIAG_BC_D_LE)
+                                 : (i == 0 ? INET_DIAG_BC_S_GE : INET_DIAG_BC_S_LE);
+                op.yes = 2 * sizeof(op);
+                op.no = (uint16_t) (fail - *off);
+                arg.no = i == 0 ? f->port_min : f->port_max;
+                memcpy(bc + *off, &op, sizeof(op));
+                memcpy(bc + *off + sizeof(op), &arg, sizeof(arg));
+                *off += 2 * sizeof(op);
+        }
+}
+
 static size_t bytecode_build(const OwnerFilter *f, uint8_t *bc, size_t size)
 {
         size_t total = 0, off = 0;
         bool ports = f->port_min != 0 || f->port_max != 0;
         size_t addr_len = f->address_family == AF_INET ? 4 : f->address_family == AF_INET6 ? 16 : 0;
         size_t cond_len = sizeof(struct inet_diag_bc_op) + sizeof(struct inet_diag_hostcond) + addr_len;
+        size_t range_len = 4 * sizeof(struct inet_diag_bc_op);
+
+        /* Either end: (local range) OR (remote range), the local test jumping to the remote one
+         * when it fails and past it (a JMP) when it holds.  The address is then checked in
+         * diag_dump() against the end whose port matched, as lsof pairs them. */
+        if (ports && f->either_end) {
+                total = 2 * range_len + sizeof(struct inet_diag_bc_op);
+                if (total > size)
+                        return 0;
+                size_t remote_start = range_len + sizeof(struct inet_diag_bc_op);
+                bc_port_range(bc, &off, remote_start, false, f);
+                struct inet_diag_bc_op jmp = {
+                        .code = INET_DIAG_BC_JMP,
+                        .yes = sizeof(jmp),
+                        .no = (uint16_t) (total - off),
+                };
+                memcpy(bc + off, &jmp, sizeof(jmp));
+                off += sizeof(jmp);
+                bc_port_range(bc, &off, total + 4, true, f);
+                return total;
+        }
+        if (f->either_end)
+                addr_len = 0; /* the address alone, on either end: checked in diag_dump() */
 
         if (ports)
-                total += 4 * sizeof(struct inet_diag_bc_op);
+                total += range_len;
         if (addr_len)
                 total += cond_len;
         if (total == 0 || total > size)
                 return 0;
 
-        if (ports) {
-                struct inet_diag_bc_op arg = {};
-                bc_op(bc, &off, total, INET_DIAG_BC_S_GE, 2 * sizeof(arg));
-                arg.no = f->port_min;
-                memcpy(bc + off + sizeof(arg), &arg, sizeof(arg));
-                off += 2 * sizeof(arg);
-                bc_op(bc, &off, total, INET_DIAG_BC_S_LE, 2 * sizeof(arg));
-                arg.no = f->port_max;
-                memcpy(bc + off + sizeof(arg), &arg, sizeof(arg));
-                off += 2 * sizeof(arg);
-        }
+        if (ports)
+                bc_port_range(bc, &off, total + 4, false, f);
         if (addr_len) {
                 struct inet_diag_hostcond cond;
                 /* memset, not an initializer: the padding goes to the kernel too. */
@@ -124,6 +156,22 @@ static bool address_matches(const OwnerFilter *f, int family, const OwnerAddress
                 return memcmp(a->bytes, v4mapped, 12) == 0 &&
                        memcmp(a->bytes + 12, f->address.bytes, 4) == 0;
         return false;
+}
+
+static bool port_matches(const OwnerFilter *f, uint16_t port)
+{
+        return (f->port_min == 0 && f->port_max == 0) || (port >= f->port_min && port <= f->port_max);
+}
+
+/* Port and address on the same end; with either_end, the remote end may be the one (a client's
+ * socket to the port asked for).  An unconnected socket's remote end is all zeros, port 0, which
+ * no port range holds; with an address alone, only a connected socket's remote end counts. */
+static bool socket_matches(const OwnerFilter *f, const OwnerSocket *s)
+{
+        if (port_matches(f, s->local_port) && address_matches(f, s->family, &s->local))
+                return true;
+        return f->either_end && s->remote_port != 0 && port_matches(f, s->remote_port) &&
+               address_matches(f, s->family, &s->remote);
 }
 
 static uint32_t states_for(const OwnerFilter *f, OwnerProtocol p)
@@ -219,10 +267,7 @@ static int diag_dump(OwnerContext *c, int fd, OwnerProtocol p, int family, const
 
                         /* The kernel filtered already; this also covers protocols whose dump
                          * ignores bytecode. */
-                        if ((f->port_min || f->port_max) &&
-                                (s.local_port < f->port_min || s.local_port > f->port_max))
-                                continue;
-                        if (!address_matches(f, s.family, &s.local))
+                        if (!socket_matches(f, &s))
                                 continue;
                         if (s.state >= 32 || !(states & (1U << s.state)))
                                 continue;

@@ -37,6 +37,7 @@ typedef struct OwnerFilter {
         int address_family;          /* AF_UNSPEC: any local address, else match address exactly */
         OwnerAddress address;
         bool established; /* every state; otherwise listening TCP and unconnected UDP only, as ss -l */
+        bool either_end;  /* port and address match the local or the remote end, as lsof -i does */
 } OwnerFilter;
 
 typedef enum OwnerNetnsKind {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* io.portd.Services: the lookups, enumeration, snapshot hand-off, provenance and state of the
- * catalog, as daemon/io.portd.Services.varlink declares them.  Parameters are checked strictly
- * here; the generic server (daemon/varlink-server.c) handles framing and limits. */
+ * catalog, and the monitors of its generations, as daemon/io.portd.Services.varlink declares them.
+ * Parameters are checked strictly here; the generic server (daemon/varlink-server.c) handles framing and
+ * limits. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -28,6 +29,11 @@
  * message limit. */
 #define NAME_LENGTH_MAX     1024
 #define PROTOCOL_LENGTH_MAX 255
+
+/* Open Monitor calls: each holds a connection (within the server's per-UID and total limits) and
+ * one reference here; this bounds what the list itself may grow to between two generations. */
+#define MONITORS_MAX            128
+#define ERROR_TOO_MANY_MONITORS SERVICES_INTERFACE ".TooManyMonitors"
 
 void varlink_services_flush_cache(Manager *m)
 {
@@ -761,6 +767,24 @@ static int method_status(
 static int reply_error_message(VarlinkConnection *conn, const char *error, const char *fmt, ...)
         _printf_(3, 4);
 
+/* A refusal is logged once per user and kind of request, not once per call: a script retrying in
+ * a loop must not flood the journal, and the administrator still learns who tried what. */
+static void log_refusal(Manager *m, VarlinkConnection *conn, const char *what)
+{
+        struct ucred ucred;
+
+        if (varlink_connection_get_peer_credentials(conn, &ucred) < 0)
+                return;
+        for (size_t i = 0; i < m->n_refused; i++)
+                if (m->refused[i].uid == ucred.uid && streq(m->refused[i].what, what))
+                        return;
+        m->refused[m->next_refused] = (RefusedCaller) { .uid = ucred.uid, .what = what };
+        m->next_refused = (m->next_refused + 1) % ELEMENTSOF(m->refused);
+        m->n_refused = MIN(m->n_refused + 1, ELEMENTSOF(m->refused));
+        log_notice("Refused %s to UID %u (PID %d); further refusals of %s to this user are not logged.",
+                what, (unsigned) ucred.uid, (int) ucred.pid, what);
+}
+
 /* Root in a container that was given our socket is not the host's administrator: state changes
  * come from the host only (manager_check_host_caller()).  1 when allowed, else answered: out of
  * descriptors to tell, with failed (nothing changed, try again), not as a denial. */
@@ -774,6 +798,7 @@ static int check_host_caller(VarlinkConnection *conn, Manager *m, const char *wh
         if (r == -EMFILE || r == -ENFILE)
                 return reply_error_message(
                         conn, failed, "cannot tell where the caller runs: %s", strerror(-r));
+        log_refusal(m, conn, what);
         return reply_error_message(conn, ERROR_PERMISSION_DENIED,
                 "%s are refused from containers: only a caller in the host's user and PID namespaces, "
                 "outside every scope, may make them",
@@ -790,8 +815,10 @@ static int method_reload(
         PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
 
         r = varlink_connection_get_peer_credentials(conn, &ucred);
-        if (r < 0 || ucred.uid != 0)
+        if (r < 0 || ucred.uid != 0) {
+                log_refusal(m, conn, "reloads");
                 return varlink_connection_error(conn, ERROR_PERMISSION_DENIED, NULL);
+        }
         r = check_host_caller(conn, m, "reloads", ERROR_RELOAD_FAILED);
         if (r <= 0)
                 return r;
@@ -835,6 +862,7 @@ static int check_override_access(VarlinkConnection *conn, Manager *m, struct ucr
                 return reply_oom(conn);
         if (r >= 0)
                 return check_host_caller(conn, m, "changes to local overrides", ERROR_OVERRIDE_FAILED);
+        log_refusal(m, conn, "changes to local overrides");
         const char *groups = manager_override_groups(m);
         if (groups)
                 return reply_error_message(conn, ERROR_PERMISSION_DENIED,
@@ -921,6 +949,7 @@ static int method_set_override(
         /* The catalog is rebuilt now rather than when the file watch fires, so that the reply and
          * every lookup after it see the change.  The rebuild starts a new inotify instance, which
          * drops the events of our own write: the change costs one generation, not two. */
+        m->rebuild_cause = "override";
         r = manager_reload(m, false);
         if (r < 0)
                 return reply_error_message(conn, ERROR_RELOAD_FAILED, "%s", strerror(-r));
@@ -978,6 +1007,7 @@ static int method_unset_override(
                         protocol ? "/" : "", protocol ?: "", path, (unsigned) ucred.uid, (int) ucred.pid,
                         removed, removed == 1 ? "" : "s");
                 /* Applied at once, as SetOverride does. */
+                m->rebuild_cause = "override";
                 r = manager_reload(m, false);
                 if (r < 0)
                         return reply_error_message(conn, ERROR_RELOAD_FAILED, "%s", strerror(-r));
@@ -987,6 +1017,97 @@ static int method_unset_override(
         if (!reply || json_add(reply, "removed", json_object_new_int(removed)) < 0)
                 return reply_oom(conn);
         return varlink_connection_reply(conn, reply);
+}
+
+/* ---- Monitor: a reply per catalog generation, for as long as the client stays ---- */
+
+static struct json_object *monitor_event(Manager *m, const char *cause, bool scopes_changed)
+{
+        _cleanup_json_ struct json_object *o = json_object_new_object();
+
+        if (!o || json_add(o, "generation", json_object_new_int64((int64_t) m->generation)) < 0 ||
+                json_add(o, "cause", json_object_new_string(cause)) < 0 ||
+                json_add(o, "entries", json_object_new_int64((int64_t) m->catalog->n_entries)) < 0 ||
+                json_add(o, "digest", json_object_new_string(m->catalog->digest)) < 0 ||
+                json_add(o, "loaded_usec", json_object_new_int64((int64_t) m->loaded_usec)) < 0 ||
+                json_add(o, "scopes", json_object_new_int64((int64_t) m->n_scopes)) < 0 ||
+                json_add(o, "scopes_changed", json_object_new_boolean(scopes_changed)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+/* Drops the monitors whose clients are gone (the server closed their sockets). */
+static void monitors_prune(Manager *m)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < m->n_monitors; i++)
+                if (varlink_connection_get_fd(m->monitors[i]) >= 0)
+                        m->monitors[k++] = m->monitors[i];
+                else
+                        varlink_connection_unref(m->monitors[i]);
+        m->n_monitors = k;
+}
+
+void varlink_services_notify_monitors(Manager *m, const char *cause, bool scopes_changed)
+{
+        _cleanup_json_ struct json_object *event = NULL;
+
+        monitors_prune(m);
+        if (m->n_monitors == 0)
+                return;
+        event = monitor_event(m, cause, scopes_changed);
+        if (!event) {
+                log_oom();
+                return;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < m->n_monitors; i++)
+                /* A client that reads too slowly is dropped by the server's output bound. */
+                if (varlink_connection_notify(m->monitors[i], event) >= 0)
+                        m->monitors[k++] = m->monitors[i];
+                else
+                        varlink_connection_unref(m->monitors[i]);
+        m->n_monitors = k;
+}
+
+void varlink_services_monitors_done(Manager *m)
+{
+        for (size_t i = 0; i < m->n_monitors; i++)
+                varlink_connection_unref(m->monitors[i]);
+        m->monitors = mfree(m->monitors);
+        m->n_monitors = 0;
+}
+
+static int method_monitor(
+        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
+{
+        _cleanup_json_ struct json_object *event = NULL;
+        Manager *m = userdata;
+        int r;
+
+        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        if (!(flags & VARLINK_CALL_MORE))
+                return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
+
+        monitors_prune(m);
+        if (m->n_monitors >= MONITORS_MAX)
+                return varlink_connection_error(conn, ERROR_TOO_MANY_MONITORS, NULL);
+        if (!m->monitors) {
+                m->monitors = calloc(MONITORS_MAX, sizeof(VarlinkConnection *));
+                if (!m->monitors)
+                        return reply_oom(conn);
+        }
+
+        /* The generation current now first, so that a watcher knows where it starts. */
+        event = monitor_event(m, "current", false);
+        if (!event)
+                return reply_oom(conn);
+        r = varlink_connection_notify(conn, event);
+        if (r < 0)
+                return r;
+        /* Never answered: the call stays open until the client or the daemon goes. */
+        m->monitors[m->n_monitors++] = varlink_connection_ref(conn);
+        return 0;
 }
 
 int varlink_services_register(Manager *m)
@@ -1005,6 +1126,7 @@ int varlink_services_register(Manager *m)
                 { SERVICES_INTERFACE ".Reload", method_reload },
                 { SERVICES_INTERFACE ".SetOverride", method_set_override },
                 { SERVICES_INTERFACE ".UnsetOverride", method_unset_override },
+                { SERVICES_INTERFACE ".Monitor", method_monitor },
         };
         int r;
 

@@ -101,6 +101,12 @@ static int parse_list_parameters(struct json_object *parameters, ListParameters 
                         if (!json_object_is_type(value, json_type_boolean))
                                 return -EINVAL;
                         p.filter.established = json_object_get_boolean(value);
+                } else if (streq(key, "either_end")) {
+                        if (null)
+                                continue;
+                        if (!json_object_is_type(value, json_type_boolean))
+                                return -EINVAL;
+                        p.filter.either_end = json_object_get_boolean(value);
                 } else if (streq(key, "netns")) {
                         if (null)
                                 continue;

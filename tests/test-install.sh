@@ -3,11 +3,12 @@
 # Checks what "meson install" puts where: installed into a scratch DESTDIR, the tree must hold
 # exactly the NSS module (libnss_portd.so.2, no .so symlink), the daemon in libexecdir, portctl
 # in bindir, the two units in systemd's unit directory with ExecStart= naming the installed
-# daemon, and the man pages, and nothing else; the installed programs must run from there and
+# daemon, the man pages and portctl's bash and zsh completion, and nothing else; the installed programs must run from there and
 # answer through the installed module. A second, configured-only build directory checks that
 # the unit directory follows --prefix and -Dsystemdsystemunitdir=.
-# Usage: test-install.sh SOURCE_ROOT BUILD_ROOT BINDIR LIBDIR LIBEXECDIR MANDIR UNITDIR PAGE...
-# (directories absolute, as configured; PAGE the man pages docs/meson.build installs).
+# Usage: test-install.sh SOURCE_ROOT BUILD_ROOT BINDIR LIBDIR LIBEXECDIR MANDIR UNITDIR BASHCOMPDIR ZSHCOMPDIR PAGE...
+# (directories absolute, as configured, a completion directory "no" for none; PAGE the man pages
+# docs/meson.build installs).
 set -u
 
 # Under the valgrind test setup this shell itself starts under valgrind, which would check bash;
@@ -23,7 +24,9 @@ libdir=$4
 libexecdir=$5
 mandir=$6
 unitdir=$7
-shift 7
+bashcompdir=$8
+zshcompdir=$9
+shift 9
 # The rest: man pages by name, portd.8 and so on.
 pages=("$@")
 
@@ -62,12 +65,14 @@ fi
 
 # The whole installed tree, files and symbolic links, against what it must be.
 (cd "$dest" && find . ! -type d | sed 's|^\.||' | sort) >"$tmp/installed"
-sort >"$tmp/expected" <<EOF
+grep -v '^$' <<EOF | sort >"$tmp/expected"
 $bindir/portctl
 $libdir/libnss_portd.so.2
 $libexecdir/portd
 $unitdir/portd.service
 $unitdir/portd.socket
+$([ "$bashcompdir" = no ] || echo "$bashcompdir/portctl")
+$([ "$zshcompdir" = no ] || echo "$zshcompdir/_portctl")
 $(for page in "${pages[@]}"; do echo "$mandir/man${page##*.}/$page"; done)
 EOF
 if cmp -s "$tmp/installed" "$tmp/expected"; then

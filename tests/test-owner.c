@@ -335,7 +335,14 @@ static void check_listener(OwnerContext *c, int family, int type, const char *ad
         size_t n = 0;
 
         assert_true(l.pid > 0);
-        assert_int_equal(query_port(c, p, l.port, NULL, NULL, &s, &n), 0);
+        /* With its address where it has one: on a shared host another process may hold the same
+         * port number on another address (IPv4 and IPv6 ephemeral ports are drawn apart). */
+        OwnerFilter f = { .port_min = l.port, .port_max = l.port, .protocols = 1U << p };
+        if (address) {
+                f.address_family = family;
+                assert_int_equal(inet_pton(family, address, f.address.bytes), 1);
+        }
+        assert_int_equal(owner_query(c, &f, NULL, NULL, &s, &n), 0);
         assert_int_equal(n, 1);
         assert_int_equal(s[0].protocol, p);
         assert_int_equal(s[0].family, family);
@@ -426,6 +433,61 @@ static void test_address_and_range(void **state)
         }
         stop_listener(&a);
         stop_listener(&b);
+}
+
+/* lsof -i's matching: a client's socket connected to the port is found by its remote end, with
+ * the port and address of that end together; without either_end only the local end counts. */
+static void test_either_end(void **state)
+{
+        OwnerContext *c = *state;
+        ListenerSpec spec = {
+                .family = AF_INET, .type = SOCK_STREAM, .address = "127.0.0.1", .comm = "owner-server"
+        };
+        Listener a = spawn_listener(&spec);
+        OwnerSocket *s = NULL;
+        size_t n = 0;
+
+        assert_true(a.pid > 0);
+        _cleanup_close_ int client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(a.port) };
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        assert_true(client >= 0);
+        assert_int_equal(connect(client, (struct sockaddr *) &sa, sizeof(sa)), 0);
+
+        OwnerFilter f = { .port_min = a.port,
+                .port_max = a.port,
+                .protocols = 1U << OWNER_PROTOCOL_TCP,
+                .established = true };
+        size_t ours = 0;
+        assert_int_equal(owner_query(c, &f, NULL, NULL, &s, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                ours += s[i].local_port != a.port;
+        assert_int_equal(ours, 0);
+        owner_sockets_free(s, n);
+
+        f.either_end = true;
+        assert_int_equal(owner_query(c, &f, NULL, NULL, &s, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                if (s[i].local_port != a.port) {
+                        assert_int_equal(s[i].remote_port, a.port);
+                        assert_int_equal(s[i].n_processes, 1);
+                        assert_int_equal(s[i].processes[0].pid, getpid());
+                        ours++;
+                }
+        assert_int_equal(ours, 1);
+        owner_sockets_free(s, n);
+
+        /* The address belongs to the end whose port matched: 127.0.0.2 is neither. */
+        f.address_family = AF_INET;
+        inet_pton(AF_INET, "127.0.0.2", &f.address.in);
+        assert_int_equal(owner_query(c, &f, NULL, NULL, &s, &n), 0);
+        assert_int_equal(n, 0);
+        owner_sockets_free(s, n);
+        inet_pton(AF_INET, "127.0.0.1", &f.address.in);
+        assert_int_equal(owner_query(c, &f, NULL, NULL, &s, &n), 0);
+        assert_int_equal(n, 3); /* the listener, the accepted socket (queued) and ours */
+        owner_sockets_free(s, n);
+        stop_listener(&a);
 }
 
 static void test_cache_hit(void **state)
@@ -1037,6 +1099,7 @@ int main(void)
                 { "owner/query/udp6", test_udp6, setup_context, teardown_context, NULL },
                 { "owner/query/address-and-range", test_address_and_range, setup_context, teardown_context,
                         NULL },
+                { "owner/query/either-end", test_either_end, setup_context, teardown_context, NULL },
                 { "owner/cache/hit", test_cache_hit, setup_context, teardown_context, NULL },
                 { "owner/cache/exit-and-reuse", test_exit_and_reuse, setup_context, teardown_context, NULL },
                 { "owner/cache/holder-changes", test_holder_changes, setup_context, teardown_context, NULL },

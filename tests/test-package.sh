@@ -3,7 +3,7 @@
 # Builds the Debian packages (dpkg-buildpackage -us -uc -b) from a copy of the source tree and
 # checks what they hold: each file where it belongs and nothing else, no libnss_portd.so link,
 # the fields that matter, the units enabled by portd's postinst, and libnss-portd's postinst and
-# postrm editing a copy of nsswitch.conf (never the machine's) as installing and removing would.
+# postrm editing copies of nsswitch.conf (never the machine's) as installing and removing would.
 # Nothing is installed. Slow (a whole build): suite 'package'.
 # Usage: test-package.sh SOURCE_ROOT
 set -u
@@ -68,8 +68,16 @@ check_contents "$portd_deb" <<EOF
 /lib/systemd/system/portd.socket
 /usr/bin/portctl
 /usr/libexec/portd
+/usr/share/bash-completion/completions/portctl
+/usr/share/zsh/vendor-completions/_portctl
+/etc/services.d/README
 /usr/share/doc/portd/changelog.gz
 /usr/share/doc/portd/copyright
+$(cd "$srcroot" && for doc in README.md docs/*.md; do
+        # dh_compress compresses documents larger than 4 KiB.
+        [ "$(stat -c %s "$doc")" -gt 4096 ] && doc=$doc.gz
+        echo "/usr/share/doc/portd/${doc##*/}"
+done)
 $(cd "$srcroot/docs" && for page in *.[1-8]; do
         [ "$page" = nss-portd.8 ] || echo "/usr/share/man/man${page##*.}/$page.gz"
 done)
@@ -111,55 +119,55 @@ else
         not_ok "portd's postinst does not enable portd.socket"
 fi
 
-# libnss-portd's maintainer scripts, as built, on a copy of a Debian 12 nsswitch.conf.
-for script in postinst postrm; do
-        f=$tmp/nss.control/$script
-        if [ ! -f "$f" ]; then
-                not_ok "libnss-portd has no $script"
-                continue
-        fi
-        if grep -q '#NSSWITCH_EDIT#\|#DEBHELPER#' "$f"; then
-                not_ok "libnss-portd's $script keeps an unsubstituted token"
-        fi
-        # Run them only if they do nothing else (no snippets debhelper added that would act on
-        # this machine).
-        if grep -q 'Automatically added by' "$f"; then
-                not_ok "libnss-portd's $script has debhelper snippets; not running it here"
-                sed -n '/Automatically added by/,/End automatically added/p' "$f"
-        fi
+# libnss-portd's maintainer scripts, as built by dh_installnss, on copies of nsswitch.conf below
+# DPKG_ROOT (never the machine's): first installation, upgrade, removal of one architecture's
+# copy and of the last, on the shapes of services: line an administrator may have.
+for script in preinst postinst postrm; do
+        [ -f "$tmp/nss.control/$script" ] || not_ok "libnss-portd has no $script"
 done
-if [ $failed -eq 0 ]; then
-        conf=$tmp/nsswitch.conf
-        cat >"$conf" <<'EOF'
-passwd:         files systemd
-group:          files systemd
-hosts:          files dns
-services:       db files
-netgroup:       nis
-EOF
-        cp "$conf" "$tmp/nsswitch.orig"
-        NSSWITCH=$conf sh "$tmp/nss.control/postinst" configure ""
-        if grep -qx 'services:       db portd \[!UNAVAIL=return\] files' "$conf"; then
-                ok "postinst configure puts portd before files"
+entry='portd [!UNAVAIL=return]'
+nss_root=$tmp/root
+mkdir -p "$nss_root/etc"
+maintscript() {
+        DPKG_ROOT=$nss_root DPKG_MAINTSCRIPT_PACKAGE=libnss-portd sh "$tmp/nss.control/$1" "${@:2}"
+}
+# install_remove NAME LINE EXPECTED [REMOVED]: LINE in a Debian 12 file, installed, then
+# removed, which gives LINE back (or REMOVED).
+install_remove() {
+        local name=$1 line=$2 expected=$3 conf=$nss_root/etc/nsswitch.conf
+        local nss_head='passwd:         files systemd\nhosts:          files dns\n' nss_tail='netgroup:       nis\n'
+        printf "$nss_head%s\n$nss_tail" "${4:-$line}" >"$tmp/nsswitch.orig"
+        printf "$nss_head%s\n$nss_tail" "$line" >"$conf"
+        maintscript preinst install && maintscript postinst configure ""
+        if [ "$(grep '^services:' "$conf")" = "$expected" ]; then
+                ok "$name: installing gives '$expected'"
         else
-                not_ok "postinst configure: '$(grep services: "$conf")'"
+                not_ok "$name: installing gives '$(grep '^services:' "$conf")', not '$expected'"
         fi
-        # An upgrade leaves the line as the administrator has it.
-        printf 'services: files\n' >"$tmp/upgraded"
-        NSSWITCH=$tmp/upgraded sh "$tmp/nss.control/postinst" configure "$version"
-        [ "$(cat "$tmp/upgraded")" = "services: files" ] && ok "postinst on upgrade leaves the line alone" ||
-                not_ok "postinst on upgrade changed the line: '$(cat "$tmp/upgraded")'"
-        # Another architecture's copy stays installed: the line keeps portd.
-        cp "$conf" "$tmp/before-remove"
-        NSSWITCH=$conf DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=2 sh "$tmp/nss.control/postrm" remove
-        cmp -s "$conf" "$tmp/before-remove" && ok "postrm remove keeps portd while another architecture's module stays" ||
-                not_ok "postrm remove with a reference count of 2 changed the file"
-        NSSWITCH=$conf DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1 sh "$tmp/nss.control/postrm" remove
-        cmp -s "$conf" "$tmp/nsswitch.orig" && ok "postrm remove restores the file byte for byte" ||
-                not_ok "postrm remove left: '$(grep services: "$conf")'"
-        NSSWITCH=$conf sh "$tmp/nss.control/postrm" purge
-        cmp -s "$conf" "$tmp/nsswitch.orig" && ok "postrm purge after remove changes nothing" ||
-                not_ok "postrm purge changed the file"
-fi
+        [ -e "$conf.nss.libnss-portd-will-install" ] && not_ok "$name: the preinst's mark stays"
+        DPKG_MAINTSCRIPT_PACKAGE_INSTCOUNT=1 maintscript postrm remove
+        [ "$(grep '^services:' "$conf")" = "$expected" ] && ok "$name: removing one of two architectures' copies keeps portd" ||
+                not_ok "$name: removing one of two copies changed the line to '$(grep '^services:' "$conf")'"
+        DPKG_MAINTSCRIPT_PACKAGE_INSTCOUNT=0 maintscript postrm remove
+        cmp -s "$conf" "$tmp/nsswitch.orig" && ok "$name: removing the last copy gives '${4:-$line}'" ||
+                not_ok "$name: removing left '$(grep '^services:' "$conf")'"
+        DPKG_MAINTSCRIPT_PACKAGE_INSTCOUNT=0 maintscript postrm purge
+        cmp -s "$conf" "$tmp/nsswitch.orig" && ok "$name: purging after removal changes nothing" ||
+                not_ok "$name: purging changed the file"
+}
+install_remove "Debian 12's line" "services:       db files" "services:       db $entry files"
+install_remove "files only" "services: files" "services: $entry files"
+# dh-nss takes portd off with the blank before it: the tab before files becomes a space.
+install_remove "tabs" "$(printf 'services:\tdb\tfiles')" "$(printf 'services:\tdb\t%s files' "$entry")" \
+        "$(printf 'services:\tdb files')"
+install_remove "an action after files" "services: files [NOTFOUND=return] db" \
+        "services: $entry files [NOTFOUND=return] db"
+install_remove "a comment" "services: files # local" "services: $entry files # local"
+install_remove "no files source" "services: sss" "services: sss $entry"
+# An upgrade (no preinst "install") leaves the line as the administrator has it.
+printf 'services: files\n' >"$nss_root/etc/nsswitch.conf"
+maintscript preinst upgrade "$version" && maintscript postinst configure "$version"
+[ "$(cat "$nss_root/etc/nsswitch.conf")" = "services: files" ] && ok "an upgrade leaves the line alone" ||
+        not_ok "an upgrade changed the line: '$(cat "$nss_root/etc/nsswitch.conf")'"
 
 exit $failed

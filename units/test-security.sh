@@ -5,7 +5,7 @@
 # systemd is needed. The score must not rise above the one measured when the unit was written
 # (2.3, "OK"; see SECURITY CONSIDERATIONS in portd(8)): a change that loosens the sandbox has
 # to say so by changing this number.
-# Usage: test-security.sh SOURCE_DIR PORTD_BINARY
+# Usage: test-security.sh SOURCE_DIR PORTD_BINARY PORTCTL_BINARY
 set -u
 
 # Under the valgrind test setup this shell itself starts under valgrind, which would check the
@@ -16,6 +16,7 @@ fi
 
 srcdir=$1
 portd=$2
+portctl=$3
 
 # In tenths, as --threshold= takes it: 23 is 2.3.
 max_exposure=23
@@ -39,7 +40,7 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
 cp "$srcdir/portd.socket" "$tmp/portd.socket" || exit 1
-sed "s|@libexecdir@/portd|$portd|g" "$srcdir/portd.service.in" >"$tmp/portd.service" || exit 1
+sed -e "s|@libexecdir@/portd|$portd|g" -e "s|@bindir@/portctl|$portctl|g" "$srcdir/portd.service.in" >"$tmp/portd.service" || exit 1
 
 cd "$tmp" || exit 1
 out=$(SYSTEMD_LOG_COLOR=0 SYSTEMD_COLORS=0 systemd-analyze security --offline=true --no-pager \

@@ -4,7 +4,7 @@
 # with ExecStart pointing at the built daemon. Any diagnostic is a failure: verify returns 0
 # on unknown keys and unparsable values ("..., ignoring"), which are exactly the mistakes
 # a unit file makes.
-# Usage: test-units.sh SOURCE_DIR PORTD_BINARY
+# Usage: test-units.sh SOURCE_DIR PORTD_BINARY PORTCTL_BINARY
 set -u
 
 # Under the valgrind test setup this shell itself starts under valgrind, which would check the
@@ -15,6 +15,7 @@ fi
 
 srcdir=$1
 portd=$2
+portctl=$3
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
         echo "FAIL: systemd-analyze is not installed (Debian package systemd)"
@@ -29,7 +30,7 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
 cp "$srcdir/portd.socket" "$tmp/portd.socket" || exit 1
-sed "s|@libexecdir@/portd|$portd|g" "$srcdir/portd.service.in" >"$tmp/portd.service" || exit 1
+sed -e "s|@libexecdir@/portd|$portd|g" -e "s|@bindir@/portctl|$portctl|g" "$srcdir/portd.service.in" >"$tmp/portd.service" || exit 1
 if grep -n '@[a-z_]*@' "$tmp/portd.service"; then
         echo "unsubstituted placeholder in portd.service.in"
         exit 1

@@ -96,3 +96,10 @@ lookups_stop() {
         echo "$total lookups, $failed failed"
         [ "$failed" -eq 0 ] && [ "$total" -gt 0 ]
 }
+
+# portd_journal [JOURNALCTL-ARGS...]: what portd.service logged this boot, a message a line.
+# Scenarios count lines to find what is new: journalctl --after-cursor with -u or -p skips the
+# first matching entry when the cursor's own entry does not match.
+portd_journal() {
+        journalctl -b -u portd.service -o cat "$@"
+}

@@ -15,9 +15,9 @@ srcroot=$(cd "$1" && pwd) || exit 1
 getserv=$2
 here=$srcroot/tests/system
 
-# The container must power off by itself well within meson's timeout (300 s), so that this
-# script, not meson's SIGKILL, ends it and removes what it made.
-boot_timeout=${TESTBED_BOOT_TIMEOUT:-200}
+# The container must power off by itself well within meson's timeout (600 s, the package build
+# included), so that this script, not meson's SIGKILL, ends it and removes what it made.
+boot_timeout=${TESTBED_BOOT_TIMEOUT:-360}
 
 skip() {
         echo "1..0 # SKIP $*"
@@ -38,7 +38,8 @@ case ${LD_PRELOAD:-} in *asan* | *ubsan*) skip "the test bed installs packages b
 
 # Every tool this needs is installed by tools/install-deps.sh: a missing one is a failure.
 for tool in systemd-nspawn:systemd-container unshare:util-linux timeout:coreutils \
-        dpkg-deb:dpkg dpkg-buildpackage:dpkg-dev; do
+        dpkg-deb:dpkg dpkg-buildpackage:dpkg-dev ansible-playbook:ansible-core ip:iproute2 \
+        python3:python3; do
         command -v "${tool%%:*}" >/dev/null 2>&1 ||
                 bail "${tool%%:*} is not installed (Debian package ${tool#*:}; tools/install-deps.sh installs it)"
 done
@@ -101,6 +102,9 @@ rm -rf "$work/build"
 # What the boot runs: the runner, the scenarios' helpers and the scenarios, and getserv.
 cp "$here/inside.sh" "$here/lib.sh" "$work/in/" || bail "cp failed"
 cp "$getserv" "$work/in/getserv" || bail "cp $getserv failed"
+# The repository's Ansible role and playbook, and the helpers of the scenarios that apply them.
+cp -r "$srcroot/contrib/ansible" "$work/in/ansible" || bail "cp contrib/ansible failed"
+cp "$here/fleet-lib.sh" "$work/in/" || bail "cp fleet-lib.sh failed"
 mkdir "$work/in/scenarios" || bail "mkdir failed"
 if [ -n "${TESTBED_SCENARIOS:-}" ]; then
         n=0
@@ -113,10 +117,6 @@ else
         cp "$here"/scenarios/[0-9]*.sh "$work/in/scenarios/" || bail "no scenarios"
 fi
 
-# nscd with its services cache answers in front of every NSS module: the test bed boots
-# without it, and a scenario that wants it starts it itself.
-nscd_mask=
-[ ! -e /lib/systemd/system/nscd.service ] || nscd_mask=systemd.mask=nscd.service
 
 # The boot, inside a private mount namespace: nspawn refuses to clean its propagation directory
 # on a /run that is not tmpfs, so a tmpfs covers it (or the nearest directory above it that
@@ -135,6 +135,14 @@ boot() {
         # A container image's policy-rc.d (Docker's exits 101) forbids maintainer scripts to
         # start services; the test bed is a booted Debian system, as an administrator has one.
         rm -f "$work/root/usr/sbin/policy-rc.d"
+        # The journal stays in memory: nothing of it is wanted after the boot but what the runner
+        # copies to /out, and journal files of this machine's own never mix with the boot's.
+        mkdir -p "$work/root/etc/systemd/journald.conf.d"
+        printf '[Journal]\nStorage=volatile\n' >"$work/root/etc/systemd/journald.conf.d/testbed.conf"
+        # nscd with its services cache answers in front of every NSS module: the test bed boots
+        # with it masked (by the administrator's own means, so that 85-nscd can unmask it).
+        [ ! -e /lib/systemd/system/nscd.service ] ||
+                ln -sf /dev/null "$work/root/etc/systemd/system/nscd.service"
         install -m 0644 /dev/stdin "$work/root/etc/systemd/system/portd-testbed.service" <<EOF
 [Unit]
 Description=portd test bed scenarios
@@ -146,7 +154,7 @@ ExecStart=/bin/bash /in/inside.sh
 ExecStopPost=/bin/systemctl poweroff --no-block
 StandardOutput=append:/out/console.log
 StandardError=append:/out/console.log
-TimeoutStartSec=$((boot_timeout - 30))
+TimeoutStartSec=$((boot_timeout > 60 ? boot_timeout - 30 : boot_timeout))
 EOF
         install -m 0644 /dev/stdin "$work/root/etc/systemd/system/portd-testbed.target" <<EOF
 [Unit]
@@ -158,9 +166,9 @@ EOF
         exec systemd-nspawn --quiet -b --register=no --keep-unit --private-network \
                 --console=passive -D "$work/root" \
                 --bind-ro="$work/in:/in" --bind="$work/out:/out" \
-                systemd.unit=portd-testbed.target $nscd_mask
+                systemd.unit=portd-testbed.target
 }
-export work boot_timeout nscd_mask
+export work boot_timeout
 export -f boot
 started=$(date +%s)
 echo "# booting the test bed"

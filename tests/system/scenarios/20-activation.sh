@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The administrator adds a drop-in for the fleet's API port. The first program that looks a
+# service up starts the daemon through portd.socket and gets its answer from it, drop-in
+# included; the daemon told systemd it is ready (Type=notify: the unit is "active" only after
+# READY=1) and what it serves (STATUS=).
+
+mkdir -p /etc/services.d
+echo "fleet-api 8443/tcp api   # the fleet's API" >/etc/services.d/50-fleet.conf
+check_eq "portd.service is not running before the first lookup" inactive \
+        "$(systemctl is-active portd.service)"
+check_eq "the first lookup is answered by portd, drop-in included" \
+        "fleet-api             8443/tcp api" "$(getent services fleet-api)"
+check_eq "the first lookup started portd.service" active "$(systemctl is-active portd.service)"
+check_eq "portd.service is Type=notify" notify "$(unit_prop portd.service Type)"
+check_eq "portd.service was activated by portd.socket" portd.socket \
+        "$(unit_prop portd.service TriggeredBy)"
+status=$(unit_prop portd.service StatusText)
+check "its status text says what it serves: '$status'" \
+        grep -Eq '^Serving [0-9]+ services from 2 sources \(generation [0-9]+\)$' <<<"$status"
+check_eq "the daemon runs with the sandbox of the unit (NoNewPrivs)" 1 \
+        "$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$(unit_prop portd.service MainPID)/status")"
