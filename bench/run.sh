@@ -27,3 +27,6 @@ bench/bench-who.sh "$build"
 echo
 echo "== load: 200 clients on persistent connections for 30 s, fresh GetSnapshot and List mixed in (load)"
 "$build/bench/load" --clients 200 --seconds 30 "$build/daemon/portd" "$data/services.iana"
+echo
+echo "== owner-query flood: nobody floods io.portd.Sockets for 30 s beside 12,000 sockets, root looks up (bench-flood.sh)"
+bench/bench-flood.sh "$build" 30

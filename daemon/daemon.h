@@ -64,12 +64,39 @@ int manager_check_host_caller(Manager *m, VarlinkConnection *conn);
 int watch_setup(Manager *m);
 void watch_done(Manager *m);
 
-/* varlink-sockets.c */
-/* Serves io.portd.Sockets (owner queries, on a worker thread); creates m->sockets. */
+/* varlink-sockets.c (in the owner-query worker) */
+/* Serves io.portd.Sockets on server: owner queries on a thread, bounded, fair across users. */
 typedef struct SocketsWorker SocketsWorker;
-int varlink_sockets_register(Manager *m);
-/* Waits for a query in progress, drops queued ones; before the server and event loop go. */
-void varlink_sockets_done(Manager *m);
+int varlink_sockets_register(sd_event *event, VarlinkServer *server, SocketsWorker **ret);
+/* Stops the thread (a query in progress finishes first); before the server goes. */
+void varlink_sockets_stop(SocketsWorker *w);
+/* After the server: takes NULL, returns NULL. */
+SocketsWorker *varlink_sockets_free(SocketsWorker *w);
+
+/* owner-handoff.c (in the main process) */
+/* One hand-off on the channel, a SOCK_SEQPACKET datagram: this header, then size bytes (the
+ * call, NUL, what the client sent after it); SCM_RIGHTS carries the client's socket and, with
+ * OWNER_HANDOFF_SNAPSHOT, the caller's catalog image (a sealed memfd). */
+#define OWNER_HANDOFF_MAGIC    UINT32_C(0x6f776e31) /* "own1" */
+#define OWNER_HANDOFF_SNAPSHOT (1U << 0)
+typedef struct OwnerHandoffHeader {
+        uint32_t magic;
+        uint32_t flags;
+        uint32_t size;
+} OwnerHandoffHeader;
+int owner_handoff_message_check(const void *buf, size_t n, const OwnerHandoffHeader **ret);
+/* Starts the owner-query process and drops the capabilities only it needs. */
+int owner_handoff_start(Manager *m);
+void owner_handoff_stop(Manager *m);
+/* io.portd.Sockets in the main process: every call goes to the owner-query process. */
+int owner_handoff_register(Manager *m);
+
+/* owner-worker.c (portd --owner-worker) */
+/* The monitor: forks the worker, restarts it when it dies; returns when parent is gone. */
+int owner_worker_main(pid_t parent);
+struct Snapshot;
+/* The catalog image the main process passed with conn: its caller's; NULL when none. */
+const struct Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn);
 
 /* varlink-services.c */
 int varlink_services_register(Manager *m);

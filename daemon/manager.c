@@ -566,6 +566,7 @@ int manager_new(const char *root, Manager **ret)
         if (!m)
                 return log_oom();
         m->inotify_fd = -1;
+        m->owner_channel_fd = -1;
 
         rlimit_nofile_raise();
 
@@ -622,8 +623,8 @@ Manager *manager_free(Manager *m)
         if (!m)
                 return NULL;
 
-        /* The owner-query thread first: its finished queries still hold connections. */
-        varlink_sockets_done(m);
+        owner_handoff_stop(m);
+        free(m->owner_worker_exe);
         varlink_services_monitors_done(m);
         m->server = varlink_server_free(m->server);
         watch_done(m);
@@ -782,14 +783,19 @@ int manager_startup(Manager *m, const char *socket_path)
         if (r < 0)
                 return log_error_errno(r, "Failed to register io.portd.Services: %m");
 
-        r = varlink_sockets_register(m);
+        r = owner_handoff_register(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register io.portd.Sockets: %m");
 
-        /* The socket first: a daemon that would take over a live one's path stops here, before it
-         * reads or writes anything (see varlink_server_listen_path()).  Clients that connect
-         * meanwhile wait in the backlog until the loop runs, when the catalog is there: the first
-         * client gets an answer, not an error. */
+        /* Before reading anything: from here on the main process holds only what lookups need. */
+        r = owner_handoff_start(m);
+        if (r < 0)
+                return r;
+
+        /* The socket before the catalog: a daemon that would take over a live one's path stops
+         * here, before it reads or writes anything (see varlink_server_listen_path()).  Clients
+         * that connect meanwhile wait in the backlog until the loop runs, when the catalog is
+         * there: the first client gets an answer, not an error. */
         r = manager_listen(m, socket_path);
         if (r < 0)
                 return r;

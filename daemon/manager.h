@@ -124,8 +124,11 @@ typedef struct Manager {
         /* settings.c: what /etc/portd/portd.conf says (who may edit overrides) */
         struct ManagerSettings *settings;
 
-        /* varlink-sockets.c: the owner-query worker thread and its inode cache */
-        struct SocketsWorker *sockets;
+        /* owner-handoff.c: the channel to the owner-query process, and that process; the
+         * executable started as it (portd itself), NULL for none */
+        char *owner_worker_exe;
+        int owner_channel_fd;
+        sd_event_source *owner_child;
 
         /* varlink-services.c: callers whose refusal was logged, so that one retrying in a loop is
          * logged once; the oldest is forgotten first. */

@@ -61,7 +61,12 @@ typedef struct OwnerNetns {
 typedef struct OwnerCaller {
         uid_t uid;
         gid_t gid;
-        pid_t pid; /* 0: this process */
+        pid_t pid;              /* 0: this process */
+        uint64_t cap_permitted; /* CapPrm: a process holding more is hidden from it, as ptrace does */
+        bool cap_known;         /* false: taken as none */
+        /* CLOCK_MONOTONIC; 0: none.  Past it the remaining sockets are listed without their
+         * processes, so that one query cannot hold the others up. */
+        uint64_t deadline_usec;
 } OwnerCaller;
 
 typedef struct OwnerProcess {
@@ -113,6 +118,10 @@ void owner_context_get_stats(const OwnerContext *c, OwnerStats *ret);
  * other than its own, -ENOENT when a named namespace or pid does not exist. */
 int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns, const OwnerCaller *caller,
         OwnerSocket **ret, size_t *ret_n);
+
+/* A name read from a process, a cgroup or a file, made safe to show and to put in JSON: invalid
+ * UTF-8, control characters (C0, DEL, C1) become \xNN, as lsof writes them. */
+int owner_name_make_safe(const char *s, size_t n, char **ret);
 
 /* cgroup-name.c */
 

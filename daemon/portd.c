@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* portd: serves the services database over varlink and as a mapped snapshot.  main only parses
- * the command line; the Manager (manager.c) does the rest. */
+ * the command line; the Manager (manager.c) does the rest.  "portd --owner-worker=PID" is the
+ * owner-query process the main process starts (owner-worker.c), not for people to run. */
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -12,6 +16,7 @@
 
 static const char *arg_root = NULL;
 static const char *arg_socket = NULL;
+static pid_t arg_owner_worker = 0;
 
 static void help(void)
 {
@@ -27,10 +32,11 @@ static void help(void)
 /* 1: run, 0: exit successfully (--help), <0: error. */
 static int parse_argv(int argc, char **argv)
 {
-        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_SOCKET };
+        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_SOCKET, ARG_OWNER_WORKER };
         static const struct option options[] = { { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION }, { "root", required_argument, NULL, ARG_ROOT },
-                { "socket", required_argument, NULL, ARG_SOCKET }, {} };
+                { "socket", required_argument, NULL, ARG_SOCKET },
+                { "owner-worker", required_argument, NULL, ARG_OWNER_WORKER }, {} };
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -51,6 +57,14 @@ static int parse_argv(int argc, char **argv)
                                 return log_error_errno(EINVAL, "--socket needs a path.");
                         arg_socket = optarg;
                         break;
+                case ARG_OWNER_WORKER: {
+                        char *end;
+                        long pid = strtol(optarg, &end, 10);
+                        if (*end || pid <= 1 || pid > INT_MAX)
+                                return log_error_errno(EINVAL, "--owner-worker needs the main process's PID.");
+                        arg_owner_worker = (pid_t) pid;
+                        break;
+                }
                 default:
                         return -EINVAL;
                 }
@@ -76,10 +90,25 @@ static int run(int argc, char **argv)
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r;
+        if (arg_owner_worker > 0)
+                return owner_worker_main(arg_owner_worker);
 
         r = manager_new(arg_root, &m);
         if (r < 0)
                 return r;
+
+        /* The owner-query process is this same program, found now: the path the kernel knows,
+         * not argv[0], which a caller picks. */
+        char self[PATH_MAX];
+        ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (k > 0) {
+                self[k] = 0;
+                m->owner_worker_exe = strdup(self);
+        }
+        if (!m->owner_worker_exe) {
+                manager_free(m);
+                return log_error_errno(k < 0 ? errno : ENOMEM, "Cannot find our own executable: %m");
+        }
 
         r = manager_startup(m, arg_socket);
         if (r >= 0) {

@@ -148,8 +148,9 @@ struct VarlinkConnection {
         bool input_eof;
         bool dispatching;
 
-        /* The call being answered. */
+        /* The call being answered; call_message only while its method runs (for a hand-off). */
         bool call_open;
+        struct json_object *call_message;
         bool call_answered; /* something (a notify) went out for it already */
         unsigned call_flags;
 
@@ -158,6 +159,7 @@ struct VarlinkConnection {
         sd_event_source *retry;
 
         VarlinkStreamCallback stream;
+        bool stream_waiting; /* the producer said -EAGAIN: nothing until varlink_connection_stream_resume() */
         void *stream_userdata;
         void (*stream_destroy)(void *);
 
@@ -217,6 +219,7 @@ static void connection_stream_end(VarlinkConnection *c)
         void *userdata = c->stream_userdata;
 
         c->stream = NULL;
+        c->stream_waiting = false;
         c->stream_userdata = NULL;
         c->stream_destroy = NULL;
         if (destroy)
@@ -587,6 +590,15 @@ int varlink_connection_stream(
         return 0;
 }
 
+void varlink_connection_stream_resume(VarlinkConnection *c)
+{
+        if (!c->server || !c->stream || !c->stream_waiting)
+                return;
+        c->stream_waiting = false;
+        if (!c->dispatching)
+                connection_schedule(c);
+}
+
 int varlink_connection_error(VarlinkConnection *c, const char *error, struct json_object *parameters)
 {
         if (!varlink_method_name_is_valid(error))
@@ -704,12 +716,17 @@ static int connection_dispatch(VarlinkConnection *c, struct json_object *m)
                         return -ENOMEM;
         }
 
+        c->call_message = m;
         r = method->callback(c, call.parameters ?: empty, call.flags, method->userdata);
+        c->call_message = NULL;
         json_object_put(empty);
-        if ((r == -EMFILE || r == -ENFILE) && c->call_open && !c->call_answered && !c->stream) {
+        if (!c->server)
+                return 0; /* handed off (varlink_connection_detach()) or gone */
+        if ((r == -EMFILE || r == -ENFILE || r == -EAGAIN) && c->call_open && !c->call_answered && !c->stream) {
                 /* Out of descriptors is the daemon's state, not the client's fault: the call
                  * waits, like a full socket makes a reply wait, and this client sends nothing
-                 * else meanwhile. */
+                 * else meanwhile.  So does a hand-off that must wait (-EAGAIN): for replies
+                 * still queued here, or for room in the channel to the other process. */
                 if (!c->retry) {
                         r = sd_event_add_time_relative(
                                 s->event, &c->retry, CLOCK_MONOTONIC, RETRY_USEC, 0, connection_on_retry, c);
@@ -783,8 +800,15 @@ static void connection_process(VarlinkConnection *c)
                                 if (c->out_end - c->out_begin >= low_water)
                                         break; /* EPOLLOUT brings us back */
                         }
+                        if (c->stream_waiting)
+                                break;
                         size_t before = c->out_end - c->out_begin;
                         r = c->stream(c, c->stream_userdata);
+                        if (r == -EAGAIN && c->call_open && c->out_end - c->out_begin == before) {
+                                /* Nothing to send yet: the producer resumes the stream itself. */
+                                c->stream_waiting = true;
+                                break;
+                        }
                         if (r < 0 || (c->call_open && c->out_end - c->out_begin <= before)) {
                                 /* A producer that fails or adds nothing would never end. */
                                 connection_disconnect(c);
@@ -954,7 +978,8 @@ static bool server_make_room(VarlinkServer *s, unsigned count)
         return true;
 }
 
-static int server_add_connection(VarlinkServer *s, int fd)
+static int server_add_connection(
+        VarlinkServer *s, int fd, const void *input, size_t n_input, void *userdata, void (*destroy)(void *))
 {
         VarlinkConnection *c;
         struct ucred ucred = {};
@@ -962,8 +987,11 @@ static int server_add_connection(VarlinkServer *s, int fd)
         int r;
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ucred, &l) < 0) {
+                r = -errno;
                 safe_close(fd);
-                return -errno;
+                if (destroy)
+                        destroy(userdata);
+                return r;
         }
 
         /* Over a cap the connection is closed at once: the client sees EOF and the backlog
@@ -971,6 +999,8 @@ static int server_add_connection(VarlinkServer *s, int fd)
          * users cannot lock it out however many UIDs they have. */
         if (s->n_connections >= s->limits.connections_max) {
                 safe_close(fd);
+                if (destroy)
+                        destroy(userdata);
                 return -EBUSY;
         }
         if (ucred.uid != 0) {
@@ -979,6 +1009,8 @@ static int server_add_connection(VarlinkServer *s, int fd)
                         (s->n_connections >= s->limits.connections_max - s->limits.connections_root_reserve &&
                                 !server_make_room(s, u ? u->count : 0))) {
                         safe_close(fd);
+                        if (destroy)
+                                destroy(userdata);
                         return -EBUSY;
                 }
         }
@@ -986,12 +1018,21 @@ static int server_add_connection(VarlinkServer *s, int fd)
         c = calloc(1, sizeof(*c));
         if (!c) {
                 safe_close(fd);
+                if (destroy)
+                        destroy(userdata);
                 return -ENOMEM;
         }
         c->n_ref = 1;
         c->fd = fd;
         c->ucred = ucred;
+        c->userdata = userdata;
+        c->userdata_destroy = destroy;
         varlink_buffer_init(&c->input, s->limits.message_max);
+        if (n_input > 0 && varlink_buffer_append(&c->input, input, n_input) < 0) {
+                safe_close(fd);
+                connection_free(c);
+                return -ENOBUFS;
+        }
 
         r = uid_ref(s, ucred.uid);
         if (r < 0) {
@@ -1026,6 +1067,66 @@ static int server_add_connection(VarlinkServer *s, int fd)
         return 0;
 }
 
+int varlink_server_adopt_connection(
+        VarlinkServer *s, int fd, const void *input, size_t n_input, void *userdata, void (*destroy)(void *))
+{
+        if (fd < 0) {
+                if (destroy)
+                        destroy(userdata);
+                return -EBADF;
+        }
+        /* A descriptor from another process: it must not block our loop whatever it was. */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+                int r = -errno;
+                safe_close(fd);
+                if (destroy)
+                        destroy(userdata);
+                return r;
+        }
+        return server_add_connection(s, fd, input, n_input, userdata, destroy);
+}
+
+int varlink_connection_get_handoff(VarlinkConnection *c, char **ret_data, size_t *ret_size)
+{
+        const char *text;
+        size_t n, pending;
+        char *data;
+
+        if (!c->server)
+                return -ENOTCONN;
+        if (!c->call_message || !c->call_open || c->call_answered || c->stream)
+                return -EBADMSG;
+        /* Replies to earlier calls are ours to send, and must reach the client first. */
+        if (connection_flush(c) < 0) {
+                connection_disconnect(c);
+                return -ENOTCONN;
+        }
+        if (c->out_end > c->out_begin || c->n_out_fds > 0)
+                return -EAGAIN;
+
+        text = json_object_to_json_string_length(
+                c->call_message, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        if (!text)
+                return -ENOMEM;
+        pending = varlink_buffer_pending(&c->input);
+        data = malloc(n + 1 + pending);
+        if (!data)
+                return -ENOMEM;
+        memcpy(data, text, n);
+        data[n] = 0;
+        if (pending > 0)
+                memcpy(data + n + 1, c->input.data + c->input.begin, pending);
+        *ret_data = data;
+        *ret_size = n + 1 + pending;
+        return 0;
+}
+
+void varlink_connection_forget(VarlinkConnection *c)
+{
+        connection_disconnect(c);
+}
+
 static int listener_on_backoff(sd_event_source *source, uint64_t usec, void *userdata)
 {
         Listener *l = userdata;
@@ -1056,7 +1157,7 @@ static int listener_on_io(sd_event_source *source, int fd, uint32_t revents, voi
                         }
                         break;
                 }
-                (void) server_add_connection(l->server, cfd);
+                (void) server_add_connection(l->server, cfd, NULL, 0, NULL, NULL);
         }
         return 0;
 }
@@ -1319,6 +1420,9 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd)
                 free(l);
                 return r;
         }
+        /* Connections already here go before new ones: a flood of connects then delays only
+         * other connects, never a call on a connection that is open. */
+        (void) sd_event_source_set_priority(l->io, SD_EVENT_PRIORITY_NORMAL + 1);
         s->listeners[s->n_listeners++] = l;
         return 0;
 }

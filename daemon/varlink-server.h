@@ -83,6 +83,13 @@ int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode);
  * its backlog full), 0 if nothing is there or nobody listens (ENOENT, ECONNREFUSED), else -errno. */
 int varlink_socket_probe(const char *path);
 
+/* Serves a connection another process accepted (daemon/owner-handoff.c): fd is taken (also on
+ * failure), input is what the client sent that the other process did not answer, read before
+ * anything more from fd; userdata is set as varlink_connection_set_userdata() would, and destroy
+ * runs on it even when the connection is refused.  The caps on connections apply. */
+int varlink_server_adopt_connection(
+        VarlinkServer *s, int fd, const void *input, size_t n_input, void *userdata, void (*destroy)(void *));
+
 unsigned varlink_server_n_connections(VarlinkServer *s);
 sd_event *varlink_server_get_event(VarlinkServer *s);
 
@@ -112,6 +119,16 @@ int varlink_connection_notify(VarlinkConnection *c, struct json_object *paramete
 typedef int (*VarlinkStreamCallback)(VarlinkConnection *c, void *userdata);
 int varlink_connection_stream(
         VarlinkConnection *c, VarlinkStreamCallback produce, void *userdata, void (*destroy)(void *));
+/* After a producer returned -EAGAIN without adding anything (its data is not ready yet), the
+ * stream waits for this call; a disconnect meanwhile ends it as usual (destroy runs). */
+void varlink_connection_stream_resume(VarlinkConnection *c);
+/* For a method that hands its connection to another process: the current call as text, NUL,
+ * then everything the client sent after it, in malloc()ed memory.  -EAGAIN while replies to
+ * earlier calls are still queued (return it from the method: the call is dispatched again
+ * later).  The socket itself is varlink_connection_get_fd()'s; varlink_connection_forget() then
+ * closes ours and drops the connection without a word to the client. */
+int varlink_connection_get_handoff(VarlinkConnection *c, char **ret_data, size_t *ret_size);
+void varlink_connection_forget(VarlinkConnection *c);
 /* Final error reply; error must be a valid "interface.Name"; parameters borrowed, NULL means {}. */
 int varlink_connection_error(VarlinkConnection *c, const char *error, struct json_object *parameters);
 /* org.varlink.service.InvalidParameter {"parameter": name}. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* io.portd.Sockets (daemon/io.portd.Sockets.varlink): owner.c's queries over varlink, run on a
- * worker thread. Here: parameters, rows, and who the caller is (peer credentials, network
- * namespace); the access rules themselves live in owner.c. */
+/* io.portd.Sockets (daemon/io.portd.Sockets.varlink) in the owner-query worker (owner-worker.c):
+ * owner.c's queries on a thread, bounded per user and in total, taken in turn across users,
+ * dropped with their connection, their rows streamed as the client reads.  Here: parameters,
+ * rows, and who the caller is; the access rules themselves live in owner.c. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "daemon.h"
+#include "snapshot.h"
 #include "json-util.h"
 #include "log.h"
 #include "owner.h"
@@ -190,7 +192,7 @@ static int address_string(int family, const OwnerAddress *a, char *buf, size_t s
 }
 
 static int owner_row(
-        const Catalog *catalog, const OwnerSocket *s, const OwnerProcess *p, struct json_object **ret)
+        const Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p, struct json_object **ret)
 {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *reply = NULL;
         char addr[INET6_ADDRSTRLEN];
@@ -203,14 +205,15 @@ static int owner_row(
         if (r < 0)
                 return r;
 
-        const ServiceEntry *e = catalog ? catalog_lookup_by_port(catalog, s->local_port, proto) : NULL;
+        SnapshotEntry e;
+        bool named = catalog && snapshot_lookup_port(catalog, s->local_port, proto, &e) >= 0;
         r = json_add(o, "protocol", json_object_new_string(proto));
         if (r >= 0)
                 r = json_add(o, "address", json_object_new_string(addr));
         if (r >= 0)
                 r = json_add(o, "port", json_object_new_int(s->local_port));
-        if (r >= 0 && e)
-                r = json_add(o, "service", json_object_new_string(e->name));
+        if (r >= 0 && named)
+                r = json_add(o, "service", json_object_new_string(e.name));
         if (r >= 0)
                 r = json_add(
                         o, "state", json_object_new_string(owner_state_to_string(s->protocol, s->state)));
@@ -253,71 +256,158 @@ static int owner_row(
         return 0;
 }
 
-/* Owner queries run on one worker thread: a cold scan of a big machine takes a good part of a
- * second, and the event loop must keep answering services lookups meanwhile. The thread owns the
- * OwnerContext; replies are built back on the event loop, where the catalog lives. */
+/* Jobs per user (queued, running, or streaming their rows), and in all: a connection has one call
+ * open at a time, so these also bound the descriptors (one network namespace each while queued)
+ * and the memory queries hold.  Root is bound only by the total. */
+#define JOBS_PER_UID_MAX 8U
+#define JOBS_MAX         512U
+/* A user whose results wait for clients that do not read gets no new query run meanwhile:
+ * results are what costs memory, and a reader that never reads holds its own back only. */
+#define RESULTS_PER_UID_MAX 2U
+/* Rows built per turn of the stream: the rest waits until the client has read these. */
+#define ROWS_PER_BATCH 64U
+/* The time a user's query may spend on its per-socket work (cache checks, /proc reads, naming)
+ * before the rest of its sockets are listed without their processes: other users' queries wait
+ * behind it.  Root's queries have a thread of their own, where they hold up only root's. */
+#define QUERY_BUDGET_USEC (250ULL * 1000ULL)
+
+typedef enum JobState {
+        JOB_QUEUED,
+        JOB_RUNNING,
+        JOB_FINISHED, /* the thread is done, the loop has not seen it yet */
+        JOB_DONE,     /* streaming its rows */
+} JobState;
+
 typedef struct SocketsJob {
         struct SocketsJob *next;
-        VarlinkConnection *conn; /* referenced until answered */
+        SocketsWorker *worker;
+        VarlinkConnection *conn; /* valid while the job is the connection's stream */
+        JobState state;
+        bool cancelled; /* the connection went while the thread had the job */
         OwnerFilter filter;
         OwnerNetns ns;
         char *netns_parameter; /* as the caller wrote it; ns.name points into it */
-        int netns_fd;          /* ns.fd, owned */
+        int netns_fd;          /* ns.fd, owned; closed once the query ran */
         OwnerCaller caller;
-        /* The catalog that names the rows' ports: the caller's scope's, as the Services methods
-         * answer it, taken when the call came (the worker never touches it). */
-        CatalogHold *hold;
         int result;
         OwnerSocket *sockets;
         size_t n_sockets;
+        size_t next_socket, next_process; /* the next row to send */
 } SocketsJob;
 
-struct SocketsWorker {
-        Manager *manager;
+typedef struct UserJobs {
+        uid_t uid;
+        SocketsJob *queue;  /* waiting, oldest first */
+        unsigned n_jobs;    /* in every state */
+        unsigned n_results; /* finished or streaming */
+} UserJobs;
+
+/* Two threads, each with its own OwnerContext (cache and scan budgets): one takes root's queries
+ * only, the other everybody else's in turn.  However many queries users queue, root's `portctl who`
+ * waits for none of them, as the last connection slots are root's. */
+typedef struct QueryLane {
+        SocketsWorker *worker;
         OwnerContext *owner;
+        bool root;
+        bool started;
+        pthread_t thread;
+} QueryLane;
+
+struct SocketsWorker {
+        QueryLane lanes[2];
         pthread_mutex_t lock;
         pthread_cond_t wake;
-        SocketsJob *queue, **queue_tail; /* waiting, oldest first */
-        SocketsJob *done, **done_tail;   /* answered by the thread, not yet by us */
-        bool quit, started;
-        pthread_t thread;
+        UserJobs *users;
+        size_t n_users, allocated_users;
+        size_t next_user; /* where the round over users goes on */
+        unsigned n_jobs;
+        SocketsJob *done, **done_tail; /* finished by the thread, not yet seen by the loop */
+        bool quit;
         int event_fd;
         sd_event_source *event_source;
 };
+
+static UserJobs *user_jobs_find(SocketsWorker *w, uid_t uid)
+{
+        for (size_t i = 0; i < w->n_users; i++)
+                if (w->users[i].uid == uid)
+                        return &w->users[i];
+        return NULL;
+}
+
+/* Called with the lock held, for a job that leaves (freed, cancelled). */
+static void user_jobs_release(SocketsWorker *w, const SocketsJob *j)
+{
+        UserJobs *u = user_jobs_find(w, j->caller.uid);
+
+        w->n_jobs--;
+        if (!u)
+                return;
+        if (j->state == JOB_FINISHED || j->state == JOB_DONE)
+                u->n_results--;
+        if (--u->n_jobs > 0) {
+                pthread_cond_broadcast(&w->wake); /* its next query may run now */
+                return;
+        }
+        size_t i = (size_t) (u - w->users);
+        w->users[i] = w->users[--w->n_users];
+        if (w->next_user > w->n_users)
+                w->next_user = 0;
+}
 
 static SocketsJob *sockets_job_free(SocketsJob *j)
 {
         if (!j)
                 return NULL;
-        varlink_connection_unref(j->conn);
         free(j->netns_parameter);
         safe_close(j->netns_fd);
-        catalog_hold_unref(j->hold);
         owner_sockets_free(j->sockets, j->n_sockets);
         return mfree(j);
 }
 
+/* The next job for a lane: one per user in turn, skipping users whose results nobody reads. */
+static SocketsJob *pick_job(SocketsWorker *w, bool root)
+{
+        for (size_t k = 0; k < w->n_users; k++) {
+                size_t i = (w->next_user + k) % w->n_users;
+                UserJobs *u = &w->users[i];
+                SocketsJob *j = u->queue;
+                if (!j || (u->uid == 0) != root || u->n_results >= RESULTS_PER_UID_MAX)
+                        continue;
+                u->queue = j->next;
+                j->next = NULL;
+                w->next_user = (i + 1) % w->n_users;
+                return j;
+        }
+        return NULL;
+}
+
 static void *sockets_worker_thread(void *userdata)
 {
-        SocketsWorker *w = userdata;
+        QueryLane *lane = userdata;
+        SocketsWorker *w = lane->worker;
 
         pthread_mutex_lock(&w->lock);
         while (!w->quit) {
-                SocketsJob *j = w->queue;
+                SocketsJob *j = pick_job(w, lane->root);
                 if (!j) {
                         pthread_cond_wait(&w->wake, &w->lock);
                         continue;
                 }
-                w->queue = j->next;
-                if (!w->queue)
-                        w->queue_tail = &w->queue;
-                j->next = NULL;
+                j->state = JOB_RUNNING;
                 pthread_mutex_unlock(&w->lock);
 
+                if (!lane->root)
+                        j->caller.deadline_usec = now_usec(CLOCK_MONOTONIC) + QUERY_BUDGET_USEC;
                 j->result =
-                        owner_query(w->owner, &j->filter, &j->ns, &j->caller, &j->sockets, &j->n_sockets);
+                        owner_query(lane->owner, &j->filter, &j->ns, &j->caller, &j->sockets, &j->n_sockets);
+                j->netns_fd = safe_close(j->netns_fd);
 
                 pthread_mutex_lock(&w->lock);
+                j->state = JOB_FINISHED;
+                UserJobs *u = user_jobs_find(w, j->caller.uid);
+                if (u)
+                        u->n_results++;
                 *w->done_tail = j;
                 w->done_tail = &j->next;
                 uint64_t one = 1;
@@ -327,7 +417,7 @@ static void *sockets_worker_thread(void *userdata)
         return NULL;
 }
 
-static int job_answer(Manager *m, SocketsJob *j)
+static int job_answer_error(SocketsJob *j)
 {
         VarlinkConnection *conn = j->conn;
         int r = j->result;
@@ -347,30 +437,67 @@ static int job_answer(Manager *m, SocketsJob *j)
                         return -ENOMEM;
                 return varlink_connection_error(conn, ERROR_QUERY_FAILED, e);
         }
-        if (j->n_sockets == 0)
-                return varlink_connection_error(conn, ERROR_NO_SOCKET_FOUND, NULL);
+        return varlink_connection_error(conn, ERROR_NO_SOCKET_FOUND, NULL);
+}
 
-        /* Rows are built one ahead so that the last one goes out as the final reply. */
-        _cleanup_json_ struct json_object *pending = NULL;
-        for (size_t i = 0; i < j->n_sockets; i++) {
-                const OwnerSocket *s = &j->sockets[i];
-                for (size_t k = 0; k < MAX(s->n_processes, (size_t) 1); k++) {
-                        struct json_object *row = NULL;
-                        r = owner_row(j->hold ? j->hold->catalog : NULL, s,
-                                s->n_processes > 0 ? &s->processes[k] : NULL, &row);
-                        if (r < 0)
-                                return r;
-                        if (pending) {
-                                r = varlink_connection_notify(conn, pending);
-                                json_object_put(pending);
-                                pending = NULL;
-                                if (r < 0)
-                                        return r;
-                        }
-                        pending = row;
+/* The stream's producer: nothing until the query ran, then a batch of rows per call, the last
+ * one as the final reply.  Each row is built when the client has read the ones before. */
+static int job_produce(VarlinkConnection *conn, void *userdata)
+{
+        SocketsJob *j = userdata;
+        const Snapshot *catalog = owner_worker_connection_snapshot(conn);
+
+        if (j->state != JOB_DONE)
+                return -EAGAIN;
+        if (j->result < 0 || j->n_sockets == 0)
+                return job_answer_error(j);
+
+        for (unsigned n = 0; n < ROWS_PER_BATCH; n++) {
+                const OwnerSocket *s = &j->sockets[j->next_socket];
+                struct json_object *row = NULL;
+                int r = owner_row(
+                        catalog, s, s->n_processes > 0 ? &s->processes[j->next_process] : NULL, &row);
+                if (r < 0)
+                        return r;
+                if (++j->next_process >= MAX(s->n_processes, (size_t) 1)) {
+                        j->next_process = 0;
+                        j->next_socket++;
                 }
+                bool last = j->next_socket >= j->n_sockets;
+                /* The row is ours whatever happens to the send: put it back either way. */
+                r = last ? varlink_connection_reply(conn, row) : varlink_connection_notify(conn, row);
+                json_object_put(row);
+                if (r < 0 || last)
+                        return r;
         }
-        return varlink_connection_reply(conn, pending);
+        return 0;
+}
+
+/* The stream's destructor: the call was answered, or the connection went.  A job the thread has
+ * is only marked: the loop frees it when the thread hands it back. */
+static void job_detach(void *userdata)
+{
+        SocketsJob *j = userdata;
+        SocketsWorker *w = j->worker;
+
+        pthread_mutex_lock(&w->lock);
+        j->conn = NULL;
+        if (j->state == JOB_RUNNING || j->state == JOB_FINISHED) {
+                j->cancelled = true;
+                pthread_mutex_unlock(&w->lock);
+                return;
+        }
+        if (j->state == JOB_QUEUED) {
+                UserJobs *u = user_jobs_find(w, j->caller.uid);
+                for (SocketsJob **p = u ? &u->queue : NULL; p && *p; p = &(*p)->next)
+                        if (*p == j) {
+                                *p = j->next;
+                                break;
+                        }
+        }
+        user_jobs_release(w, j);
+        pthread_mutex_unlock(&w->lock);
+        sockets_job_free(j);
 }
 
 static int on_jobs_done(sd_event_source *source, int fd, uint32_t revents, void *userdata)
@@ -383,43 +510,115 @@ static int on_jobs_done(sd_event_source *source, int fd, uint32_t revents, void 
         SocketsJob *done = w->done;
         w->done = NULL;
         w->done_tail = &w->done;
+        for (SocketsJob *j = done; j; j = j->next)
+                if (!j->cancelled)
+                        j->state = JOB_DONE;
         pthread_mutex_unlock(&w->lock);
 
         while (done) {
                 SocketsJob *j = done;
                 done = j->next;
-                int r = job_answer(w->manager, j);
-                if (r == -ENOMEM) {
-                        log_oom();
-                        /* Nothing sensible reaches the client now; an error it can act on. */
-                        (void) varlink_connection_error(j->conn, ERROR_QUERY_FAILED, NULL);
-                } else if (r < 0 && r != -ENOTCONN)
-                        log_debug_errno(r, "Failed to answer an owner query, ignoring: %m");
-                sockets_job_free(j);
+                j->next = NULL;
+                if (j->cancelled) {
+                        pthread_mutex_lock(&w->lock);
+                        user_jobs_release(w, j);
+                        pthread_mutex_unlock(&w->lock);
+                        sockets_job_free(j);
+                        continue;
+                }
+                varlink_connection_stream_resume(j->conn);
         }
         return 0;
 }
 
-static int sockets_worker_submit(SocketsWorker *w, SocketsJob *j)
+/* Takes j, and answers from it now or once the thread ran it: -EBUSY over the bounds. */
+static int sockets_worker_submit(SocketsWorker *w, VarlinkConnection *conn, SocketsJob *j)
 {
-        if (!w->started) {
-                int r = pthread_create(&w->thread, NULL, sockets_worker_thread, w);
-                if (r != 0)
+        int r;
+
+        QueryLane *lane = &w->lanes[j->caller.uid == 0];
+        if (!lane->started) {
+                r = pthread_create(&lane->thread, NULL, sockets_worker_thread, lane);
+                if (r != 0) {
+                        sockets_job_free(j);
                         return -r;
-                w->started = true;
+                }
+                lane->started = true;
         }
+
         pthread_mutex_lock(&w->lock);
-        *w->queue_tail = j;
-        w->queue_tail = &j->next;
-        pthread_cond_signal(&w->wake);
+        UserJobs *u = user_jobs_find(w, j->caller.uid);
+        if (w->n_jobs >= JOBS_MAX || (j->caller.uid != 0 && u && u->n_jobs >= JOBS_PER_UID_MAX)) {
+                pthread_mutex_unlock(&w->lock);
+                sockets_job_free(j);
+                return -EBUSY;
+        }
+        if (!u) {
+                if (GROW(w->users, w->allocated_users, w->n_users + 1) < 0) {
+                        pthread_mutex_unlock(&w->lock);
+                        sockets_job_free(j);
+                        return -ENOMEM;
+                }
+                u = &w->users[w->n_users++];
+                *u = (UserJobs){ .uid = j->caller.uid };
+        }
+        u->n_jobs++;
+        w->n_jobs++;
+        j->worker = w;
+        j->conn = conn;
+        if (j->state == JOB_QUEUED) {
+                SocketsJob **tail = &u->queue;
+                while (*tail)
+                        tail = &(*tail)->next;
+                *tail = j;
+                pthread_cond_broadcast(&w->wake);
+        } else
+                u->n_results++; /* answered without a query: an error to send */
         pthread_mutex_unlock(&w->lock);
+
+        r = varlink_connection_stream(conn, job_produce, j, job_detach);
+        if (r < 0) {
+                job_detach(j);
+                return r;
+        }
         return 0;
+}
+
+/* CapPrm of the caller, read through /proc/PID pinned by its pidfd: the kernel's ptrace rule shows
+ * a process only to a caller that holds every capability it holds (owner.c). */
+static void caller_read_capabilities(OwnerCaller *caller, int pidfd)
+{
+        char path[64], buf[4096];
+        _cleanup_close_ int fd = -1;
+
+        if (caller->pid <= 0)
+                return;
+        (void) snprintf(path, sizeof(path), "/proc/%d/status", (int) caller->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return;
+        buf[n] = 0;
+        if (pidfd >= 0 && pidfd_process_gone(pidfd))
+                return;
+        const char *p = strstr(buf, "\nCapPrm:");
+        if (!p)
+                return;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p + 8, &end, 16);
+        if (errno != 0 || end == p + 8)
+                return;
+        caller->cap_permitted = v;
+        caller->cap_known = true;
 }
 
 static int method_list(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        Manager *m = userdata;
+        SocketsWorker *w = userdata;
         ListParameters p;
         struct ucred ucred;
         const char *bad = NULL;
@@ -440,15 +639,6 @@ static int method_list(
         j->netns_fd = -1;
         j->filter = p.filter;
         j->caller = (OwnerCaller){ .uid = ucred.uid, .gid = ucred.gid, .pid = ucred.pid };
-        ScopeState *scope = NULL;
-        r = manager_scope_for_connection(m, conn, &scope);
-        if (r < 0) {
-                sockets_job_free(j);
-                return r == -ENOMEM ? log_oom() : r;
-        }
-        j->hold = scope ? scope->hold : m->catalog_hold;
-        if (j->hold)
-                j->hold->n_ref++;
         if (p.netns && !(j->netns_parameter = strdup(p.netns))) {
                 sockets_job_free(j);
                 return log_oom();
@@ -457,7 +647,14 @@ static int method_list(
                 sockets_job_free(j);
                 return varlink_connection_error_invalid_parameter(conn, "netns");
         }
-        j->conn = varlink_connection_ref(conn);
+        if (ucred.uid != 0) {
+                _cleanup_close_ int pidfd = varlink_connection_get_peer_pidfd(conn);
+                if (pidfd == -EMFILE || pidfd == -ENFILE) {
+                        sockets_job_free(j);
+                        return pidfd;
+                }
+                caller_read_capabilities(&j->caller, pidfd);
+        }
         if (j->ns.kind == OWNER_NETNS_CALLER) {
                 r = peer_netns_fd(conn);
                 if (r >= 0) {
@@ -470,79 +667,88 @@ static int method_list(
                         /* Lost (the caller is gone) or not ours to read: answered as the query
                          * would have been, without it. */
                         j->result = r;
-                        r = job_answer(m, j);
-                        sockets_job_free(j);
-                        return r;
+                        j->state = JOB_DONE;
                 }
         }
 
-        r = sockets_worker_submit(m->sockets, j);
-        if (r < 0) {
-                sockets_job_free(j);
-                return log_error_errno(r, "Failed to start the owner-query thread: %m");
+        r = sockets_worker_submit(w, conn, j);
+        if (r == -EBUSY) {
+                _cleanup_json_ struct json_object *e = json_object_new_object();
+                if (!e || json_add(e, "message",
+                                  json_object_new_string(
+                                          "Too many owner queries in progress, try again later.")) < 0)
+                        return log_oom();
+                return varlink_connection_error(conn, ERROR_QUERY_FAILED, e);
         }
-        return 0; /* answered from on_jobs_done() */
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Failed to queue an owner query: %m");
+        return 0; /* answered by the stream, job_produce() */
 }
 
-int varlink_sockets_register(Manager *m)
+int varlink_sockets_register(sd_event *event, VarlinkServer *server, SocketsWorker **ret)
 {
         SocketsWorker *w;
         int r;
 
-        if (!m->sockets) {
-                w = calloc(1, sizeof(SocketsWorker));
-                if (!w)
-                        return -ENOMEM;
-                w->manager = m;
-                w->event_fd = -1;
-                w->queue_tail = &w->queue;
-                w->done_tail = &w->done;
-                pthread_mutex_init(&w->lock, NULL);
-                pthread_cond_init(&w->wake, NULL);
-                m->sockets = w;
+        w = calloc(1, sizeof(SocketsWorker));
+        if (!w)
+                return -ENOMEM;
+        w->event_fd = -1;
+        w->done_tail = &w->done;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->wake, NULL);
+        *ret = w;
 
-                r = owner_context_new(&w->owner);
-                if (r < 0)
-                        return r;
-                w->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-                if (w->event_fd < 0)
-                        return -errno;
-                r = sd_event_add_io(m->event, &w->event_source, w->event_fd, EPOLLIN, on_jobs_done, w);
+        for (size_t i = 0; i < ELEMENTSOF(w->lanes); i++) {
+                w->lanes[i] = (QueryLane){ .worker = w, .root = i == 1 };
+                r = owner_context_new(&w->lanes[i].owner);
                 if (r < 0)
                         return r;
         }
-        r = varlink_server_add_interface(m->server, io_portd_sockets_varlink);
+        w->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->event_fd < 0)
+                return -errno;
+        r = sd_event_add_io(event, &w->event_source, w->event_fd, EPOLLIN, on_jobs_done, w);
         if (r < 0)
                 return r;
-        return varlink_server_add_method(m->server, SOCKETS_INTERFACE ".List", method_list, m);
+        r = varlink_server_add_interface(server, io_portd_sockets_varlink);
+        if (r < 0)
+                return r;
+        return varlink_server_add_method(server, SOCKETS_INTERFACE ".List", method_list, w);
 }
 
-void varlink_sockets_done(Manager *m)
+/* Before the server goes: its connections' streams end through job_detach(). */
+void varlink_sockets_stop(SocketsWorker *w)
 {
-        SocketsWorker *w = m->sockets;
-
         if (!w)
                 return;
-        if (w->started) {
-                /* A query in progress finishes first: it holds no lock the loop could wait on. */
-                pthread_mutex_lock(&w->lock);
-                w->quit = true;
-                pthread_cond_signal(&w->wake);
-                pthread_mutex_unlock(&w->lock);
-                (void) pthread_join(w->thread, NULL);
-        }
-        for (SocketsJob *j = w->queue, *next; j; j = next) {
-                next = j->next;
-                sockets_job_free(j);
-        }
-        for (SocketsJob *j = w->done, *next; j; j = next) {
-                next = j->next;
-                sockets_job_free(j);
-        }
+        /* A query in progress finishes first: it holds no lock the loop could wait on. */
+        pthread_mutex_lock(&w->lock);
+        w->quit = true;
+        pthread_cond_broadcast(&w->wake);
+        pthread_mutex_unlock(&w->lock);
+        for (size_t i = 0; i < ELEMENTSOF(w->lanes); i++)
+                if (w->lanes[i].started) {
+                        (void) pthread_join(w->lanes[i].thread, NULL);
+                        w->lanes[i].started = false;
+                }
+        /* What the thread finished: as the loop would see it. */
+        on_jobs_done(NULL, w->event_fd, EPOLLIN, w);
+}
+
+SocketsWorker *varlink_sockets_free(SocketsWorker *w)
+{
+        if (!w)
+                return NULL;
+        varlink_sockets_stop(w);
+        free(w->users);
         sd_event_source_disable_unref(w->event_source);
         safe_close(w->event_fd);
-        owner_context_free(w->owner);
+        for (size_t i = 0; i < ELEMENTSOF(w->lanes); i++)
+                owner_context_free(w->lanes[i].owner);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->wake);
-        m->sockets = mfree(w);
+        return mfree(w);
 }

@@ -294,6 +294,36 @@ static void test_strings(void **state)
         assert_string_equal(owner_state_to_string(OWNER_PROTOCOL_UDP, 7), "UNCONN");
 }
 
+static void check_safe(const char *in, size_t n, const char *want)
+{
+        char *out = NULL;
+
+        assert_int_equal(owner_name_make_safe(in, n, &out), 0);
+        assert_string_equal(out, want);
+        free(out);
+}
+
+/* Names from processes and cgroups: valid UTF-8 passes, everything else is \xNN (issue 12). */
+static void test_name_make_safe(void **state)
+{
+        check_safe("sshd", 4, "sshd");
+        check_safe("ev\xffil", 5, "ev\\xffil");
+        check_safe("\x1b[31mred\x07", 9, "\\x1b[31mred\\x07");
+        check_safe("tab\there\n", 9, "tab\\x09here\\x0a");
+        check_safe("del\x7f", 4, "del\\x7f");
+        check_safe("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+        /* C1 controls, CSI among them, are as dangerous on a terminal as ESC. */
+        check_safe("\xc2\x9b" "2J", 4, "\\xc2\\x9b2J");
+        /* Overlong, surrogate, past U+10FFFF, truncated. */
+        check_safe("\xc0\xaf", 2, "\\xc0\\xaf");
+        check_safe("\xed\xa0\x80", 3, "\\xed\\xa0\\x80");
+        check_safe("\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80");
+        check_safe("\xe2\x82", 2, "\\xe2\\x82");
+        /* An embedded NUL is a byte like any other. */
+        check_safe("a\0b", 3, "a\\x00b");
+        check_safe("", 0, "");
+}
+
 /* ---- real sockets ---- */
 
 static void check_listener(OwnerContext *c, int family, int type, const char *address, const char *comm)
@@ -1062,6 +1092,7 @@ int main(void)
                 { "owner/names/proc-cgroup", test_cgroup_proc_text, NULL, NULL, NULL },
                 { "owner/names/socket-unit-listen", test_socket_unit_listen, NULL, NULL, NULL },
                 { "owner/names/strings", test_strings, NULL, NULL, NULL },
+                { "owner/names/make-safe", test_name_make_safe, NULL, NULL, NULL },
                 { "owner/query/tcp4", test_tcp4, setup_context, teardown_context, NULL },
                 { "owner/query/tcp6", test_tcp6, setup_context, teardown_context, NULL },
                 { "owner/query/udp4", test_udp4, setup_context, teardown_context, NULL },

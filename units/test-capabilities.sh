@@ -3,7 +3,8 @@
 # Checks that CapabilityBoundingSet= in portd.service is exactly what owner queries need: with
 # that bounding set, root asking "portctl who" sees the process of a listener run by another
 # user, and one in another network namespace; with any one of those capabilities taken away,
-# one of the two is no longer seen. The daemon runs under setpriv with the unit's bounding set,
+# one of the two is no longer seen. Also that only the owner-query worker holds them: the main
+# process, which serves the lookups, keeps CAP_SYS_PTRACE alone. The daemon runs under setpriv with the unit's bounding set,
 # as systemd would run it (root, no ambient or inheritable capabilities, no_new_privs).
 # Usage: test-capabilities.sh SOURCE_DIR PORTD PORTCTL
 set -u
@@ -134,6 +135,58 @@ if [ "$seen" = " user netns" ]; then
 else
         echo "not ok: with $caps root sees only '$seen' of 'user netns'"
         failed=1
+fi
+
+# Privilege separation: the main process, which serves the lookups, keeps CAP_SYS_PTRACE only
+# (scope matching by network namespace); the owner-query worker holds the whole set.
+cap_mask() {
+        mask=0
+        for c in "$@"; do
+                n=$(awk -v c="$c" '$2 == c { print $3 }' /usr/include/linux/capability.h 2>/dev/null | head -n1)
+                [ -n "$n" ] && mask=$((mask | (1 << n)))
+        done
+        echo "$mask"
+}
+sock="$tmp/portd.sock"
+rm -f "$sock"
+# shellcheck disable=SC2086
+setpriv --bounding-set="$(setpriv_caps $caps)" --inh-caps=-all --ambient-caps=-all --no-new-privs \
+        "$portd" --root "$tmp/root" --socket "$sock" 2>>"$tmp/portd.log" &
+daemon_pid=$!
+i=0
+while [ ! -S "$sock" ] && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+done
+monitor=$(pgrep -P "$daemon_pid" -x portd-monitor | head -n1)
+worker=$( [ -n "$monitor" ] && pgrep -P "$monitor" -x portd-owner | head -n1)
+main_eff=$(awk '/^CapEff:/ { print $2 }' "/proc/$daemon_pid/status" 2>/dev/null)
+main_prm=$(awk '/^CapPrm:/ { print $2 }' "/proc/$daemon_pid/status" 2>/dev/null)
+worker_eff=$( [ -n "$worker" ] && awk '/^CapEff:/ { print $2 }' "/proc/$worker/status" 2>/dev/null)
+kill "$daemon_pid" 2>/dev/null
+wait "$daemon_pid" 2>/dev/null
+# shellcheck disable=SC2086
+want_all=$(cap_mask $caps)
+want_main=$(cap_mask CAP_SYS_PTRACE)
+if [ "$want_all" -eq 0 ]; then
+        echo "not ok: cannot read capability numbers from /usr/include/linux/capability.h"
+        failed=1
+elif [ -z "$worker" ]; then
+        echo "not ok: no owner-query worker (portd-owner) under the daemon"
+        failed=1
+else
+        if [ $((0x${main_eff:-0})) -eq "$want_main" ] && [ $((0x${main_prm:-0})) -eq "$want_main" ]; then
+                echo "ok: the main process keeps only CAP_SYS_PTRACE (CapEff $main_eff)"
+        else
+                echo "not ok: the main process holds CapEff $main_eff CapPrm $main_prm, not only CAP_SYS_PTRACE"
+                failed=1
+        fi
+        if [ $((0x${worker_eff:-0})) -eq "$want_all" ]; then
+                echo "ok: the owner-query worker holds $caps (CapEff $worker_eff)"
+        else
+                echo "not ok: the owner-query worker holds CapEff $worker_eff, not $caps"
+                failed=1
+        fi
 fi
 
 for drop in $caps; do

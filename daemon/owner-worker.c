@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Privilege separation, the owner-query side: "portd --owner-worker" is a small monitor that keeps
+ * the capabilities owner queries need and restarts, with back-off, the worker it forks; the worker
+ * has its own limits and serves the io.portd.Sockets connections the main process hands over. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "snapshot.h"
+
+#define CHANNEL_FD 3
+
+/* The worker's own limits.  Descriptors: each connection holds its socket and, while its query
+ * waits, the caller's network namespace; the rest is /proc and netlink work. */
+#define WORKER_NOFILE          4096U
+#define WORKER_CONNECTIONS_MAX 1024U
+#define WORKER_CONNECTIONS_UID 16U
+#define WORKER_ROOT_RESERVE    64U
+/* Memory: replies are streamed and results bounded (varlink-sockets.c); this is the backstop
+ * against what slips through, and a worker that hits it dies alone and comes back. */
+#define WORKER_DATA_MAX      (1024ULL * 1024ULL * 1024ULL)
+#define RESTART_FIRST_USEC   (100ULL * 1000ULL)
+#define RESTART_MAX_USEC     (10ULL * 1000ULL * 1000ULL)
+#define RESTART_HEALTHY_USEC (10ULL * 1000ULL * 1000ULL)
+#define HANDOFFS_PER_WAKEUP  64U
+#define HANDOFF_MESSAGE_MAX  (256U * 1024U)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
+typedef struct HandoffOrigin {
+        void *map;
+        size_t size;
+        Snapshot snapshot;
+        bool has_snapshot;
+} HandoffOrigin;
+
+static void handoff_origin_free(void *p)
+{
+        HandoffOrigin *o = p;
+
+        if (!o)
+                return;
+        if (o->map)
+                (void) munmap(o->map, o->size);
+        free(o);
+}
+
+const Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn)
+{
+        HandoffOrigin *o = varlink_connection_get_userdata(conn);
+
+        return o && o->has_snapshot ? &o->snapshot : NULL;
+}
+
+/* The caller's catalog, mapped as the NSS module maps it: validated, read only. */
+static int handoff_origin_new(int snapshot_fd, HandoffOrigin **ret)
+{
+        HandoffOrigin *o = calloc(1, sizeof(HandoffOrigin));
+        struct stat st;
+
+        if (!o)
+                return -ENOMEM;
+        if (snapshot_fd >= 0 && fstat(snapshot_fd, &st) >= 0 && st.st_size > 0 &&
+                (uint64_t) st.st_size <= SIZE_MAX) {
+                void *p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, snapshot_fd, 0);
+                if (p != MAP_FAILED) {
+                        o->map = p;
+                        o->size = (size_t) st.st_size;
+                        o->has_snapshot = snapshot_open(o->map, o->size, &o->snapshot) >= 0;
+                }
+        }
+        *ret = o;
+        return 0;
+}
+
+typedef struct Worker {
+        sd_event *event;
+        VarlinkServer *server;
+        SocketsWorker *sockets;
+        int channel_fd;
+        sd_event_source *channel;
+} Worker;
+
+static void handoff_receive_one(Worker *w, const uint8_t *buf, size_t n, const int *fds, size_t n_fds)
+{
+        const OwnerHandoffHeader *h;
+        HandoffOrigin *origin = NULL;
+        int conn_fd = n_fds > 0 ? fds[0] : -1, snapshot_fd = -1;
+
+        if (owner_handoff_message_check(buf, n, &h) < 0 ||
+                n_fds != ((h->flags & OWNER_HANDOFF_SNAPSHOT) ? 2U : 1U)) {
+                log_warning("Malformed hand-off from the main process, dropping it.");
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
+                return;
+        }
+        if (n_fds == 2)
+                snapshot_fd = fds[1];
+        if (handoff_origin_new(snapshot_fd, &origin) < 0) {
+                safe_close(snapshot_fd);
+                safe_close(conn_fd);
+                log_oom();
+                return;
+        }
+        safe_close(snapshot_fd); /* mapped, or never usable */
+        /* Refused over the caps: the socket is closed, the client sees EOF. */
+        (void) varlink_server_adopt_connection(
+                w->server, conn_fd, buf + sizeof(*h), h->size, origin, handoff_origin_free);
+}
+
+static int on_channel(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Worker *w = userdata;
+        static uint8_t buf[HANDOFF_MESSAGE_MAX];
+
+        /* A bounded batch, so that the connections already here get their turn too. */
+        for (unsigned i = 0; i < HANDOFFS_PER_WAKEUP; i++) {
+                union {
+                        struct cmsghdr h;
+                        char buf[CMSG_SPACE(sizeof(int) * 4)];
+                } control;
+                struct iovec iov = { buf, sizeof(buf) };
+                struct msghdr mh = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = &control,
+                        .msg_controllen = sizeof(control),
+                };
+                int fds[4];
+                size_t n_fds = 0;
+
+                ssize_t k = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return sd_event_exit(
+                                w->event, log_error_errno(errno, "Reading the channel failed: %m"));
+                }
+                if (k == 0 && mh.msg_controllen == 0)
+                        /* The main process is gone: so are we. */
+                        return sd_event_exit(w->event, 0);
+                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                                continue;
+                        size_t m = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (size_t j = 0; j < m; j++) {
+                                int f;
+                                memcpy(&f, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
+                                if (n_fds < ELEMENTSOF(fds))
+                                        fds[n_fds++] = f;
+                                else
+                                        safe_close(f);
+                        }
+                }
+                if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+                        for (size_t j = 0; j < n_fds; j++)
+                                safe_close(fds[j]);
+                        log_warning("Truncated hand-off (out of descriptors?), dropping it.");
+                        continue;
+                }
+                handoff_receive_one(w, buf, (size_t) k, fds, n_fds);
+        }
+        return 0;
+}
+
+static int on_worker_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static void apply_limits(void)
+{
+        struct rlimit rl = { WORKER_NOFILE, WORKER_NOFILE };
+
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(errno, "Failed to limit the worker's descriptors, ignoring: %m");
+#ifndef UNDER_SANITIZER
+        /* ASan reserves terabytes of shadow memory; its builds run without this backstop. */
+        rl = (struct rlimit){ WORKER_DATA_MAX, WORKER_DATA_MAX };
+        if (setrlimit(RLIMIT_DATA, &rl) < 0)
+                log_warning_errno(errno, "Failed to limit the worker's memory, ignoring: %m");
+#endif
+        /* CPU: no nice value or scheduling class.  The unit's filter leaves @resources out, and a
+         * lower priority would let a user's own busy processes starve root's queries.  What one
+         * query may take is bounded by its budget, and root's run on a thread of their own
+         * (varlink-sockets.c). */
+}
+
+static int worker_run(void)
+{
+        VarlinkServerLimits limits = {
+                .connections_max = WORKER_CONNECTIONS_MAX,
+                .connections_root_reserve = WORKER_ROOT_RESERVE,
+                .connections_per_uid_max = WORKER_CONNECTIONS_UID,
+        };
+        Worker w = { .channel_fd = CHANNEL_FD };
+        sigset_t mask;
+        int r;
+
+        apply_limits();
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        (void) sigprocmask(SIG_BLOCK, &mask, NULL);
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_new(&w.event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to allocate the worker's event loop: %m");
+        r = sd_event_add_signal(w.event, NULL, SIGTERM, on_worker_signal, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(w.event, NULL, SIGINT, on_worker_signal, NULL);
+        if (r >= 0)
+                r = varlink_server_new(w.event, &limits, "portd", PORTD_VERSION,
+                        "https://github.com/portd/portd", &w.server);
+        if (r >= 0)
+                r = varlink_sockets_register(w.event, w.server, &w.sockets);
+        if (r >= 0)
+                r = sd_event_add_io(w.event, &w.channel, w.channel_fd, EPOLLIN, on_channel, &w);
+        if (r >= 0)
+                r = sd_event_loop(w.event);
+        if (r < 0)
+                log_error_errno(r, "The owner-query worker failed: %m");
+
+        /* The query thread first, then the connections (their jobs go with them), then the rest. */
+        varlink_sockets_stop(w.sockets);
+        w.server = varlink_server_free(w.server);
+        varlink_sockets_free(w.sockets);
+        sd_event_source_disable_unref(w.channel);
+        safe_close(w.channel_fd);
+        sd_event_unref(w.event);
+        return r;
+}
+
+static int wait_signal(const sigset_t *mask, uint64_t timeout_usec)
+{
+        struct timespec ts = { .tv_sec = (time_t) (timeout_usec / 1000000ULL),
+                .tv_nsec = (long) (timeout_usec % 1000000ULL) * 1000L };
+        int sig = sigtimedwait(mask, NULL, &ts);
+        return sig < 0 ? -errno : sig;
+}
+
+int owner_worker_main(pid_t parent)
+{
+        uint64_t delay = RESTART_FIRST_USEC;
+        sigset_t mask;
+
+        /* The monitor lives and dies with the main process: SIGTERM when it goes, and if it went
+         * before we asked, at once. */
+        (void) prctl(PR_SET_NAME, "portd-monitor", 0, 0, 0);
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
+                return -ESRCH;
+        if (fcntl(CHANNEL_FD, F_GETFD) < 0)
+                return log_error_errno(EBADF, "No owner-query channel on fd %d.", CHANNEL_FD);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+
+        for (;;) {
+                uint64_t started = now_usec(CLOCK_MONOTONIC);
+                pid_t pid = fork();
+                if (pid < 0)
+                        return log_error_errno(errno, "Failed to fork the owner-query worker: %m");
+                if (pid == 0) {
+                        (void) prctl(PR_SET_NAME, "portd-owner", 0, 0, 0);
+                        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+                                _exit(EXIT_FAILURE);
+                        (void) sigprocmask(SIG_UNBLOCK, &mask, NULL);
+                        /* exit(), not _exit(): LeakSanitizer checks the worker at exit. */
+                        exit(worker_run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+                }
+
+                int status = 0;
+                for (;;) {
+                        int sig = wait_signal(&mask, UINT64_MAX / 2);
+                        if (sig == SIGTERM || sig == SIGINT) {
+                                (void) kill(pid, SIGTERM);
+                                (void) waitpid(pid, NULL, 0);
+                                return 0;
+                        }
+                        if (sig == SIGCHLD && waitpid(pid, &status, WNOHANG) == pid)
+                                break;
+                }
+                if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SUCCESS)
+                        return 0; /* the channel closed: the main process is gone */
+
+                uint64_t lived = now_usec(CLOCK_MONOTONIC) - started;
+                delay = lived >= RESTART_HEALTHY_USEC ? RESTART_FIRST_USEC
+                                                      : MIN(delay * 2, RESTART_MAX_USEC);
+                if (WIFSIGNALED(status))
+                        log_error("The owner-query worker died of signal %d, restarting it in %llu ms.",
+                                WTERMSIG(status), (unsigned long long) (delay / 1000));
+                else
+                        log_error("The owner-query worker exited with status %d, restarting it in %llu ms.",
+                                WEXITSTATUS(status), (unsigned long long) (delay / 1000));
+                /* Back-off, still ending promptly when told to. */
+                uint64_t until = now_usec(CLOCK_MONOTONIC) + delay;
+                for (uint64_t t; (t = now_usec(CLOCK_MONOTONIC)) < until;) {
+                        int sig = wait_signal(&mask, until - t);
+                        if (sig == SIGTERM || sig == SIGINT)
+                                return 0;
+                }
+        }
+}
