@@ -213,7 +213,7 @@ static int owner_row(
         if (r >= 0)
                 r = json_add(o, "port", json_object_new_int(s->local_port));
         if (r >= 0 && named)
-                r = json_add(o, "service", json_object_new_string(e.name));
+                r = json_add(o, "service", json_string_escaped(e.name, NAME_ESCAPE_BACKSLASH));
         if (r >= 0)
                 r = json_add(
                         o, "state", json_object_new_string(owner_state_to_string(s->protocol, s->state)));

@@ -265,6 +265,31 @@ scenario_bad_names() {
                 pass "portctl list --format services gives the bytes back: glibc answers the same from it" ||
                 fail "glibc answers differently from portctl list --format services"
 
+        # Owner rows name the port's service too: a listener on 1234/tcp is named caf\xe9, escaped,
+        # and the reply stays JSON (the name went out raw before).
+        local listener
+        "$PYTHON" -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 1234)); s.listen(); print("listening", flush=True); time.sleep(60)' >"$TMP/listener.out" 2>&1 &
+        listener=$!
+        local i
+        for i in $(seq 100); do
+                grep -q listening "$TMP/listener.out" && break
+                sleep 0.05
+        done
+        grep -q listening "$TMP/listener.out" || fail "no listener on 127.0.0.1:1234: $(cat "$TMP/listener.out")"
+        out=$(portctl who --json :1234 2>&1)
+        if printf '%s' "$out" | "$PYTHON" -c 'import json, sys
+rows = json.load(sys.stdin)
+rows = rows if isinstance(rows, list) else [rows]
+sys.exit(0 if any(r.get("service") == "caf\\xe9" for r in rows) else 1)'; then
+                pass "portctl who --json names the listener's service escaped, in valid JSON"
+        else
+                fail "portctl who --json :1234: $(printf '%s' "$out" | cat -v | head -5)"
+        fi
+        kill "$listener" 2>/dev/null
+        wait "$listener" 2>/dev/null
+
         out=$(portctl status)
         [[ "$out" == *"0 errors, 4 warnings"* ]] && pass "status counts the four names as warnings" ||
                 fail "status: $(printf '%s' "$out" | grep -i problems)"
