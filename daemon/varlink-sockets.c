@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "caller.h"
 #include "daemon.h"
 #include "snapshot.h"
 #include "json-util.h"
@@ -154,14 +155,13 @@ static int parse_netns(const char *s, OwnerNetns *ret)
         return 0;
 }
 
-/* The caller's own namespace through its pidfd: unlike /proc/PID it cannot name a process that
- * took over a dead caller's pid.  Kernels with SO_PEERPIDFD but without the ioctl (6.5 to 6.10)
- * go through /proc/PID, pinned by the pidfd: if the caller is still alive after the open, the
- * PID was still its own.  -EOPNOTSUPP (no pidfd at all, before 6.5) sends us to /proc/PID/ns/net
- * unpinned, as ss and lsof read it; -ESRCH when the caller is gone. */
+/* The caller's own namespace through its pidfd (caller.c pins it, as for every other question
+ * about a caller): unlike /proc/PID it cannot name a process that took over a dead caller's pid.
+ * Kernels without the ioctl (before 6.11) go through /proc/PID, pinned by the pidfd: if the caller
+ * is still alive after the open, the PID was still its own.  -ESRCH when the caller is gone. */
 static int peer_netns_fd(VarlinkConnection *conn)
 {
-        _cleanup_close_ int pidfd = varlink_connection_get_peer_pidfd(conn);
+        _cleanup_close_ int pidfd = caller_peer_pidfd(conn);
         struct ucred ucred;
         char path[64];
         int fd;
@@ -591,7 +591,8 @@ static void caller_read_capabilities(OwnerCaller *caller, int pidfd)
         char path[64], buf[4096];
         _cleanup_close_ int fd = -1;
 
-        if (caller->pid <= 0)
+        /* Without a pidfd the PID may be another process's by now: unknown, taken as none. */
+        if (caller->pid <= 0 || pidfd < 0)
                 return;
         (void) snprintf(path, sizeof(path), "/proc/%d/status", (int) caller->pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -601,7 +602,7 @@ static void caller_read_capabilities(OwnerCaller *caller, int pidfd)
         if (n <= 0)
                 return;
         buf[n] = 0;
-        if (pidfd >= 0 && pidfd_process_gone(pidfd))
+        if (pidfd_process_gone(pidfd))
                 return;
         const char *p = strstr(buf, "\nCapPrm:");
         if (!p)
@@ -648,7 +649,7 @@ static int method_list(
                 return varlink_connection_error_invalid_parameter(conn, "netns");
         }
         if (ucred.uid != 0) {
-                _cleanup_close_ int pidfd = varlink_connection_get_peer_pidfd(conn);
+                _cleanup_close_ int pidfd = caller_peer_pidfd(conn);
                 if (pidfd == -EMFILE || pidfd == -ENFILE) {
                         sockets_job_free(j);
                         return pidfd;
@@ -663,7 +664,7 @@ static int method_list(
                 } else if (r == -EMFILE || r == -ENFILE) {
                         sockets_job_free(j);
                         return r; /* dispatch retries the call when descriptors free up */
-                } else if (r != -EOPNOTSUPP) {
+                } else {
                         /* Lost (the caller is gone) or not ours to read: answered as the query
                          * would have been, without it. */
                         j->result = r;
