@@ -258,12 +258,16 @@ static int owner_row(
 
 /* Jobs per user (queued, running, or streaming their rows), and in all: a connection has one call
  * open at a time, so these also bound the descriptors (one network namespace each while queued)
- * and the memory queries hold.  Root is bound only by the total. */
+ * and the memory queries hold.  Root's jobs count apart, against a bound of their own: users,
+ * however many UIDs they hold, can fill JOBS_MAX but never take root's owner queries away. */
 #define JOBS_PER_UID_MAX 8U
 #define JOBS_MAX         512U
+#define ROOT_JOBS_MAX    64U
 /* A user whose results wait for clients that do not read gets no new query run meanwhile:
- * results are what costs memory, and a reader that never reads holds its own back only. */
+ * results are what costs memory, and a reader that never reads holds its own back only.  Users'
+ * results in all are bounded too, so that many UIDs cannot add up to the worker's memory limit. */
 #define RESULTS_PER_UID_MAX 2U
+#define RESULTS_MAX         32U
 /* Rows built per turn of the stream: the rest waits until the client has read these. */
 #define ROWS_PER_BATCH 64U
 /* The time a user's query may spend on its per-socket work (cache checks, /proc reads, naming)
@@ -321,6 +325,7 @@ struct SocketsWorker {
         size_t n_users, allocated_users;
         size_t next_user; /* where the round over users goes on */
         unsigned n_jobs;
+        unsigned n_user_results; /* finished or streaming, of users other than root */
         SocketsJob *done, **done_tail; /* finished by the thread, not yet seen by the loop */
         bool quit;
         int event_fd;
@@ -335,6 +340,14 @@ static UserJobs *user_jobs_find(SocketsWorker *w, uid_t uid)
         return NULL;
 }
 
+/* Called with the lock held: a result of u's appears (+1) or goes (-1). */
+static void result_count(SocketsWorker *w, UserJobs *u, int delta)
+{
+        u->n_results += delta;
+        if (u->uid != 0)
+                w->n_user_results += delta;
+}
+
 /* Called with the lock held, for a job that leaves (freed, cancelled). */
 static void user_jobs_release(SocketsWorker *w, const SocketsJob *j)
 {
@@ -344,7 +357,7 @@ static void user_jobs_release(SocketsWorker *w, const SocketsJob *j)
         if (!u)
                 return;
         if (j->state == JOB_FINISHED || j->state == JOB_DONE)
-                u->n_results--;
+                result_count(w, u, -1);
         if (--u->n_jobs > 0) {
                 pthread_cond_broadcast(&w->wake); /* its next query may run now */
                 return;
@@ -372,7 +385,8 @@ static SocketsJob *pick_job(SocketsWorker *w, bool root)
                 size_t i = (w->next_user + k) % w->n_users;
                 UserJobs *u = &w->users[i];
                 SocketsJob *j = u->queue;
-                if (!j || (u->uid == 0) != root || u->n_results >= RESULTS_PER_UID_MAX)
+                if (!j || (u->uid == 0) != root || u->n_results >= RESULTS_PER_UID_MAX ||
+                        (u->uid != 0 && w->n_user_results >= RESULTS_MAX))
                         continue;
                 u->queue = j->next;
                 j->next = NULL;
@@ -407,7 +421,7 @@ static void *sockets_worker_thread(void *userdata)
                 j->state = JOB_FINISHED;
                 UserJobs *u = user_jobs_find(w, j->caller.uid);
                 if (u)
-                        u->n_results++;
+                        result_count(w, u, +1);
                 *w->done_tail = j;
                 w->done_tail = &j->next;
                 uint64_t one = 1;
@@ -547,8 +561,10 @@ static int sockets_worker_submit(SocketsWorker *w, VarlinkConnection *conn, Sock
         }
 
         pthread_mutex_lock(&w->lock);
-        UserJobs *u = user_jobs_find(w, j->caller.uid);
-        if (w->n_jobs >= JOBS_MAX || (j->caller.uid != 0 && u && u->n_jobs >= JOBS_PER_UID_MAX)) {
+        UserJobs *u = user_jobs_find(w, j->caller.uid), *root = user_jobs_find(w, 0);
+        unsigned root_jobs = root ? root->n_jobs : 0;
+        if (j->caller.uid == 0 ? root_jobs >= ROOT_JOBS_MAX
+                               : w->n_jobs - root_jobs >= JOBS_MAX || (u && u->n_jobs >= JOBS_PER_UID_MAX)) {
                 pthread_mutex_unlock(&w->lock);
                 sockets_job_free(j);
                 return -EBUSY;
@@ -573,7 +589,7 @@ static int sockets_worker_submit(SocketsWorker *w, VarlinkConnection *conn, Sock
                 *tail = j;
                 pthread_cond_broadcast(&w->wake);
         } else
-                u->n_results++; /* answered without a query: an error to send */
+                result_count(w, u, +1); /* answered without a query: an error to send */
         pthread_mutex_unlock(&w->lock);
 
         r = varlink_connection_stream(conn, job_produce, j, job_detach);

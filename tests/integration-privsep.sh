@@ -269,6 +269,37 @@ case_noread() {
         [ "$RC" -eq 0 ] && pass "lookups answered meanwhile" || fail "lookups failed meanwhile"
 }
 
+# Many UIDs (as one person's subordinate range gives) fill every user's job slot with queries
+# whose replies they never read: root's owner queries are still answered (review of the
+# privilege separation: JOBS_MAX counted root's with everybody's, and held results never expire).
+case_manyuids() {
+        local uid n=64
+        start_daemon
+        prlimit --nofile=4500:4500 "${NOBODY[@]}" "$FLOOD" listen 4000 31000 >"$TMP/listen.out" &
+        helpers="$helpers $!"
+        wait_for_output 20000 'listen: [0-9]+ sockets' cat "$TMP/listen.out" || fail "nobody's listeners did not start"
+        root_listener 29335
+        for uid in $(seq 70000 $((70000 + n - 1))); do
+                setpriv --reuid="$uid" --regid="$uid" --clear-groups "$FLOOD" hold "$SOCK" 8 30 \
+                        >"$TMP/hold.$uid" 2>&1 &
+                helpers="$helpers $!"
+        done
+        # Every holder has its 8 calls in: 512 jobs, as many as users may have.
+        local t
+        for t in $(seq 200); do
+                [ "$(cat "$TMP"/hold.* 2>/dev/null | grep -c 'hold: 8 ')" -eq $n ] && break
+                sleep 0.1
+        done
+        say "# $(cat "$TMP"/hold.* | grep -c 'hold: 8 ') of $n users hold 8 queries that never read"
+        sleep 1
+        if "$PORTCTL" --socket "$SOCK" who ":$ROOT_PORT" >"$TMP/portctl.out" 2>&1 &&
+                grep -q "127.0.0.1:$ROOT_PORT" "$TMP/portctl.out"; then
+                pass "root's portctl who :$ROOT_PORT is answered while $n users hold every user's slot"
+        else
+                fail "root's portctl who :$ROOT_PORT while $n users hold every user's slot: $(head -3 "$TMP/portctl.out")"
+        fi
+}
+
 case_caps() {
         start_daemon
         # A same-uid listener that holds CAP_NET_BIND_SERVICE, which the caller lacks.
@@ -349,7 +380,7 @@ case_crash() {
 }
 
 case "$case" in
-flood | leak | badname | starve | noread | caps | oracle | crash) "case_$case" ;;
+flood | leak | badname | starve | noread | manyuids | caps | oracle | crash) "case_$case" ;;
 *)
         say "unknown case '$case'"
         exit 2
