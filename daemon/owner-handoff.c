@@ -46,7 +46,8 @@ int owner_handoff_message_check(const void *buf, size_t n, const OwnerHandoffHea
 
 /* Keeps only MAIN_CAPABILITIES in the effective, permitted and inheritable sets.  Without
  * CAP_SETPCAP (systemd leaves it out of the bounding set) the bounding set stays as it is, which
- * is harmless: with no_new_privs and nothing permitted, exec cannot bring a capability back. */
+ * is harmless once no_new_privs is set here (not left to the unit: a daemon started by hand has
+ * none): an exec by uid 0 then gets no more than what is permitted now. */
 static int drop_capabilities(void)
 {
         struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -65,6 +66,8 @@ static int drop_capabilities(void)
                 data[i].inheritable = 0;
         }
         if (syscall(SYS_capset, &header, data) < 0)
+                return -errno;
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return -errno;
         return 0;
 }

@@ -162,6 +162,7 @@ monitor=$(pgrep -P "$daemon_pid" -x portd-monitor | head -n1)
 worker=$( [ -n "$monitor" ] && pgrep -P "$monitor" -x portd-owner | head -n1)
 main_eff=$(awk '/^CapEff:/ { print $2 }' "/proc/$daemon_pid/status" 2>/dev/null)
 main_prm=$(awk '/^CapPrm:/ { print $2 }' "/proc/$daemon_pid/status" 2>/dev/null)
+main_nnp=$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$daemon_pid/status" 2>/dev/null)
 worker_eff=$( [ -n "$worker" ] && awk '/^CapEff:/ { print $2 }' "/proc/$worker/status" 2>/dev/null)
 kill "$daemon_pid" 2>/dev/null
 wait "$daemon_pid" 2>/dev/null
@@ -179,6 +180,14 @@ else
                 echo "ok: the main process keeps only CAP_SYS_PTRACE (CapEff $main_eff)"
         else
                 echo "not ok: the main process holds CapEff $main_eff CapPrm $main_prm, not only CAP_SYS_PTRACE"
+                failed=1
+        fi
+        # Set by the daemon itself, not only by the unit: started by hand, an exec of the main
+        # process (as uid 0) would otherwise get every capability back.
+        if [ "$main_nnp" = 1 ]; then
+                echo "ok: the main process has no_new_privs set (started outside systemd)"
+        else
+                echo "not ok: the main process has NoNewPrivs '$main_nnp' outside systemd"
                 failed=1
         fi
         if [ $((0x${worker_eff:-0})) -eq "$want_all" ]; then
