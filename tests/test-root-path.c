@@ -120,6 +120,9 @@ static void test_links_stay_inside(void **state)
                 { "/etc/dangling", "-2" },
                 { "/etc/chain2", "inside\n" },
                 { "/etc/inside/x", "-20" },
+                /* A trailing slash asks for a directory, as the kernel has it. */
+                { "/etc/inside/", "-20" },
+                { "/etc/chain2/", "-20" },
         };
         char kernel[64], hand[64];
 
