@@ -195,6 +195,10 @@ static int method_handoff(
         r = manager_scope_for_connection(m, conn, &scope);
         if (r == -ENOMEM)
                 return log_oom();
+        /* Out of descriptors to tell the caller's scope: the server calls us again once some are
+         * free, rather than handing the call over without the catalog its rows are named from. */
+        if (r == -EMFILE || r == -ENFILE)
+                return r;
         const SnapshotImage *image = r >= 0 ? (scope ? scope->snapshot : m->snapshot) : NULL;
 
         OwnerHandoffHeader h = { .magic = OWNER_HANDOFF_MAGIC, .size = (uint32_t) size };
