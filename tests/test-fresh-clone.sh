@@ -76,14 +76,22 @@ kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 pid=
 
-# Command 2, for the unit tests: every suite but those that start daemons, build packages or
-# clone (this test itself).  "--suite portd" would select them all: it is the project's name.
+# Command 2, for the unit tests: every suite but those that start daemons, build packages, boot
+# a test bed or clone (this test itself).  "--suite portd" would select them all: it is the project's name.
 if meson test -C build --num-processes 2 --no-suite integration --no-suite differential \
         --no-suite forking --no-suite units --no-suite install --no-suite package --no-suite docs \
-        --no-suite clone >"$top/test.log" 2>&1; then
+        --no-suite clone --no-suite system >"$top/test.log" 2>&1; then
         ok "meson test (unit tests) in the clone: $(grep -E '^(Ok|Fail|Skipped):' "$top/test.log" | tr -s ' \n' ' ')"
 else
-        not_ok "meson test in the clone failed: $(grep -E '(FAIL|TIMEOUT)' "$top/test.log" | head -5 | tr '\n' ' ')"
+        not_ok "meson test in the clone failed: $(grep -E ' (FAIL|ERROR|TIMEOUT) ' "$top/test.log" | head -5 | tr -s ' \n' ' ')"
+        # What the failed tests printed, for the log of this test (TAP comments).
+        python3 -c 'import json, sys
+for line in open("build/meson-logs/testlog.json"):
+    t = json.loads(line)
+    if t["result"] not in ("OK", "SKIP", "EXPECTEDFAIL"):
+        print(t["name"], t["result"])
+        for out in ("stdout", "stderr"):
+            print("\n".join((t.get(out) or "").splitlines()[-25:]))' 2>&1 | sed 's/^/# /'
 fi
 if grep -Eq '^Skipped: *[1-9]' "$top/test.log"; then
         not_ok "unit tests skipped in the clone: $(grep -E ' SKIP ' "$top/test.log" | head -5 | tr '\n' ' ')"
