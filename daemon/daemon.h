@@ -94,6 +94,10 @@ int owner_handoff_register(Manager *m);
 /* owner-worker.c (portd --owner-worker) */
 /* The monitor: forks the worker, restarts it when it dies; returns when parent is gone. */
 int owner_worker_main(pid_t parent);
+/* A monitor that only answers the main process's namespace questions (caller-namespaces.c) on
+ * fd 4, for a daemon that has no executable to start the whole monitor from (inside a test
+ * program); it ends when the main process does. */
+__attribute__((noreturn)) void owner_monitor_namespaces_only(void);
 struct Snapshot;
 /* The catalog image the main process passed with conn: its caller's; NULL when none. */
 const struct Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn);

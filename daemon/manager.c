@@ -567,6 +567,7 @@ int manager_new(const char *root, Manager **ret)
                 return log_oom();
         m->inotify_fd = -1;
         m->owner_channel_fd = -1;
+        m->namespaces_fd = -1;
 
         rlimit_nofile_raise();
 

@@ -128,6 +128,8 @@ typedef struct Manager {
          * executable started as it (portd itself), NULL for none */
         char *owner_worker_exe;
         int owner_channel_fd;
+        /* To the monitor, which reads callers' namespaces for us (caller-namespaces.c). */
+        int namespaces_fd;
         sd_event_source *owner_child;
 
         /* varlink-services.c: callers whose refusal was logged, so that one retrying in a loop is

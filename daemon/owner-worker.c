@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +14,21 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "caller.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "snapshot.h"
 
-#define CHANNEL_FD 3
+#define CHANNEL_FD    3
+#define NAMESPACES_FD 4
+#define WAIT_FOREVER  UINT64_MAX
 
 /* The worker's own limits.  Descriptors: each connection holds its socket and, while its query
  * waits, the caller's network namespace; the rest is /proc and netlink work. */
@@ -255,17 +261,56 @@ static int worker_run(void)
         return r;
 }
 
-static int wait_signal(const sigset_t *mask, uint64_t timeout_usec)
+/* Waits up to timeout_usec (WAIT_FOREVER: for ever) for one of the signals signal_fd takes,
+ * answering the main process's questions about callers' namespaces meanwhile.  The signal, 0 on
+ * timeout, SIGTERM once the main process is gone (its end of the channel closed). */
+static int monitor_wait(int signal_fd, uint64_t timeout_usec)
 {
-        struct timespec ts = { .tv_sec = (time_t) (timeout_usec / 1000000ULL),
-                .tv_nsec = (long) (timeout_usec % 1000000ULL) * 1000L };
-        int sig = sigtimedwait(mask, NULL, &ts);
-        return sig < 0 ? -errno : sig;
+        uint64_t until = timeout_usec == WAIT_FOREVER ? WAIT_FOREVER
+                                                       : now_usec(CLOCK_MONOTONIC) + timeout_usec;
+
+        for (;;) {
+                struct pollfd p[2] = { { signal_fd, POLLIN, 0 }, { NAMESPACES_FD, POLLIN, 0 } };
+                int msec = -1;
+                if (until != WAIT_FOREVER) {
+                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        if (now >= until)
+                                return 0;
+                        msec = (int) MIN((until - now + 999) / 1000, (uint64_t) INT_MAX);
+                }
+                if (poll(p, 2, msec) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (p[1].revents && caller_namespaces_answer(NAMESPACES_FD) < 0)
+                        return SIGTERM;
+                if (p[0].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        if (read(signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
+                                return (int) si.ssi_signo;
+                }
+        }
+}
+
+__attribute__((noreturn)) void owner_monitor_namespaces_only(void)
+{
+        (void) prctl(PR_SET_NAME, "portd-monitor", 0, 0, 0);
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        for (;;) {
+                struct pollfd p = { NAMESPACES_FD, POLLIN, 0 };
+                if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                        break;
+                if (p.revents && caller_namespaces_answer(NAMESPACES_FD) < 0)
+                        break;
+        }
+        _exit(EXIT_SUCCESS);
 }
 
 int owner_worker_main(pid_t parent)
 {
         uint64_t delay = RESTART_FIRST_USEC;
+        _cleanup_close_ int signal_fd = -1;
         sigset_t mask;
 
         /* The monitor lives and dies with the main process: SIGTERM when it goes, and if it went
@@ -273,8 +318,12 @@ int owner_worker_main(pid_t parent)
         (void) prctl(PR_SET_NAME, "portd-monitor", 0, 0, 0);
         if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
                 return -ESRCH;
-        if (fcntl(CHANNEL_FD, F_GETFD) < 0)
-                return log_error_errno(EBADF, "No owner-query channel on fd %d.", CHANNEL_FD);
+        if (fcntl(CHANNEL_FD, F_GETFD) < 0 || fcntl(NAMESPACES_FD, F_GETFD) < 0)
+                return log_error_errno(EBADF, "No owner-query channels on fds %d and %d.", CHANNEL_FD,
+                        NAMESPACES_FD);
+        /* Ours alone: the worker must not inherit them past fork. */
+        if (fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC) < 0 || fcntl(NAMESPACES_FD, F_SETFD, FD_CLOEXEC) < 0)
+                return -errno;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -282,6 +331,9 @@ int owner_worker_main(pid_t parent)
         sigaddset(&mask, SIGCHLD);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
+        signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (signal_fd < 0)
+                return log_error_errno(errno, "Failed to create the monitor's signalfd: %m");
 
         for (;;) {
                 uint64_t started = now_usec(CLOCK_MONOTONIC);
@@ -292,6 +344,9 @@ int owner_worker_main(pid_t parent)
                         (void) prctl(PR_SET_NAME, "portd-owner", 0, 0, 0);
                         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
                                 _exit(EXIT_FAILURE);
+                        /* The namespace questions are the monitor's to answer, not the worker's. */
+                        safe_close(NAMESPACES_FD);
+                        signal_fd = safe_close(signal_fd);
                         (void) sigprocmask(SIG_UNBLOCK, &mask, NULL);
                         /* exit(), not _exit(): LeakSanitizer checks the worker at exit. */
                         exit(worker_run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
@@ -299,8 +354,8 @@ int owner_worker_main(pid_t parent)
 
                 int status = 0;
                 for (;;) {
-                        int sig = wait_signal(&mask, UINT64_MAX / 2);
-                        if (sig == SIGTERM || sig == SIGINT) {
+                        int sig = monitor_wait(signal_fd, WAIT_FOREVER);
+                        if (sig == SIGTERM || sig == SIGINT || sig < 0) {
                                 (void) kill(pid, SIGTERM);
                                 (void) waitpid(pid, NULL, 0);
                                 return 0;
@@ -320,11 +375,11 @@ int owner_worker_main(pid_t parent)
                 else
                         log_error("The owner-query worker exited with status %d, restarting it in %llu ms.",
                                 WEXITSTATUS(status), (unsigned long long) (delay / 1000));
-                /* Back-off, still ending promptly when told to. */
+                /* Back-off, still answering questions and ending promptly when told to. */
                 uint64_t until = now_usec(CLOCK_MONOTONIC) + delay;
                 for (uint64_t t; (t = now_usec(CLOCK_MONOTONIC)) < until;) {
-                        int sig = wait_signal(&mask, until - t);
-                        if (sig == SIGTERM || sig == SIGINT)
+                        int sig = monitor_wait(signal_fd, until - t);
+                        if (sig == SIGTERM || sig == SIGINT || sig < 0)
                                 return 0;
                 }
         }

@@ -352,12 +352,14 @@ case_crash() {
                 return
         }
         pass "owner queries run in their own process ($w1)"
-        # The main process holds only CAP_SYS_PTRACE; the worker all three.
-        local main_caps worker_caps
+        # The main process holds no capability (permitted nor effective); the worker all three.
+        local main_caps main_prm worker_caps
         main_caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$DAEMON_PID/status")
+        main_prm=$(awk '/^CapPrm:/ { print $2 }' "/proc/$DAEMON_PID/status")
         worker_caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$w1/status")
-        [ "$main_caps" = 0000000000080000 ] && pass "the main process keeps only CAP_SYS_PTRACE" ||
-                fail "the main process holds $main_caps"
+        [ "$main_caps" = 0000000000000000 ] && [ "$main_prm" = 0000000000000000 ] &&
+                pass "the main process holds no capability" ||
+                fail "the main process holds CapEff $main_caps CapPrm $main_prm"
         [ $((0x$worker_caps & 0x280004)) -eq $((0x280004)) ] && pass "the worker holds the owner queries' capabilities" ||
                 fail "the worker holds $worker_caps"
         "$PORTCTL" --socket "$SOCK" port 22/tcp >/dev/null || fail "lookup before the crash"
