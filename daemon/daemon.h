@@ -98,6 +98,10 @@ int owner_worker_main(pid_t parent);
  * fd 4, for a daemon that has no executable to start the whole monitor from (inside a test
  * program); it ends when the main process does. */
 __attribute__((noreturn)) void owner_monitor_namespaces_only(void);
+/* A copy of the catalog image in fd, a memfd sealed as the main process seals them (shrink, grow,
+ * and write or future write): -EPERM when it is not, -EBADF when fd is not a memfd, -EFBIG when
+ * it is larger than any catalog. */
+int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size);
 struct Snapshot;
 /* The catalog image the main process passed with conn: its caller's; NULL when none. */
 const struct Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn);

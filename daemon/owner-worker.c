@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,6 +45,9 @@
 #define RESTART_HEALTHY_USEC (10ULL * 1000ULL * 1000ULL)
 #define HANDOFFS_PER_WAKEUP  64U
 #define HANDOFF_MESSAGE_MAX  (256U * 1024U)
+/* A catalog image larger than this is not taken from the main process (a merged catalog of
+ * every IANA service is well under 1 MiB). */
+#define HANDOFF_SNAPSHOT_MAX (64ULL * 1024ULL * 1024ULL)
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_SANITIZER 1
@@ -54,7 +58,7 @@
 #endif
 
 typedef struct HandoffOrigin {
-        void *map;
+        void *image; /* our own copy */
         size_t size;
         Snapshot snapshot;
         bool has_snapshot;
@@ -66,8 +70,7 @@ static void handoff_origin_free(void *p)
 
         if (!o)
                 return;
-        if (o->map)
-                (void) munmap(o->map, o->size);
+        free(o->image);
         free(o);
 }
 
@@ -78,22 +81,63 @@ const Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn)
         return o && o->has_snapshot ? &o->snapshot : NULL;
 }
 
-/* The caller's catalog, mapped as the NSS module maps it: validated, read only. */
+int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size)
+{
+        _cleanup_free_ void *copy = NULL;
+        struct stat st;
+        int seals;
+
+        /* Sealed against shrinking, growing and new writable mappings, as the main process
+         * seals every image (manager.c): anything else is not one of ours. */
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0)
+                return errno == EINVAL ? -EBADF : -errno; /* not a memfd */
+        if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
+                !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+                return -EPERM;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size <= 0 || (uint64_t) st.st_size > HANDOFF_SNAPSHOT_MAX)
+                return -EFBIG;
+        /* Copied, not mapped: F_SEAL_FUTURE_WRITE leaves the main process the writable mapping
+         * it took before sealing (to flag the image superseded), and what snapshot_open()
+         * validates must not change under us afterwards. */
+        size_t size = (size_t) st.st_size, done = 0;
+        copy = malloc(size);
+        if (!copy)
+                return -ENOMEM;
+        while (done < size) {
+                ssize_t k = pread(fd, (uint8_t *) copy + done, size - done, (off_t) done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EBADMSG;
+                done += (size_t) k;
+        }
+        *ret = TAKE_PTR(copy);
+        *ret_size = size;
+        return 0;
+}
+
+/* The caller's catalog, its own copy, validated as the NSS module validates it. */
 static int handoff_origin_new(int snapshot_fd, HandoffOrigin **ret)
 {
         HandoffOrigin *o = calloc(1, sizeof(HandoffOrigin));
-        struct stat st;
+        int r;
 
         if (!o)
                 return -ENOMEM;
-        if (snapshot_fd >= 0 && fstat(snapshot_fd, &st) >= 0 && st.st_size > 0 &&
-                (uint64_t) st.st_size <= SIZE_MAX) {
-                void *p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, snapshot_fd, 0);
-                if (p != MAP_FAILED) {
-                        o->map = p;
-                        o->size = (size_t) st.st_size;
-                        o->has_snapshot = snapshot_open(o->map, o->size, &o->snapshot) >= 0;
+        if (snapshot_fd >= 0) {
+                r = owner_worker_snapshot_copy(snapshot_fd, &o->image, &o->size);
+                if (r == -ENOMEM) {
+                        free(o);
+                        return r;
                 }
+                if (r < 0)
+                        log_warning_errno(r, "The catalog image of a hand-off is not a sealed memfd, "
+                                             "answering without it: %m");
+                else
+                        o->has_snapshot = snapshot_open(o->image, o->size, &o->snapshot) >= 0;
         }
         *ret = o;
         return 0;

@@ -13,6 +13,7 @@
 #   caps       a same-uid process with a capability the caller lacks is not shown with its pid
 #   oracle     netns=PID answers alike for a missing PID and another user's
 #   crash      SIGKILL of the owner-query worker: lookups go on, the worker comes back
+#   seals      a catalog image handed over in a memfd that is not sealed is not used by the worker
 # Usage: integration-privsep.sh CASE   (PORTD, PORTCTL and FLOOD in the environment)
 set -u
 . "$(dirname "$0")/integration-lib.sh"
@@ -381,8 +382,32 @@ case_crash() {
         grep -q "died of signal 9" "$LOG" && pass "the crash is logged" || fail "the crash is not logged"
 }
 
+# The worker trusts the main process's catalog image only as a memfd sealed against writes and
+# resizing (it copies it, too: the main process's own mapping may still write). A compromised main
+# process is played by fake-main.py, which starts a real monitor and hands it one call.
+case_seals() {
+        printf 'sealtest 29366/tcp\n' >>"$ROOT/etc/services"
+        start_daemon
+        root_listener 29366
+        [ -s "$SOCK.snapshot" ] || {
+                fail "no published snapshot at $SOCK.snapshot"
+                return
+        }
+        "$PYTHON" "$(dirname "$0")/fake-main.py" "$PORTD" "$SOCK.snapshot" 29366 sealed >"$TMP/sealed" 2>&1
+        grep -qx sealtest "$TMP/sealed" && pass "a sealed image names the port (sealtest)" ||
+                fail "a sealed image does not name the port: $(cat "$TMP/sealed")"
+        "$PYTHON" "$(dirname "$0")/fake-main.py" "$PORTD" "$SOCK.snapshot" 29366 unsealed >"$TMP/unsealed" 2>&1
+        if grep -qx sealtest "$TMP/unsealed"; then
+                fail "the worker used a catalog image in a memfd that is not sealed"
+        elif grep -qx -- - "$TMP/unsealed"; then
+                pass "an unsealed image is not used: the row comes without a service name"
+        else
+                fail "no row for the port with an unsealed image: $(cat "$TMP/unsealed")"
+        fi
+}
+
 case "$case" in
-flood | leak | badname | starve | noread | manyuids | caps | oracle | crash) "case_$case" ;;
+flood | leak | badname | starve | noread | manyuids | caps | oracle | crash | seals) "case_$case" ;;
 *)
         say "unknown case '$case'"
         exit 2
