@@ -66,13 +66,11 @@ static int on_owner_process_exit(sd_event_source *s, const siginfo_t *si, void *
 {
         Manager *m = userdata;
 
-        /* Only the monitor itself can end here: it restarts the worker that serves the queries.
-         * Nobody can start it again without the capabilities we dropped; lookups go on. */
-        log_error(
-                "The owner-query process (PID %d) exited (%s %d); owner queries fail until portd restarts.",
+        /* Only the first monitor is our child.  Its standby, which holds the other ends of the
+         * channels too, takes over (owner-worker.c); we keep ours open for it.  Were there none,
+         * the channels hang up and owner queries answer QueryFailed (method_handoff()). */
+        log_error("The owner-query monitor (PID %d) exited (%s %d); its standby takes over.",
                 (int) si->si_pid, si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
-        m->owner_channel_fd = safe_close(m->owner_channel_fd);
-        m->namespaces_fd = safe_close(m->namespaces_fd);
         m->owner_child = sd_event_source_disable_unref(m->owner_child);
         return 0;
 }
@@ -243,6 +241,14 @@ static int method_handoff(
                         return -EAGAIN;
                 if (r == -EMSGSIZE)
                         return query_failed(conn, "The call and what follows it are too long.");
+                if (r == -EPIPE || r == -ECONNRESET) {
+                        /* Monitor, standby and worker all gone: nothing can start them again
+                         * without the capabilities we dropped. */
+                        log_error("The owner-query processes are gone; owner queries fail until portd restarts.");
+                        m->owner_channel_fd = safe_close(m->owner_channel_fd);
+                        m->namespaces_fd = safe_close(m->namespaces_fd);
+                        return query_failed(conn, "Owner queries are unavailable.");
+                }
                 log_warning_errno(r, "Failed to hand an owner query over: %m");
                 return query_failed(conn, "Owner queries are unavailable.");
         }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Privilege separation, the owner-query side: "portd --owner-worker" is a small monitor that keeps
- * the capabilities owner queries need and restarts, with back-off, the worker it forks; the worker
- * has its own limits and serves the io.portd.Sockets connections the main process hands over. */
+ * the capabilities owner queries need, answers the main process's questions about callers'
+ * namespaces, and restarts with back-off the worker it forks and the standby it execs (which takes
+ * over when the monitor dies); the worker has its own limits and serves the io.portd.Sockets
+ * connections the main process hands over. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +32,9 @@
 #define CHANNEL_FD    3
 #define NAMESPACES_FD 4
 #define WAIT_FOREVER  UINT64_MAX
+
+/* Our own executable, for the standby's exec. */
+static char arg_self_path[PATH_MAX];
 
 /* The worker's own limits.  Descriptors: each connection holds its socket and, while its query
  * waits, the caller's network namespace; the rest is /proc and netlink work. */
@@ -351,80 +356,221 @@ __attribute__((noreturn)) void owner_monitor_namespaces_only(void)
         _exit(EXIT_SUCCESS);
 }
 
-int owner_worker_main(pid_t parent)
-{
-        uint64_t delay = RESTART_FIRST_USEC;
-        _cleanup_close_ int signal_fd = -1;
-        sigset_t mask;
+/* A child of the monitor's, restarted with back-off when it dies: 100 ms, doubling up to 10 s
+ * while it keeps dying within 10 s of its start. */
+typedef struct MonitorChild {
+        const char *what;
+        pid_t pid;
+        uint64_t started, delay, restart_at;
+} MonitorChild;
 
-        /* The monitor lives and dies with the main process: SIGTERM when it goes, and if it went
-         * before we asked, at once. */
-        (void) prctl(PR_SET_NAME, "portd-monitor", 0, 0, 0);
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
+static void monitor_child_exited(MonitorChild *c, int status)
+{
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        c->delay = now - c->started >= RESTART_HEALTHY_USEC ? RESTART_FIRST_USEC
+                                                            : MIN(c->delay * 2, RESTART_MAX_USEC);
+        c->restart_at = now + c->delay;
+        c->pid = 0;
+        if (WIFSIGNALED(status))
+                log_error("The owner-query %s died of signal %d, restarting it in %llu ms.", c->what,
+                        WTERMSIG(status), (unsigned long long) (c->delay / 1000));
+        else
+                log_error("The owner-query %s exited with status %d, restarting it in %llu ms.", c->what,
+                        WEXITSTATUS(status), (unsigned long long) (c->delay / 1000));
+}
+
+static void monitor_child_stop(MonitorChild *c)
+{
+        if (c->pid <= 0)
+                return;
+        (void) kill(c->pid, SIGTERM);
+        (void) waitpid(c->pid, NULL, 0);
+        c->pid = 0;
+}
+
+static int fork_worker(MonitorChild *c, int signal_fd, const sigset_t *mask)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork the owner-query worker: %m");
+        if (pid == 0) {
+                (void) prctl(PR_SET_NAME, "portd-owner", 0, 0, 0);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+                        _exit(EXIT_FAILURE);
+                /* The namespace questions are the monitor's to answer, not the worker's. */
+                safe_close(NAMESPACES_FD);
+                safe_close(signal_fd);
+                (void) sigprocmask(SIG_UNBLOCK, mask, NULL);
+                /* exit(), not _exit(): LeakSanitizer checks the worker at exit. */
+                exit(worker_run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        c->pid = pid;
+        c->started = now_usec(CLOCK_MONOTONIC);
+        return 0;
+}
+
+/* The standby: ourselves again, exec'd (a clean image, as the monitor is), with the channels on
+ * fds 3 and 4; it takes over when we die (owner_worker_main()).  delay: what our own takeover
+ * waited, which a standby that takes over soon after doubles. */
+static int start_standby(MonitorChild *c, int signal_fd, uint64_t delay)
+{
+        char self[32], standby[48];
+
+        (void) snprintf(self, sizeof(self), "--owner-worker=%d", (int) getpid());
+        (void) snprintf(standby, sizeof(standby), "--owner-standby=%llu", (unsigned long long) delay);
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork the owner-query standby: %m");
+        if (pid == 0) {
+                sigset_t none;
+                safe_close(signal_fd);
+                if (fcntl(CHANNEL_FD, F_SETFD, 0) < 0 || fcntl(NAMESPACES_FD, F_SETFD, 0) < 0)
+                        _exit(EXIT_FAILURE);
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                (void) execl(arg_self_path, "portd", self, standby, (char *) NULL);
+                _exit(EXIT_FAILURE);
+        }
+        c->pid = pid;
+        c->started = now_usec(CLOCK_MONOTONIC);
+        return 0;
+}
+
+/* The monitor's loop: keeps a worker and a standby running, answers the namespace questions. */
+static int monitor_run(int signal_fd, const sigset_t *mask, uint64_t takeover_delay)
+{
+        MonitorChild worker = { .what = "worker", .delay = RESTART_FIRST_USEC },
+                     standby = { .what = "standby", .delay = RESTART_FIRST_USEC };
+        int r;
+
+        for (;;) {
+                uint64_t now = now_usec(CLOCK_MONOTONIC), next = WAIT_FOREVER;
+
+                if (worker.pid == 0 && now >= worker.restart_at) {
+                        r = fork_worker(&worker, signal_fd, mask);
+                        if (r < 0) {
+                                monitor_child_stop(&standby);
+                                return r;
+                        }
+                }
+                if (standby.pid == 0 && now >= standby.restart_at &&
+                        start_standby(&standby, signal_fd, takeover_delay) < 0)
+                        standby.restart_at = now + RESTART_MAX_USEC;
+                if (worker.pid == 0)
+                        next = worker.restart_at;
+                if (standby.pid == 0)
+                        next = MIN(next, standby.restart_at);
+
+                int sig = monitor_wait(signal_fd, next == WAIT_FOREVER ? WAIT_FOREVER : next > now ? next - now : 0);
+                if (sig == SIGTERM || sig == SIGINT || sig < 0) {
+                        monitor_child_stop(&worker);
+                        monitor_child_stop(&standby);
+                        return 0;
+                }
+                if (sig != SIGCHLD)
+                        continue;
+                for (;;) {
+                        int status = 0;
+                        pid_t pid = waitpid(-1, &status, WNOHANG);
+                        if (pid <= 0)
+                                break;
+                        if (pid == worker.pid) {
+                                if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SUCCESS) {
+                                        /* The channel closed: the main process is gone. */
+                                        monitor_child_stop(&standby);
+                                        return 0;
+                                }
+                                monitor_child_exited(&worker, status);
+                        } else if (pid == standby.pid)
+                                monitor_child_exited(&standby, status);
+                }
+        }
+}
+
+/* The standby waits for the monitor, its parent, to die (its death signal, SIGHUP), then takes
+ * over after a delay that doubles while monitors keep dying young.  1: take over, 0: end (told
+ * to, or the main process is gone). */
+static int standby_wait(int signal_fd, pid_t monitor, uint64_t *delay)
+{
+        uint64_t started = now_usec(CLOCK_MONOTONIC);
+
+        if (getppid() == monitor)
+                for (;;) {
+                        /* Events 0: only the hang-up of the main process's end; the questions are
+                         * the monitor's to read. */
+                        struct pollfd p[2] = { { signal_fd, POLLIN, 0 }, { NAMESPACES_FD, 0, 0 } };
+                        if (poll(p, 2, -1) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return 0;
+                        }
+                        if (p[1].revents)
+                                return 0;
+                        struct signalfd_siginfo si;
+                        if (!(p[0].revents & POLLIN) || read(signal_fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
+                                continue;
+                        if (si.ssi_signo == SIGHUP && getppid() != monitor)
+                                break;
+                        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                                return 0;
+                }
+
+        *delay = now_usec(CLOCK_MONOTONIC) - started >= RESTART_HEALTHY_USEC ? RESTART_FIRST_USEC
+                                                                              : MIN(*delay * 2, RESTART_MAX_USEC);
+        log_error("The owner-query monitor (PID %d) is gone, taking over in %llu ms.", (int) monitor,
+                (unsigned long long) (*delay / 1000));
+        int sig = monitor_wait(signal_fd, *delay);
+        return sig == SIGTERM || sig == SIGINT || sig < 0 ? 0 : 1;
+}
+
+int owner_worker_main(pid_t parent, int64_t standby_delay)
+{
+        _cleanup_close_ int signal_fd = -1;
+        uint64_t delay = RESTART_FIRST_USEC;
+        sigset_t mask;
+        int r;
+
+        /* The first monitor lives and dies with the main process: SIGTERM when it goes, and if it
+         * went before we asked, at once.  A standby hears of its monitor's death by SIGHUP. */
+        (void) prctl(PR_SET_NAME, standby_delay >= 0 ? "portd-standby" : "portd-monitor", 0, 0, 0);
+        if (prctl(PR_SET_PDEATHSIG, standby_delay >= 0 ? SIGHUP : SIGTERM, 0, 0, 0) < 0)
+                return -errno;
+        if (standby_delay < 0 && getppid() != parent)
                 return -ESRCH;
         if (fcntl(CHANNEL_FD, F_GETFD) < 0 || fcntl(NAMESPACES_FD, F_GETFD) < 0)
                 return log_error_errno(EBADF, "No owner-query channels on fds %d and %d.", CHANNEL_FD,
                         NAMESPACES_FD);
-        /* Ours alone: the worker must not inherit them past fork. */
+        /* Ours alone: the worker must not keep them past an exec (it never execs), nor the
+         * standby but on purpose. */
         if (fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC) < 0 || fcntl(NAMESPACES_FD, F_SETFD, FD_CLOEXEC) < 0)
                 return -errno;
+        /* Found now, for the standby's exec. */
+        ssize_t k = readlink("/proc/self/exe", arg_self_path, sizeof(arg_self_path) - 1);
+        if (k <= 0)
+                return log_error_errno(errno, "Cannot find our own executable: %m");
+        arg_self_path[k] = 0;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
         signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (signal_fd < 0)
                 return log_error_errno(errno, "Failed to create the monitor's signalfd: %m");
 
-        for (;;) {
-                uint64_t started = now_usec(CLOCK_MONOTONIC);
-                pid_t pid = fork();
-                if (pid < 0)
-                        return log_error_errno(errno, "Failed to fork the owner-query worker: %m");
-                if (pid == 0) {
-                        (void) prctl(PR_SET_NAME, "portd-owner", 0, 0, 0);
-                        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
-                                _exit(EXIT_FAILURE);
-                        /* The namespace questions are the monitor's to answer, not the worker's. */
-                        safe_close(NAMESPACES_FD);
-                        signal_fd = safe_close(signal_fd);
-                        (void) sigprocmask(SIG_UNBLOCK, &mask, NULL);
-                        /* exit(), not _exit(): LeakSanitizer checks the worker at exit. */
-                        exit(worker_run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
-                }
-
-                int status = 0;
-                for (;;) {
-                        int sig = monitor_wait(signal_fd, WAIT_FOREVER);
-                        if (sig == SIGTERM || sig == SIGINT || sig < 0) {
-                                (void) kill(pid, SIGTERM);
-                                (void) waitpid(pid, NULL, 0);
-                                return 0;
-                        }
-                        if (sig == SIGCHLD && waitpid(pid, &status, WNOHANG) == pid)
-                                break;
-                }
-                if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SUCCESS)
-                        return 0; /* the channel closed: the main process is gone */
-
-                uint64_t lived = now_usec(CLOCK_MONOTONIC) - started;
-                delay = lived >= RESTART_HEALTHY_USEC ? RESTART_FIRST_USEC
-                                                      : MIN(delay * 2, RESTART_MAX_USEC);
-                if (WIFSIGNALED(status))
-                        log_error("The owner-query worker died of signal %d, restarting it in %llu ms.",
-                                WTERMSIG(status), (unsigned long long) (delay / 1000));
-                else
-                        log_error("The owner-query worker exited with status %d, restarting it in %llu ms.",
-                                WEXITSTATUS(status), (unsigned long long) (delay / 1000));
-                /* Back-off, still answering questions and ending promptly when told to. */
-                uint64_t until = now_usec(CLOCK_MONOTONIC) + delay;
-                for (uint64_t t; (t = now_usec(CLOCK_MONOTONIC)) < until;) {
-                        int sig = monitor_wait(signal_fd, until - t);
-                        if (sig == SIGTERM || sig == SIGINT || sig < 0)
-                                return 0;
-                }
+        if (standby_delay >= 0) {
+                delay = (uint64_t) standby_delay;
+                r = standby_wait(signal_fd, parent, &delay);
+                if (r <= 0)
+                        return r;
+                /* Our parent is gone; the main process's end of the channels tells us when it
+                 * goes (monitor_wait()). */
+                (void) prctl(PR_SET_NAME, "portd-monitor", 0, 0, 0);
+                (void) prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         }
+        return monitor_run(signal_fd, &mask, delay);
 }

@@ -13,6 +13,8 @@
 #   caps       a same-uid process with a capability the caller lacks is not shown with its pid
 #   oracle     netns=PID answers alike for a missing PID and another user's
 #   crash      SIGKILL of the owner-query worker: lookups go on, the worker comes back
+#   monitor    SIGKILL of the monitor: its standby takes over, owner queries come back, at a
+#              bounded rate (a second takeover soon after waits twice as long)
 #   seals      a catalog image handed over in a memfd that is not sealed is not used by the worker
 # Usage: integration-privsep.sh CASE   (PORTD, PORTCTL and FLOOD in the environment)
 set -u
@@ -382,6 +384,63 @@ case_crash() {
         grep -q "died of signal 9" "$LOG" && pass "the crash is logged" || fail "the crash is not logged"
 }
 
+# monitor_after OLD: the monitor that took over from monitor OLD (its standby's command line names
+# its parent; after the takeover it is no longer the main process's child).
+monitor_after() {
+        local p
+        for p in /proc/[0-9]*; do
+                [ "$(cat "$p/comm" 2>/dev/null)" = portd-monitor ] || continue
+                tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--owner-worker=$1 " && echo "${p#/proc/}" && return 0
+        done
+        return 1
+}
+
+case_monitor() {
+        start_daemon
+        root_listener 29377
+        local m1 m2 m3 i failures_before=$failures
+        m1=$(monitor_pid)
+        [ -n "$m1" ] || {
+                fail "no monitor (portd-monitor) under portd"
+                return
+        }
+        portctl who ":$ROOT_PORT" >/dev/null || fail "who before the monitor's death"
+        kill -KILL "$m1"
+        for i in $(seq 50); do
+                portctl port 22/tcp >/dev/null 2>&1 || fail "lookup $i after the monitor's death failed"
+        done
+        [ $failures -eq "$failures_before" ] && pass "lookups unaffected by the monitor's death"
+        if wait_for_output 5000 "$ROOT_PORT" "$PORTCTL" --socket "$SOCK" who ":$ROOT_PORT"; then
+                pass "who answers again ${ELAPSED_MS} ms after the monitor's death"
+        else
+                fail "who does not answer after the monitor's death"
+                return
+        fi
+        m2=$(monitor_after "$m1")
+        [ -n "$m2" ] && pass "the standby took over as monitor ($m2)" || fail "no monitor took over from $m1"
+        grep -q "monitor (PID $m1) is gone, taking over" "$LOG" && pass "the takeover is logged" ||
+                fail "the takeover is not logged"
+        # A monitor that dies young is replaced after twice the delay: 200 ms, then 400 ms.
+        [ -n "$m2" ] || return
+        wait_for_output 5000 "portd-standby" sh -c "cat /proc/$m2/task/*/children | xargs -r -n1 -I{} cat /proc/{}/comm"
+        kill -KILL "$m2"
+        if wait_for_output 5000 "$ROOT_PORT" "$PORTCTL" --socket "$SOCK" who ":$ROOT_PORT"; then
+                [ "$ELAPSED_MS" -ge 400 ] && pass "a second takeover soon after waits ${ELAPSED_MS} ms (>= 400)" ||
+                        fail "a second takeover soon after came in ${ELAPSED_MS} ms, not after 400 ms"
+        else
+                fail "who does not answer after the second monitor's death"
+        fi
+        m3=$(monitor_after "$m2")
+        [ -n "$m3" ] && pass "and its standby took over ($m3)" || fail "no monitor took over from $m2"
+        # Everything ends with the main process, though the new monitor is not its child.
+        stop_daemon
+        for i in $(seq 50); do
+                [ -d "/proc/$m3" ] || break
+                sleep 0.1
+        done
+        [ -d "/proc/$m3" ] && fail "monitor $m3 outlives the main process" || pass "the new monitor ends with the main process"
+}
+
 # The worker trusts the main process's catalog image only as a memfd sealed against writes and
 # resizing (it copies it, too: the main process's own mapping may still write). A compromised main
 # process is played by fake-main.py, which starts a real monitor and hands it one call.
@@ -407,7 +466,7 @@ case_seals() {
 }
 
 case "$case" in
-flood | leak | badname | starve | noread | manyuids | caps | oracle | crash | seals) "case_$case" ;;
+flood | leak | badname | starve | noread | manyuids | caps | oracle | crash | monitor | seals) "case_$case" ;;
 *)
         say "unknown case '$case'"
         exit 2
