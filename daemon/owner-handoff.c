@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Privilege separation, the main process's side: it starts the owner-query process (ourselves,
- * exec'd with --owner-worker; owner-worker.c), drops the capabilities only that process needs, and
+ * exec'd through the descriptor opened at start, with --owner-worker; owner-worker.c), drops the capabilities only that process needs, and
  * hands every io.portd.Sockets call over to it with the connection itself, then forgets it. */
 
 #include <errno.h>
@@ -83,7 +83,7 @@ int owner_handoff_start(Manager *m)
         pid_t pid;
         int r;
 
-        if (!m->owner_worker_exe)
+        if (m->owner_exe_fd < 0)
                 /* A daemon inside a test program: owner queries answer QueryFailed, and a forked
                  * child of ours answers the namespace questions alone. */
                 log_debug("No owner-query executable, owner queries are unavailable.");
@@ -117,13 +117,15 @@ int owner_handoff_start(Manager *m)
                 return log_error_errno(r, "Failed to start the owner-query process: %m");
         }
         if (pid == 0) {
-                /* Only the channels go along, as fds 3 and 4; nothing of systemd's is for it.
-                 * ask[1] is moved out of the way first, should it be 3. */
+                /* Only the channels go along, as fds 3 and 4, and our executable as fd 5 (the
+                 * monitor execs its standby through it); nothing of systemd's is for it.  Each
+                 * is moved out of the way first, should it be one of those numbers. */
                 int a = fcntl(ask[1], F_DUPFD, 10);
+                int e = m->owner_exe_fd >= 0 ? fcntl(m->owner_exe_fd, F_DUPFD, 10) : -1;
                 if (a < 0 || dup2(pair[1], 3) < 0 || dup2(a, 4) < 0 || fcntl(3, F_SETFD, 0) < 0 ||
-                        fcntl(4, F_SETFD, 0) < 0)
+                        fcntl(4, F_SETFD, 0) < 0 || (e >= 0 && dup2(e, 5) < 0))
                         _exit(EXIT_FAILURE);
-                (void) syscall(SYS_close_range, 5U, ~0U, 0U);
+                (void) syscall(SYS_close_range, 6U, ~0U, 0U);
                 unsetenv("NOTIFY_SOCKET");
                 unsetenv("LISTEN_FDS");
                 unsetenv("LISTEN_PID");
@@ -133,14 +135,15 @@ int owner_handoff_start(Manager *m)
                 sigset_t none;
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                if (!m->owner_worker_exe)
+                if (e < 0)
                         owner_monitor_namespaces_only();
-                execl(m->owner_worker_exe, "portd", parent, (char *) NULL);
+                char *argv[] = { (char *) "portd", parent, NULL };
+                (void) execveat(5, "", argv, environ, AT_EMPTY_PATH);
                 _exit(EXIT_FAILURE);
         }
         safe_close(pair[1]);
         safe_close(ask[1]);
-        if (!m->owner_worker_exe)
+        if (m->owner_exe_fd < 0)
                 pair[0] = safe_close(pair[0]);
         m->owner_channel_fd = pair[0];
         m->namespaces_fd = ask[0];

@@ -33,8 +33,9 @@
 #define NAMESPACES_FD 4
 #define WAIT_FOREVER  UINT64_MAX
 
-/* Our own executable, for the standby's exec. */
-static char arg_self_path[PATH_MAX];
+/* Our executable, opened by the main process at its start (O_PATH): the standby is exec'd
+ * through it, so that a binary replaced on disk since is not what runs. */
+#define EXE_FD 5
 
 /* The worker's own limits.  Descriptors: each connection holds its socket and, while its query
  * waits, the caller's network namespace; the rest is /proc and netlink work. */
@@ -400,6 +401,7 @@ static int fork_worker(MonitorChild *c, int signal_fd, const sigset_t *mask)
                         _exit(EXIT_FAILURE);
                 /* The namespace questions are the monitor's to answer, not the worker's. */
                 safe_close(NAMESPACES_FD);
+                safe_close(EXE_FD);
                 safe_close(signal_fd);
                 (void) sigprocmask(SIG_UNBLOCK, mask, NULL);
                 /* exit(), not _exit(): LeakSanitizer checks the worker at exit. */
@@ -410,8 +412,8 @@ static int fork_worker(MonitorChild *c, int signal_fd, const sigset_t *mask)
         return 0;
 }
 
-/* The standby: ourselves again, exec'd (a clean image, as the monitor is), with the channels on
- * fds 3 and 4; it takes over when we die (owner_worker_main()).  delay: what our own takeover
+/* The standby: ourselves again, exec'd (a clean image, as the monitor is) through EXE_FD, with
+ * the channels on fds 3 and 4; it takes over when we die (owner_worker_main()).  delay: what our own takeover
  * waited, which a standby that takes over soon after doubles. */
 static int start_standby(MonitorChild *c, int signal_fd, uint64_t delay)
 {
@@ -429,7 +431,10 @@ static int start_standby(MonitorChild *c, int signal_fd, uint64_t delay)
                         _exit(EXIT_FAILURE);
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                (void) execl(arg_self_path, "portd", self, standby, (char *) NULL);
+                char *argv[] = { (char *) "portd", self, standby, NULL };
+                if (fcntl(EXE_FD, F_SETFD, 0) < 0)
+                        _exit(EXIT_FAILURE);
+                (void) execveat(EXE_FD, "", argv, environ, AT_EMPTY_PATH);
                 _exit(EXIT_FAILURE);
         }
         c->pid = pid;
@@ -545,11 +550,8 @@ int owner_worker_main(pid_t parent, int64_t standby_delay)
          * standby but on purpose. */
         if (fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC) < 0 || fcntl(NAMESPACES_FD, F_SETFD, FD_CLOEXEC) < 0)
                 return -errno;
-        /* Found now, for the standby's exec. */
-        ssize_t k = readlink("/proc/self/exe", arg_self_path, sizeof(arg_self_path) - 1);
-        if (k <= 0)
-                return log_error_errno(errno, "Cannot find our own executable: %m");
-        arg_self_path[k] = 0;
+        if (fcntl(EXE_FD, F_SETFD, FD_CLOEXEC) < 0)
+                return log_error_errno(errno, "No executable on fd %d: %m", EXE_FD);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);

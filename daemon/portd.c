@@ -5,6 +5,7 @@
  * (owner-worker.c), not for people to run. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -106,22 +107,22 @@ static int run(int argc, char **argv)
         if (arg_owner_worker > 0)
                 return owner_worker_main(arg_owner_worker, arg_owner_standby);
 
-        r = manager_new(arg_root, &m);
-        if (r < 0)
-                return r;
+        /* The file the kernel started, whatever has become of its path since. */
+        int exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+        if (exe_fd < 0)
+                return log_error_errno(errno, "Cannot open our own executable: %m");
 
-        /* The owner-query process is this same program, found now: the path the kernel knows,
-         * not argv[0], which a caller picks. */
-        char self[PATH_MAX];
-        ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (k > 0) {
-                self[k] = 0;
-                m->owner_worker_exe = strdup(self);
+        r = manager_new(arg_root, &m);
+        if (r < 0) {
+                safe_close(exe_fd);
+                return r;
         }
-        if (!m->owner_worker_exe) {
-                manager_free(m);
-                return log_error_errno(k < 0 ? errno : ENOMEM, "Cannot find our own executable: %m");
-        }
+
+        /* The owner-query process is this same program: the file the kernel ran, held open now
+         * and exec'd through this descriptor (owner-handoff.c), so that a binary replaced on
+         * disk since (an upgrade) is never what runs beside us. */
+        m->owner_exe_fd = exe_fd;
+        exe_fd = -1;
 
         r = manager_startup(m, arg_socket);
         if (r >= 0) {

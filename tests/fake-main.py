@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Plays portd's main process towards a real monitor ("portd --owner-worker=PID"): it starts one
-# with the two channels on fds 3 and 4, as daemon/owner-handoff.c does, and hands it one
+# with the two channels on fds 3 and 4 and its executable on fd 5, as daemon/owner-handoff.c does, and hands it one
 # io.portd.Sockets.List call for PORT with a catalog image read from IMAGE (a published
 # snapshot), in a memfd that is sealed as the daemon seals them or not at all. It prints the
 # service names of the rows the worker answers, one a line. Only what a compromised main process
@@ -26,7 +26,9 @@ pid = os.fork()
 if pid == 0:
     os.dup2(chan[1].fileno(), 3)
     os.dup2(ask[1].fileno(), 4)
-    os.closerange(5, 1024)
+    exe = os.open(portd, os.O_PATH)
+    os.dup2(exe, 5)
+    os.closerange(6, 1024)
     os.execv(portd, ["portd", "--owner-worker=%d" % parent])
 chan[1].close()
 ask[1].close()

@@ -15,6 +15,7 @@
 #   crash      SIGKILL of the owner-query worker: lookups go on, the worker comes back
 #   monitor    SIGKILL of the monitor: its standby takes over, owner queries come back, at a
 #              bounded rate (a second takeover soon after waits twice as long)
+#   exe        the binary replaced on disk (an upgrade): a restarted standby is still the one running
 #   seals      a catalog image handed over in a memfd that is not sealed is not used by the worker
 # Usage: integration-privsep.sh CASE   (PORTD, PORTCTL and FLOOD in the environment)
 set -u
@@ -441,6 +442,43 @@ case_monitor() {
         [ -d "/proc/$m3" ] && fail "monitor $m3 outlives the main process" || pass "the new monitor ends with the main process"
 }
 
+# An upgrade renames a new binary over the old one while portd runs. Whatever the monitor starts
+# later (its standby) must be the program already running, not whatever the path names now: the
+# main process opens its own executable at start and everything is exec'd through that.
+case_exe() {
+        cp "$PORTD" "$TMP/portd-copy" || {
+                fail "cannot copy $PORTD"
+                return
+        }
+        PORTD="$TMP/portd-copy" start_daemon
+        local m s1 s2="" i
+        m=$(monitor_pid)
+        s1=$(child_named "$m" portd-standby)
+        [ -n "$s1" ] || {
+                fail "no standby (portd-standby) under the monitor"
+                return
+        }
+        printf '#!/bin/sh\ntouch "%s/replaced-ran"\nexec sleep 30\n' "$TMP" >"$TMP/portd-new"
+        chmod 0755 "$TMP/portd-new"
+        mv -f "$TMP/portd-new" "$TMP/portd-copy"
+        kill -KILL "$s1"
+        for i in $(seq 100); do
+                [ -e "$TMP/replaced-ran" ] && break
+                s2=$(child_named "$m" portd-standby)
+                [ -n "$s2" ] && [ "$s2" != "$s1" ] && break
+                s2=""
+                sleep 0.05
+        done
+        if [ -e "$TMP/replaced-ran" ]; then
+                fail "the restarted standby ran the binary now on disk, not the one running"
+        elif [ -n "$s2" ]; then
+                pass "the standby restarted from the running binary ($s2: $(readlink "/proc/$s2/exe"))"
+        else
+                fail "no standby came back after its death"
+        fi
+        # The script, if it ran, sleeps as the monitor's child: the monitor ends it.
+}
+
 # The worker trusts the main process's catalog image only as a memfd sealed against writes and
 # resizing (it copies it, too: the main process's own mapping may still write). A compromised main
 # process is played by fake-main.py, which starts a real monitor and hands it one call.
@@ -466,7 +504,7 @@ case_seals() {
 }
 
 case "$case" in
-flood | leak | badname | starve | noread | manyuids | caps | oracle | crash | monitor | seals) "case_$case" ;;
+flood | leak | badname | starve | noread | manyuids | caps | oracle | crash | monitor | exe | seals) "case_$case" ;;
 *)
         say "unknown case '$case'"
         exit 2

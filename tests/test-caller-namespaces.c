@@ -23,11 +23,23 @@
 #include "caller.h"
 #include "util.h"
 
-static int own_pidfd(void)
+/* A pidfd of pid; the case is skipped where pidfd_open() does not exist (before Linux 5.3, and
+ * under valgrind 3.19, which does not know the system call): the daemon cannot identify callers
+ * there either. */
+static int pidfd_of(pid_t pid)
 {
-        int fd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0 && errno == ENOSYS) {
+                print_message("# pidfd_open() is not available here\n");
+                skip();
+        }
         assert_true(fd >= 0);
         return fd;
+}
+
+static int own_pidfd(void)
+{
+        return pidfd_of(getpid());
 }
 
 static void assert_is(const CallerNamespaceId *id, const char *path)
@@ -68,13 +80,15 @@ static void test_read_other(void **state)
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
+                /* Only the parent's ends: should it fail and go, the read below ends too. */
+                close(ready[0]);
+                close(done[1]);
                 b = unshare(CLONE_NEWUSER) == 0 ? 'y' : 'n';
                 (void) !write(ready[1], &b, 1);
                 (void) !read(done[0], &b, 1);
                 _exit(0);
         }
-        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        assert_true(pidfd >= 0);
+        int pidfd = pidfd_of(pid);
         assert_int_equal(read(ready[0], &b, 1), 1);
         assert_int_equal(caller_namespaces_read(pidfd, &ns), 0);
         if (b == 'y')
@@ -125,7 +139,7 @@ static void test_ask(void **state)
         assert_true(pid >= 0);
         if (pid == 0)
                 _exit(0);
-        int child = (int) syscall(SYS_pidfd_open, pid, 0);
+        int child = pidfd_of(pid);
         assert_int_equal(waitpid(pid, NULL, 0), pid);
         assert_int_equal(caller_namespaces_ask(pair[0], child, &ns), -ESRCH);
         close(child);
