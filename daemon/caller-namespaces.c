@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
  * monitor that is stopped or gone is slower, and then the caller is unidentified (an error when
  * scopes exist) rather than the lookups held up. */
 #define NAMESPACES_ASK_TIMEOUT_MSEC 500
+#define NAMESPACES_PROBE_USEC (5ULL * 1000ULL * 1000ULL)
 #define NAMESPACES_ANSWERS_PER_WAKEUP 64U
 #define FDINFO_MAX 4096
 
@@ -93,10 +95,57 @@ int caller_namespaces_read(int pidfd, CallerNamespaces *ret)
         return 0;
 }
 
+/* A question given up on: until its late answer comes, new questions are not waited for, or
+ * every connection would hold the main loop up for the whole deadline while the monitor is gone
+ * or a standby is taking over; one is still tried every NAMESPACES_PROBE_USEC, should that
+ * answer never come (a monitor killed with the question read). */
+static struct {
+        uint32_t seq, late_seq;
+        bool behind;
+        uint64_t probed_usec;
+} asking;
+
+/* Reads answers until the one to question want (0: none, only what is there now) or the
+ * deadline; a late one clears asking.behind. */
+static int receive_answer(int channel_fd, uint32_t want, uint64_t deadline, CallerNamespaces *ret)
+{
+        for (;;) {
+                NamespacesAnswer a;
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                int msec = now >= deadline ? 0 : (int) ((deadline - now + 999) / 1000);
+                struct pollfd p = { .fd = channel_fd, .events = POLLIN };
+                int k = poll(&p, 1, msec);
+                if (k < 0 && errno != EINTR)
+                        return -errno;
+                if (k <= 0) {
+                        if (now_usec(CLOCK_MONOTONIC) >= deadline)
+                                return -ETIMEDOUT;
+                        continue;
+                }
+                ssize_t n = recv(channel_fd, &a, sizeof(a), MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -ECONNRESET; /* the monitor is gone */
+                if ((size_t) n != sizeof(a) || a.magic != NAMESPACES_MAGIC_ANSWER)
+                        return -EBADMSG;
+                if (asking.behind && a.seq == asking.late_seq)
+                        asking.behind = false;
+                if (want == 0 || a.seq != want)
+                        continue;
+                if (a.namespaces.error < 0)
+                        return a.namespaces.error == -ESRCH ? -ESRCH : -EIO;
+                *ret = a.namespaces;
+                return 0;
+        }
+}
+
 int caller_namespaces_ask(int channel_fd, int pidfd, CallerNamespaces *ret)
 {
-        static uint32_t seq;
-        NamespacesAsk ask = { .magic = NAMESPACES_MAGIC_ASK, .seq = ++seq };
+        NamespacesAsk ask = { .magic = NAMESPACES_MAGIC_ASK };
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(int))];
@@ -108,7 +157,8 @@ int caller_namespaces_ask(int channel_fd, int pidfd, CallerNamespaces *ret)
                 .msg_control = &control,
                 .msg_controllen = sizeof(control),
         };
-        uint64_t deadline;
+        uint64_t now;
+        int r;
 
         /* No monitor (a daemon inside a test program): read them here, which works for the
          * callers this process may ptrace, and for no other. */
@@ -117,6 +167,18 @@ int caller_namespaces_ask(int channel_fd, int pidfd, CallerNamespaces *ret)
         if (pidfd < 0)
                 return -EBADF;
 
+        now = now_usec(CLOCK_MONOTONIC);
+        if (asking.behind) {
+                r = receive_answer(channel_fd, 0, now, NULL);
+                if (r != -ETIMEDOUT && r < 0)
+                        return r;
+                if (asking.behind && now < asking.probed_usec + NAMESPACES_PROBE_USEC)
+                        return -ETIMEDOUT;
+        }
+
+        /* Numbered, never 0: an answer that comes after its question was given up on has an older
+         * number and is passed over. */
+        ask.seq = ++asking.seq ?: ++asking.seq;
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
@@ -125,37 +187,14 @@ int caller_namespaces_ask(int channel_fd, int pidfd, CallerNamespaces *ret)
         if (sendmsg(channel_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
                 return errno == EPIPE ? -ECONNRESET : -errno;
 
-        /* One question at a time; an answer that comes after its question was given up on has an
-         * older number and is passed over. */
-        deadline = now_usec(CLOCK_MONOTONIC) + NAMESPACES_ASK_TIMEOUT_MSEC * 1000ULL;
-        for (;;) {
-                NamespacesAnswer a;
-                uint64_t now = now_usec(CLOCK_MONOTONIC);
-                if (now >= deadline)
-                        return -ETIMEDOUT;
-                struct pollfd p = { .fd = channel_fd, .events = POLLIN };
-                int k = poll(&p, 1, (int) ((deadline - now + 999) / 1000));
-                if (k < 0 && errno != EINTR)
-                        return -errno;
-                if (k <= 0)
-                        continue;
-                ssize_t n = recv(channel_fd, &a, sizeof(a), MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        return -ECONNRESET; /* the monitor is gone */
-                if ((size_t) n != sizeof(a) || a.magic != NAMESPACES_MAGIC_ANSWER)
-                        return -EBADMSG;
-                if (a.seq != ask.seq)
-                        continue;
-                if (a.namespaces.error < 0)
-                        return a.namespaces.error == -ESRCH ? -ESRCH : -EIO;
-                *ret = a.namespaces;
-                return 0;
-        }
+        r = receive_answer(channel_fd, ask.seq, now + NAMESPACES_ASK_TIMEOUT_MSEC * 1000ULL, ret);
+        if (r == -ETIMEDOUT) {
+                asking.behind = true;
+                asking.late_seq = ask.seq;
+                asking.probed_usec = now_usec(CLOCK_MONOTONIC);
+        } else if (r >= 0 || r == -ESRCH || r == -EIO)
+                asking.behind = false; /* it answers */
+        return r;
 }
 
 static void answer_one(int channel_fd, const NamespacesAsk *ask, int pidfd)

@@ -182,9 +182,17 @@ static void test_ask_timeout(void **state)
         assert_int_equal(caller_namespaces_ask(pair[0], pidfd, &ns), -ETIMEDOUT);
         t = now_usec(CLOCK_MONOTONIC) - t;
         assert_true(t < 2 * 1000 * 1000);
-        /* Now it answers the old question, then the new one. */
+        /* Until it answers, the next questions fail at once instead of waiting again: a monitor
+         * that is gone must not hold the main loop up once per connection. */
+        t = now_usec(CLOCK_MONOTONIC);
+        assert_int_equal(caller_namespaces_ask(pair[0], pidfd, &ns), -ETIMEDOUT);
+        assert_int_equal(caller_namespaces_ask(pair[0], pidfd, &ns), -ETIMEDOUT);
+        t = now_usec(CLOCK_MONOTONIC) - t;
+        assert_true(t < 100 * 1000);
+        /* Now it answers the old question, and the next one is asked again. */
         pid_t answerer = start_answerer(pair[1], pair[0]);
         close(pair[1]);
+        (void) poll(&(struct pollfd){ .fd = pair[0], .events = POLLIN }, 1, 5000);
         assert_int_equal(caller_namespaces_ask(pair[0], pidfd, &ns), 0);
         assert_is(&ns.id[CALLER_NAMESPACE_PID], "/proc/self/ns/pid");
         close(pair[0]);
