@@ -28,9 +28,11 @@ const char *const catalog_dropin_dirs[] = {
         NULL,
 };
 
+/* As io.portd.Services declares the enum: its values are identifiers, "dropin" and not
+ * "drop-in".  Status shows them, and so does portctl status. */
 static const char *const layer_names[_CATALOG_LAYER_MAX] = {
         [CATALOG_LAYER_BASE] = "base",
-        [CATALOG_LAYER_DROPIN] = "drop-in",
+        [CATALOG_LAYER_DROPIN] = "dropin",
         [CATALOG_LAYER_OVERRIDE] = "override",
         [CATALOG_LAYER_SCOPE] = "scope",
 };

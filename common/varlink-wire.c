@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Varlink framing, message checks and the blocking client.  The client runs inside arbitrary
- * processes through the NSS module, so it keeps no global state, never logs, and bounds every
- * wait by a deadline and every reply by a size. */
+/* Varlink framing, message checks and the blocking client of portctl, the benchmarks and the
+ * tests.  The client keeps no global state, never logs, and bounds every wait by a deadline and
+ * every reply by a size, so that a daemon that stalls or floods cannot hang or swell its caller. */
 
 #include <errno.h>
 #include <fcntl.h>

@@ -20,9 +20,6 @@ int manager_startup(Manager *m, const char *socket_path);
 int manager_reload(Manager *m, bool explicit);
 /* After a failed reload or watch setup: tries again in 1 s, 2 s, ... at most 60 s. */
 void manager_schedule_retry(Manager *m);
-/* A new reference to the current catalog (NULL before the first load); release it with
- * catalog_hold_unref(), which frees a replaced catalog with its last reference. */
-CatalogHold *manager_catalog_ref(Manager *m);
 CatalogHold *catalog_hold_unref(CatalogHold *h);
 /* The current snapshot's memfd for clients and its generation. */
 int manager_get_snapshot(Manager *m, int *ret_fd, uint64_t *ret_generation, size_t *ret_size);

@@ -302,14 +302,6 @@ CatalogHold *catalog_hold_unref(CatalogHold *h)
         return mfree(h);
 }
 
-CatalogHold *manager_catalog_ref(Manager *m)
-{
-        if (!m->catalog_hold)
-                return NULL;
-        m->catalog_hold->n_ref++;
-        return m->catalog_hold;
-}
-
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Manager *m = userdata;

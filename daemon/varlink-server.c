@@ -1523,8 +1523,3 @@ unsigned varlink_server_n_connections(VarlinkServer *s)
 {
         return s->n_connections;
 }
-
-sd_event *varlink_server_get_event(VarlinkServer *s)
-{
-        return s->event;
-}

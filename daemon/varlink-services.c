@@ -60,9 +60,6 @@ static int service_reply_parameters(const Catalog *c, const ServiceEntry *e, str
         return 0;
 }
 
-/* The reply to a lookup that found entry e of the current catalog.  Built once per entry and
- * catalog: constructing the object tree costs more than the lookup itself, and the same few
- * entries are asked for over and over.  The caller gets a new reference. */
 /* Whose catalog answers a connection: its scope's, or the host's. */
 typedef struct CallerView {
         ScopeState *scope; /* NULL: the host */
@@ -97,6 +94,9 @@ static int caller_view(Manager *m, VarlinkConnection *conn, CallerView *ret)
         return 0;
 }
 
+/* The reply to a lookup that found entry e of the current catalog.  Built once per entry and
+ * catalog: constructing the object tree costs more than the lookup itself, and the same few
+ * entries are asked for over and over.  The caller gets a new reference. */
 static int service_reply_cached(const CallerView *v, const ServiceEntry *e, struct json_object **ret)
 {
         const Catalog *c = v->catalog;
@@ -686,23 +686,6 @@ static int method_verify(
         return varlink_connection_reply(conn, reply);
 }
 
-static const char *layer_to_interface_string(CatalogLayer l)
-{
-        /* The interface's enum values are identifiers: "dropin", not "drop-in". */
-        switch (l) {
-        case CATALOG_LAYER_BASE:
-                return "base";
-        case CATALOG_LAYER_DROPIN:
-                return "dropin";
-        case CATALOG_LAYER_OVERRIDE:
-                return "override";
-        case CATALOG_LAYER_SCOPE:
-                return "scope";
-        default:
-                return "base";
-        }
-}
-
 static int source_status_to_json(const SourceState *s, struct json_object **ret)
 {
         _cleanup_json_ struct json_object *o = json_object_new_object();
@@ -712,7 +695,7 @@ static int source_status_to_json(const SourceState *s, struct json_object **ret)
                 return -ENOMEM;
         r = json_add(o, "file", json_string_escaped(s->path, 0));
         if (r >= 0)
-                r = json_add(o, "layer", json_object_new_string(layer_to_interface_string(s->layer)));
+                r = json_add(o, "layer", json_object_new_string(catalog_layer_to_string(s->layer)));
         if (r >= 0)
                 r = json_add(o, "masked", json_object_new_boolean(s->masked));
         if (r >= 0)
