@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "overrides.h"
+#include "varlink-dispatch.h"
 #include "io.portd.Services.varlink.h"
 
 #define SERVICES_INTERFACE      "io.portd.Services"
@@ -122,158 +124,83 @@ static int service_reply_cached(const CallerView *v, const ServiceEntry *e, stru
 
 /* ---- parameters ---- */
 
-typedef enum ParameterType {
-        PARAMETER_STRING,
-        PARAMETER_PORT,
-        PARAMETER_BOOLEAN,
-        PARAMETER_STRINGS, /* an array of strings, each within min..max bytes */
-} ParameterType;
-
-typedef struct ParameterSpec {
-        const char *name;
-        ParameterType type;
-        bool optional;   /* may be absent or null */
-        size_t min, max; /* string length bounds */
-} ParameterSpec;
-
-typedef struct ParameterValue {
-        union {
-                /* NULL when an optional one is absent or null.  Names travel escaped (see
-                 * name-escape.h): this is the string with its \xNN escapes turned back into
-                 * bytes, as the files have them. */
-                const char *string;
-                int port;                  /* -1 when absent */
-                int boolean;               /* -1 when absent */
-                struct json_object *array; /* PARAMETER_STRINGS, borrowed; NULL when absent */
-        };
-        char *unescaped; /* what string points to, when it had escapes */
-} ParameterValue;
-
-typedef struct ParameterValues {
-        ParameterValue *values;
-        size_t n;
-} ParameterValues;
-
-static void parameter_values_done(ParameterValues *v)
-{
-        for (size_t i = 0; i < v->n; i++)
-                free(v->values[i].unescaped);
-}
-
-/* Checks parameters against specs, fills values in the same order; on a bad or unknown parameter
- * sets *ret_bad to its name and returns -EINVAL. */
-static int parameters_parse(struct json_object *parameters, const ParameterSpec *specs, size_t n_specs,
-        ParameterValue *values, const char **ret_bad)
-{
-        for (size_t i = 0; i < n_specs; i++)
-                values[i].unescaped = NULL;
-        for (size_t i = 0; i < n_specs; i++) {
-                struct json_object *v = NULL;
-
-                if (specs[i].type == PARAMETER_PORT)
-                        values[i].port = -1;
-                else if (specs[i].type == PARAMETER_BOOLEAN)
-                        values[i].boolean = -1;
-                else if (specs[i].type == PARAMETER_STRINGS)
-                        values[i].array = NULL;
-                else
-                        values[i].string = NULL;
-
-                if (!parameters || !json_object_object_get_ex(parameters, specs[i].name, &v) || !v) {
-                        if (specs[i].optional)
-                                continue;
-                        *ret_bad = specs[i].name;
-                        return -EINVAL;
-                }
-
-                switch (specs[i].type) {
-                case PARAMETER_STRING: {
-                        if (!json_object_is_type(v, json_type_string))
-                                goto bad;
-                        const char *s = json_object_get_string(v);
-                        size_t l = (size_t) json_object_get_string_len(v);
-                        /* "\u0000" in JSON would cut the string short behind our back. */
-                        /* An escaped byte takes four: the bounds are on the bytes it stands for. */
-                        if (l > 4 * specs[i].max || memchr(s, '\0', l))
-                                goto bad;
-                        values[i].string = s;
-                        if (memchr(s, '\\', l)) {
-                                values[i].unescaped = malloc(l + 1);
-                                if (!values[i].unescaped)
-                                        return -ENOMEM;
-                                l = (size_t) (name_unescape_to(values[i].unescaped, s) - values[i].unescaped);
-                                values[i].string = values[i].unescaped;
-                        }
-                        if (l < specs[i].min || l > specs[i].max)
-                                goto bad;
-                        break;
-                }
-                case PARAMETER_PORT: {
-                        if (!json_object_is_type(v, json_type_int))
-                                goto bad;
-                        errno = 0;
-                        int64_t p = json_object_get_int64(v);
-                        if (errno != 0 || p < 0 || p > 65535)
-                                goto bad;
-                        values[i].port = (int) p;
-                        break;
-                }
-                case PARAMETER_BOOLEAN:
-                        if (!json_object_is_type(v, json_type_boolean))
-                                goto bad;
-                        values[i].boolean = json_object_get_boolean(v);
-                        break;
-                case PARAMETER_STRINGS:
-                        if (!json_object_is_type(v, json_type_array))
-                                goto bad;
-                        for (size_t j = 0; j < json_object_array_length(v); j++) {
-                                struct json_object *s = json_object_array_get_idx(v, j);
-                                if (!s || !json_object_is_type(s, json_type_string))
-                                        goto bad;
-                                size_t l = (size_t) json_object_get_string_len(s);
-                                /* Escaped, as PARAMETER_STRING: the method checks the bytes. */
-                                if (l < specs[i].min || l > 4 * specs[i].max ||
-                                        memchr(json_object_get_string(s), '\0', l))
-                                        goto bad;
-                        }
-                        values[i].array = v;
-                        break;
-                }
-                continue;
-        bad:
-                *ret_bad = specs[i].name;
-                return -EINVAL;
-        }
-
-        /* Unknown parameters are refused rather than ignored: a typo ("proto") would otherwise
-         * silently widen a lookup to every protocol. */
-        if (parameters) {
-                json_object_object_foreach(parameters, key, val)
-                {
-                        bool known = false;
-                        for (size_t i = 0; i < n_specs && !known; i++)
-                                known = streq(key, specs[i].name);
-                        if (!known) {
-                                *ret_bad = key;
-                                return -EINVAL;
-                        }
-                }
-        }
-        return 0;
-}
-
-#define PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, values)                                          \
-        _cleanup_(parameter_values_done) ParameterValues _values_ = { (values), ELEMENTSOF(specs) };        \
+/* Every method declares its parameters in a table (varlink-dispatch.h) and reads them from a struct
+ * by name.  The struct is initialised with the defaults of the optional ones first. */
+#define DISPATCH_OR_REPLY(conn, parameters, table, p)                                                       \
         do {                                                                                                \
                 const char *_bad_ = NULL;                                                                   \
-                int _r_ = parameters_parse((parameters), (specs), ELEMENTSOF(specs), (values), &_bad_);     \
+                int _r_ = varlink_dispatch((parameters), (table), ELEMENTSOF(table), (p), &_bad_);          \
                 if (_r_ == -ENOMEM)                                                                         \
                         return reply_oom(conn);                                                             \
                 if (_r_ < 0)                                                                                \
                         return varlink_connection_error_invalid_parameter((conn), _bad_);                   \
         } while (0)
 
-static const ParameterSpec no_parameters[] = {};
+/* For the methods that take none: any parameter is unknown. */
+#define DISPATCH_NONE_OR_REPLY(conn, parameters)                                                            \
+        do {                                                                                                \
+                const char *_bad_ = NULL;                                                                   \
+                if (varlink_dispatch((parameters), NULL, 0, NULL, &_bad_) < 0)                              \
+                        return varlink_connection_error_invalid_parameter((conn), _bad_);                   \
+        } while (0)
+
+/* A lookup: GetServiceByName, GetServiceByPort, Explain. */
+typedef struct LookupParameters {
+        char *name;
+        char *protocol; /* NULL: any */
+        int64_t port;
+} LookupParameters;
+
+static const VarlinkParameter lookup_by_name_parameters[] = {
+        { "name", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
+                NAME_LENGTH_MAX },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, protocol), 0, 0, PROTOCOL_LENGTH_MAX },
+};
+
+static const VarlinkParameter lookup_by_port_parameters[] = {
+        { "port", VARLINK_PARAMETER_INT, offsetof(LookupParameters, port), VARLINK_PARAMETER_REQUIRED, 0, 65535 },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, protocol), 0, 0, PROTOCOL_LENGTH_MAX },
+};
+
+static void lookup_parameters_done(LookupParameters *p)
+{
+        free(p->name);
+        free(p->protocol);
+}
+
+/* SetOverride and UnsetOverride. */
+typedef struct OverrideParameters {
+        char *name;
+        char *protocol; /* UnsetOverride: NULL for every protocol */
+        int64_t port;
+        char **aliases; /* NULL: none */
+        bool runtime;   /* persistent unless asked otherwise */
+} OverrideParameters;
+
+static const VarlinkParameter set_override_parameters[] = {
+        { "name", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
+                SERVICE_NAME_MAX },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, protocol), VARLINK_PARAMETER_REQUIRED,
+                1, SERVICE_PROTOCOL_MAX },
+        { "port", VARLINK_PARAMETER_INT, offsetof(OverrideParameters, port), VARLINK_PARAMETER_REQUIRED, 0,
+                65535 },
+        { "aliases", VARLINK_PARAMETER_NAMES, offsetof(OverrideParameters, aliases), 0, 1, SERVICE_NAME_MAX,
+                SERVICE_ALIASES_MAX },
+        { "runtime", VARLINK_PARAMETER_BOOLEAN, offsetof(OverrideParameters, runtime), 0, 0, 0 },
+};
+
+static const VarlinkParameter unset_override_parameters[] = {
+        { "name", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
+                SERVICE_NAME_MAX },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, protocol), 0, 1, SERVICE_PROTOCOL_MAX },
+        { "runtime", VARLINK_PARAMETER_BOOLEAN, offsetof(OverrideParameters, runtime), 0, 0, 0 },
+};
+
+static void override_parameters_done(OverrideParameters *p)
+{
+        /* Every owned field, whichever of the two tables filled it. */
+        varlink_dispatch_done(set_override_parameters, ELEMENTSOF(set_override_parameters), p);
+}
 
 static int reply_oom(VarlinkConnection *conn)
 {
@@ -301,20 +228,15 @@ static int reply_oom(VarlinkConnection *conn)
 static int method_get_service_by_name(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "name", PARAMETER_STRING, false, 1, NAME_LENGTH_MAX },
-                { "protocol", PARAMETER_STRING, true, 0, PROTOCOL_LENGTH_MAX },
-        };
+        _cleanup_(lookup_parameters_done) LookupParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
-
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, lookup_by_name_parameters, &p);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        const ServiceEntry *e = catalog_lookup_by_name(view.catalog, v[0].string, v[1].string);
+        const ServiceEntry *e = catalog_lookup_by_name(view.catalog, p.name, p.protocol);
         if (!e)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
         if (service_reply_cached(&view, e, &reply) < 0)
@@ -325,20 +247,15 @@ static int method_get_service_by_name(
 static int method_get_service_by_port(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "port", PARAMETER_PORT, false, 0, 0 },
-                { "protocol", PARAMETER_STRING, true, 0, PROTOCOL_LENGTH_MAX },
-        };
+        _cleanup_(lookup_parameters_done) LookupParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
-
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, lookup_by_port_parameters, &p);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        const ServiceEntry *e = catalog_lookup_by_port(view.catalog, (uint16_t) v[0].port, v[1].string);
+        const ServiceEntry *e = catalog_lookup_by_port(view.catalog, (uint16_t) p.port, p.protocol);
         if (!e)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
         if (service_reply_cached(&view, e, &reply) < 0)
@@ -398,7 +315,7 @@ static int method_list(
 
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
 
         if (!(flags & VARLINK_CALL_MORE))
                 return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
@@ -434,7 +351,7 @@ static int method_get_snapshot(
 
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
         /* The caller's scope's image: through plain getservbyname() a container sees its scope. */
@@ -464,21 +381,16 @@ static int method_get_snapshot(
 static int method_explain(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "name", PARAMETER_STRING, false, 1, NAME_LENGTH_MAX },
-                { "protocol", PARAMETER_STRING, true, 0, PROTOCOL_LENGTH_MAX },
-        };
+        _cleanup_(lookup_parameters_done) LookupParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
         struct json_object *winner = NULL, *replaced = NULL;
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
-
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, lookup_by_name_parameters, &p);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        reply = catalog_explain_to_json(view.catalog, v[0].string, v[1].string);
+        reply = catalog_explain_to_json(view.catalog, p.name, p.protocol);
         if (!reply)
                 return reply_oom(conn);
 
@@ -662,7 +574,7 @@ static int method_verify(
         CallerView view;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
         all = catalog_diagnostics_to_json(view.catalog);
@@ -726,7 +638,7 @@ static int method_status(
         CallerView view;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
         /* The caller's catalog: a scoped caller sees its scope's entries, digest and files. */
         CALLER_VIEW_OR_REPLY(m, conn, &view);
         c = view.catalog;
@@ -834,7 +746,7 @@ static int method_reload(
         struct ucred ucred;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
 
         r = varlink_connection_get_peer_credentials(conn, &ucred);
         if (r < 0 || ucred.uid != 0) {
@@ -918,21 +830,13 @@ static const ServiceEntry *override_entry_find(
 static int method_set_override(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "name", PARAMETER_STRING, false, 1, SERVICE_NAME_MAX },
-                { "protocol", PARAMETER_STRING, false, 1, SERVICE_PROTOCOL_MAX },
-                { "port", PARAMETER_PORT, false, 0, 0 },
-                { "aliases", PARAMETER_STRINGS, true, 1, SERVICE_NAME_MAX },
-                { "runtime", PARAMETER_BOOLEAN, true, 0, 0 },
-        };
+        _cleanup_(override_parameters_done) OverrideParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
-        const char *aliases[SERVICE_ALIASES_MAX + 1] = {};
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
         struct ucred ucred;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, set_override_parameters, &p);
 
         r = check_override_access(conn, m, &ucred);
         if (r <= 0)
@@ -940,33 +844,19 @@ static int method_set_override(
 
         /* What the services(5) syntax can carry as one token, nothing else: the file must read
          * back as exactly this entry. */
-        const char *name = v[0].string, *protocol = v[1].string;
+        const char *name = p.name, *protocol = p.protocol;
         if (!service_name_is_valid(name))
                 return varlink_connection_error_invalid_parameter(conn, "name");
         if (!service_protocol_is_valid(protocol))
                 return varlink_connection_error_invalid_parameter(conn, "protocol");
-        size_t n_aliases = v[3].array ? json_object_array_length(v[3].array) : 0;
-        if (n_aliases > SERVICE_ALIASES_MAX)
-                return varlink_connection_error_invalid_parameter(conn, "aliases");
-        /* Escaped as names are (name-escape.h); one buffer for all, never longer unescaped. */
-        size_t total = 0;
-        for (size_t i = 0; i < n_aliases; i++)
-                total += (size_t) json_object_get_string_len(json_object_array_get_idx(v[3].array, i)) + 1;
-        _cleanup_free_ char *alias_bytes = malloc(total + 1);
-        if (!alias_bytes)
-                return reply_oom(conn);
-        char *p = alias_bytes;
-        for (size_t i = 0; i < n_aliases; i++) {
-                aliases[i] = p;
-                p = name_unescape_to(p, json_object_get_string(json_object_array_get_idx(v[3].array, i))) + 1;
-                if (!service_name_is_valid(aliases[i]))
+        for (char **a = p.aliases; a && *a; a++)
+                if (!service_name_is_valid(*a))
                         return varlink_connection_error_invalid_parameter(conn, "aliases");
-        }
 
         /* Persistent unless asked otherwise: an override is usually a decision that must outlive a
          * reboot; runtime ones are for experiments and emergencies. */
-        const char *path = v[4].boolean == 1 ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
-        r = overrides_set(m->root, path, name, protocol, (uint16_t) v[2].port, (char *const *) aliases);
+        const char *path = p.runtime ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
+        r = overrides_set(m->root, path, name, protocol, (uint16_t) p.port, p.aliases);
         if (r == -ENOMEM)
                 return reply_oom(conn);
         if (r < 0) {
@@ -974,7 +864,7 @@ static int method_set_override(
                 return reply_error_message(
                         conn, ERROR_OVERRIDE_FAILED, "cannot write '%s': %s", path, strerror(-r));
         }
-        log_info("Override %s %d/%s set in '%s' by UID %u (PID %d).", name, v[2].port, protocol, path,
+        log_info("Override %s %" PRId64 "/%s set in '%s' by UID %u (PID %d).", name, p.port, protocol, path,
                 (unsigned) ucred.uid, (int) ucred.pid);
 
         /* The catalog is rebuilt now rather than when the file watch fires, so that the reply and
@@ -1000,30 +890,25 @@ static int method_set_override(
 static int method_unset_override(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "name", PARAMETER_STRING, false, 1, SERVICE_NAME_MAX },
-                { "protocol", PARAMETER_STRING, true, 1, SERVICE_PROTOCOL_MAX },
-                { "runtime", PARAMETER_BOOLEAN, true, 0, 0 },
-        };
+        _cleanup_(override_parameters_done) OverrideParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
         struct ucred ucred;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, unset_override_parameters, &p);
 
         r = check_override_access(conn, m, &ucred);
         if (r <= 0)
                 return r;
 
-        const char *name = v[0].string, *protocol = v[1].string;
+        const char *name = p.name, *protocol = p.protocol;
         if (!service_name_is_valid(name))
                 return varlink_connection_error_invalid_parameter(conn, "name");
         if (protocol && !service_protocol_is_valid(protocol))
                 return varlink_connection_error_invalid_parameter(conn, "protocol");
 
-        const char *path = v[2].boolean == 1 ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
+        const char *path = p.runtime ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
         int removed = overrides_unset(m->root, path, name, protocol);
         if (removed == -ENOMEM)
                 return reply_oom(conn);
@@ -1116,7 +1001,7 @@ static int method_monitor(
         Manager *m = userdata;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
         if (!(flags & VARLINK_CALL_MORE))
                 return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
 
