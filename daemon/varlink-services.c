@@ -38,15 +38,6 @@
 #define MONITORS_MAX            128
 #define ERROR_TOO_MANY_MONITORS SERVICES_INTERFACE ".TooManyMonitors"
 
-void varlink_services_flush_cache(Manager *m)
-{
-        for (size_t i = 0; i < m->n_reply_cache; i++)
-                if (m->reply_cache[i])
-                        json_object_put(m->reply_cache[i]);
-        m->reply_cache = mfree(m->reply_cache);
-        m->n_reply_cache = 0;
-}
-
 /* {"service": ...} */
 static int service_reply_parameters(const Catalog *c, const ServiceEntry *e, struct json_object **ret)
 {
@@ -64,12 +55,8 @@ static int service_reply_parameters(const Catalog *c, const ServiceEntry *e, str
 
 /* Whose catalog answers a connection: its scope's, or the host's. */
 typedef struct CallerView {
-        ScopeState *scope; /* NULL: the host */
-        Catalog *catalog;
-        CatalogHold *hold;
-        SnapshotImage *snapshot;
-        struct json_object ***reply_cache;
-        size_t *n_reply_cache;
+        ScopeState *scope;   /* NULL: the host */
+        CatalogImage *image; /* the scope's or the host's */
 } CallerView;
 
 static int caller_view(Manager *m, VarlinkConnection *conn, CallerView *ret)
@@ -77,48 +64,36 @@ static int caller_view(Manager *m, VarlinkConnection *conn, CallerView *ret)
         ScopeState *s;
         int r;
 
-        r = manager_scope_for_connection(m, conn, &s);
+        r = scopes_for_connection(m, conn, &s);
         if (r < 0)
                 return r;
-        if (s)
-                *ret = (CallerView){ .scope = s,
-                        .catalog = s->catalog,
-                        .hold = s->hold,
-                        .snapshot = s->snapshot,
-                        .reply_cache = &s->reply_cache,
-                        .n_reply_cache = &s->n_reply_cache };
-        else
-                *ret = (CallerView){ .catalog = m->catalog,
-                        .hold = m->catalog_hold,
-                        .snapshot = m->snapshot,
-                        .reply_cache = &m->reply_cache,
-                        .n_reply_cache = &m->n_reply_cache };
+        *ret = (CallerView){ .scope = s, .image = s ? &s->image : &m->image };
         return 0;
 }
 
 /* The reply to a lookup that found entry e of the current catalog.  Built once per entry and
  * catalog: constructing the object tree costs more than the lookup itself, and the same few
  * entries are asked for over and over.  The caller gets a new reference. */
-static int service_reply_cached(const CallerView *v, const ServiceEntry *e, struct json_object **ret)
+static int service_reply_cached(CatalogImage *image, const ServiceEntry *e, struct json_object **ret)
 {
-        const Catalog *c = v->catalog;
+        const Catalog *c = image->catalog;
         size_t i = (size_t) (e - c->entries);
         int r;
 
         if (i >= c->n_entries)
                 return -EINVAL;
-        if (!*v->reply_cache) {
-                *v->reply_cache = calloc(c->n_entries ? c->n_entries : 1, sizeof(struct json_object *));
-                if (!*v->reply_cache)
+        if (!image->reply_cache) {
+                image->reply_cache = calloc(c->n_entries ? c->n_entries : 1, sizeof(struct json_object *));
+                if (!image->reply_cache)
                         return -ENOMEM;
-                *v->n_reply_cache = c->n_entries;
+                image->n_reply_cache = c->n_entries;
         }
-        if (!(*v->reply_cache)[i]) {
-                r = service_reply_parameters(c, e, &(*v->reply_cache)[i]);
+        if (!image->reply_cache[i]) {
+                r = service_reply_parameters(c, e, &image->reply_cache[i]);
                 if (r < 0)
                         return r;
         }
-        *ret = json_object_get((*v->reply_cache)[i]);
+        *ret = json_object_get(image->reply_cache[i]);
         return 0;
 }
 
@@ -236,10 +211,10 @@ static int method_get_service_by_name(
         DISPATCH_OR_REPLY(conn, parameters, lookup_by_name_parameters, &p);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        const ServiceEntry *e = catalog_lookup_by_name(view.catalog, p.name, p.protocol);
+        const ServiceEntry *e = catalog_lookup_by_name(view.image->catalog, p.name, p.protocol);
         if (!e)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
-        if (service_reply_cached(&view, e, &reply) < 0)
+        if (service_reply_cached(view.image, e, &reply) < 0)
                 return reply_oom(conn);
         return varlink_connection_reply(conn, reply);
 }
@@ -255,10 +230,10 @@ static int method_get_service_by_port(
         DISPATCH_OR_REPLY(conn, parameters, lookup_by_port_parameters, &p);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        const ServiceEntry *e = catalog_lookup_by_port(view.catalog, (uint16_t) p.port, p.protocol);
+        const ServiceEntry *e = catalog_lookup_by_port(view.image->catalog, (uint16_t) p.port, p.protocol);
         if (!e)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
-        if (service_reply_cached(&view, e, &reply) < 0)
+        if (service_reply_cached(view.image, e, &reply) < 0)
                 return reply_oom(conn);
         return varlink_connection_reply(conn, reply);
 }
@@ -320,7 +295,7 @@ static int method_list(
         if (!(flags & VARLINK_CALL_MORE))
                 return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
-        if (!view.catalog || view.catalog->n_entries == 0)
+        if (!view.image->catalog || view.image->catalog->n_entries == 0)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
         if (flags & VARLINK_CALL_ONEWAY)
                 return 0; /* nobody would read the entries */
@@ -330,7 +305,7 @@ static int method_list(
         s = calloc(1, sizeof(ListStream));
         if (!s)
                 return reply_oom(conn);
-        s->hold = view.hold;
+        s->hold = view.image->hold;
         s->hold->n_ref++;
         r = varlink_connection_stream(conn, list_produce, s, list_stream_free);
         if (r < 0) {
@@ -345,9 +320,7 @@ static int method_get_snapshot(
 {
         _cleanup_json_ struct json_object *reply = NULL;
         Manager *m = userdata;
-        uint64_t generation;
-        size_t size;
-        int fd, r;
+        int r;
 
         CallerView view;
 
@@ -355,27 +328,21 @@ static int method_get_snapshot(
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
         /* The caller's scope's image: through plain getservbyname() a container sees its scope. */
-        if (view.scope) {
-                fd = view.snapshot->ro_fd;
-                generation = view.snapshot->generation;
-                size = view.snapshot->size;
-        } else {
-                r = manager_get_snapshot(m, &fd, &generation, &size);
-                if (r < 0)
-                        return r;
-        }
+        const SnapshotImage *image = view.image->snapshot;
+        if (!image)
+                return -ENODATA;
 
         reply = json_object_new_object();
         if (!reply)
                 return reply_oom(conn);
-        r = json_add(reply, "generation", json_object_new_int64((int64_t) generation));
+        r = json_add(reply, "generation", json_object_new_int64((int64_t) image->generation));
         if (r >= 0)
-                r = json_add(reply, "size", json_object_new_int64((int64_t) size));
+                r = json_add(reply, "size", json_object_new_int64((int64_t) image->size));
         if (r < 0)
                 return reply_oom(conn);
 
         /* The server duplicates fd for the queue, so a reload that closes ours right after is fine. */
-        return varlink_connection_reply_fd(conn, reply, fd);
+        return varlink_connection_reply_fd(conn, reply, image->ro_fd);
 }
 
 static int method_explain(
@@ -390,7 +357,7 @@ static int method_explain(
         DISPATCH_OR_REPLY(conn, parameters, lookup_by_name_parameters, &p);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        reply = catalog_explain_to_json(view.catalog, p.name, p.protocol);
+        reply = catalog_explain_to_json(view.image->catalog, p.name, p.protocol);
         if (!reply)
                 return reply_oom(conn);
 
@@ -496,17 +463,17 @@ static int scope_diagnostics(const ScopeState *s, bool with_catalog, struct json
                 r = diagnostic_count(
                         DIAGNOSTIC_ERROR, array, s->sources[i].path, 0, message, n_errors, n_warnings);
         }
-        for (size_t i = 0; with_catalog && s->catalog && r >= 0 && i < s->catalog->n_diagnostics; i++) {
-                const CatalogDiagnostic *x = &s->catalog->diagnostics[i];
-                if (x->source >= s->catalog->n_sources ||
-                        s->catalog->sources[x->source].layer != CATALOG_LAYER_SCOPE)
+        for (size_t i = 0; with_catalog && s->image.catalog && r >= 0 && i < s->image.catalog->n_diagnostics; i++) {
+                const CatalogDiagnostic *x = &s->image.catalog->diagnostics[i];
+                if (x->source >= s->image.catalog->n_sources ||
+                        s->image.catalog->sources[x->source].layer != CATALOG_LAYER_SCOPE)
                         continue;
-                r = diagnostic_count(x->level, array, s->catalog->sources[x->source].path, x->line,
+                r = diagnostic_count(x->level, array, s->image.catalog->sources[x->source].path, x->line,
                         x->message, n_errors, n_warnings);
         }
         /* A scope no caller has asked for since the last change has no catalog yet: its files' bad
          * lines still count (what merging would add is for portctl verify to find). */
-        for (size_t i = 0; with_catalog && !s->catalog && r >= 0 && i < s->n_sources; i++) {
+        for (size_t i = 0; with_catalog && !s->image.catalog && r >= 0 && i < s->n_sources; i++) {
                 const ServicesFile *f = s->sources[i].file;
                 for (size_t j = 0; f && r >= 0 && j < f->n_diagnostics; j++)
                         r = diagnostic_count(DIAGNOSTIC_ERROR, array, f->path, f->diagnostics[j].line,
@@ -540,7 +507,7 @@ static int verify_shows_every_scope(Manager *m, VarlinkConnection *conn, const C
                 return 1; /* caller_scope_diagnostics() keeps to its own scope */
         if (varlink_connection_get_peer_credentials(conn, &ucred) < 0 || ucred.uid != 0)
                 return 0;
-        r = manager_check_host_caller(m, conn);
+        r = scopes_check_host_caller(m, conn);
         if (r == -ENOMEM)
                 return r;
         return r >= 0;
@@ -577,7 +544,7 @@ static int method_verify(
         DISPATCH_NONE_OR_REPLY(conn, parameters);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        all = catalog_diagnostics_to_json(view.catalog);
+        all = catalog_diagnostics_to_json(view.image->catalog);
         reply = json_object_new_object();
         if (!all || !reply || !json_object_object_get_ex(all, "diagnostics", &diagnostics) || !diagnostics)
                 return reply_oom(conn);
@@ -641,7 +608,7 @@ static int method_status(
         DISPATCH_NONE_OR_REPLY(conn, parameters);
         /* The caller's catalog: a scoped caller sees its scope's entries, digest and files. */
         CALLER_VIEW_OR_REPLY(m, conn, &view);
-        c = view.catalog;
+        c = view.image->catalog;
 
         reply = json_object_new_object();
         sources = json_object_new_array();
@@ -684,7 +651,7 @@ static int method_status(
                 r = json_add(reply, "loaded_usec", json_object_new_int64((int64_t) m->loaded_usec));
         if (r >= 0)
                 r = json_add(reply, "snapshot_size",
-                        json_object_new_int64(view.snapshot ? (int64_t) view.snapshot->size : 0));
+                        json_object_new_int64(view.image->snapshot ? (int64_t) view.image->snapshot->size : 0));
         if (r >= 0)
                 r = view.scope ? json_add(reply, "scope", json_string_escaped(view.scope->name, 0))
                                : (json_object_object_add(reply, "scope", NULL) < 0 ? -ENOMEM : 0);
@@ -720,11 +687,11 @@ static void log_refusal(Manager *m, VarlinkConnection *conn, const char *what)
 }
 
 /* Root in a container that was given our socket is not the host's administrator: state changes
- * come from the host only (manager_check_host_caller()).  1 when allowed, else answered: out of
+ * come from the host only (scopes_check_host_caller()).  1 when allowed, else answered: out of
  * descriptors to tell, with failed (nothing changed, try again), not as a denial. */
 static int check_host_caller(VarlinkConnection *conn, Manager *m, const char *what, const char *failed)
 {
-        int r = manager_check_host_caller(m, conn);
+        int r = scopes_check_host_caller(m, conn);
         if (r == -ENOMEM)
                 return reply_oom(conn);
         if (r >= 0)
@@ -791,13 +758,13 @@ static int reply_error_message(VarlinkConnection *conn, const char *error, const
  * names, may edit them.  The refusal says what is needed, not only that it was refused. */
 static int check_override_access(VarlinkConnection *conn, Manager *m, struct ucred *ret_ucred)
 {
-        int r = manager_check_override_access(m, conn, ret_ucred);
+        int r = settings_check_override_access(m, conn, ret_ucred);
         if (r == -ENOMEM)
                 return reply_oom(conn);
         if (r >= 0)
                 return check_host_caller(conn, m, "changes to local overrides", ERROR_OVERRIDE_FAILED);
         log_refusal(m, conn, "changes to local overrides");
-        const char *groups = manager_override_groups(m);
+        const char *groups = settings_override_groups(m);
         if (groups)
                 return reply_error_message(conn, ERROR_PERMISSION_DENIED,
                         "only root and members of the groups %s may edit local overrides", groups);
@@ -875,13 +842,13 @@ static int method_set_override(
         if (r < 0)
                 return reply_error_message(conn, ERROR_RELOAD_FAILED, "%s", strerror(-r));
 
-        const ServiceEntry *e = override_entry_find(m->catalog, path, name, protocol);
+        const ServiceEntry *e = override_entry_find(m->image.catalog, path, name, protocol);
         if (!e)
                 /* Written but not read back: the file is unreadable now, and its last good state
                  * is served. */
                 return reply_error_message(
                         conn, ERROR_OVERRIDE_FAILED, "'%s' was written but cannot be read back", path);
-        r = service_reply_parameters(m->catalog, e, &reply);
+        r = service_reply_parameters(m->image.catalog, e, &reply);
         if (r < 0)
                 return reply_oom(conn);
         return varlink_connection_reply(conn, reply);
@@ -943,8 +910,8 @@ static struct json_object *monitor_event(Manager *m, const char *cause, bool sco
 
         if (!o || json_add(o, "generation", json_object_new_int64((int64_t) m->generation)) < 0 ||
                 json_add(o, "cause", json_object_new_string(cause)) < 0 ||
-                json_add(o, "entries", json_object_new_int64((int64_t) m->catalog->n_entries)) < 0 ||
-                json_add(o, "digest", json_object_new_string(m->catalog->digest)) < 0 ||
+                json_add(o, "entries", json_object_new_int64((int64_t) m->image.catalog->n_entries)) < 0 ||
+                json_add(o, "digest", json_object_new_string(m->image.catalog->digest)) < 0 ||
                 json_add(o, "loaded_usec", json_object_new_int64((int64_t) m->loaded_usec)) < 0 ||
                 json_add(o, "scopes", json_object_new_int64((int64_t) m->n_scopes)) < 0 ||
                 json_add(o, "scopes_changed", json_object_new_boolean(scopes_changed)) < 0)
