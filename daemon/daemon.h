@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* portd: every cross-file prototype of the daemon, under the file that defines it. */
+/* portd: every cross-file prototype of the daemon, under the file that defines it; a function's
+ * prefix names its file (manager_ manager.c, source_ sources.c, scopes_ scopes.c, settings_
+ * settings.c, ...).  See docs/ARCHITECTURE.md for which file calls which. */
 #pragma once
 
 #include <stdbool.h>

@@ -45,6 +45,9 @@ int snapshot_image_new(const Catalog *c, uint64_t generation, SnapshotImage **re
         size_t size;
         int r;
 
+        assert(c);
+        assert(ret);
+
         r = snapshot_build(c, generation, &image, &size);
         if (r < 0)
                 return r;
@@ -91,6 +94,8 @@ int snapshot_image_new(const Catalog *c, uint64_t generation, SnapshotImage **re
 
 CatalogHold *catalog_hold_new(Catalog *c)
 {
+        assert(c);
+
         CatalogHold *h = calloc(1, sizeof(CatalogHold));
         if (!h)
                 return NULL;

@@ -3,6 +3,7 @@
  * the sources on disk (sources.c) into a new catalog with its image (image.c), reads the scopes
  * (scopes.c), and swaps them all in at once. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -104,6 +105,8 @@ int manager_reload(Manager *m, bool explicit)
         size_t n_states = 0, n_scopes = 0;
         bool watching;
         int r;
+
+        assert(m);
 
         if (m->ready)
                 (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC));
@@ -261,6 +264,8 @@ int manager_new(const char *root, Manager **ret)
         Manager *m;
         sigset_t mask;
         int r;
+
+        assert(ret);
 
         m = calloc(1, sizeof(Manager));
         if (!m)
@@ -468,6 +473,8 @@ static void manager_remove_temporaries(Manager *m)
 int manager_startup(Manager *m, const char *socket_path)
 {
         int r;
+
+        assert(m);
 
         r = varlink_server_new(
                 m->event, NULL, "portd", PORTD_VERSION, "https://github.com/portd/portd", &m->server);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Scopes in the daemon: reading every NAME.scope and NAME.d/ with the other sources, building one
- * catalog and snapshot per scope over the host's parsed files (again only when something under it
- * changed), and finding the scope of each connection's peer from its credentials. */
+/* Scopes in the daemon: reading every NAME.scope and NAME.d/ with the other sources (sources.c),
+ * building one CatalogImage per scope over the host's parsed files (image.c; again only when
+ * something under it changed), and finding the scope of each connection's peer from its
+ * credentials. */
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sys/socket.h>
@@ -193,6 +195,10 @@ int scopes_load(Manager *m, const SourceState *states, size_t n_states, bool exp
         bool host_changed;
         int r;
 
+        assert(m);
+        assert(ret);
+        assert(ret_n);
+
         host_changed = !source_states_equal(states, n_states, m->sources, m->n_sources);
 
         r = scope_discover(m->root, &found, &n_found);
@@ -302,6 +308,8 @@ static bool scopes_matching_changed(const ScopeState *a, size_t n_a, const Scope
 
 void scopes_commit(Manager *m, ScopeState *scopes, size_t n_scopes)
 {
+        assert(m);
+
         /* A process that mapped its scope's image keeps answering from it until the image is
          * flagged superseded.  When matching changed, it may belong to another scope now: then
          * every image is replaced (built again on the next GetSnapshot), the catalogs stay. */
@@ -392,6 +400,11 @@ int scopes_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret)
         ConnectionScope *cs;
         int r;
 
+        assert(m);
+
+        assert(conn);
+        assert(ret);
+
         /* Without scopes nobody needs to know who is asking: no /proc reads on the fast path. */
         if (m->n_scopes == 0) {
                 *ret = NULL;
@@ -445,6 +458,9 @@ int scopes_check_host_caller(Manager *m, VarlinkConnection *conn)
         struct ucred ucred = {};
         ScopeState *scope = NULL;
         int pidfd, r;
+
+        assert(m);
+        assert(conn);
 
         /* In a scope: a container's caller, whatever its namespaces. */
         r = scopes_for_connection(m, conn, &scope);

@@ -4,6 +4,7 @@
  * names are resolved when the file is read, in the host's group database; a group created later
  * counts from the next explicit reload (SIGHUP, portctl reload) or change of the file. */
 
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <sys/socket.h>
@@ -84,6 +85,8 @@ void settings_load(Manager *m, bool explicit)
         struct stat st;
         int r;
 
+        assert(m);
+
         s = calloc(1, sizeof(Settings));
         full = path_join_root(m->root, PORTD_CONF_PATH);
         if (!s || !full) {
@@ -136,6 +139,8 @@ void settings_load(Manager *m, bool explicit)
 
 const char *settings_override_groups(const Manager *m)
 {
+        assert(m);
+
         return m->settings ? m->settings->override_groups_text : NULL;
 }
 
@@ -169,6 +174,10 @@ int settings_check_override_access(Manager *m, VarlinkConnection *conn, struct u
         _cleanup_free_ gid_t *groups = NULL;
         size_t n_groups = 0;
         int r;
+
+        assert(m);
+
+        assert(conn);
 
         r = varlink_connection_get_peer_credentials(conn, ret_ucred);
         if (r < 0)

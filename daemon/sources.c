@@ -33,6 +33,8 @@ void source_states_free(SourceState *states, size_t n, const SourceState *keep, 
 
 const SourceState *source_states_find(const SourceState *states, size_t n, const char *path)
 {
+        assert(path);
+
         for (size_t i = 0; i < n; i++)
                 if (streq(states[i].path, path))
                         return &states[i];
@@ -174,6 +176,8 @@ int sources_build_catalog(const SourceState *states, size_t n, Catalog **ret)
         bool *temporary = NULL;
         size_t n_files = 0;
         int r = 0;
+
+        assert(ret);
 
         files = calloc(n ? n : 1, sizeof(ServicesFile *));
         temporary = calloc(n ? n : 1, sizeof(bool));

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* io.portd.Services: the lookups, enumeration, snapshot hand-off, provenance and state of the
  * catalog, and the monitors of its generations, as daemon/io.portd.Services.varlink declares them.
- * Parameters are checked strictly here; the generic server (daemon/varlink-server.c) handles framing and
- * limits. */
+ * Each method declares its parameters in a table for varlink-dispatch.c and answers from its
+ * caller's CatalogImage (the scope's or the host's); the generic server (varlink-server.c) handles
+ * framing and limits. */
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -935,6 +937,10 @@ void varlink_services_notify_monitors(Manager *m, const char *cause, bool scopes
 {
         _cleanup_json_ struct json_object *event = NULL;
 
+        assert(m);
+
+        assert(cause);
+
         monitors_prune(m);
         if (m->n_monitors == 0)
                 return;
@@ -955,6 +961,8 @@ void varlink_services_notify_monitors(Manager *m, const char *cause, bool scopes
 
 void varlink_services_monitors_done(Manager *m)
 {
+        assert(m);
+
         for (size_t i = 0; i < m->n_monitors; i++)
                 varlink_connection_unref(m->monitors[i]);
         m->monitors = mfree(m->monitors);
@@ -995,6 +1003,8 @@ static int method_monitor(
 
 int varlink_services_register(Manager *m)
 {
+        assert(m);
+
         static const struct {
                 const char *name;
                 VarlinkMethodCallback callback;
