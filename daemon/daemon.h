@@ -29,8 +29,8 @@ int source_load(const char *root, const SourceState *old, const char *path, Cata
         bool explicit, SourceState *ret);
 /* The host's sources as they are on disk now (/etc/services, the drop-ins, the local overrides),
  * each read against its state in current; a directory that cannot be listed keeps current's list. */
-int sources_load(const char *root, const SourceState *current, size_t n_current, bool explicit, SourceState **ret,
-        size_t *ret_n);
+int sources_load(const char *root, const SourceState *current, size_t n_current, bool explicit,
+        SourceState **ret, size_t *ret_n);
 const SourceState *source_states_find(const SourceState *states, size_t n, const char *path);
 /* Whether two lists would build the same catalog (paths, layers, errors and parsed contents). */
 bool source_states_equal(const SourceState *a, size_t n_a, const SourceState *b, size_t n_b);

@@ -197,8 +197,7 @@ int manager_reload(Manager *m, bool explicit)
         } else
                 manager_schedule_retry(m);
 
-        log_info("Loaded generation %" PRIu64
-                 ": %zu services from %zu sources, %zu diagnostics, digest %s.",
+        log_info("Loaded generation %" PRIu64 ": %zu services from %zu sources, %zu diagnostics, digest %s.",
                 m->generation, m->image.catalog->n_entries, m->n_sources, m->image.catalog->n_diagnostics,
                 m->image.catalog->digest);
         if (m->ready)

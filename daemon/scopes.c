@@ -130,8 +130,8 @@ static int scope_state_load(Manager *m, const ScopeState *old, const DropinFile 
         for (size_t i = 0; i < n_dropins; i++) {
                 const SourceState *o =
                         old ? source_states_find(old->sources, old->n_sources, dropins[i].path) : NULL;
-                r = source_load(m->root, o, dropins[i].path, CATALOG_LAYER_SCOPE, dropins[i].masked, explicit,
-                        &s->sources[s->n_sources]);
+                r = source_load(m->root, o, dropins[i].path, CATALOG_LAYER_SCOPE, dropins[i].masked,
+                        explicit, &s->sources[s->n_sources]);
                 if (r < 0)
                         break;
                 s->n_sources++;

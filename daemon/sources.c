@@ -85,7 +85,8 @@ int source_load(const char *root, const SourceState *old, const char *path, Cata
                         log_warning("Failed to read '%s': %s, keeping its last good state.", path,
                                 catalog_source_error_to_string(r));
                 } else
-                        log_warning("Failed to read '%s': %s, ignoring.", path, catalog_source_error_to_string(r));
+                        log_warning("Failed to read '%s': %s, ignoring.", path,
+                                catalog_source_error_to_string(r));
                 return 0;
         }
 
@@ -109,8 +110,8 @@ fail:
 /* The new list of sources as catalog_discover_sources() orders them: /etc/services, the drop-ins,
  * the local override files.  Files that did not change are read again anyway: they are small, and
  * comparing stat data alone would miss a same-sized rewrite within one timestamp tick. */
-int sources_load(const char *root, const SourceState *current, size_t n_current, bool explicit, SourceState **ret,
-        size_t *ret_n)
+int sources_load(const char *root, const SourceState *current, size_t n_current, bool explicit,
+        SourceState **ret, size_t *ret_n)
 {
         DropinFile *found = NULL;
         SourceState *states = NULL;
@@ -152,8 +153,8 @@ int sources_load(const char *root, const SourceState *current, size_t n_current,
         }
 
         for (size_t i = 0; i < n_found; i++) {
-                r = source_load(root, source_states_find(current, n_current, found[i].path),
-                        found[i].path, found[i].layer, found[i].masked, explicit, &states[n]);
+                r = source_load(root, source_states_find(current, n_current, found[i].path), found[i].path,
+                        found[i].layer, found[i].masked, explicit, &states[n]);
                 if (r < 0)
                         goto out;
                 n++;

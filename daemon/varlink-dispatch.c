@@ -129,8 +129,8 @@ static bool table_has(const VarlinkParameter table[], size_t n_table, const char
         return false;
 }
 
-int varlink_dispatch(struct json_object *parameters, const VarlinkParameter table[], size_t n_table, void *ret,
-        const char **ret_bad)
+int varlink_dispatch(struct json_object *parameters, const VarlinkParameter table[], size_t n_table,
+        void *ret, const char **ret_bad)
 {
         int r;
 

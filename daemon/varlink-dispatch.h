@@ -45,7 +45,7 @@ typedef struct VarlinkParameter {
  * name (borrowed from table or parameters) for InvalidParameter; -ENOMEM.  On failure what it
  * allocated is freed again.  JSON objects cannot carry a name twice here: json-c keeps the last
  * of duplicated keys while parsing, so a table sees each once. */
-int varlink_dispatch(struct json_object *parameters, const VarlinkParameter table[], size_t n_table, void *ret,
-        const char **ret_bad);
+int varlink_dispatch(struct json_object *parameters, const VarlinkParameter table[], size_t n_table,
+        void *ret, const char **ret_bad);
 /* Frees the owned fields (NAME, NAMES) of p and sets them to NULL. */
 void varlink_dispatch_done(const VarlinkParameter table[], size_t n_table, void *p);

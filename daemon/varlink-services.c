@@ -131,12 +131,15 @@ typedef struct LookupParameters {
 static const VarlinkParameter lookup_by_name_parameters[] = {
         { "name", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
                 NAME_LENGTH_MAX },
-        { "protocol", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, protocol), 0, 0, PROTOCOL_LENGTH_MAX },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, protocol), 0, 0,
+                PROTOCOL_LENGTH_MAX },
 };
 
 static const VarlinkParameter lookup_by_port_parameters[] = {
-        { "port", VARLINK_PARAMETER_INT, offsetof(LookupParameters, port), VARLINK_PARAMETER_REQUIRED, 0, 65535 },
-        { "protocol", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, protocol), 0, 0, PROTOCOL_LENGTH_MAX },
+        { "port", VARLINK_PARAMETER_INT, offsetof(LookupParameters, port), VARLINK_PARAMETER_REQUIRED, 0,
+                65535 },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, protocol), 0, 0,
+                PROTOCOL_LENGTH_MAX },
 };
 
 static void lookup_parameters_done(LookupParameters *p)
@@ -157,8 +160,8 @@ typedef struct OverrideParameters {
 static const VarlinkParameter set_override_parameters[] = {
         { "name", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
                 SERVICE_NAME_MAX },
-        { "protocol", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, protocol), VARLINK_PARAMETER_REQUIRED,
-                1, SERVICE_PROTOCOL_MAX },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, protocol),
+                VARLINK_PARAMETER_REQUIRED, 1, SERVICE_PROTOCOL_MAX },
         { "port", VARLINK_PARAMETER_INT, offsetof(OverrideParameters, port), VARLINK_PARAMETER_REQUIRED, 0,
                 65535 },
         { "aliases", VARLINK_PARAMETER_NAMES, offsetof(OverrideParameters, aliases), 0, 1, SERVICE_NAME_MAX,
@@ -169,7 +172,8 @@ static const VarlinkParameter set_override_parameters[] = {
 static const VarlinkParameter unset_override_parameters[] = {
         { "name", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
                 SERVICE_NAME_MAX },
-        { "protocol", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, protocol), 0, 1, SERVICE_PROTOCOL_MAX },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, protocol), 0, 1,
+                SERVICE_PROTOCOL_MAX },
         { "runtime", VARLINK_PARAMETER_BOOLEAN, offsetof(OverrideParameters, runtime), 0, 0, 0 },
 };
 
@@ -465,7 +469,8 @@ static int scope_diagnostics(const ScopeState *s, bool with_catalog, struct json
                 r = diagnostic_count(
                         DIAGNOSTIC_ERROR, array, s->sources[i].path, 0, message, n_errors, n_warnings);
         }
-        for (size_t i = 0; with_catalog && s->image.catalog && r >= 0 && i < s->image.catalog->n_diagnostics; i++) {
+        for (size_t i = 0; with_catalog && s->image.catalog && r >= 0 && i < s->image.catalog->n_diagnostics;
+                i++) {
                 const CatalogDiagnostic *x = &s->image.catalog->diagnostics[i];
                 if (x->source >= s->image.catalog->n_sources ||
                         s->image.catalog->sources[x->source].layer != CATALOG_LAYER_SCOPE)
@@ -653,7 +658,8 @@ static int method_status(
                 r = json_add(reply, "loaded_usec", json_object_new_int64((int64_t) m->loaded_usec));
         if (r >= 0)
                 r = json_add(reply, "snapshot_size",
-                        json_object_new_int64(view.image->snapshot ? (int64_t) view.image->snapshot->size : 0));
+                        json_object_new_int64(
+                                view.image->snapshot ? (int64_t) view.image->snapshot->size : 0));
         if (r >= 0)
                 r = view.scope ? json_add(reply, "scope", json_string_escaped(view.scope->name, 0))
                                : (json_object_object_add(reply, "scope", NULL) < 0 ? -ENOMEM : 0);

@@ -31,7 +31,8 @@ typedef struct TestParameters {
 } TestParameters;
 
 static const VarlinkParameter table[] = {
-        { "name", VARLINK_PARAMETER_NAME, offsetof(TestParameters, name), VARLINK_PARAMETER_REQUIRED, 1, 16 },
+        { "name", VARLINK_PARAMETER_NAME, offsetof(TestParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
+                16 },
         { "protocol", VARLINK_PARAMETER_NAME, offsetof(TestParameters, protocol), 0, 0, 8 },
         { "netns", VARLINK_PARAMETER_STRING, offsetof(TestParameters, netns), 0, 1, 8 },
         { "port", VARLINK_PARAMETER_INT, offsetof(TestParameters, port), 0, 0, 65535 },
