@@ -202,14 +202,14 @@ static int method_handoff(
         if (r < 0)
                 return r; /* -EAGAIN: dispatched again once earlier replies are out */
 
-        r = manager_scope_for_connection(m, conn, &scope);
+        r = scopes_for_connection(m, conn, &scope);
         if (r == -ENOMEM)
                 return log_oom();
         /* Out of descriptors to tell the caller's scope: the server calls us again once some are
          * free, rather than handing the call over without the catalog its rows are named from. */
         if (r == -EMFILE || r == -ENFILE)
                 return r;
-        const SnapshotImage *image = r >= 0 ? (scope ? scope->snapshot : m->snapshot) : NULL;
+        const SnapshotImage *image = r >= 0 ? (scope ? scope->image.snapshot : m->image.snapshot) : NULL;
 
         OwnerHandoffHeader h = { .magic = OWNER_HANDOFF_MAGIC, .size = (uint32_t) size };
         int fds[2] = { varlink_connection_get_fd(conn), image ? image->ro_fd : -1 };
