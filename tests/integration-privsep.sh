@@ -423,7 +423,11 @@ case_monitor() {
                 fail "the takeover is not logged"
         # A monitor that dies young is replaced after twice the delay: 200 ms, then 400 ms.
         [ -n "$m2" ] || return
-        wait_for_output 5000 "portd-standby" sh -c "cat /proc/$m2/task/*/children | xargs -r -n1 -I{} cat /proc/{}/comm"
+        for i in $(seq 100); do
+                child_named "$m2" portd-standby >/dev/null && break
+                sleep 0.05
+        done
+        child_named "$m2" portd-standby >/dev/null || fail "monitor $m2 has no standby"
         kill -KILL "$m2"
         if wait_for_output 5000 "$ROOT_PORT" "$PORTCTL" --socket "$SOCK" who ":$ROOT_PORT"; then
                 [ "$ELAPSED_MS" -ge 400 ] && pass "a second takeover soon after waits ${ELAPSED_MS} ms (>= 400)" ||
