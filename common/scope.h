@@ -76,9 +76,10 @@ void scope_caller_done(ScopeCaller *c);
  * kept, and sets cgroup_unbounded. */
 int scope_caller_set_cgroup_text(ScopeCaller *c, const char *text);
 /* Reads /proc/PID/cgroup (the network namespace is not readable without ptrace access: the
- * daemon asks its privileged side, see daemon/caller-namespaces.c).  With a pidfd (>= 0) of the same process, checks
- * afterwards that it is still alive, so that what was read cannot belong to a process that
- * reused its PID: -ESRCH then.  Parts that cannot be read stay unknown (and match nothing). */
+ * daemon asks its privileged side, see daemon/caller-namespaces.c).  With a pidfd (>= 0) of the
+ * same process, checks afterwards that it is still alive, so that what was read cannot belong to
+ * a process that reused its PID: -ESRCH then.  Parts that cannot be read stay unknown (and match
+ * nothing). */
 int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret);
 
 /* Whether s is for caller: one of its Cgroup= globs matches the caller's cgroup or an ancestor

@@ -22,10 +22,10 @@
 /* How long the main process waits for the monitor.  It answers from a few stat() calls; only a
  * monitor that is stopped or gone is slower, and then the caller is unidentified (an error when
  * scopes exist) rather than the lookups held up. */
-#define NAMESPACES_ASK_TIMEOUT_MSEC 500
-#define NAMESPACES_PROBE_USEC (5ULL * 1000ULL * 1000ULL)
+#define NAMESPACES_ASK_TIMEOUT_MSEC   500
+#define NAMESPACES_PROBE_USEC         (5ULL * 1000ULL * 1000ULL)
 #define NAMESPACES_ANSWERS_PER_WAKEUP 64U
-#define FDINFO_MAX 4096
+#define FDINFO_MAX                    4096
 
 typedef struct NamespacesAsk {
         uint32_t magic;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Privilege separation, the main process's side: it starts the owner-query process (ourselves,
- * exec'd through the descriptor opened at start, with --owner-worker; owner-worker.c), drops the capabilities only that process needs, and
- * hands every io.portd.Sockets call over to it with the connection itself, then forgets it. */
+ * exec'd through the descriptor opened at start, with --owner-worker; owner-worker.c), drops every
+ * capability, and hands every io.portd.Sockets call over to it with the connection itself, then
+ * forgets it. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -247,7 +248,8 @@ static int method_handoff(
                 if (r == -EPIPE || r == -ECONNRESET) {
                         /* Monitor, standby and worker all gone: nothing can start them again
                          * without the capabilities we dropped. */
-                        log_error("The owner-query processes are gone; owner queries fail until portd restarts.");
+                        log_error("The owner-query processes are gone; owner queries fail until portd "
+                                  "restarts.");
                         m->owner_channel_fd = safe_close(m->owner_channel_fd);
                         m->namespaces_fd = safe_close(m->namespaces_fd);
                         return query_failed(conn, "Owner queries are unavailable.");

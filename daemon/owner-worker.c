@@ -316,8 +316,8 @@ static int worker_run(void)
  * timeout, SIGTERM once the main process is gone (its end of the channel closed). */
 static int monitor_wait(int signal_fd, uint64_t timeout_usec)
 {
-        uint64_t until = timeout_usec == WAIT_FOREVER ? WAIT_FOREVER
-                                                       : now_usec(CLOCK_MONOTONIC) + timeout_usec;
+        uint64_t until =
+                timeout_usec == WAIT_FOREVER ? WAIT_FOREVER : now_usec(CLOCK_MONOTONIC) + timeout_usec;
 
         for (;;) {
                 struct pollfd p[2] = { { signal_fd, POLLIN, 0 }, { NAMESPACES_FD, POLLIN, 0 } };
@@ -413,8 +413,8 @@ static int fork_worker(MonitorChild *c, int signal_fd, const sigset_t *mask)
 }
 
 /* The standby: ourselves again, exec'd (a clean image, as the monitor is) through EXE_FD, with
- * the channels on fds 3 and 4; it takes over when we die (owner_worker_main()).  delay: what our own takeover
- * waited, which a standby that takes over soon after doubles. */
+ * the channels on fds 3 and 4; it takes over when we die (owner_worker_main()).  delay: what our own
+ * takeover waited, which a standby that takes over soon after doubles. */
 static int start_standby(MonitorChild *c, int signal_fd, uint64_t delay)
 {
         char self[32], standby[48];
@@ -467,7 +467,9 @@ static int monitor_run(int signal_fd, const sigset_t *mask, uint64_t takeover_de
                 if (standby.pid == 0)
                         next = MIN(next, standby.restart_at);
 
-                int sig = monitor_wait(signal_fd, next == WAIT_FOREVER ? WAIT_FOREVER : next > now ? next - now : 0);
+                int sig = monitor_wait(signal_fd, next == WAIT_FOREVER ? WAIT_FOREVER
+                                                  : next > now         ? next - now
+                                                                       : 0);
                 if (sig == SIGTERM || sig == SIGINT || sig < 0) {
                         monitor_child_stop(&worker);
                         monitor_child_stop(&standby);
@@ -513,7 +515,8 @@ static int standby_wait(int signal_fd, pid_t monitor, uint64_t *delay)
                         if (p[1].revents)
                                 return 0;
                         struct signalfd_siginfo si;
-                        if (!(p[0].revents & POLLIN) || read(signal_fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
+                        if (!(p[0].revents & POLLIN) ||
+                                read(signal_fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
                                 continue;
                         if (si.ssi_signo == SIGHUP && getppid() != monitor)
                                 break;
@@ -521,8 +524,9 @@ static int standby_wait(int signal_fd, pid_t monitor, uint64_t *delay)
                                 return 0;
                 }
 
-        *delay = now_usec(CLOCK_MONOTONIC) - started >= RESTART_HEALTHY_USEC ? RESTART_FIRST_USEC
-                                                                              : MIN(*delay * 2, RESTART_MAX_USEC);
+        *delay = now_usec(CLOCK_MONOTONIC) - started >= RESTART_HEALTHY_USEC
+                         ? RESTART_FIRST_USEC
+                         : MIN(*delay * 2, RESTART_MAX_USEC);
         log_error("The owner-query monitor (PID %d) is gone, taking over in %llu ms.", (int) monitor,
                 (unsigned long long) (*delay / 1000));
         int sig = monitor_wait(signal_fd, *delay);
@@ -544,8 +548,8 @@ int owner_worker_main(pid_t parent, int64_t standby_delay)
         if (standby_delay < 0 && getppid() != parent)
                 return -ESRCH;
         if (fcntl(CHANNEL_FD, F_GETFD) < 0 || fcntl(NAMESPACES_FD, F_GETFD) < 0)
-                return log_error_errno(EBADF, "No owner-query channels on fds %d and %d.", CHANNEL_FD,
-                        NAMESPACES_FD);
+                return log_error_errno(
+                        EBADF, "No owner-query channels on fds %d and %d.", CHANNEL_FD, NAMESPACES_FD);
         /* Ours alone: the worker must not keep them past an exec (it never execs), nor the
          * standby but on purpose. */
         if (fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC) < 0 || fcntl(NAMESPACES_FD, F_SETFD, FD_CLOEXEC) < 0)

@@ -67,7 +67,8 @@ static int parse_argv(int argc, char **argv)
                         errno = 0;
                         unsigned long long usec = strtoull(optarg, &end, 10);
                         if (*end || errno != 0 || usec > INT64_MAX)
-                                return log_error_errno(EINVAL, "--owner-standby needs a delay in microseconds.");
+                                return log_error_errno(
+                                        EINVAL, "--owner-standby needs a delay in microseconds.");
                         arg_owner_standby = (int64_t) usec;
                         break;
                 }
