@@ -30,6 +30,9 @@ chmod 755 "$tmp"
 mkdir -p "$tmp/root/etc"
 cp /etc/services "$tmp/root/etc/services"
 sock=$tmp/sock
+# io.portd.Sockets has a socket of its own beside io.portd.Services (portd(8)); a build from
+# before that served it on the Services socket, where the flood then goes.
+sockets=$tmp/io.portd.Sockets
 pids=""
 cleanup() {
         for p in $pids; do kill "$p" 2>/dev/null; done
@@ -50,6 +53,8 @@ worker_pid() {
         [ -n "$m" ] && pgrep -P "$m" -x portd-owner
 }
 worker=$(worker_pid)
+flood_sock=$sockets
+[ -S "$sockets" ] || flood_sock=$sock
 
 prlimit --nofile=19500:19500 "${nobody[@]}" "$flood" listen 12000 30000 >"$tmp/listen" &
 pids="$pids $!"
@@ -81,7 +86,7 @@ echo "idle: who :29500 median $idle_median ms; main $base_main_fds fds $base_mai
 "$probe" probe "$sock" 2000 fresh >"$tmp/probe-idle" 2>&1
 echo "idle: root's lookups: $(cat "$tmp/probe-idle")"
 
-"${nobody[@]}" "$flood" flood "$sock" 8 "$seconds" >/dev/null 2>&1 &
+"${nobody[@]}" "$flood" flood "$flood_sock" 8 "$seconds" >/dev/null 2>&1 &
 attacker=$!
 pids="$pids $attacker"
 # 2 ms apart: about as many lookups as fit in the flood.

@@ -90,9 +90,11 @@ static int resolve_service(VarlinkClient *client, const char *name, const WhoQue
         return found ? 0 : -ENOENT;
 }
 
-/* One SPEC as List queries: a service name stands for its ports in the daemon's catalog. */
-static int parse_spec(VarlinkClient *client, const char *spec, bool all, WhoQueries *out)
+/* One SPEC as List queries: a service name stands for its ports in the daemon's catalog, asked
+ * of io.portd.Services (ctx->socket_path; *services is connected the first time). */
+static int parse_spec(const PortctlContext *ctx, VarlinkClient **services, const char *spec, WhoQueries *out)
 {
+        bool all = ctx->all;
         WhoSpec w;
         int r;
 
@@ -118,7 +120,14 @@ static int parse_spec(VarlinkClient *client, const char *spec, bool all, WhoQuer
         if (!w.service)
                 return queries_add(out, &q);
 
-        r = resolve_service(client, w.service, &q, out);
+        if (!*services) {
+                r = varlink_client_connect(ctx->socket_path, 0, services);
+                if (r < 0) {
+                        portctl_error("cannot reach portd at '%s': %s", ctx->socket_path, strerror(-r));
+                        return r;
+                }
+        }
+        r = resolve_service(*services, w.service, &q, out);
         if (r == -ENOENT)
                 portctl_error("'%s': no port or known service '%s'", spec, w.service);
         else if (r < 0)
@@ -772,7 +781,7 @@ static int collect_specs(int argc, char **argv, const PortctlContext *ctx, Portc
 
 int verb_who(int argc, char **argv, const PortctlContext *ctx)
 {
-        _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
+        _cleanup_(varlink_client_freep) VarlinkClient *client = NULL, *services = NULL;
         WhoQueries queries = {};
         PortctlList specs = {};
         Selection sel = {};
@@ -787,16 +796,14 @@ int verb_who(int argc, char **argv, const PortctlContext *ctx)
         if (r < 0)
                 goto finish;
 
-        r = varlink_client_connect(ctx->socket_path, 0, &client);
-        if (r < 0) {
-                portctl_error("cannot reach portd at '%s': %s", ctx->socket_path, strerror(-r));
+        r = portctl_connect_sockets(ctx, &client);
+        if (r < 0)
                 goto finish;
-        }
         /* A full listing of a busy machine is a long stream. */
         (void) varlink_client_set_reply_max(client, 1024 * 1024);
 
         for (size_t i = 0; i < specs.n; i++)
-                if (parse_spec(client, specs.items[i], ctx->all, &queries) < 0)
+                if (parse_spec(ctx, &services, specs.items[i], &queries) < 0)
                         goto finish;
         size_t n_spec_queries = queries.n;
         /* Without SPECs every socket; with SPECs and an ORed -p, -u or -c, every socket too, from

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "portctl.h"
 #include "util.h"
+#include "varlink-wire.h"
 
 typedef struct Verb {
         const char *name;
@@ -57,6 +58,23 @@ void portctl_error(const char *fmt, ...)
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fputc('\n', stderr);
+}
+
+int portctl_connect_sockets(const PortctlContext *ctx, VarlinkClient **ret)
+{
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = sockets_socket_path(ctx->socket_path, &path);
+        if (r < 0) {
+                portctl_error("cannot name portd's io.portd.Sockets socket beside '%s': %s",
+                        ctx->socket_path, strerror(-r));
+                return r;
+        }
+        r = varlink_client_connect(path, 0, ret);
+        if (r < 0)
+                portctl_error("cannot reach portd at '%s': %s", path, strerror(-r));
+        return r;
 }
 
 int portctl_not_found(const PortctlContext *ctx, const char *fmt, ...)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 struct json_object;
+struct VarlinkClient;
 
 typedef enum PortctlJson {
         PORTCTL_JSON_OFF,
@@ -53,6 +54,9 @@ void portctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int portctl_not_found(const PortctlContext *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One JSON document on stdout as --json asked; takes no reference. PORTCTL_EXIT_*. */
 int portctl_print_json(const PortctlContext *ctx, struct json_object *o);
+/* Connects to portd's io.portd.Sockets socket, which is the one beside ctx->socket_path
+ * (sockets_socket_path()); on failure says so on stderr, naming it, and returns -errno. */
+int portctl_connect_sockets(const PortctlContext *ctx, struct VarlinkClient **ret);
 
 /* cmd-verify.c: the daemon's Verify and Explain, or the files themselves with --root or when no
  * daemon answers */

@@ -129,3 +129,18 @@ bool pidfd_process_gone(int pidfd)
 {
         return pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH;
 }
+
+int sockets_socket_path(const char *services_path, char **ret)
+{
+        if (!services_path || !*services_path)
+                return -EINVAL;
+        const char *slash = strrchr(services_path, '/');
+        size_t dir = slash ? (size_t) (slash - services_path) + 1 : 0;
+        char *p = malloc(dir + sizeof(SOCKETS_SOCKET_NAME));
+        if (!p)
+                return -ENOMEM;
+        memcpy(p, services_path, dir);
+        memcpy(p + dir, SOCKETS_SOCKET_NAME, sizeof(SOCKETS_SOCKET_NAME));
+        *ret = p;
+        return 0;
+}

@@ -146,3 +146,12 @@ int unlink_temporaries(const char *dir, const char *prefix, bool (*in_use)(int d
  * /proc/PID: a process alive after the read was alive all along, so what was read is its own and
  * not that of a process that took over a reused PID. */
 bool pidfd_process_gone(int pidfd);
+
+/* io.portd.Sockets has a socket of its own, served by the privileged owner-query process alone,
+ * so that no owner query reaches the process that answers lookups.  It is named this, in the
+ * directory of the io.portd.Services socket it goes with. */
+#define SOCKETS_SOCKET_NAME "io.portd.Sockets"
+/* The io.portd.Sockets socket beside the io.portd.Services socket at services_path:
+ * "/run/portd/io.portd.Services" gives "/run/portd/io.portd.Sockets", "x" gives
+ * "io.portd.Sockets".  -EINVAL for an empty path. */
+int sockets_socket_path(const char *services_path, char **ret);

@@ -94,10 +94,11 @@ void varlink_sockets_stop(SocketsWorker *w);
 SocketsWorker *varlink_sockets_free(SocketsWorker *w);
 
 /* owner-handoff.c (in the main process) */
-/* One hand-off on the channel, a SOCK_SEQPACKET datagram: this header, then size bytes (the
- * call, NUL, what the client sent after it); SCM_RIGHTS carries the client's socket and, with
- * OWNER_HANDOFF_SNAPSHOT, the caller's catalog image (a sealed memfd). */
-#define OWNER_HANDOFF_MAGIC    UINT32_C(0x6f776e31) /* "own1" */
+/* One message on the channel, a SOCK_SEQPACKET datagram: this header (size 0), and with
+ * OWNER_HANDOFF_SNAPSHOT the host's catalog image (a sealed memfd) in SCM_RIGHTS, which the
+ * worker names ports from until the next; without it, none (the host has scopes).  The worker's
+ * way back is one byte, asking for the current one (when it starts). */
+#define OWNER_HANDOFF_MAGIC    UINT32_C(0x6f776e32) /* "own2" */
 #define OWNER_HANDOFF_SNAPSHOT (1U << 0)
 typedef struct OwnerHandoffHeader {
         uint32_t magic;
@@ -105,11 +106,12 @@ typedef struct OwnerHandoffHeader {
         uint32_t size;
 } OwnerHandoffHeader;
 int owner_handoff_message_check(const void *buf, size_t n, const OwnerHandoffHeader **ret);
-/* Starts the owner-query process and drops the capabilities only it needs. */
+/* Starts the owner-query process with the io.portd.Sockets socket (m->sockets_listen_fd, which
+ * it takes) and drops the capabilities only it needs. */
 int owner_handoff_start(Manager *m);
 void owner_handoff_stop(Manager *m);
-/* io.portd.Sockets in the main process: every call goes to the owner-query process. */
-int owner_handoff_register(Manager *m);
+/* Sends the worker the host's catalog image if it has not got the current one. */
+void owner_handoff_send_catalog(Manager *m);
 
 /* owner-worker.c (portd --owner-worker) */
 /* The monitor (standby_delay < 0; parent: the main process): keeps the worker and a standby
@@ -126,8 +128,9 @@ __attribute__((noreturn)) void owner_monitor_namespaces_only(void);
  * it is larger than any catalog. */
 int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size);
 struct Snapshot;
-/* The catalog image the main process passed with conn: its caller's; NULL when none. */
-const struct Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn);
+/* The catalog the worker names ports from: the host's, as the main process last sent it; NULL
+ * when none (the host has scopes, or it has not come yet). */
+const struct Snapshot *owner_worker_catalog(void);
 
 /* varlink-services.c */
 int varlink_services_register(Manager *m);

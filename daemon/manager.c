@@ -73,6 +73,8 @@ static void manager_publish_snapshot(Manager *m)
         SnapshotFile *f = NULL;
         int r;
 
+        /* The worker names the ports of its rows from the host's catalog. */
+        owner_handoff_send_catalog(m);
         if (!m->publish_path)
                 return;
         const SnapshotImage *image = m->image.snapshot;
@@ -273,6 +275,7 @@ int manager_new(const char *root, Manager **ret)
         m->owner_channel_fd = -1;
         m->namespaces_fd = -1;
         m->owner_exe_fd = -1;
+        m->sockets_listen_fd = -1;
 
         rlimit_nofile_raise();
 
@@ -337,12 +340,17 @@ Manager *manager_free(Manager *m)
         m->debounce_event_source = sd_event_source_unref(m->debounce_event_source);
         m->retry_event_source = sd_event_source_disable_unref(m->retry_event_source);
 
-        /* Remove the socket we made, unless another instance has replaced it meanwhile. */
+        /* Remove the sockets we made, unless another instance has replaced them meanwhile. */
         struct stat st;
         if (m->socket_path && stat(m->socket_path, &st) >= 0 && st.st_ino == m->socket_inode &&
                 st.st_dev == m->socket_dev)
                 (void) unlink(m->socket_path);
         free(m->socket_path);
+        m->sockets_listen_fd = safe_close(m->sockets_listen_fd);
+        if (m->sockets_path && stat(m->sockets_path, &st) >= 0 && st.st_ino == m->sockets_inode &&
+                st.st_dev == m->sockets_dev)
+                (void) unlink(m->sockets_path);
+        free(m->sockets_path);
 
         m->published = snapshot_file_withdraw(m->published, true);
         free(m->publish_path);
@@ -392,32 +400,120 @@ static int socket_path_of_fd(int fd, char **ret)
         return 0;
 }
 
+#define SOCKETS_ORPHAN_WAIT_USEC  (20U * 1000U)
+#define SOCKETS_ORPHAN_WAIT_TRIES 100U
+
+/* The io.portd.Sockets socket beside services_path, bound by us under the same rules as the
+ * Services socket: a live daemon's is refused, a stale one replaced. */
+static int manager_listen_sockets(Manager *m, const char *services_path)
+{
+        struct stat st;
+        int r;
+
+        r = sockets_socket_path(services_path, &m->sockets_path);
+        if (r < 0)
+                return log_error_errno(
+                        r, "Failed to derive the io.portd.Sockets socket of '%s': %m", services_path);
+        r = varlink_socket_listen_path(m->sockets_path, 0666);
+        /* Live, beside a Services socket nobody serves: the owner-query processes of a daemon
+         * that was killed, which follow it (PR_SET_PDEATHSIG) within moments.  Not another
+         * daemon: that one would answer on its Services socket too. */
+        for (unsigned i = 0; r == -EADDRINUSE && i < SOCKETS_ORPHAN_WAIT_TRIES &&
+                             varlink_socket_probe(services_path) == 0;
+                i++) {
+                (void) usleep(SOCKETS_ORPHAN_WAIT_USEC);
+                r = varlink_socket_listen_path(m->sockets_path, 0666);
+        }
+        if (r == -EADDRINUSE)
+                return log_error_errno(r,
+                        "Another daemon serves '%s' (or it is not a socket), refusing to take it over.",
+                        m->sockets_path);
+        if (r < 0)
+                return log_error_errno(r, "Failed to listen on '%s': %m", m->sockets_path);
+        m->sockets_listen_fd = r;
+        if (stat(m->sockets_path, &st) >= 0) {
+                m->sockets_inode = st.st_ino;
+                m->sockets_dev = st.st_dev;
+        }
+        log_info("Owner queries on '%s'.", m->sockets_path);
+        return 0;
+}
+
+static void names_free(char **names)
+{
+        for (size_t i = 0; names && names[i]; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* Whether a passed socket is the io.portd.Sockets one: named so (FileDescriptorName=, from a unit
+ * of its own), or bound to a path whose last component is SOCKETS_SOCKET_NAME.  The path counts
+ * too because systemd gives every socket of one unit the same name: portd.socket's two
+ * ListenStream= cannot be told apart by it. */
+static bool is_sockets_socket(int fd, const char *name)
+{
+        _cleanup_free_ char *path = NULL;
+
+        if (name && streq(name, SOCKETS_SOCKET_NAME))
+                return true;
+        if (socket_path_of_fd(fd, &path) < 0)
+                return false;
+        const char *slash = strrchr(path, '/');
+        return streq(slash ? slash + 1 : path, SOCKETS_SOCKET_NAME);
+}
+
+/* The sockets systemd passed (portd.socket): the io.portd.Sockets one (is_sockets_socket()) is for
+ * the owner-query worker, every other one is served here.  0 when none was passed. */
+static int manager_listen_passed(Manager *m)
+{
+        char **names = NULL;
+        int n, r = 0;
+
+        n = sd_listen_fds_with_names(true, &names);
+        if (n <= 0) {
+                names_free(names);
+                return n < 0 ? log_error_errno(n, "Failed to read the sockets passed by systemd: %m") : 0;
+        }
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                if (r < 0 || sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+                        if (r >= 0)
+                                log_warning(
+                                        "Passed fd %d is not a listening Unix stream socket, ignoring.", fd);
+                        safe_close(fd);
+                        continue;
+                }
+                if (m->sockets_listen_fd < 0 && is_sockets_socket(fd, names ? names[i] : NULL)) {
+                        m->sockets_listen_fd = fd;
+                        continue;
+                }
+                r = varlink_server_listen_fd(m->server, fd);
+                if (r < 0)
+                        log_error_errno(r, "Failed to serve on passed fd %d: %m", fd);
+                else if (!m->publish_path)
+                        (void) socket_path_of_fd(fd, &m->publish_path);
+        }
+        names_free(names);
+        if (r < 0)
+                return r;
+        log_info("Serving on %d socket(s) passed by the service manager.", n);
+        /* A unit from before the Sockets socket had one: we bind it beside the Services one. */
+        if (m->sockets_listen_fd < 0 && m->publish_path) {
+                r = manager_listen_sockets(m, m->publish_path);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
 static int manager_listen(Manager *m, const char *socket_path)
 {
         int r;
 
         if (!socket_path) {
-                int n = sd_listen_fds(true);
-                if (n < 0)
-                        return log_error_errno(n, "Failed to read the sockets passed by systemd: %m");
-                if (n > 0) {
-                        for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
-                                if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
-                                        log_warning("Passed fd %d is not a listening Unix stream socket, "
-                                                    "ignoring.",
-                                                fd);
-                                        safe_close(fd);
-                                        continue;
-                                }
-                                r = varlink_server_listen_fd(m->server, fd);
-                                if (r < 0)
-                                        return log_error_errno(r, "Failed to serve on passed fd %d: %m", fd);
-                                if (!m->publish_path)
-                                        (void) socket_path_of_fd(fd, &m->publish_path);
-                        }
-                        log_info("Serving on %d socket(s) passed by the service manager.", n);
-                        return 0;
-                }
+                r = manager_listen_passed(m);
+                if (r != 0)
+                        return r < 0 ? r : 0;
                 socket_path = PORTD_DEFAULT_SOCKET;
         }
 
@@ -427,6 +523,11 @@ static int manager_listen(Manager *m, const char *socket_path)
                         return log_error_errno(r, "Failed to create the directory of '%s': %m", socket_path);
         }
 
+        /* io.portd.Sockets first: clients wait for the Services socket to appear, and find the
+         * other beside it then. */
+        r = manager_listen_sockets(m, socket_path);
+        if (r < 0)
+                return r;
         r = varlink_server_listen_path(m->server, socket_path, 0666);
         if (r == -EADDRINUSE)
                 return log_error_errno(r,
@@ -486,20 +587,18 @@ int manager_startup(Manager *m, const char *socket_path)
         if (r < 0)
                 return log_error_errno(r, "Failed to register io.portd.Services: %m");
 
-        r = owner_handoff_register(m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to register io.portd.Sockets: %m");
-
-        /* Before reading anything: from here on the main process holds only what lookups need. */
-        r = owner_handoff_start(m);
+        /* The sockets first: a daemon that would take over a live one's path stops here,
+         * before it starts anything or reads or writes anything (see
+         * varlink_server_listen_path()).  Clients that connect meanwhile wait in the backlog until
+         * the loop runs, when the catalog is there: the first client gets an answer, not an
+         * error. */
+        r = manager_listen(m, socket_path);
         if (r < 0)
                 return r;
 
-        /* The socket before the catalog: a daemon that would take over a live one's path stops
-         * here, before it reads or writes anything (see varlink_server_listen_path()).  Clients
-         * that connect meanwhile wait in the backlog until the loop runs, when the catalog is
-         * there: the first client gets an answer, not an error. */
-        r = manager_listen(m, socket_path);
+        /* Before reading anything: from here on the main process holds only what lookups need.
+         * The monitor takes the io.portd.Sockets socket along. */
+        r = owner_handoff_start(m);
         if (r < 0)
                 return r;
         manager_remove_temporaries(m);

@@ -129,9 +129,20 @@ typedef struct Manager {
          * executable started as it (portd itself, opened at start) */
         int owner_exe_fd; /* our executable, O_PATH; -1 inside a test program */
         int owner_channel_fd;
+        sd_event_source *owner_channel; /* the worker asking for the catalog */
         /* To the monitor, which reads callers' namespaces for us (caller-namespaces.c). */
         int namespaces_fd;
         sd_event_source *owner_child;
+        /* The io.portd.Sockets socket (SOCKETS_SOCKET_NAME), listening: the monitor gets it at
+         * its start and its worker accepts on it, so that no owner-query connection is ever ours;
+         * -1 once passed.  sockets_path: what we bound ourselves, removed at exit. */
+        int sockets_listen_fd;
+        char *sockets_path;
+        dev_t sockets_dev;
+        ino_t sockets_inode;
+        /* The host catalog image the worker names ports from, as last sent (owner-handoff.c). */
+        uint64_t owner_catalog_generation;
+        bool owner_catalog_sent;
 
         /* varlink-services.c: callers whose refusal was logged, so that one retrying in a loop is
          * logged once; the oldest is forgotten first. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Privilege separation, the main process's side: it starts the owner-query process (ourselves,
- * exec'd through the descriptor opened at start, with --owner-worker; owner-worker.c), drops every
- * capability, and hands every io.portd.Sockets call over to it with the connection itself, then
- * forgets it. */
+ * exec'd through the descriptor opened at start, with --owner-worker; owner-worker.c) with the
+ * io.portd.Sockets listening socket, drops every capability, and from then on only sends the
+ * worker the host's catalog (to name ports in its rows) when it changes or the worker asks.  No
+ * owner-query connection ever reaches this process: a flood of them cannot delay a lookup. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,14 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "daemon.h"
-#include "json-util.h"
 #include "log.h"
-#include "io.portd.Sockets.varlink.h"
-
-#define ERROR_QUERY_FAILED "io.portd.Sockets.QueryFailed"
 
 /* The main process keeps no capability.  Everything it does (read the configuration as root,
  * write the override files, serve the socket) needs none; what it needs to know of a caller's
@@ -37,7 +32,7 @@ int owner_handoff_message_check(const void *buf, size_t n, const OwnerHandoffHea
 {
         const OwnerHandoffHeader *h = buf;
 
-        if (n < sizeof(*h) || h->magic != OWNER_HANDOFF_MAGIC || h->size != n - sizeof(*h) ||
+        if (n != sizeof(*h) || h->magic != OWNER_HANDOFF_MAGIC || h->size != 0 ||
                 (h->flags & ~(uint32_t) OWNER_HANDOFF_SNAPSHOT) != 0)
                 return -EBADMSG;
         *ret = h;
@@ -75,6 +70,8 @@ static int on_owner_process_exit(sd_event_source *s, const siginfo_t *si, void *
         m->owner_child = sd_event_source_disable_unref(m->owner_child);
         return 0;
 }
+
+static int on_owner_channel(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 
 int owner_handoff_start(Manager *m)
 {
@@ -118,15 +115,17 @@ int owner_handoff_start(Manager *m)
                 return log_error_errno(r, "Failed to start the owner-query process: %m");
         }
         if (pid == 0) {
-                /* Only the channels go along, as fds 3 and 4, and our executable as fd 5 (the
-                 * monitor execs its standby through it); nothing of systemd's is for it.  Each
-                 * is moved out of the way first, should it be one of those numbers. */
+                /* Only the channels go along, as fds 3 and 4, our executable as fd 5 (the
+                 * monitor execs its standby through it) and the io.portd.Sockets socket as fd 6;
+                 * nothing else of systemd's is for it.  Each is moved out of the way first,
+                 * should it be one of those numbers. */
                 int a = fcntl(ask[1], F_DUPFD, 10);
                 int e = m->owner_exe_fd >= 0 ? fcntl(m->owner_exe_fd, F_DUPFD, 10) : -1;
+                int l = m->sockets_listen_fd >= 0 ? fcntl(m->sockets_listen_fd, F_DUPFD, 10) : -1;
                 if (a < 0 || dup2(pair[1], 3) < 0 || dup2(a, 4) < 0 || fcntl(3, F_SETFD, 0) < 0 ||
-                        fcntl(4, F_SETFD, 0) < 0 || (e >= 0 && dup2(e, 5) < 0))
+                        fcntl(4, F_SETFD, 0) < 0 || (e >= 0 && dup2(e, 5) < 0) || (l >= 0 && dup2(l, 6) < 0))
                         _exit(EXIT_FAILURE);
-                (void) syscall(SYS_close_range, 6U, ~0U, 0U);
+                (void) syscall(SYS_close_range, l >= 0 ? 7U : 6U, ~0U, 0U);
                 unsetenv("NOTIFY_SOCKET");
                 unsetenv("LISTEN_FDS");
                 unsetenv("LISTEN_PID");
@@ -144,10 +143,18 @@ int owner_handoff_start(Manager *m)
         }
         safe_close(pair[1]);
         safe_close(ask[1]);
+        /* The monitor's now: we never accept on it. */
+        m->sockets_listen_fd = safe_close(m->sockets_listen_fd);
         if (m->owner_exe_fd < 0)
                 pair[0] = safe_close(pair[0]);
         m->owner_channel_fd = pair[0];
         m->namespaces_fd = ask[0];
+        if (m->owner_channel_fd >= 0) {
+                r = sd_event_add_io(
+                        m->event, &m->owner_channel, m->owner_channel_fd, EPOLLIN, on_owner_channel, m);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot hear the owner-query worker's requests, ignoring: %m");
+        }
 
         r = sd_event_add_child(m->event, &m->owner_child, pid, WEXITED, on_owner_process_exit, m);
         if (r < 0)
@@ -167,6 +174,7 @@ void owner_handoff_stop(Manager *m)
         if (m->owner_child)
                 (void) sd_event_source_get_child_pid(m->owner_child, &pid);
         /* EOF on the channel ends the worker; the monitor follows its parent's death signal. */
+        m->owner_channel = sd_event_source_disable_unref(m->owner_channel);
         m->owner_channel_fd = safe_close(m->owner_channel_fd);
         m->namespaces_fd = safe_close(m->namespaces_fd);
         if (pid > 0) {
@@ -176,95 +184,74 @@ void owner_handoff_stop(Manager *m)
         m->owner_child = sd_event_source_disable_unref(m->owner_child);
 }
 
-static int query_failed(VarlinkConnection *conn, const char *message)
+void owner_handoff_send_catalog(Manager *m)
 {
-        _cleanup_json_ struct json_object *e = json_object_new_object();
+        /* With scopes the catalog a row's port is named from depends on who asks, which the
+         * worker does not decide: it gets none, and its rows name no service. */
+        const SnapshotImage *image = m->n_scopes == 0 ? m->image.snapshot : NULL;
+        uint64_t generation = image ? image->generation : 0;
 
-        if (!e || json_add(e, "message", json_object_new_string(message)) < 0)
-                return -ENOMEM;
-        return varlink_connection_error(conn, ERROR_QUERY_FAILED, e);
-}
+        if (m->owner_channel_fd < 0 || (m->owner_catalog_sent && m->owner_catalog_generation == generation))
+                return;
 
-/* io.portd.Sockets.*: the connection goes to the owner-query process with the call, what follows
- * it, and the caller's catalog image (its scope's: the rows name ports as its lookups would).
- * Who the caller is travels with the socket (SO_PEERCRED, SO_PEERPIDFD: fixed at connect()). */
-static int method_handoff(
-        VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
-{
-        Manager *m = userdata;
-        _cleanup_free_ char *data = NULL;
-        ScopeState *scope = NULL;
-        size_t size;
-        int r;
-
-        if (m->owner_channel_fd < 0)
-                return query_failed(conn, "Owner queries are unavailable.");
-        r = varlink_connection_get_handoff(conn, &data, &size);
-        if (r < 0)
-                return r; /* -EAGAIN: dispatched again once earlier replies are out */
-
-        r = scopes_for_connection(m, conn, &scope);
-        if (r == -ENOMEM)
-                return log_oom();
-        /* Out of descriptors to tell the caller's scope: the server calls us again once some are
-         * free, rather than handing the call over without the catalog its rows are named from. */
-        if (r == -EMFILE || r == -ENFILE)
-                return r;
-        const SnapshotImage *image = r >= 0 ? (scope ? scope->image.snapshot : m->image.snapshot) : NULL;
-
-        OwnerHandoffHeader h = { .magic = OWNER_HANDOFF_MAGIC, .size = (uint32_t) size };
-        int fds[2] = { varlink_connection_get_fd(conn), image ? image->ro_fd : -1 };
-        if (fds[0] < 0)
-                return fds[0];
-        if (fds[1] >= 0)
-                h.flags |= OWNER_HANDOFF_SNAPSHOT;
-        size_t n_fds = fds[1] >= 0 ? 2 : 1;
-
+        OwnerHandoffHeader h = { .magic = OWNER_HANDOFF_MAGIC, .flags = image ? OWNER_HANDOFF_SNAPSHOT : 0 };
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * 2)];
+                char buf[CMSG_SPACE(sizeof(int))];
         } control = {};
-        struct iovec iov[2] = { { &h, sizeof(h) }, { data, size } };
-        struct msghdr mh = {
-                .msg_iov = iov,
-                .msg_iovlen = 2,
-                .msg_control = &control,
-                .msg_controllen = CMSG_SPACE(sizeof(int) * n_fds),
-        };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
-
+        struct iovec iov = { &h, sizeof(h) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        if (image) {
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int));
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &image->ro_fd, sizeof(int));
+        }
+        /* Not sent (the channel full, the worker restarting): the worker asks again when it
+         * starts, and the next reload sends it anyway. */
         if (sendmsg(m->owner_channel_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-                r = -errno;
-                /* A full channel (the worker is behind, or restarting) is a wait, as for
-                 * descriptors: the call is dispatched again shortly. */
-                if (r == -EAGAIN || r == -ENOBUFS || r == -ETOOMANYREFS || r == -EMFILE || r == -ENFILE)
-                        return -EAGAIN;
-                if (r == -EMSGSIZE)
-                        return query_failed(conn, "The call and what follows it are too long.");
-                if (r == -EPIPE || r == -ECONNRESET) {
+                log_debug_errno(errno, "Failed to send the catalog to the owner-query worker: %m");
+                m->owner_catalog_sent = false;
+                return;
+        }
+        m->owner_catalog_sent = true;
+        m->owner_catalog_generation = generation;
+}
+
+/* A worker that starts (the first, or one the monitor restarted) asks for the catalog: one
+ * byte on the channel.  Only the worker writes there, at most once per start. */
+static int on_owner_channel(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Manager *m = userdata;
+        char buf[16];
+        bool asked = false;
+
+        for (unsigned i = 0; i < 16; i++) {
+                ssize_t k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (k > 0) {
+                        asked = true;
+                        continue;
+                }
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k == 0 || (k < 0 && errno != EAGAIN)) {
                         /* Monitor, standby and worker all gone: nothing can start them again
                          * without the capabilities we dropped. */
                         log_error("The owner-query processes are gone; owner queries fail until portd "
                                   "restarts.");
+                        m->owner_channel = sd_event_source_disable_unref(m->owner_channel);
                         m->owner_channel_fd = safe_close(m->owner_channel_fd);
                         m->namespaces_fd = safe_close(m->namespaces_fd);
-                        return query_failed(conn, "Owner queries are unavailable.");
+                        return 0;
                 }
-                log_warning_errno(r, "Failed to hand an owner query over: %m");
-                return query_failed(conn, "Owner queries are unavailable.");
+                break;
         }
-        varlink_connection_forget(conn);
+        if (asked) {
+                m->owner_catalog_sent = false;
+                owner_handoff_send_catalog(m);
+        }
         return 0;
-}
-
-int owner_handoff_register(Manager *m)
-{
-        int r = varlink_server_add_interface(m->server, io_portd_sockets_varlink);
-        if (r < 0)
-                return r;
-        return varlink_server_add_method(m->server, "io.portd.Sockets.List", method_handoff, m);
 }

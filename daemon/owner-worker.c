@@ -2,8 +2,9 @@
 /* Privilege separation, the owner-query side: "portd --owner-worker" is a small monitor that keeps
  * the capabilities owner queries need, answers the main process's questions about callers'
  * namespaces, and restarts with back-off the worker it forks and the standby it execs (which takes
- * over when the monitor dies); the worker has its own limits and serves the io.portd.Sockets
- * connections the main process hands over. */
+ * over when the monitor dies); the worker has its own limits, accepts on the io.portd.Sockets
+ * socket itself (the main process passes it, and never sees a connection of it) and names the
+ * ports of its rows from the host's catalog the main process sends it. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,8 @@
 /* Our executable, opened by the main process at its start (O_PATH): the standby is exec'd
  * through it, so that a binary replaced on disk since is not what runs. */
 #define EXE_FD 5
+/* The io.portd.Sockets listening socket, when the main process had one to pass. */
+#define SOCKETS_FD 6
 
 /* The worker's own limits.  Descriptors: each connection holds its socket and, while its query
  * waits, the caller's network namespace; the rest is /proc and netlink work. */
@@ -50,7 +53,6 @@
 #define RESTART_MAX_USEC     (10ULL * 1000ULL * 1000ULL)
 #define RESTART_HEALTHY_USEC (10ULL * 1000ULL * 1000ULL)
 #define HANDOFFS_PER_WAKEUP  64U
-#define HANDOFF_MESSAGE_MAX  (256U * 1024U)
 /* A catalog image larger than this is not taken from the main process (a merged catalog of
  * every IANA service is well under 1 MiB). */
 #define HANDOFF_SNAPSHOT_MAX (64ULL * 1024ULL * 1024ULL)
@@ -63,28 +65,27 @@
 #endif
 #endif
 
-typedef struct HandoffOrigin {
-        void *image; /* our own copy */
+/* The host's catalog, our own copy: what the rows' ports are named from. */
+typedef struct WorkerCatalog {
+        void *image;
         size_t size;
         Snapshot snapshot;
         bool has_snapshot;
-} HandoffOrigin;
+} WorkerCatalog;
 
-static void handoff_origin_free(void *p)
+/* One worker per process, and the catalog is read only by its event loop (varlink-sockets.c's
+ * producer), never by the query thread: replacing it between two batches is safe. */
+static WorkerCatalog worker_catalog;
+
+const Snapshot *owner_worker_catalog(void)
 {
-        HandoffOrigin *o = p;
-
-        if (!o)
-                return;
-        free(o->image);
-        free(o);
+        return worker_catalog.has_snapshot ? &worker_catalog.snapshot : NULL;
 }
 
-const Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn)
+static void worker_catalog_done(void)
 {
-        HandoffOrigin *o = varlink_connection_get_userdata(conn);
-
-        return o && o->has_snapshot ? &o->snapshot : NULL;
+        free(worker_catalog.image);
+        worker_catalog = (WorkerCatalog){};
 }
 
 int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size)
@@ -125,30 +126,6 @@ int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size)
         return 0;
 }
 
-/* The caller's catalog, its own copy, validated as the NSS module validates it. */
-static int handoff_origin_new(int snapshot_fd, HandoffOrigin **ret)
-{
-        HandoffOrigin *o = calloc(1, sizeof(HandoffOrigin));
-        int r;
-
-        if (!o)
-                return -ENOMEM;
-        if (snapshot_fd >= 0) {
-                r = owner_worker_snapshot_copy(snapshot_fd, &o->image, &o->size);
-                if (r == -ENOMEM) {
-                        free(o);
-                        return r;
-                }
-                if (r < 0)
-                        log_warning_errno(r, "The catalog image of a hand-off is not a sealed memfd, "
-                                             "answering without it: %m");
-                else
-                        o->has_snapshot = snapshot_open(o->image, o->size, &o->snapshot) >= 0;
-        }
-        *ret = o;
-        return 0;
-}
-
 typedef struct Worker {
         sd_event *event;
         VarlinkServer *server;
@@ -157,43 +134,45 @@ typedef struct Worker {
         sd_event_source *channel;
 } Worker;
 
-static void handoff_receive_one(Worker *w, const uint8_t *buf, size_t n, const int *fds, size_t n_fds)
+/* A catalog from the main process, copied and validated as the NSS module validates it; none
+ * (the host has scopes) when it came without one. */
+static void catalog_receive(const uint8_t *buf, size_t n, const int *fds, size_t n_fds)
 {
         const OwnerHandoffHeader *h;
-        HandoffOrigin *origin = NULL;
-        int conn_fd = n_fds > 0 ? fds[0] : -1, snapshot_fd = -1;
+        WorkerCatalog c = {};
+        int r;
 
         if (owner_handoff_message_check(buf, n, &h) < 0 ||
-                n_fds != ((h->flags & OWNER_HANDOFF_SNAPSHOT) ? 2U : 1U)) {
-                log_warning("Malformed hand-off from the main process, dropping it.");
+                n_fds != ((h->flags & OWNER_HANDOFF_SNAPSHOT) ? 1U : 0U)) {
+                log_warning("Malformed message from the main process, dropping it.");
                 for (size_t i = 0; i < n_fds; i++)
                         safe_close(fds[i]);
                 return;
         }
-        if (n_fds == 2)
-                snapshot_fd = fds[1];
-        if (handoff_origin_new(snapshot_fd, &origin) < 0) {
-                safe_close(snapshot_fd);
-                safe_close(conn_fd);
-                log_oom();
-                return;
+        if (n_fds == 1) {
+                r = owner_worker_snapshot_copy(fds[0], &c.image, &c.size);
+                safe_close(fds[0]);
+                if (r < 0) {
+                        log_warning_errno(r, "The catalog image from the main process is not usable, "
+                                             "keeping the one before: %m");
+                        return;
+                }
+                c.has_snapshot = snapshot_open(c.image, c.size, &c.snapshot) >= 0;
         }
-        safe_close(snapshot_fd); /* mapped, or never usable */
-        /* Refused over the caps: the socket is closed, the client sees EOF. */
-        (void) varlink_server_adopt_connection(
-                w->server, conn_fd, buf + sizeof(*h), h->size, origin, handoff_origin_free);
+        worker_catalog_done();
+        worker_catalog = c;
 }
 
 static int on_channel(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         Worker *w = userdata;
-        static uint8_t buf[HANDOFF_MESSAGE_MAX];
+        static uint8_t buf[sizeof(OwnerHandoffHeader) + 1];
 
         /* A bounded batch, so that the connections already here get their turn too. */
         for (unsigned i = 0; i < HANDOFFS_PER_WAKEUP; i++) {
                 union {
                         struct cmsghdr h;
-                        char buf[CMSG_SPACE(sizeof(int) * 4)];
+                        char buf[CMSG_SPACE(sizeof(int) * 2)];
                 } control;
                 struct iovec iov = { buf, sizeof(buf) };
                 struct msghdr mh = {
@@ -202,7 +181,7 @@ static int on_channel(sd_event_source *s, int fd, uint32_t revents, void *userda
                         .msg_control = &control,
                         .msg_controllen = sizeof(control),
                 };
-                int fds[4];
+                int fds[2];
                 size_t n_fds = 0;
 
                 ssize_t k = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -236,7 +215,7 @@ static int on_channel(sd_event_source *s, int fd, uint32_t revents, void *userda
                         log_warning("Truncated hand-off (out of descriptors?), dropping it.");
                         continue;
                 }
-                handoff_receive_one(w, buf, (size_t) k, fds, n_fds);
+                catalog_receive(buf, (size_t) k, fds, n_fds);
         }
         return 0;
 }
@@ -296,6 +275,11 @@ static int worker_run(void)
                 r = varlink_sockets_register(w.event, w.server, &w.sockets);
         if (r >= 0)
                 r = sd_event_add_io(w.event, &w.channel, w.channel_fd, EPOLLIN, on_channel, &w);
+        /* The catalog first (the answer waits on the channel), then the connections. */
+        if (r >= 0 && send(w.channel_fd, "?", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+                log_warning_errno(errno, "Failed to ask the main process for the catalog, ignoring: %m");
+        if (r >= 0 && fcntl(SOCKETS_FD, F_GETFD) >= 0)
+                r = varlink_server_listen_fd(w.server, SOCKETS_FD);
         if (r >= 0)
                 r = sd_event_loop(w.event);
         if (r < 0)
@@ -308,6 +292,7 @@ static int worker_run(void)
         sd_event_source_disable_unref(w.channel);
         safe_close(w.channel_fd);
         sd_event_unref(w.event);
+        worker_catalog_done();
         return r;
 }
 
@@ -427,7 +412,8 @@ static int start_standby(MonitorChild *c, int signal_fd, uint64_t delay)
         if (pid == 0) {
                 sigset_t none;
                 safe_close(signal_fd);
-                if (fcntl(CHANNEL_FD, F_SETFD, 0) < 0 || fcntl(NAMESPACES_FD, F_SETFD, 0) < 0)
+                if (fcntl(CHANNEL_FD, F_SETFD, 0) < 0 || fcntl(NAMESPACES_FD, F_SETFD, 0) < 0 ||
+                        (fcntl(SOCKETS_FD, F_GETFD) >= 0 && fcntl(SOCKETS_FD, F_SETFD, 0) < 0))
                         _exit(EXIT_FAILURE);
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
@@ -556,6 +542,10 @@ int owner_worker_main(pid_t parent, int64_t standby_delay)
                 return -errno;
         if (fcntl(EXE_FD, F_SETFD, FD_CLOEXEC) < 0)
                 return log_error_errno(errno, "No executable on fd %d: %m", EXE_FD);
+        /* The worker accepts on it; a main process that had none to pass has no owner queries. */
+        if (fcntl(SOCKETS_FD, F_SETFD, FD_CLOEXEC) < 0)
+                log_warning(
+                        "No io.portd.Sockets socket on fd %d, owner queries are unavailable.", SOCKETS_FD);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);

@@ -1003,8 +1003,7 @@ static bool server_make_room(VarlinkServer *s, unsigned count)
         return true;
 }
 
-static int server_add_connection(
-        VarlinkServer *s, int fd, const void *input, size_t n_input, void *userdata, void (*destroy)(void *))
+static int server_add_connection(VarlinkServer *s, int fd)
 {
         VarlinkConnection *c;
         struct ucred ucred = {};
@@ -1014,8 +1013,6 @@ static int server_add_connection(
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &ucred, &l) < 0) {
                 r = -errno;
                 safe_close(fd);
-                if (destroy)
-                        destroy(userdata);
                 return r;
         }
 
@@ -1024,8 +1021,6 @@ static int server_add_connection(
          * users cannot lock it out however many UIDs they have. */
         if (s->n_connections >= s->limits.connections_max) {
                 safe_close(fd);
-                if (destroy)
-                        destroy(userdata);
                 return -EBUSY;
         }
         if (ucred.uid != 0) {
@@ -1034,8 +1029,6 @@ static int server_add_connection(
                         (s->n_connections >= s->limits.connections_max - s->limits.connections_root_reserve &&
                                 !server_make_room(s, u ? u->count : 0))) {
                         safe_close(fd);
-                        if (destroy)
-                                destroy(userdata);
                         return -EBUSY;
                 }
         }
@@ -1043,21 +1036,12 @@ static int server_add_connection(
         c = calloc(1, sizeof(*c));
         if (!c) {
                 safe_close(fd);
-                if (destroy)
-                        destroy(userdata);
                 return -ENOMEM;
         }
         c->n_ref = 1;
         c->fd = fd;
         c->ucred = ucred;
-        c->userdata = userdata;
-        c->userdata_destroy = destroy;
         varlink_buffer_init(&c->input, s->limits.message_max);
-        if (n_input > 0 && varlink_buffer_append(&c->input, input, n_input) < 0) {
-                safe_close(fd);
-                connection_free(c);
-                return -ENOBUFS;
-        }
 
         r = uid_ref(s, ucred.uid);
         if (r < 0) {
@@ -1092,73 +1076,6 @@ static int server_add_connection(
         return 0;
 }
 
-int varlink_server_adopt_connection(
-        VarlinkServer *s, int fd, const void *input, size_t n_input, void *userdata, void (*destroy)(void *))
-{
-        if (fd < 0) {
-                if (destroy)
-                        destroy(userdata);
-                return -EBADF;
-        }
-        /* A descriptor from another process: it must not block our loop whatever it was. */
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-                int r = -errno;
-                safe_close(fd);
-                if (destroy)
-                        destroy(userdata);
-                return r;
-        }
-        return server_add_connection(s, fd, input, n_input, userdata, destroy);
-}
-
-int varlink_connection_get_handoff(VarlinkConnection *c, char **ret_data, size_t *ret_size)
-{
-        const char *text;
-        size_t n, pending;
-        char *data;
-
-        assert(c);
-
-        assert(ret_data);
-        assert(ret_size);
-
-        if (!c->server)
-                return -ENOTCONN;
-        if (!c->call_message || !c->call_open || c->call_answered || c->stream)
-                return -EBADMSG;
-        /* Replies to earlier calls are ours to send, and must reach the client first. */
-        if (connection_flush(c) < 0) {
-                connection_disconnect(c);
-                return -ENOTCONN;
-        }
-        if (c->out_end > c->out_begin || c->n_out_fds > 0)
-                return -EAGAIN;
-
-        text = json_object_to_json_string_length(
-                c->call_message, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-        if (!text)
-                return -ENOMEM;
-        pending = varlink_buffer_pending(&c->input);
-        data = malloc(n + 1 + pending);
-        if (!data)
-                return -ENOMEM;
-        memcpy(data, text, n);
-        data[n] = 0;
-        if (pending > 0)
-                memcpy(data + n + 1, c->input.data + c->input.begin, pending);
-        *ret_data = data;
-        *ret_size = n + 1 + pending;
-        return 0;
-}
-
-void varlink_connection_forget(VarlinkConnection *c)
-{
-        assert(c);
-
-        connection_disconnect(c);
-}
-
 static int listener_on_backoff(sd_event_source *source, uint64_t usec, void *userdata)
 {
         Listener *l = userdata;
@@ -1189,7 +1106,7 @@ static int listener_on_io(sd_event_source *source, int fd, uint32_t revents, voi
                         }
                         break;
                 }
-                (void) server_add_connection(l->server, cfd, NULL, 0, NULL, NULL);
+                (void) server_add_connection(l->server, cfd);
         }
         return 0;
 }
@@ -1525,7 +1442,7 @@ static int socket_rename_into_place(const char *tmp, const char *path)
         return -EADDRINUSE;
 }
 
-int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
+int varlink_socket_listen_path(const char *path, mode_t mode)
 {
         _cleanup_free_ char *tmp = NULL;
         struct sockaddr_un sa;
@@ -1534,7 +1451,6 @@ int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
         mode_t old_umask;
         int r;
 
-        assert(s);
         assert(path);
 
         /* Bound under a name of its own beside path, listening, then renamed into place. */
@@ -1561,8 +1477,17 @@ int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
                 (void) unlink(tmp);
                 return r;
         }
+        return TAKE_FD(fd);
+}
 
-        return varlink_server_listen_fd(s, TAKE_FD(fd));
+int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
+{
+        assert(s);
+
+        int fd = varlink_socket_listen_path(path, mode);
+        if (fd < 0)
+                return fd;
+        return varlink_server_listen_fd(s, fd);
 }
 
 unsigned varlink_server_n_connections(VarlinkServer *s)

@@ -79,16 +79,11 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd);
  * answers there, or when path is some other kind of file.  path plus 9 bytes must fit in
  * sun_path (a temporary name beside it): -ENAMETOOLONG otherwise. */
 int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode);
+/* The same for a socket someone else serves: the listening fd (O_CLOEXEC), or -errno as above. */
+int varlink_socket_listen_path(const char *path, mode_t mode);
 /* Whether a server listens on the Unix socket at path: 1 if a connect() there succeeds (or finds
  * its backlog full), 0 if nothing is there or nobody listens (ENOENT, ECONNREFUSED), else -errno. */
 int varlink_socket_probe(const char *path);
-
-/* Serves a connection another process accepted (daemon/owner-handoff.c): fd is taken (also on
- * failure), input is what the client sent that the other process did not answer, read before
- * anything more from fd; userdata is set as varlink_connection_set_userdata() would, and destroy
- * runs on it even when the connection is refused.  The caps on connections apply. */
-int varlink_server_adopt_connection(
-        VarlinkServer *s, int fd, const void *input, size_t n_input, void *userdata, void (*destroy)(void *));
 
 unsigned varlink_server_n_connections(VarlinkServer *s);
 
@@ -121,13 +116,6 @@ int varlink_connection_stream(
 /* After a producer returned -EAGAIN without adding anything (its data is not ready yet), the
  * stream waits for this call; a disconnect meanwhile ends it as usual (destroy runs). */
 void varlink_connection_stream_resume(VarlinkConnection *c);
-/* For a method that hands its connection to another process: the current call as text, NUL,
- * then everything the client sent after it, in malloc()ed memory.  -EAGAIN while replies to
- * earlier calls are still queued (return it from the method: the call is dispatched again
- * later).  The socket itself is varlink_connection_get_fd()'s; varlink_connection_forget() then
- * closes ours and drops the connection without a word to the client. */
-int varlink_connection_get_handoff(VarlinkConnection *c, char **ret_data, size_t *ret_size);
-void varlink_connection_forget(VarlinkConnection *c);
 /* Final error reply; error must be a valid "interface.Name"; parameters borrowed, NULL means {}. */
 int varlink_connection_error(VarlinkConnection *c, const char *error, struct json_object *parameters);
 /* org.varlink.service.InvalidParameter {"parameter": name}. */

@@ -433,7 +433,7 @@ static int job_answer_error(SocketsJob *j)
 static int job_produce(VarlinkConnection *conn, void *userdata)
 {
         SocketsJob *j = userdata;
-        const Snapshot *catalog = owner_worker_connection_snapshot(conn);
+        const Snapshot *catalog = owner_worker_catalog();
 
         if (j->state != JOB_DONE)
                 return -EAGAIN;

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Plays portd's main process towards a real monitor ("portd --owner-worker=PID"): it starts one
-# with the two channels on fds 3 and 4 and its executable on fd 5, as daemon/owner-handoff.c does, and hands it one
-# io.portd.Sockets.List call for PORT with a catalog image read from IMAGE (a published
-# snapshot), in a memfd that is sealed as the daemon seals them or not at all. It prints the
+# with the two channels on fds 3 and 4, its executable on fd 5 and an io.portd.Sockets listening
+# socket on fd 6, as daemon/owner-handoff.c does, answers the worker's request with a catalog
+# image read from IMAGE (a published snapshot), in a memfd that is sealed as the daemon seals them
+# or not at all, then makes one io.portd.Sockets.List call for PORT on that socket. It prints the
 # service names of the rows the worker answers, one a line. Only what a compromised main process
 # could do, to show what the worker accepts from it.
 # Usage: fake-main.py PORTD IMAGE PORT sealed|unsealed
@@ -14,24 +15,34 @@ import signal
 import socket
 import struct
 import sys
+import tempfile
 
 portd, image_path, port, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-HANDOFF_MAGIC = 0x6F776E31
+HANDOFF_MAGIC = 0x6F776E32
 HANDOFF_SNAPSHOT = 1
 
+tmp = tempfile.mkdtemp(prefix="portd-fake-main.")
+path = os.path.join(tmp, "io.portd.Sockets")
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(path)
+listener.listen(16)
 chan = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 ask = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 parent = os.getpid()
 pid = os.fork()
 if pid == 0:
+    # Out of the way of 3 to 6 first, as the daemon moves them.
+    lfd = fcntl.fcntl(listener.fileno(), fcntl.F_DUPFD, 10)
     os.dup2(chan[1].fileno(), 3)
     os.dup2(ask[1].fileno(), 4)
     exe = os.open(portd, os.O_PATH)
     os.dup2(exe, 5)
-    os.closerange(6, 1024)
+    os.dup2(lfd, 6)
+    os.closerange(7, 1024)
     os.execv(portd, ["portd", "--owner-worker=%d" % parent])
 chan[1].close()
 ask[1].close()
+listener.close()
 
 with open(image_path, "rb") as f:
     image = f.read()
@@ -40,13 +51,17 @@ os.write(memfd, image)
 if mode == "sealed":
     fcntl.fcntl(memfd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
 
-client, server = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-call = json.dumps({"method": "io.portd.Sockets.List", "parameters": {"port": port}, "more": True}).encode() + b"\0"
-header = struct.pack("=III", HANDOFF_MAGIC, HANDOFF_SNAPSHOT, len(call))
-socket.send_fds(chan[0], [header + call], [server.fileno(), memfd])
-server.close()
+# The worker asks for the catalog when it starts: one byte.
+chan[0].settimeout(20)
+chan[0].recv(16)
+header = struct.pack("=III", HANDOFF_MAGIC, HANDOFF_SNAPSHOT, 0)
+socket.send_fds(chan[0], [header], [memfd])
 os.close(memfd)
 
+client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+client.connect(path)
+call = json.dumps({"method": "io.portd.Sockets.List", "parameters": {"port": port}, "more": True}).encode() + b"\0"
+client.sendall(call)
 client.settimeout(20)
 buf = b""
 done = False
@@ -71,3 +86,5 @@ while not done:
 
 os.kill(pid, signal.SIGTERM)
 os.waitpid(pid, 0)
+os.unlink(path)
+os.rmdir(tmp)

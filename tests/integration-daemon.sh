@@ -413,6 +413,8 @@ scenario_socket() {
         portctl lookup ssh >/dev/null && pass "a new daemon replaces the stale socket" || fail "no answer after restart"
         stop_daemon
         [ -e "$SOCK" ] && fail "the socket is left behind after a clean exit" || pass "a clean exit removes the socket"
+        [ -e "$TMP/run/portd/io.portd.Sockets" ] && fail "the io.portd.Sockets socket is left behind after a clean exit" ||
+                pass "a clean exit removes the io.portd.Sockets socket"
         "$PORTD" --version | grep -q '^portd ' && pass "--version" || fail "--version"
         "$PORTD" --help | grep -q -- '--socket' && pass "--help" || fail "--help"
         "$PORTD" --bogus 2>/dev/null && fail "an unknown option is accepted" || pass "an unknown option is refused"
@@ -860,6 +862,26 @@ scenario_activation() {
                 out=$(with_nss getent -s services:portd services 53/udp)
                 [[ "$out" =~ domain\ +53/udp ]] && pass "getent through the activated daemon" || fail "getent: '$out'"
         fi
+        # Only the Services socket passed (a unit from before io.portd.Sockets had its own): the
+        # daemon binds that one itself, beside it.  Exit 2 from who is "nobody owns :1", an answer.
+        portctl who :1 >/dev/null 2>&1
+        [ $? -ne 1 ] && [ -S "$SOCKETS" ] && pass "io.portd.Sockets is bound beside the passed socket" ||
+                fail "no io.portd.Sockets beside the passed socket"
+        stop_daemon quiet
+        # Both passed, as portd.socket passes them: the one whose path ends in io.portd.Sockets
+        # goes to the owner-query worker (systemd names every socket of a unit alike).
+        rm -f "$SOCK" "$SOCKETS"
+        systemd-socket-activate -l "$SOCK" -l "$SOCKETS" "${valgrind_wrap[@]}" "$PORTD" --root "$ROOT" 2>>"$LOG" &
+        DAEMON_PID=$!
+        for ((i = 0; i < 500; i++)); do
+                [ -S "$SOCK" ] && [ -S "$SOCKETS" ] && break
+                sleep 0.01
+        done
+        out=$(portctl lookup ssh 2>&1)
+        [[ "$out" =~ ssh\ +22/tcp ]] && pass "with both sockets passed, lookups answer" || fail "lookup: '$out'"
+        portctl who :1 >/dev/null 2>&1
+        [ $? -ne 1 ] && pass "with both sockets passed, owner queries answer on io.portd.Sockets" ||
+                fail "no owner query answers with both sockets passed"
         finish
 }
 

@@ -26,11 +26,13 @@ make_test_dir hard
 scenario_second_daemon() {
         cp "$DATA_DIR/services.netbase" "$ROOT/etc/services"
         start_daemon
-        local ino_before ino_after out rc
+        local ino_before ino_after out rc sockets_before sockets_after
         ino_before=$(stat -c %i "$SOCK")
+        sockets_before=$(stat -c %i "$SOCKETS")
         out=$(timeout $((10 * scale)) "$PORTD" --root "$ROOT" --socket "$SOCK" 2>&1)
         rc=$?
         ino_after=$(stat -c %i "$SOCK" 2>/dev/null)
+        sockets_after=$(stat -c %i "$SOCKETS" 2>/dev/null)
         if [ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && [[ "$out" == *"refusing"* ]]; then
                 pass "a second daemon on a live socket refuses: $out"
         else
@@ -40,6 +42,14 @@ scenario_second_daemon() {
                 pass "the live daemon keeps its socket and answers"
         else
                 fail "the live daemon's socket was replaced ($ino_before -> ${ino_after:-none})"
+        fi
+        # Exit 2 is "nobody owns :1", an answer; 1 would be no io.portd.Sockets to ask.
+        portctl who :1 >/dev/null 2>&1
+        rc=$?
+        if [ "$sockets_before" = "$sockets_after" ] && [ "$rc" -ne 1 ]; then
+                pass "the live daemon keeps its io.portd.Sockets socket too"
+        else
+                fail "the live daemon's io.portd.Sockets socket was replaced ($sockets_before -> ${sockets_after:-none})"
         fi
 
         kill -KILL "$DAEMON_PID"

@@ -50,14 +50,16 @@ fi
 PYTHON=python3
 [ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
 
-# make_test_dir NAME: a fresh /tmp/portd-NAME.XXXXXX as TMP, with ROOT (holding etc/), SOCK and LOG
-# below it, removed at exit by cleanup.
+# make_test_dir NAME: a fresh /tmp/portd-NAME.XXXXXX as TMP, with ROOT (holding etc/), SOCK,
+# SOCKETS (the io.portd.Sockets socket the daemon binds beside SOCK) and LOG below it, removed at
+# exit by cleanup.
 make_test_dir() {
         TMP=$(mktemp -d "/tmp/portd-$1.XXXXXX") || exit 1
         # Unprivileged clients (setpriv --reuid) must reach the socket below it.
         chmod 755 "$TMP"
         ROOT=$TMP/root
         SOCK=$TMP/sock
+        SOCKETS=$TMP/io.portd.Sockets
         LOG=$TMP/portd.log
         mkdir -p "$ROOT/etc"
         trap cleanup EXIT

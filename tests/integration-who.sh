@@ -33,6 +33,8 @@ cleanup() {
 trap cleanup EXIT
 
 export PORTD_SOCKET=$T/portd.sock
+# io.portd.Sockets has a socket of its own beside the Services one (portd(8)).
+SOCKETS_SOCKET=$T/io.portd.Sockets
 mkdir -p "$T/root/etc"
 cat > "$T/root/etc/services" <<'EOF'
 ssh             22/tcp
@@ -146,19 +148,21 @@ if unshare -n true 2>/dev/null; then
                 # ...or, where that ioctl fails (Linux 6.5 to 6.10), through /proc/PID pinned by
                 # the pidfd: a second daemon whose every ioctl() fails with ENOTTY.
                 if strace -f -qq -o /dev/null true 2>/dev/null; then
+                        # In a directory of its own: its io.portd.Sockets socket goes beside.
+                        mkdir -p "$T/noioctl"
                         strace -f -qq -o "$T/strace.ioctl" -e trace=ioctl -e inject=ioctl:error=ENOTTY \
-                                "$PORTD" --root "$T/root" --socket "$T/noioctl.sock" 2>"$T/noioctl.log" &
+                                "$PORTD" --root "$T/root" --socket "$T/noioctl/portd.sock" 2>"$T/noioctl.log" &
                         traced=$!
                         # Ready once it says so (the socket exists a moment before it listens).
                         for _ in $(seq 600); do grep -q "Listening on" "$T/noioctl.log" 2>/dev/null && break; sleep 0.05; done
                         check "the daemon under strace started" grep -q "Listening on" "$T/noioctl.log"
-                        got=$(ip netns exec "$NETNS" bash -c "$(declare -f owner_of); PORTCTL=$PORTCTL PORTD_SOCKET=$T/noioctl.sock owner_of tcp:$LPORT")
+                        got=$(ip netns exec "$NETNS" bash -c "$(declare -f owner_of); PORTCTL=$PORTCTL PORTD_SOCKET=$T/noioctl/portd.sock owner_of tcp:$LPORT")
                         check "without the pidfd ioctl, a caller in $NETNS still finds it" grep -q "^$LPID who-named-ns" <<<"$got"
                         # SO_PEERPIDFD is Linux 6.5: before it there is no pidfd to try the ioctl on.
                         if printf '6.5\n%s\n' "$(uname -r)" | sort -V -C; then
                                 check "...and the daemon did try the ioctl" grep -Eq "ioctl\(.*(0xff, 0x4|PIDFD_GET_NET_NAMESPACE).*ENOTTY" "$T/strace.ioctl"
                         fi
-                        got=$(PORTD_SOCKET=$T/noioctl.sock owner_of "tcp:$LPORT")
+                        got=$(PORTD_SOCKET=$T/noioctl/portd.sock owner_of "tcp:$LPORT")
                         check "...and a caller in ours does not" absent "^$LPID " "$got"
                         # The daemon, not strace: a killed strace would leave it running, detached.
                         # (Not pkill: under the ASan setup's LD_PRELOAD it hangs.)
@@ -294,7 +298,7 @@ while not buf.endswith(b"\0"):
     if not chunk:
         break
     buf += chunk
-print(json.loads(buf.split(b"\0")[0]).get("error", "ok"))' "$PORTD_SOCKET" "$1"
+print(json.loads(buf.split(b"\0")[0]).get("error", "ok"))' "${2:-$SOCKETS_SOCKET}" "$1"
 }
 LIST='"method":"io.portd.Sockets.List"'
 check "List without more: ExpectedMore" \
@@ -311,6 +315,14 @@ check "no SCTP socket on port 9: NoSocketFound" \
         test "$(varlink "{$LIST,\"parameters\":{\"port\":9,\"protocol\":\"sctp\"},\"more\":true}")" = io.portd.Sockets.NoSocketFound
 check "GetInterfaceDescription serves io.portd.Sockets" \
         test "$(varlink '{"method":"org.varlink.service.GetInterfaceDescription","parameters":{"interface":"io.portd.Sockets"}}')" = ok
+# The Services socket no longer answers io.portd.Sockets (the main process never takes an owner
+# query), and the Sockets socket answers nothing of io.portd.Services.
+check "the Services socket: io.portd.Sockets.List is InterfaceNotFound" \
+        test "$(varlink "{$LIST,\"parameters\":{\"port\":22},\"more\":true}" "$PORTD_SOCKET")" = org.varlink.service.InterfaceNotFound
+check "the Sockets socket: io.portd.Services.GetSnapshot is InterfaceNotFound" \
+        test "$(varlink '{"method":"io.portd.Services.GetSnapshot","parameters":{}}')" = org.varlink.service.InterfaceNotFound
+check "portctl who names the Sockets socket when it is missing" \
+        grep -q "$T/none/io.portd.Sockets" <("$PORTCTL" --socket "$T/none/io.portd.Services" who :22 2>&1)
 
 # Differential: every listening TCP/UDP socket of the machine, as ss sees it. Other programs
 # open and close sockets meanwhile; compare what two ss runs around ours agree on.

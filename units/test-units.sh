@@ -54,4 +54,19 @@ if [ -n "$out" ]; then
         exit 1
 fi
 echo "systemd-analyze verify: portd.socket and portd.service are clean"
+
+# One socket per interface, in one directory: the daemon gives the one whose name is
+# io.portd.Sockets to its owner-query worker, and clients find it beside io.portd.Services.
+# FileDescriptorName= would name both alike, which the daemon must not be told to rely on.
+listen=$(sed -n 's/^ListenStream=//p' "$tmp/portd.socket")
+if [ "$listen" != "/run/portd/io.portd.Services
+/run/portd/io.portd.Sockets" ]; then
+        echo "portd.socket listens on '$listen', not io.portd.Services and io.portd.Sockets in /run/portd"
+        exit 1
+fi
+if grep -q '^FileDescriptorName=' "$tmp/portd.socket"; then
+        echo "portd.socket names its sockets: FileDescriptorName= applies to both alike"
+        exit 1
+fi
+echo "portd.socket: io.portd.Services and io.portd.Sockets, side by side"
 exit 0
