@@ -86,6 +86,10 @@ echo "idle: who :29500 median $idle_median ms; main $base_main_fds fds $base_mai
 "$probe" probe "$sock" 2000 fresh >"$tmp/probe-idle" 2>&1
 echo "idle: root's lookups: $(cat "$tmp/probe-idle")"
 
+# CPU time (user + system, clock ticks) and involuntary context switches of the main process.
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+nvcsw() { awk '/^nonvoluntary_ctxt_switches:/ { print $2 }' "/proc/$1/status"; }
+main_cpu0=$(cpu "$main") main_nvcsw0=$(nvcsw "$main")
 "${nobody[@]}" "$flood" flood "$flood_sock" 8 "$seconds" >/dev/null 2>&1 &
 attacker=$!
 pids="$pids $attacker"
@@ -94,6 +98,7 @@ pids="$pids $attacker"
 prober=$!
 max_main_fds=0 max_worker_fds=0 max_main_rss=0 max_worker_rss=0 who_n=0 who_fail=0 who_worst=0
 whos=()
+load=
 while kill -0 "$attacker" 2>/dev/null; do
         w=$(worker_pid)
         for v in "main_fds $(fds "$main")" "worker_fds $(fds "$w")" "main_rss $(rss "$main")" "worker_rss $(rss "$w")"; do
@@ -105,8 +110,11 @@ while kill -0 "$attacker" 2>/dev/null; do
         [ "$rc" -ne 0 ] && who_fail=$((who_fail + 1))
         whos+=("$t")
         sleep 0.5
+        # The 1-minute load average as the flood ends: how busy the machine was meanwhile.
+        load=$(cut -d' ' -f1 /proc/loadavg)
 done
 end=$(date +%s%N)
+main_cpu=$(($(cpu "$main") - main_cpu0)) main_nvcsw=$(($(nvcsw "$main") - main_nvcsw0))
 back=""
 for _ in $(seq 100); do
         w=$(worker_pid)
@@ -120,8 +128,9 @@ done
 wait "$prober"
 who_median=$(printf '%s\n' "${whos[@]}" | sort -n | sed -n "$(((${#whos[@]} + 1) / 2))p")
 who_worst=$(printf '%s\n' "${whos[@]}" | sort -n | tail -n1)
-echo "flood: 8 processes of nobody for $seconds s"
+echo "flood: 8 processes of nobody for $seconds s on $(nproc) CPUs, load average $load at its end"
 echo "root's lookups: $(cat "$tmp/probe")"
+echo "main process during the flood (root's lookups included): $main_cpu clock ticks of CPU ($(getconf CLK_TCK)/s), $main_nvcsw involuntary context switches"
 echo "root's who :29500: $who_n runs, $who_fail failed, median $who_median ms, worst $who_worst ms (idle $idle_median ms)"
 echo "main process: at most $max_main_fds fds, $max_main_rss KiB; worker: at most $max_worker_fds fds, $max_worker_rss KiB"
 echo "back to baseline (fds, worker RSS within 8 MiB): ${back:-not within 5 s} ms after the flood"

@@ -63,8 +63,8 @@ static int on_owner_process_exit(sd_event_source *s, const siginfo_t *si, void *
         Manager *m = userdata;
 
         /* Only the first monitor is our child.  Its standby, which holds the other ends of the
-         * channels too, takes over (owner-worker.c); we keep ours open for it.  Were there none,
-         * the channels hang up and owner queries answer QueryFailed (method_handoff()). */
+         * channels and the io.portd.Sockets socket too, takes over (owner-worker.c); we keep our
+         * channels open for it.  Were there none, nothing would listen on io.portd.Sockets. */
         log_error("The owner-query monitor (PID %d) exited (%s %d); its standby takes over.",
                 (int) si->si_pid, si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
         m->owner_child = sd_event_source_disable_unref(m->owner_child);

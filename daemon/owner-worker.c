@@ -52,7 +52,7 @@
 #define RESTART_FIRST_USEC   (100ULL * 1000ULL)
 #define RESTART_MAX_USEC     (10ULL * 1000ULL * 1000ULL)
 #define RESTART_HEALTHY_USEC (10ULL * 1000ULL * 1000ULL)
-#define HANDOFFS_PER_WAKEUP  64U
+#define MESSAGES_PER_WAKEUP  64U
 /* A catalog image larger than this is not taken from the main process (a merged catalog of
  * every IANA service is well under 1 MiB). */
 #define HANDOFF_SNAPSHOT_MAX (64ULL * 1024ULL * 1024ULL)
@@ -169,7 +169,7 @@ static int on_channel(sd_event_source *s, int fd, uint32_t revents, void *userda
         static uint8_t buf[sizeof(OwnerHandoffHeader) + 1];
 
         /* A bounded batch, so that the connections already here get their turn too. */
-        for (unsigned i = 0; i < HANDOFFS_PER_WAKEUP; i++) {
+        for (unsigned i = 0; i < MESSAGES_PER_WAKEUP; i++) {
                 union {
                         struct cmsghdr h;
                         char buf[CMSG_SPACE(sizeof(int) * 2)];
@@ -212,7 +212,8 @@ static int on_channel(sd_event_source *s, int fd, uint32_t revents, void *userda
                 if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
                         for (size_t j = 0; j < n_fds; j++)
                                 safe_close(fds[j]);
-                        log_warning("Truncated hand-off (out of descriptors?), dropping it.");
+                        log_warning("Truncated message from the main process (out of descriptors?), "
+                                    "dropping it.");
                         continue;
                 }
                 catalog_receive(buf, (size_t) k, fds, n_fds);

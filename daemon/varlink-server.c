@@ -149,9 +149,8 @@ struct VarlinkConnection {
         bool input_eof;
         bool dispatching;
 
-        /* The call being answered; call_message only while its method runs (for a hand-off). */
+        /* The call being answered. */
         bool call_open;
-        struct json_object *call_message;
         bool call_answered; /* something (a notify) went out for it already */
         unsigned call_flags;
 
@@ -741,17 +740,15 @@ static int connection_dispatch(VarlinkConnection *c, struct json_object *m)
                         return -ENOMEM;
         }
 
-        c->call_message = m;
         r = method->callback(c, call.parameters ?: empty, call.flags, method->userdata);
-        c->call_message = NULL;
         json_object_put(empty);
         if (!c->server)
-                return 0; /* handed off (varlink_connection_detach()) or gone */
+                return 0; /* gone */
         if ((r == -EMFILE || r == -ENFILE || r == -EAGAIN) && c->call_open && !c->call_answered && !c->stream) {
                 /* Out of descriptors is the daemon's state, not the client's fault: the call
                  * waits, like a full socket makes a reply wait, and this client sends nothing
-                 * else meanwhile.  So does a hand-off that must wait (-EAGAIN): for replies
-                 * still queued here, or for room in the channel to the other process. */
+                 * else meanwhile.  So does a call whose method must wait for something else
+                 * (-EAGAIN). */
                 if (!c->retry) {
                         r = sd_event_add_time_relative(
                                 s->event, &c->retry, CLOCK_MONOTONIC, RETRY_USEC, 0, connection_on_retry, c);

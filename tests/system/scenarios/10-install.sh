@@ -10,6 +10,7 @@ check_eq "libnss-portd puts portd before files" \
 check "portd.socket is enabled" systemctl is-enabled portd.socket
 check "portd.socket listens" systemctl is-active portd.socket
 check "/run/portd/io.portd.Services is a socket" test -S /run/portd/io.portd.Services
+check "/run/portd/io.portd.Sockets is a socket" test -S /run/portd/io.portd.Sockets
 check_eq "portd.service waits for the first lookup" inactive "$(systemctl is-active portd.service)"
 check "the documentation is in /usr/share/doc/portd" \
         sh -c 'test -f /usr/share/doc/portd/README.md && ls /usr/share/doc/portd/ARCHITECTURE.md*'

@@ -2,7 +2,8 @@
 # The administrator adds a drop-in for the fleet's API port. The first program that looks a
 # service up starts the daemon through portd.socket and gets its answer from it, drop-in
 # included; the daemon told systemd it is ready (Type=notify: the unit is "active" only after
-# READY=1) and what it serves (STATUS=).
+# READY=1) and what it serves (STATUS=).  Owner queries go to /run/portd/io.portd.Sockets, which
+# the owner-query worker accepts on: the main process holds no descriptor of it.
 
 mkdir -p /etc/services.d
 echo "fleet-api 8443/tcp api   # the fleet's API" >/etc/services.d/50-fleet.conf
@@ -19,3 +20,9 @@ check "its status text says what it serves: '$status'" \
         grep -Eq '^Serving [0-9]+ services from 2 sources \(generation [0-9]+\)$' <<<"$status"
 check_eq "the daemon runs with the sandbox of the unit (NoNewPrivs)" 1 \
         "$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/$(unit_prop portd.service MainPID)/status")"
+main=$(unit_prop portd.service MainPID)
+# who :1 exits 2 when nobody owns the port: an answer; 1 is no answer.
+check "portctl who answers over /run/portd/io.portd.Sockets" sh -c 'portctl who :1 >/dev/null 2>&1; [ $? -ne 1 ]'
+holders=$(ss -xlpH | grep ' /run/portd/io.portd.Sockets ')
+check "the owner-query worker listens on io.portd.Sockets: $holders" grep -q '"portd-owner"' <<<"$holders"
+check "the main process (PID $main) holds no descriptor of it" sh -c '! grep -q "pid=$1," <<<"$2"' sh "$main" "$holders"
