@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Writing snapshot images: the daemon flattens a catalog into the position-independent blob that
- * snapshot.c reads, strings interned, both hash indexes built, the checksum stored. */
+ * snapshot.c reads, strings interned, both hash indexes built, the checksums stored. */
 
 #include <errno.h>
 #include <stddef.h>
@@ -209,7 +209,9 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
         size_t off_ports = align8(off_names + (size_t) n_name_buckets * sizeof(SnapshotBucket));
         size_t off_sources = align8(off_ports + (size_t) n_port_buckets * sizeof(SnapshotBucket));
         size_t off_strings = align8(off_sources + c->n_sources * sizeof(uint32_t));
-        size_t size = align8(off_strings + pool.size);
+        size_t off_page_sums = align8(off_strings + pool.size);
+        size_t n_pages = (off_page_sums + SNAPSHOT_PAGE_SIZE - 1) / SNAPSHOT_PAGE_SIZE;
+        size_t size = off_page_sums + n_pages * sizeof(uint64_t);
         if (size > UINT32_MAX) {
                 r = -E2BIG;
                 goto out;
@@ -257,9 +259,12 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
                 .sources_offset = (uint32_t) off_sources,
                 .strings_size = (uint32_t) pool.size,
                 .strings_offset = (uint32_t) off_strings,
+                .page_sums_offset = (uint32_t) off_page_sums,
         };
         memcpy(h->magic, SNAPSHOT_MAGIC, sizeof(h->magic));
-        h->checksum = snapshot_checksum(image, size);
+        r = snapshot_sign(image, size);
+        if (r < 0)
+                goto out;
 
         *ret = TAKE_PTR(image);
         *ret_size = size;
