@@ -219,10 +219,11 @@ static int install_locked(int fd, uint64_t size, bool published)
                 (uint64_t) st.st_size != size)
                 return -EBADMSG;
 
-        /* Only a memfd that nobody can shrink or write through a new mapping is safe to read
-         * without copying: a shrink would turn our reads into SIGBUS, a write would change what
-         * snapshot_open() validated.  The daemon's own earlier mapping can still write: it flips
-         * the superseded word, and it is trusted to touch nothing else. */
+        /* A memfd from the socket is mapped only when nobody can shrink it or write through a
+         * new mapping: a shrink would turn our reads into SIGBUS, a write would change what was
+         * checked.  The daemon's own earlier mapping can still write: it flips the superseded
+         * word, and it is trusted to touch nothing else.  (The published file has no seals: who
+         * may write it is what published_open() checked.) */
         if (!published) {
                 seals = fcntl(fd, F_GET_SEALS);
                 if (seals < 0 || !(seals & F_SEAL_SHRINK) || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
