@@ -193,7 +193,7 @@ static void test_lazy_pages(void **state)
 
         /* A bit flipped in the body: the image opens, every lookup answers right or -EBADMSG,
          * and the page with the flip is never marked right. */
-        for (size_t byte = sizeof(SnapshotHeader); byte < limit; byte += 331) {
+        for (size_t byte = sizeof(SnapshotHeader); byte < limit; byte += 911) {
                 uint32_t page = (uint32_t) (byte / SNAPSHOT_PAGE_SIZE);
                 image[byte] ^= 0x04;
                 memset(checks, 0, checks_size);
