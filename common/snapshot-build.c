@@ -203,15 +203,26 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
         }
 
         uint32_t n_name_buckets = table_size(2 * n_names), n_port_buckets = table_size(2 * c->n_entries);
-        size_t off_entries = sizeof(SnapshotHeader);
+        /* The sections go behind the header and the page checksum table, whose length depends
+         * on the image's size: grown until it fits (twice at most, each page adds 8 bytes). */
+        size_t off_entries = sizeof(SnapshotHeader), size = 0;
+        for (;;) {
+                size = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
+                size = align8(size + n_aliases * sizeof(uint32_t));
+                size = align8(size + (size_t) n_name_buckets * sizeof(SnapshotBucket));
+                size = align8(size + (size_t) n_port_buckets * sizeof(SnapshotBucket));
+                size = align8(size + c->n_sources * sizeof(uint32_t));
+                size = align8(size + pool.size);
+                if (snapshot_body_offset(size) <= off_entries)
+                        break;
+                off_entries = snapshot_body_offset(size);
+        }
         size_t off_aliases = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
         size_t off_names = align8(off_aliases + n_aliases * sizeof(uint32_t));
         size_t off_ports = align8(off_names + (size_t) n_name_buckets * sizeof(SnapshotBucket));
         size_t off_sources = align8(off_ports + (size_t) n_port_buckets * sizeof(SnapshotBucket));
         size_t off_strings = align8(off_sources + c->n_sources * sizeof(uint32_t));
-        size_t off_page_sums = align8(off_strings + pool.size);
-        size_t n_pages = (off_page_sums + SNAPSHOT_PAGE_SIZE - 1) / SNAPSHOT_PAGE_SIZE;
-        size_t size = off_page_sums + n_pages * sizeof(uint64_t);
+        size = align8(off_strings + pool.size);
         if (size > UINT32_MAX) {
                 r = -E2BIG;
                 goto out;
@@ -259,7 +270,7 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
                 .sources_offset = (uint32_t) off_sources,
                 .strings_size = (uint32_t) pool.size,
                 .strings_offset = (uint32_t) off_strings,
-                .page_sums_offset = (uint32_t) off_page_sums,
+                .page_sums_offset = (uint32_t) sizeof(SnapshotHeader),
         };
         memcpy(h->magic, SNAPSHOT_MAGIC, sizeof(h->magic));
         r = snapshot_sign(image, size);

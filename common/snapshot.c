@@ -68,22 +68,29 @@ static uint64_t checksum_finish(
         return r;
 }
 
-/* The bytes of page k that its checksum covers: the page, less the header (page 0) and anything
- * from the table of page checksums on.  Whole 8-byte words: the table is 8-aligned. */
-static uint64_t page_sum(const uint8_t *base, uint32_t limit, uint32_t k)
+static uint32_t n_pages_of(uint64_t size)
+{
+        return (uint32_t) ((size + SNAPSHOT_PAGE_SIZE - 1) / SNAPSHOT_PAGE_SIZE);
+}
+
+/* Where the sections begin: after the header and the page checksum table right behind it, both
+ * on the first page for any image under 16 MiB, which a first lookup reads anyway. */
+static uint64_t body_start(uint64_t size)
+{
+        return sizeof(SnapshotHeader) + (uint64_t) n_pages_of(size) * sizeof(uint64_t);
+}
+
+/* The bytes of page k that its checksum covers: the page, less the header and the table (which
+ * the header's checksum covers).  Whole 8-byte words: the image's size is a multiple of 8. */
+static uint64_t page_sum(const uint8_t *base, uint64_t size, uint32_t k)
 {
         uint64_t s1[CHECKSUM_LANES] = { 1, 2, 3, 4, 5, 6, 7, 8 }, s2[CHECKSUM_LANES] = { 0 };
-        uint64_t from = MAX((uint64_t) k * SNAPSHOT_PAGE_SIZE, (uint64_t) sizeof(SnapshotHeader)),
-                 to = MIN((uint64_t) (k + 1) * SNAPSHOT_PAGE_SIZE, (uint64_t) limit);
+        uint64_t from = MAX((uint64_t) k * SNAPSHOT_PAGE_SIZE, body_start(size)),
+                 to = MIN((uint64_t) (k + 1) * SNAPSHOT_PAGE_SIZE, size);
 
         if (from < to)
                 checksum_words(s1, s2, base + from, (size_t) (to - from) / 8);
         return checksum_finish(s1, s2, (uint64_t) k << 32 | (to > from ? to - from : 0));
-}
-
-static uint32_t n_pages_of(uint32_t page_sums_offset)
-{
-        return (uint32_t) (((uint64_t) page_sums_offset + SNAPSHOT_PAGE_SIZE - 1) / SNAPSHOT_PAGE_SIZE);
 }
 
 /* Over the header as h holds it (checksum and superseded read as zero: the first holds the
@@ -97,39 +104,44 @@ static uint64_t header_sum(const uint8_t *base, const SnapshotHeader *h)
         c.checksum = 0;
         c.superseded = 0;
         checksum_words(s1, s2, (const uint8_t *) &c, sizeof(c) / 8);
-        checksum_words(s1, s2, base + h->page_sums_offset, n_pages_of(h->page_sums_offset));
+        checksum_words(s1, s2, base + h->page_sums_offset, n_pages_of(h->size));
         return checksum_finish(s1, s2, h->size);
 }
 
-static bool section_ok(uint64_t size, uint32_t offset, uint64_t count, uint64_t elem)
+/* count elements of elem bytes at offset, within [from, size). */
+static bool section_ok(uint64_t from, uint64_t size, uint32_t offset, uint64_t count, uint64_t elem)
 {
-        if (offset % 4 != 0 || offset < sizeof(SnapshotHeader))
+        if (offset % 4 != 0 || offset < from)
                 return false;
         if (count > UINT32_MAX)
                 return false;
         return (uint64_t) offset + count * elem <= size;
 }
 
-/* The header's own checks, on a copy h: magic, version, sizes, and every section in bounds and
- * before the page checksum table, so that every byte a lookup reads lies on a page that has a
- * checksum. */
+/* Where the writer and the checks of a signed image agree the table lies: right behind the
+ * header, the image's size a multiple of 8 and large enough for both. */
+static bool table_ok(const SnapshotHeader *h, size_t size)
+{
+        return h->size == size && size % 8 == 0 && h->page_sums_offset == sizeof(SnapshotHeader) &&
+               body_start(size) <= size;
+}
+
+/* The header's own checks, on a copy h: magic, version, sizes, the table, and every section in
+ * bounds behind it, so that every byte a lookup reads lies on a page that has a checksum. */
 static bool layout_ok(const SnapshotHeader *h, const void *base, size_t size)
 {
-        uint32_t limit = h->page_sums_offset;
-
         if (!base || size < sizeof(SnapshotHeader) || ((uintptr_t) base % 8) != 0 || size > UINT32_MAX)
                 return false;
         if (memcmp(h->magic, SNAPSHOT_MAGIC, sizeof(h->magic)) != 0 || h->version != SNAPSHOT_VERSION ||
-            h->header_size != sizeof(SnapshotHeader) || h->size != size)
+            h->header_size != sizeof(SnapshotHeader) || !table_ok(h, size))
                 return false;
-        if (limit % 8 != 0 || !section_ok(size, limit, n_pages_of(limit), sizeof(uint64_t)))
-                return false;
-        if (!section_ok(limit, h->entries_offset, h->n_entries, sizeof(SnapshotEntryRecord)) ||
-            !section_ok(limit, h->aliases_offset, h->n_aliases, sizeof(uint32_t)) ||
-            !section_ok(limit, h->name_index_offset, h->n_name_buckets, sizeof(SnapshotBucket)) ||
-            !section_ok(limit, h->port_index_offset, h->n_port_buckets, sizeof(SnapshotBucket)) ||
-            !section_ok(limit, h->sources_offset, h->n_sources, sizeof(uint32_t)) ||
-            !section_ok(limit, h->strings_offset, h->strings_size, 1))
+        uint64_t from = body_start(size);
+        if (!section_ok(from, size, h->entries_offset, h->n_entries, sizeof(SnapshotEntryRecord)) ||
+            !section_ok(from, size, h->aliases_offset, h->n_aliases, sizeof(uint32_t)) ||
+            !section_ok(from, size, h->name_index_offset, h->n_name_buckets, sizeof(SnapshotBucket)) ||
+            !section_ok(from, size, h->port_index_offset, h->n_port_buckets, sizeof(SnapshotBucket)) ||
+            !section_ok(from, size, h->sources_offset, h->n_sources, sizeof(uint32_t)) ||
+            !section_ok(from, size, h->strings_offset, h->strings_size, 1))
                 return false;
         return h->n_entries <= BUCKET_ENTRY_MASK - 1 && h->n_name_buckets > 0 && h->n_port_buckets > 0 &&
                h->strings_size > 0;
@@ -140,16 +152,19 @@ int snapshot_sign(void *base, size_t size)
         SnapshotHeader *h = base;
         uint8_t *p = base;
 
-        if (size < sizeof(SnapshotHeader) || ((uintptr_t) base % 8) != 0 || h->size != size ||
-            h->page_sums_offset % 8 != 0 || h->page_sums_offset < sizeof(SnapshotHeader) ||
-            (uint64_t) h->page_sums_offset + (uint64_t) n_pages_of(h->page_sums_offset) * sizeof(uint64_t) > size)
+        if (size < sizeof(SnapshotHeader) || size > UINT32_MAX || ((uintptr_t) base % 8) != 0 || !table_ok(h, size))
                 return -EINVAL;
-        for (uint32_t k = 0, n = n_pages_of(h->page_sums_offset); k < n; k++) {
-                uint64_t sum = page_sum(p, h->page_sums_offset, k);
+        for (uint32_t k = 0, n = n_pages_of(size); k < n; k++) {
+                uint64_t sum = page_sum(p, size, k);
                 memcpy(p + h->page_sums_offset + (size_t) k * sizeof(uint64_t), &sum, sizeof(sum));
         }
         h->checksum = header_sum(p, h);
         return 0;
+}
+
+size_t snapshot_body_offset(size_t size)
+{
+        return (size_t) body_start(size);
 }
 
 size_t snapshot_checks_size(size_t size)
@@ -162,7 +177,7 @@ static bool page_right(const Snapshot *s, uint32_t k)
         uint64_t want;
 
         memcpy(&want, s->base + s->layout.page_sums_offset + (size_t) k * sizeof(uint64_t), sizeof(want));
-        return page_sum(s->base, s->layout.page_sums_offset, k) == want;
+        return page_sum(s->base, s->size, k) == want;
 }
 
 static int snapshot_open_internal(const void *base, size_t size, SnapshotChecks *checks, Snapshot *ret)
@@ -183,7 +198,7 @@ static int snapshot_open_internal(const void *base, size_t size, SnapshotChecks 
                 .header = base,
                 .layout = h,
                 .checks = checks,
-                .n_pages = n_pages_of(h.page_sums_offset),
+                .n_pages = n_pages_of(size),
         };
         if (!checks)
                 for (uint32_t k = 0; k < s.n_pages; k++)

@@ -49,9 +49,10 @@ typedef struct SnapshotHeader {
         uint32_t sources_offset;
         uint32_t strings_size;
         uint32_t strings_offset;
-        /* The table of page checksums, the image's last section: one uint64_t for each
-         * SNAPSHOT_PAGE_SIZE page of [0, page_sums_offset), the header's bytes left out of the
-         * first (the header has its own checksum above). */
+        /* The table of page checksums, right behind the header (this offset is its size): one
+         * uint64_t for each SNAPSHOT_PAGE_SIZE page of the image, over the page's bytes other
+         * than the header and the table (covered by the checksum above).  The sections follow
+         * the table. */
         uint32_t page_sums_offset;
 } SnapshotHeader;
 
@@ -105,8 +106,12 @@ int snapshot_verify_all(const Snapshot *s);
 
 /* Fills in the page checksums and the header's checksum of an image whose header and sections
  * are written: for the writer (snapshot-build.c), the tests and the fuzzer.  size must be the
- * header's size, and the table at page_sums_offset in bounds; -EINVAL otherwise. */
+ * header's size, a multiple of 8, with page_sums_offset sizeof(SnapshotHeader); -EINVAL
+ * otherwise. */
 int snapshot_sign(void *base, size_t size);
+/* Where the sections of an image of size bytes may begin: behind the header and its table of
+ * page checksums. */
+size_t snapshot_body_offset(size_t size);
 
 static inline bool snapshot_is_superseded(const Snapshot *s)
 {
