@@ -317,14 +317,18 @@ int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns
                 c->stats.cache_hits += r > 0;
         }
 
-        r = past_deadline(caller) ? 0 : scan_for_misses(c, &l, resolved, caller);
+        size_t missed = 0;
+        for (size_t i = 0; i < l.n; i++)
+                missed += !resolved[i];
+        r = past_deadline(caller) || missed == 0 ? 0 : scan_for_misses(c, &l, resolved, caller);
         if (r < 0)
                 goto fail;
         order = mfree(order);
-        r = resolve_order(c, &l, &order);
+        /* The scan filled the cache: its answers for the sockets it missed, in holder order. */
+        r = missed == 0 ? 0 : resolve_order(c, &l, &order);
         if (r < 0)
                 goto fail;
-        for (size_t k = 0; k < l.n; k++) {
+        for (size_t k = 0; k < l.n && missed > 0; k++) {
                 size_t i = order[k];
                 if (resolved[i] || past_deadline(caller))
                         continue;
