@@ -27,7 +27,7 @@
 
 /* What the main process keeps of its capabilities.  CAP_SYS_PTRACE: scopes match callers by
  * network namespace, and only a stat() of /proc/PID/ns/net tells it, which the kernel allows for
- * another user's process only with it; manager_check_host_caller() reads a caller's user and PID
+ * another user's process only with it; scopes_check_host_caller() reads a caller's user and PID
  * namespaces the same way.  Everything else the main process does (read the configuration as
  * root, write the override files, serve the socket) needs none.  CAP_SYS_ADMIN (setns) and
  * CAP_DAC_READ_SEARCH (/proc/PID/fd of every user, open_by_handle_at) are the owner queries'. */
@@ -192,14 +192,14 @@ static int method_handoff(
         if (r < 0)
                 return r; /* -EAGAIN: dispatched again once earlier replies are out */
 
-        r = manager_scope_for_connection(m, conn, &scope);
+        r = scopes_for_connection(m, conn, &scope);
         if (r == -ENOMEM)
                 return log_oom();
         /* Out of descriptors to tell the caller's scope: the server calls us again once some are
          * free, rather than handing the call over without the catalog its rows are named from. */
         if (r == -EMFILE || r == -ENFILE)
                 return r;
-        const SnapshotImage *image = r >= 0 ? (scope ? scope->snapshot : m->snapshot) : NULL;
+        const SnapshotImage *image = r >= 0 ? (scope ? scope->image.snapshot : m->image.snapshot) : NULL;
 
         OwnerHandoffHeader h = { .magic = OWNER_HANDOFF_MAGIC, .size = (uint32_t) size };
         int fds[2] = { varlink_connection_get_fd(conn), image ? image->ro_fd : -1 };
