@@ -2,6 +2,7 @@
 /* A JSON writer for replies produced in bulk (see json-writer.h): appends runs of bytes to one
  * buffer that grows by doubling and is reused from message to message. */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 
 void json_writer_clear(JsonWriter *w)
 {
+        assert(w);
+
         w->size = 0;
         w->error = 0;
         w->comma = false;
@@ -21,6 +24,8 @@ void json_writer_clear(JsonWriter *w)
 
 void json_writer_done(JsonWriter *w)
 {
+        assert(w);
+
         free(w->data);
         *w = (JsonWriter){};
 }
@@ -62,6 +67,8 @@ static void key(JsonWriter *w, const char *k)
 
 void json_writer_object_begin(JsonWriter *w, const char *k)
 {
+        assert(w);
+
         key(w, k);
         append(w, "{", 1);
         w->comma = false;
@@ -69,6 +76,8 @@ void json_writer_object_begin(JsonWriter *w, const char *k)
 
 void json_writer_object_end(JsonWriter *w)
 {
+        assert(w);
+
         append(w, "}", 1);
         w->comma = true;
 }
@@ -77,6 +86,8 @@ void json_writer_string(JsonWriter *w, const char *k, const char *value)
 {
         static const char hex[] = "0123456789abcdef";
 
+        assert(w);
+        assert(k);
         if (!value)
                 return;
         size_t n = strlen(value);
@@ -111,6 +122,8 @@ void json_writer_integer(JsonWriter *w, const char *k, int64_t value)
         char buf[24], *p = buf + sizeof(buf);
         uint64_t u = value < 0 ? -(uint64_t) value : (uint64_t) value;
 
+        assert(w);
+        assert(k);
         do
                 *--p = (char) ('0' + u % 10);
         while ((u /= 10) != 0);

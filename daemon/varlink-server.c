@@ -602,11 +602,17 @@ static int connection_send_reply_json(VarlinkConnection *c, const char *paramete
 
 int varlink_connection_reply_json(VarlinkConnection *c, const char *parameters, size_t n)
 {
+        assert(c);
+        assert(parameters);
+
         return connection_send_reply_json(c, parameters, n, false);
 }
 
 int varlink_connection_notify_json(VarlinkConnection *c, const char *parameters, size_t n)
 {
+        assert(c);
+        assert(parameters);
+
         return connection_send_reply_json(c, parameters, n, true);
 }
 
