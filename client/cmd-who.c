@@ -132,8 +132,8 @@ static int parse_spec(VarlinkClient *client, const char *spec, bool all, WhoQuer
 typedef struct Row {
         struct json_object *owner; /* referenced, with --json only */
         int64_t pid, fd, inode, port, uid, remote_port;
-        const char *netns, *command, *user, *protocol, *address, *service, *state, *remote_address,
-                *unit, *container;
+        const char *netns, *command, *user, *protocol, *address, *service, *state, *remote_address, *unit,
+                *container;
         bool by_spec;    /* came from a SPEC's query, not from the listing the other selections need */
         bool closed_tcp; /* a TCP socket bound but not listening, or closed */
 } Row;

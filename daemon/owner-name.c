@@ -304,7 +304,8 @@ int holder_describe(
 
         OwnerProcess p = { .pid = h->pid, .fd = h->fd, .uid = pi->names.uid };
         if (strdup_maybe(pi->names.command, &p.command) < 0 || strdup_maybe(pi->names.user, &p.user) < 0 ||
-                strdup_maybe(pi->names.unit, &p.unit) < 0 || strdup_maybe(pi->names.container, &p.container) < 0)
+                strdup_maybe(pi->names.unit, &p.unit) < 0 ||
+                strdup_maybe(pi->names.container, &p.container) < 0)
                 goto oom;
         if (h->pid == 1 && streq(p.command, "systemd")) {
                 char *unit = socket_unit_for(c, s);

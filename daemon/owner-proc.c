@@ -497,9 +497,11 @@ int process_get(OwnerContext *c, pid_t pid, ProcessInfo **ret)
                 safe_close(fd);
                 return r;
         }
-        *slot = (ProcessInfo){
-                .pid = pid, .pid_fd = fd, .fd_dir = -1, .starttime = starttime, .last_used = ++c->process_tick
-        };
+        *slot = (ProcessInfo){ .pid = pid,
+                .pid_fd = fd,
+                .fd_dir = -1,
+                .starttime = starttime,
+                .last_used = ++c->process_tick };
         *ret = slot;
         return 0;
 }

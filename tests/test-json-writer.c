@@ -50,8 +50,17 @@ static int64_t member_int(struct json_object *o, const char *key)
 static void test_round_trip(void **state)
 {
         static const char *const strings[] = {
-                "", "ssh", "quote\"d", "back\\slash", "new\nline", "tab\tand\x01\x1f", "del\x7f",
-                "caf\xc3\xa9", "\xf0\x9f\x98\x80", "esc\\x1b[31m", "/slash/",
+                "",
+                "ssh",
+                "quote\"d",
+                "back\\slash",
+                "new\nline",
+                "tab\tand\x01\x1f",
+                "del\x7f",
+                "caf\xc3\xa9",
+                "\xf0\x9f\x98\x80",
+                "esc\\x1b[31m",
+                "/slash/",
         };
         static const int64_t integers[] = { 0, 1, -1, 65535, 4294967295LL, INT64_MAX, INT64_MIN };
         JsonWriter w = {};
