@@ -6,7 +6,7 @@
 # socket", at 10,000, 50,000 and 100,000 sockets: portctl who against ss -ltnp and portctl
 # who -a against ss -tanp, in a network namespace of their own (so that 100,000 sockets take
 # no port of the host's). Measured with hyperfine (else a timing loop); prints tables with each
-# tool's mean and its ratio to portctl.
+# tool's mean and its ratio to portctl, the full listing's rows with the load average around them.
 # Usage: bench-who.sh BUILDDIR [SOCKETS:PROCESSES ...]   (default: 2000:300 10000:2000)
 #   BENCH_LIST_SIZES="10000:500 50000:2500 100000:5000" the full-listing sizes ("" to skip them)
 set -eu
