@@ -379,7 +379,6 @@ int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret)
         _cleanup_free_ char *text = NULL;
         ScopeCaller c = {};
         char path[64];
-        struct stat st;
         size_t size;
         int r;
 
@@ -399,15 +398,6 @@ int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret)
                         goto fail;
         }
 
-        /* Needs ptrace-read access to the process: a daemon that lacks it sees no namespace, and
-         * the caller stays unknown to NetworkNamespace= scopes (the daemon then refuses to answer
-         * it rather than guess the host). */
-        if (fstatat(dir, "ns/net", &st, 0) >= 0) {
-                c.has_netns = true;
-                c.netns_dev = (uint64_t) st.st_dev;
-                c.netns_inode = (uint64_t) st.st_ino;
-        }
-
         /* The PID was the caller's when it connected, but it may have exited and the number been
          * given to another process before /proc was read.  The pidfd pins the original process:
          * if it is still alive now, it was alive all along, and what we read is its own. */
@@ -421,34 +411,6 @@ int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret)
 fail:
         scope_caller_done(&c);
         return r;
-}
-
-static bool same_inode(const struct stat *a, const struct stat *b)
-{
-        return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
-
-int scope_pid_in_own_namespaces(int pid, int pidfd)
-{
-        struct stat user, pidns, own_user, own_pidns;
-        char path[64];
-
-        if (pid <= 0)
-                return -ESRCH;
-        if (stat("/proc/self/ns/user", &own_user) < 0 || stat("/proc/self/ns/pid", &own_pidns) < 0)
-                return -errno;
-        /* By path, needing no descriptor (the caller may be at its limit).  Needs ptrace-read
-         * access: without it nothing is known, and the caller is refused. */
-        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
-        if (stat(path, &user) < 0)
-                return -errno;
-        (void) snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
-        if (stat(path, &pidns) < 0)
-                return -errno;
-        /* As in scope_caller_from_pid(): alive now means what was read is its own. */
-        if (pidfd_process_gone(pidfd))
-                return -ESRCH;
-        return same_inode(&user, &own_user) && same_inode(&pidns, &own_pidns);
 }
 
 size_t scope_cgroup_glob_slashes(const char *glob)

@@ -112,8 +112,19 @@ void owner_handoff_stop(Manager *m);
 int owner_handoff_register(Manager *m);
 
 /* owner-worker.c (portd --owner-worker) */
-/* The monitor: forks the worker, restarts it when it dies; returns when parent is gone. */
-int owner_worker_main(pid_t parent);
+/* The monitor (standby_delay < 0; parent: the main process): keeps the worker and a standby
+ * running, restarting them when they die, and answers the namespace questions; returns when the
+ * main process is gone.  A standby (standby_delay >= 0; parent: its monitor) takes over when the
+ * monitor dies, after twice standby_delay if that monitor died young. */
+int owner_worker_main(pid_t parent, int64_t standby_delay);
+/* A monitor that only answers the main process's namespace questions (caller-namespaces.c) on
+ * fd 4, for a daemon that has no executable to start the whole monitor from (inside a test
+ * program); it ends when the main process does. */
+__attribute__((noreturn)) void owner_monitor_namespaces_only(void);
+/* A copy of the catalog image in fd, a memfd sealed as the main process seals them (shrink, grow,
+ * and write or future write): -EPERM when it is not, -EBADF when fd is not a memfd, -EFBIG when
+ * it is larger than any catalog. */
+int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size);
 struct Snapshot;
 /* The catalog image the main process passed with conn: its caller's; NULL when none. */
 const struct Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn);

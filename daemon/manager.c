@@ -271,6 +271,8 @@ int manager_new(const char *root, Manager **ret)
                 return log_oom();
         m->inotify_fd = -1;
         m->owner_channel_fd = -1;
+        m->namespaces_fd = -1;
+        m->owner_exe_fd = -1;
 
         rlimit_nofile_raise();
 
@@ -328,7 +330,7 @@ Manager *manager_free(Manager *m)
                 return NULL;
 
         owner_handoff_stop(m);
-        free(m->owner_worker_exe);
+        m->owner_exe_fd = safe_close(m->owner_exe_fd);
         varlink_services_monitors_done(m);
         m->server = varlink_server_free(m->server);
         watch_done(m);

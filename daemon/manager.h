@@ -126,9 +126,11 @@ typedef struct Manager {
         struct Settings *settings;
 
         /* owner-handoff.c: the channel to the owner-query process, and that process; the
-         * executable started as it (portd itself), NULL for none */
-        char *owner_worker_exe;
+         * executable started as it (portd itself, opened at start) */
+        int owner_exe_fd; /* our executable, O_PATH; -1 inside a test program */
         int owner_channel_fd;
+        /* To the monitor, which reads callers' namespaces for us (caller-namespaces.c). */
+        int namespaces_fd;
         sd_event_source *owner_child;
 
         /* varlink-services.c: callers whose refusal was logged, so that one retrying in a loop is

@@ -348,7 +348,7 @@ static void connection_scope_free(void *p)
         free(cs);
 }
 
-static int connection_scope_get(VarlinkConnection *conn, ConnectionScope **ret)
+static int connection_scope_get(Manager *m, VarlinkConnection *conn, ConnectionScope **ret)
 {
         ConnectionScope *cs = varlink_connection_get_userdata(conn);
         int r;
@@ -357,7 +357,7 @@ static int connection_scope_get(VarlinkConnection *conn, ConnectionScope **ret)
                 cs = calloc(1, sizeof(ConnectionScope));
                 if (!cs)
                         return -ENOMEM;
-                r = caller_identify(conn, &cs->caller);
+                r = caller_identify(conn, m->namespaces_fd, &cs->caller);
                 if (r < 0) {
                         free(cs);
                         return r;
@@ -411,7 +411,7 @@ int scopes_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret)
                 return 0;
         }
 
-        r = connection_scope_get(conn, &cs);
+        r = connection_scope_get(m, conn, &cs);
         if (r < 0)
                 return r;
 
@@ -455,6 +455,7 @@ int scopes_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret)
 
 int scopes_check_host_caller(Manager *m, VarlinkConnection *conn)
 {
+        CallerNamespaces ns;
         struct ucred ucred = {};
         ScopeState *scope = NULL;
         int pidfd, r;
@@ -478,8 +479,12 @@ int scopes_check_host_caller(Manager *m, VarlinkConnection *conn)
                 return pidfd; /* not known now: neither allowed nor denied */
         if (pidfd < 0)
                 return -EPERM;
-        r = scope_pid_in_own_namespaces((int) ucred.pid, pidfd);
+        /* Asked of the monitor: the kernel shows them only to a process that may ptrace the
+         * caller, and this one holds no capability (caller-namespaces.c). */
+        r = caller_namespaces_ask(m->namespaces_fd, pidfd, &ns);
         safe_close(pidfd);
+        if (r >= 0)
+                r = caller_namespaces_are_own(&ns);
         if (r < 0)
                 log_debug_errno(r, "Cannot read the namespaces of PID %d: %m, refusing its change.",
                         (int) ucred.pid);
