@@ -6,7 +6,7 @@
 # socket", at 10,000, 50,000 and 100,000 sockets: portctl who against ss -ltnp and portctl
 # who -a against ss -tanp, in a network namespace of their own (so that 100,000 sockets take
 # no port of the host's). Measured with hyperfine (else a timing loop); prints tables with each
-# tool's mean and its ratio to portctl.
+# tool's mean and its ratio to portctl, the full listing's rows with the load average around them.
 # Usage: bench-who.sh BUILDDIR [SOCKETS:PROCESSES ...]   (default: 2000:300 10000:2000)
 #   BENCH_LIST_SIZES="10000:500 50000:2500 100000:5000" the full-listing sizes ("" to skip them)
 set -eu
@@ -221,8 +221,8 @@ list_ms() {
 echo
 echo "# Full listing: portctl who vs ss -ltnp, portctl who -a vs ss -tanp ($LIST_RUNS runs each)"
 echo
-echo "| sockets | processes | portctl who | ss -ltnp | ss/portctl | portctl who -a | ss -tanp | ss/portctl | rows who / ss | rows who -a / ss -ta |"
-echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| sockets | processes | portctl who | ss -ltnp | ss/portctl | portctl who -a | ss -tanp | ss/portctl | rows who / ss | rows who -a / ss -ta | load average |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for size in $LIST_SIZES; do
         nsock=${size%:*}
         nproc=${size#*:}
@@ -237,16 +237,20 @@ for size in $LIST_SIZES; do
         rows_s=$(nsenter -t "$NS_PID" -n -- ss -ltnpH | wc -l)
         rows_pa=$(nsenter -t "$NS_PID" -n -- "$PORTCTL" --no-legend who -a 2>"$T/who-a.err" | wc -l)
         rows_sa=$(nsenter -t "$NS_PID" -n -- ss -tanpH | wc -l)
+        # The 1-minute load average before and after the timed runs: on a shared machine the
+        # ratios, taken in the same minutes, are what compares.
+        load0=$(cut -d' ' -f1 /proc/loadavg)
         p=$(list_ms list-portctl "$PORTCTL" who)
         s=$(list_ms list-ss ss -ltnp)
         pa=$(list_ms list-portctl-a "$PORTCTL" who -a)
         sa=$(list_ms list-ss-a ss -tanp)
+        load1=$(cut -d' ' -f1 /proc/loadavg)
         [ -s "$T/who.err" ] && echo "# portctl who: $(head -1 "$T/who.err")"
         [ -s "$T/who-a.err" ] && echo "# portctl who -a: $(head -1 "$T/who-a.err")"
         awk -v n="$(cut -d' ' -f1 "$T/holder.out")" -v np="$nproc" -v p="$p" -v s="$s" -v pa="$pa" -v sa="$sa" \
-                -v rp="$rows_p" -v rs="$rows_s" -v rpa="$rows_pa" -v rsa="$rows_sa" 'BEGIN {
-                printf "| %d | %d | %.1f ms | %.1f ms | %.2f× | %.1f ms | %.1f ms | %.2f× | %d / %d | %d / %d |\n",
-                        n, np, p, s, s / p, pa, sa, sa / pa, rp, rs, rpa, rsa }'
+                -v rp="$rows_p" -v rs="$rows_s" -v rpa="$rows_pa" -v rsa="$rows_sa" -v l0="$load0" -v l1="$load1" 'BEGIN {
+                printf "| %d | %d | %.1f ms | %.1f ms | %.2f× | %.1f ms | %.1f ms | %.2f× | %d / %d | %d / %d | %s-%s |\n",
+                        n, np, p, s, s / p, pa, sa, sa / pa, rp, rs, rpa, rsa, l0, l1 }'
         kill "$HOLDER"
         wait "$HOLDER" 2>/dev/null || :
         HOLDER=

@@ -135,14 +135,57 @@ static int parse_spec(const PortctlContext *ctx, VarlinkClient **services, const
         return r;
 }
 
-/* One row: the daemon's owner object and the fields that identify it, read once. */
+/* One row: the fields of the daemon's owner object, read once into the rows' arena; the object
+ * itself only for --json, which prints it as it came.  A table of a busy host's hundred thousand
+ * rows would otherwise keep as many json-c objects (a hash table each) alive to the end. */
 typedef struct Row {
-        struct json_object *owner; /* referenced */
-        int64_t pid, fd, inode, port, uid;
-        const char *netns, *command, *user;
+        struct json_object *owner; /* referenced, with --json only */
+        int64_t pid, fd, inode, port, uid, remote_port;
+        const char *netns, *command, *user, *protocol, *address, *service, *state, *remote_address, *unit,
+                *container;
         bool by_spec;    /* came from a SPEC's query, not from the listing the other selections need */
         bool closed_tcp; /* a TCP socket bound but not listening, or closed */
 } Row;
+
+/* Strings that stay where they are until the end: blocks that are never moved. */
+typedef struct ArenaBlock {
+        struct ArenaBlock *next;
+        size_t used, size;
+        char data[];
+} ArenaBlock;
+
+#define ARENA_BLOCK_SIZE (64U * 1024U)
+
+static void arena_free(ArenaBlock *b)
+{
+        while (b) {
+                ArenaBlock *next = b->next;
+                free(b);
+                b = next;
+        }
+}
+
+/* A copy of s in the arena; NULL stays NULL.  -ENOMEM in *error (sticky). */
+static const char *arena_strdup(ArenaBlock **arena, const char *s, int *error)
+{
+        if (!s)
+                return NULL;
+        size_t n = strlen(s) + 1;
+        ArenaBlock *b = *arena;
+        if (!b || b->size - b->used < n) {
+                size_t size = MAX((size_t) ARENA_BLOCK_SIZE, n);
+                b = malloc(sizeof(ArenaBlock) + size);
+                if (!b) {
+                        *error = -ENOMEM;
+                        return NULL;
+                }
+                *b = (ArenaBlock){ .next = *arena, .size = size };
+                *arena = b;
+        }
+        char *p = memcpy(b->data + b->used, s, n);
+        b->used += n;
+        return p;
+}
 
 /* The rows, and an open-addressing set over them (slot = index + 1, 0 empty): overlapping SPECs
  * (":22" and "ssh") must not print a row twice, and a check against every earlier row made a
@@ -152,6 +195,8 @@ typedef struct Rows {
         size_t n, allocated;
         size_t *slots;
         size_t n_slots; /* a power of two, at least twice n */
+        ArenaBlock *arena;
+        bool keep_objects; /* --json */
 } Rows;
 
 static void rows_done(Rows *r)
@@ -160,6 +205,7 @@ static void rows_done(Rows *r)
                 json_object_put(r->items[i].owner);
         free(r->items);
         free(r->slots);
+        arena_free(r->arena);
 }
 
 static int64_t int_field(struct json_object *o, const char *key)
@@ -224,23 +270,20 @@ static int rows_rehash(Rows *rows, size_t n_slots)
 static int rows_add(Rows *rows, struct json_object *reply, bool by_spec)
 {
         struct json_object *owner = NULL;
+        int error = 0;
+
         if (!json_object_object_get_ex(reply, "owner", &owner) ||
                 !json_object_is_type(owner, json_type_object))
                 return -EBADMSG;
 
+        /* The fields that identify it first, from the object: a duplicate is dropped before
+         * anything is copied. */
         Row r = {
-                .owner = owner,
                 .pid = int_field(owner, "pid"),
                 .fd = int_field(owner, "fd"),
                 .inode = int_field(owner, "inode"),
                 .port = int_field(owner, "port"),
-                .uid = int_field(owner, "uid"),
                 .netns = string_field(owner, "netns"),
-                .command = string_field(owner, "command"),
-                .user = string_field(owner, "user"),
-                .by_spec = by_spec,
-                .closed_tcp = streq_ptr(string_field(owner, "protocol"), "tcp") &&
-                              streq_ptr(string_field(owner, "state"), "UNCONN"),
         };
         if ((rows->n + 1) * 2 > rows->n_slots &&
                 rows_rehash(rows, rows->n_slots ? rows->n_slots * 2 : 1024) < 0)
@@ -250,7 +293,25 @@ static int rows_add(Rows *rows, struct json_object *reply, bool by_spec)
                 return 0;
         if (GROW(rows->items, rows->allocated, rows->n + 1) < 0)
                 return -ENOMEM;
-        json_object_get(owner);
+
+        r.uid = int_field(owner, "uid");
+        r.remote_port = int_field(owner, "remote_port");
+        r.netns = arena_strdup(&rows->arena, r.netns, &error);
+        r.command = arena_strdup(&rows->arena, string_field(owner, "command"), &error);
+        r.user = arena_strdup(&rows->arena, string_field(owner, "user"), &error);
+        r.protocol = arena_strdup(&rows->arena, string_field(owner, "protocol"), &error);
+        r.address = arena_strdup(&rows->arena, string_field(owner, "address"), &error);
+        r.service = arena_strdup(&rows->arena, string_field(owner, "service"), &error);
+        r.state = arena_strdup(&rows->arena, string_field(owner, "state"), &error);
+        r.remote_address = arena_strdup(&rows->arena, string_field(owner, "remote_address"), &error);
+        r.unit = arena_strdup(&rows->arena, string_field(owner, "unit"), &error);
+        r.container = arena_strdup(&rows->arena, string_field(owner, "container"), &error);
+        if (error < 0)
+                return error;
+        r.by_spec = by_spec;
+        r.closed_tcp = streq_ptr(r.protocol, "tcp") && streq_ptr(r.state, "UNCONN");
+        if (rows->keep_objects)
+                r.owner = json_object_get(owner);
         rows->items[rows->n++] = r;
         *slot = rows->n;
         return 0;
@@ -593,29 +654,26 @@ static const char *lsof_state(const char *protocol, const char *state)
         return state;
 }
 
-/* lsof's NAME: "*:ssh (LISTEN)", "[::1]:53", "10.0.0.1:ssh->10.0.0.2:51234 (ESTABLISHED)". */
-static char *name_cell(struct json_object *o, bool numeric)
+/* lsof's NAME: "*:ssh (LISTEN)", "[::1]:53", "10.0.0.1:ssh->10.0.0.2:51234 (ESTABLISHED)", written
+ * to buf (truncated to its size, which holds any valid row's). */
+static void name_cell(const Row *row, bool numeric, char *buf, size_t size)
 {
-        const char *address = string_field(o, "address") ?: "?", *service = string_field(o, "service");
-        const char *remote = string_field(o, "remote_address");
-        const char *state = lsof_state(string_field(o, "protocol"), string_field(o, "state"));
+        const char *address = row->address ?: "?";
+        const char *state = lsof_state(row->protocol, row->state);
         bool v6 = strchr(address, ':');
         bool any = streq(address, "0.0.0.0") || streq(address, "::");
-        char port[16], remote_part[INET6_ADDRSTRLEN + 16] = "", *s = NULL;
+        char port[16], remote_part[INET6_ADDRSTRLEN + 16] = "";
 
-        if (!numeric && service)
-                snprintf(port, sizeof(port), "%.15s", service);
+        if (!numeric && row->service)
+                snprintf(port, sizeof(port), "%.15s", row->service);
         else
-                snprintf(port, sizeof(port), "%" PRId64, int_field(o, "port"));
-        if (remote)
+                snprintf(port, sizeof(port), "%" PRId64, row->port);
+        if (row->remote_address)
                 snprintf(remote_part, sizeof(remote_part),
-                        strchr(remote, ':') ? "->[%s]:%" PRId64 : "->%s:%" PRId64, remote,
-                        int_field(o, "remote_port"));
-        if (asprintf(&s, "%s%s%s:%s%s%s%s%s", v6 && !any ? "[" : "", any ? "*" : address,
-                    v6 && !any ? "]" : "", port, remote_part, state ? " (" : "", state ?: "",
-                    state ? ")" : "") < 0)
-                return NULL;
-        return s;
+                        strchr(row->remote_address, ':') ? "->[%s]:%" PRId64 : "->%s:%" PRId64,
+                        row->remote_address, row->remote_port);
+        snprintf(buf, size, "%s%s%s:%s%s%s%s%s", v6 && !any ? "[" : "", any ? "*" : address,
+                v6 && !any ? "]" : "", port, remote_part, state ? " (" : "", state ?: "", state ? ")" : "");
 }
 
 /* A uid's name, as lsof's USER shows it; the number where it has none.  Rows of one host have few
@@ -634,25 +692,25 @@ static void user_cache_done(UserCache *c)
                 free(c->items[i].name);
 }
 
-static char *user_cell(UserCache *c, const Row *row)
+/* The name is the row's or the cache's; buf holds the number when there is no name. */
+static const char *user_cell(UserCache *c, const Row *row, char *buf, size_t size)
 {
-        char *name = NULL;
-
         if (row->user)
-                return strdup(row->user);
+                return row->user;
         for (size_t i = 0; i < c->n; i++)
                 if (c->items[i].uid == row->uid)
-                        return strdup(c->items[i].name);
+                        return c->items[i].name;
         struct passwd *pw = row->uid >= 0 ? getpwuid((uid_t) row->uid) : NULL;
+        const char *name = buf;
         if (pw)
-                name = strdup(pw->pw_name);
-        else if (asprintf(&name, "%" PRId64, row->uid) < 0)
-                name = NULL;
-        if (name && c->n < ELEMENTSOF(c->items)) {
+                name = pw->pw_name;
+        else
+                snprintf(buf, size, "%" PRId64, row->uid);
+        if (c->n < ELEMENTSOF(c->items)) {
                 c->items[c->n].uid = row->uid;
                 c->items[c->n].name = strdup(name);
                 if (c->items[c->n].name)
-                        c->n++;
+                        return c->items[c->n++].name;
         }
         return name;
 }
@@ -660,17 +718,66 @@ static char *user_cell(UserCache *c, const Row *row)
 /* NETNS, the last, only when every namespace was asked for. */
 #define N_COLUMNS 11
 
+/* Every cell of the table in one growing buffer, each at an offset: a busy host's listing has a
+ * hundred thousand rows, and a malloc()ed string per cell was most of the printing time. */
+typedef struct Cells {
+        char *text;
+        size_t size, allocated;
+        size_t (*offsets)[N_COLUMNS];
+} Cells;
+
+static int cells_add(Cells *c, size_t row, size_t column, const char *s, size_t *width)
+{
+        size_t n = strlen(s);
+        if (c->allocated - c->size < n + 1) {
+                size_t a = MAX(c->allocated * 2, c->size + n + 1);
+                char *t = realloc(c->text, a);
+                if (!t)
+                        return -ENOMEM;
+                c->text = t;
+                c->allocated = a;
+        }
+        memcpy(c->text + c->size, s, n + 1);
+        c->offsets[row][column] = c->size;
+        c->size += n + 1;
+        *width = MAX(*width, n);
+        return 0;
+}
+
+/* s padded to width, on the left for numbers as lsof does; the last column unpadded. */
+static void put_cell(const char *s, size_t width, bool right, bool last)
+{
+        size_t n = strlen(s);
+        static const char spaces[] = "                                                                ";
+
+        for (size_t pad = width - MIN(width, n); right && pad > 0;) {
+                size_t k = MIN(pad, sizeof(spaces) - 1);
+                fwrite(spaces, 1, k, stdout);
+                pad -= k;
+        }
+        fwrite(s, 1, n, stdout);
+        if (last) {
+                fputc('\n', stdout);
+                return;
+        }
+        for (size_t pad = right ? 1 : width - MIN(width, n) + 1; pad > 0;) {
+                size_t k = MIN(pad, sizeof(spaces) - 1);
+                fwrite(spaces, 1, k, stdout);
+                pad -= k;
+        }
+}
+
 static int print_table(const Rows *rows, const PortctlContext *ctx)
 {
         static const char *const header[N_COLUMNS] = { "COMMAND", "PID", "USER", "FD", "TYPE", "NODE",
                 "NAME", "SERVICE", "UNIT", "CONTAINER", "NETNS" };
         _cleanup_(user_cache_done) UserCache users = {};
         size_t width[N_COLUMNS];
-        char *(*cells)[N_COLUMNS] = calloc(rows->n ?: 1, sizeof(*cells));
+        Cells cells = { .offsets = calloc(rows->n ?: 1, sizeof(*cells.offsets)) };
         int r = PORTCTL_EXIT_OK;
         size_t n_columns = N_COLUMNS - 1;
 
-        if (!cells)
+        if (!cells.offsets)
                 goto oom;
         for (size_t i = 0; i < rows->n; i++)
                 if (rows->items[i].netns)
@@ -679,54 +786,46 @@ static int print_table(const Rows *rows, const PortctlContext *ctx)
                 width[j] = ctx->legend ? strlen(header[j]) : 0;
         for (size_t i = 0; i < rows->n; i++) {
                 const Row *row = &rows->items[i];
-                struct json_object *o = row->owner;
-                const char *protocol = string_field(o, "protocol") ?: "?";
-                const char *address = string_field(o, "address") ?: "";
-                char node[8];
+                const char *protocol = row->protocol ?: "?";
+                const char *address = row->address ?: "";
+                char node[8], pid[24] = "-", fd[24] = "-", uid[24], name[512];
+                const char *cell[N_COLUMNS];
 
                 snprintf(node, sizeof(node), "%s", protocol);
                 for (char *c = node; *c; c++)
                         *c = (char) (*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
-                cells[i][0] = strdup(row->command ?: "-");
                 if (row->pid >= 0) {
-                        if (asprintf(&cells[i][1], "%" PRId64, row->pid) < 0)
-                                cells[i][1] = NULL;
+                        snprintf(pid, sizeof(pid), "%" PRId64, row->pid);
                         /* lsof's FD with its mode: a socket is always open for reading and
                          * writing ('u'), whatever was done with it since. */
-                        if (asprintf(&cells[i][3], "%" PRId64 "u", row->fd) < 0)
-                                cells[i][3] = NULL;
-                } else {
-                        cells[i][1] = strdup("-");
-                        cells[i][3] = strdup("-");
+                        snprintf(fd, sizeof(fd), "%" PRId64 "u", row->fd);
                 }
+                name_cell(row, ctx->numeric_ports, name, sizeof(name));
+                cell[0] = row->command ?: "-";
+                cell[1] = pid;
                 /* USER: the process's; without a visible process, the socket's owner as ss
                  * shows it, by name where it has one. */
-                cells[i][2] = user_cell(&users, row);
-                cells[i][4] = strdup(strchr(address, ':') ? "IPv6" : "IPv4");
-                cells[i][5] = strdup(node);
-                cells[i][6] = name_cell(o, ctx->numeric_ports);
-                cells[i][7] = strdup(string_field(o, "service") ?: "-");
-                cells[i][8] = strdup(string_field(o, "unit") ?: "-");
-                cells[i][9] = strdup(string_field(o, "container") ?: "-");
-                cells[i][10] = strdup(row->netns ?: "-");
-                for (size_t j = 0; j < N_COLUMNS; j++) {
-                        if (!cells[i][j])
+                cell[2] = user_cell(&users, row, uid, sizeof(uid));
+                cell[3] = fd;
+                cell[4] = strchr(address, ':') ? "IPv6" : "IPv4";
+                cell[5] = node;
+                cell[6] = name;
+                cell[7] = row->service ?: "-";
+                cell[8] = row->unit ?: "-";
+                cell[9] = row->container ?: "-";
+                cell[10] = row->netns ?: "-";
+                for (size_t j = 0; j < N_COLUMNS; j++)
+                        if (cells_add(&cells, i, j, cell[j], &width[j]) < 0)
                                 goto oom;
-                        width[j] = MAX(width[j], strlen(cells[i][j]));
-                }
         }
 
-        if (ctx->legend) {
-                for (size_t j = 0; j + 1 < n_columns; j++)
-                        printf("%-*s ", (int) width[j], header[j]);
-                printf("%s\n", header[n_columns - 1]);
-        }
-        for (size_t i = 0; i < rows->n; i++) {
-                for (size_t j = 0; j + 1 < n_columns; j++)
-                        /* numbers right-aligned, as lsof does */
-                        printf(j == 1 || j == 3 ? "%*s " : "%-*s ", (int) width[j], cells[i][j]);
-                printf("%s\n", cells[i][n_columns - 1]);
-        }
+        if (ctx->legend)
+                for (size_t j = 0; j < n_columns; j++)
+                        put_cell(header[j], width[j], false, j + 1 == n_columns);
+        for (size_t i = 0; i < rows->n; i++)
+                for (size_t j = 0; j < n_columns; j++)
+                        put_cell(cells.text + cells.offsets[i][j], width[j], j == 1 || j == 3,
+                                j + 1 == n_columns);
         if (fflush(stdout) != 0) {
                 portctl_error("who: cannot write the output: %s", strerror(errno));
                 r = PORTCTL_EXIT_ERROR;
@@ -736,10 +835,8 @@ oom:
         portctl_error("out of memory");
         r = PORTCTL_EXIT_ERROR;
 finish:
-        for (size_t i = 0; cells && i < rows->n; i++)
-                for (size_t j = 0; j < N_COLUMNS; j++)
-                        free(cells[i][j]);
-        free(cells);
+        free(cells.text);
+        free(cells.offsets);
         return r;
 }
 
@@ -785,7 +882,7 @@ int verb_who(int argc, char **argv, const PortctlContext *ctx)
         WhoQueries queries = {};
         PortctlList specs = {};
         Selection sel = {};
-        Rows rows = {};
+        Rows rows = { .keep_objects = ctx->json };
         int r, ret = PORTCTL_EXIT_ERROR;
 
         if (collect_specs(argc, argv, ctx, &specs) < 0)

@@ -64,7 +64,7 @@ struct json_object *snapshot_entry_to_json(const Snapshot *s, const SnapshotEntr
         json_object_object_add(o, "port", json_object_new_int(e->port));
         json_object_object_add(o, "protocol", json_string_escaped(e->protocol, NAME_ESCAPE_BACKSLASH));
         json_object_object_add(o, "aliases", aliases);
-        json_object_object_add(o, "source", source_to_json(e->source, e->line));
+        json_object_object_add(o, "source", source_to_json(snapshot_entry_source(s, e), e->line));
         return o;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Writing snapshot images: the daemon flattens a catalog into the position-independent blob that
- * snapshot.c reads, strings interned, both hash indexes built, the checksum stored. */
+ * snapshot.c reads, strings interned, both hash indexes built, the checksums stored. */
 
 #include <errno.h>
 #include <stddef.h>
@@ -203,13 +203,26 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
         }
 
         uint32_t n_name_buckets = table_size(2 * n_names), n_port_buckets = table_size(2 * c->n_entries);
-        size_t off_entries = sizeof(SnapshotHeader);
+        /* The sections go behind the header and the page checksum table, whose length depends
+         * on the image's size: grown until it fits (twice at most, each page adds 8 bytes). */
+        size_t off_entries = sizeof(SnapshotHeader), size = 0;
+        for (;;) {
+                size = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
+                size = align8(size + n_aliases * sizeof(uint32_t));
+                size = align8(size + (size_t) n_name_buckets * sizeof(SnapshotBucket));
+                size = align8(size + (size_t) n_port_buckets * sizeof(SnapshotBucket));
+                size = align8(size + c->n_sources * sizeof(uint32_t));
+                size = align8(size + pool.size);
+                if (snapshot_body_offset(size) <= off_entries)
+                        break;
+                off_entries = snapshot_body_offset(size);
+        }
         size_t off_aliases = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
         size_t off_names = align8(off_aliases + n_aliases * sizeof(uint32_t));
         size_t off_ports = align8(off_names + (size_t) n_name_buckets * sizeof(SnapshotBucket));
         size_t off_sources = align8(off_ports + (size_t) n_port_buckets * sizeof(SnapshotBucket));
         size_t off_strings = align8(off_sources + c->n_sources * sizeof(uint32_t));
-        size_t size = align8(off_strings + pool.size);
+        size = align8(off_strings + pool.size);
         if (size > UINT32_MAX) {
                 r = -E2BIG;
                 goto out;
@@ -257,9 +270,12 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
                 .sources_offset = (uint32_t) off_sources,
                 .strings_size = (uint32_t) pool.size,
                 .strings_offset = (uint32_t) off_strings,
+                .page_sums_offset = (uint32_t) sizeof(SnapshotHeader),
         };
         memcpy(h->magic, SNAPSHOT_MAGIC, sizeof(h->magic));
-        h->checksum = snapshot_checksum(image, size);
+        r = snapshot_sign(image, size);
+        if (r < 0)
+                goto out;
 
         *ret = TAKE_PTR(image);
         *ret_size = size;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The snapshot: an immutable, position-independent image of one catalog with hash indexes,
  * written by the daemon (snapshot-build.h) and mapped read-only by the NSS module. The reader
- * trusts nothing: every offset is checked against the mapped size before it is followed. */
+ * trusts nothing: every offset is checked against the image's size before it is followed, and
+ * the layout it checks them against is its own copy of the header, taken when it opened the
+ * image, so that bytes changing under a shared mapping cannot move a bound. */
 #pragma once
 
 #include <stdbool.h>
@@ -19,8 +21,12 @@
 #define SNAPSHOT_PUBLISHED_SUFFIX ".snapshot"
 
 #define SNAPSHOT_MAGIC "PORTDSNP"
-/* 2: keys hash word by word (snapshot-format.h). */
-#define SNAPSHOT_VERSION 2u
+/* 2: keys hash word by word (snapshot-format.h).  3: a checksum per page, so that a reader checks
+ * only the pages it reads (snapshot_open_lazy()). */
+#define SNAPSHOT_VERSION 3u
+
+/* The unit of the page checksums: a part of the format, not the machine's page size. */
+#define SNAPSHOT_PAGE_SIZE 4096u
 
 typedef struct SnapshotHeader {
         char magic[8];
@@ -28,7 +34,8 @@ typedef struct SnapshotHeader {
         uint32_t header_size;
         uint64_t size; /* of the whole image */
         uint64_t generation;
-        uint64_t checksum; /* over the image with this field and superseded read as zero */
+        uint64_t checksum; /* over this header, with this field and superseded read as zero, and
+                            * the page checksum table */
         uint32_t superseded; /* set by the daemon, in place, once a newer generation exists */
         uint32_t n_entries;
         uint32_t entries_offset;
@@ -42,14 +49,29 @@ typedef struct SnapshotHeader {
         uint32_t sources_offset;
         uint32_t strings_size;
         uint32_t strings_offset;
-        uint32_t reserved;
+        /* The table of page checksums, right behind the header (this offset is its size): one
+         * uint64_t for each SNAPSHOT_PAGE_SIZE page of the image, over the page's bytes other
+         * than the header and the table (covered by the checksum above).  The sections follow
+         * the table. */
+        uint32_t page_sums_offset;
 } SnapshotHeader;
+
+/* Which pages of a lazily opened image were found right; shared by the threads reading it.
+ * Zeroed memory of snapshot_checks_size() bytes. */
+typedef struct SnapshotChecks {
+        uint32_t all;    /* every page was found right: the lookups check none any more */
+        uint32_t next;   /* the next page checks_sweep() checks */
+        uint64_t bits[]; /* one per page, set once the page was found right */
+} SnapshotChecks;
 
 /* A validated view of an image; plain pointers into it. */
 typedef struct Snapshot {
         const uint8_t *base;
         size_t size;
-        const SnapshotHeader *header;
+        const SnapshotHeader *header; /* in the image: only its superseded word is read there */
+        SnapshotHeader layout;        /* the header as it was checked, which every bound comes from */
+        SnapshotChecks *checks; /* NULL when every page was checked when the image was opened */
+        uint32_t n_pages;
 } Snapshot;
 
 /* One entry as read from an image. aliases are read with snapshot_entry_alias(). */
@@ -61,17 +83,35 @@ typedef struct SnapshotEntry {
         uint16_t port; /* host byte order */
         uint32_t n_aliases;
         uint32_t aliases_index;
-        const char *source; /* path, or "" */
+        uint32_t source_index; /* read with snapshot_entry_source() */
         uint32_t line;
         uint32_t index; /* position in the enumeration order */
 } SnapshotEntry;
 
-/* Checks magic, version, sizes, section bounds and the checksum. -EBADMSG when it is not
- * an image this code can read. */
+/* Checks magic, version, sizes, section bounds, the header's checksum and every page's.
+ * -EBADMSG when it is not an image this code can read. */
 int snapshot_open(const void *base, size_t size, Snapshot *ret);
 
-/* The checksum snapshot_build() (snapshot-build.h) stores; exposed for tests and the fuzzer. */
-uint64_t snapshot_checksum(const void *base, size_t size);
+/* The same, but each page's checksum is checked only when a lookup first reads from the page,
+ * and each lookup that checked pages checks one more, in order, until all were found right:
+ * opening a large image then costs the header, not a pass over all of it, and a process that
+ * looks up a few hundred times ends up with the lookups of an image checked whole.  checks:
+ * zeroed memory of snapshot_checks_size(size) bytes, which must outlive *ret.  A page found
+ * wrong makes the read that needed it fail with -EBADMSG. */
+int snapshot_open_lazy(const void *base, size_t size, SnapshotChecks *checks, Snapshot *ret);
+size_t snapshot_checks_size(size_t size);
+/* Checks every page of a lazily opened image not checked yet: for a reader about to read all of
+ * it.  0, or -EBADMSG when a page is wrong. */
+int snapshot_verify_all(const Snapshot *s);
+
+/* Fills in the page checksums and the header's checksum of an image whose header and sections
+ * are written: for the writer (snapshot-build.c), the tests and the fuzzer.  size must be the
+ * header's size, a multiple of 8, with page_sums_offset sizeof(SnapshotHeader); -EINVAL
+ * otherwise. */
+int snapshot_sign(void *base, size_t size);
+/* Where the sections of an image of size bytes may begin: behind the header and its table of
+ * page checksums. */
+size_t snapshot_body_offset(size_t size);
 
 static inline bool snapshot_is_superseded(const Snapshot *s)
 {
@@ -80,7 +120,7 @@ static inline bool snapshot_is_superseded(const Snapshot *s)
 
 static inline uint32_t snapshot_n_entries(const Snapshot *s)
 {
-        return s->header->n_entries;
+        return s->layout.n_entries;
 }
 
 /* 0 and *ret on a match, -ENOENT when none, -EBADMSG when the image is inconsistent. */
@@ -92,3 +132,5 @@ const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint
 /* The same with its length as stored in the image. */
 const char *snapshot_entry_alias_len(
         const Snapshot *s, const SnapshotEntry *e, uint32_t i, uint32_t *ret_len);
+/* The path of the file the entry came from, or "". */
+const char *snapshot_entry_source(const Snapshot *s, const SnapshotEntry *e);

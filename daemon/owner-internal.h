@@ -37,6 +37,34 @@ typedef struct Holder {
         uint64_t starttime;
 } Holder;
 
+typedef enum DescribeResult {
+        HOLDER_GONE,   /* exited, pid reused, or fd closed: drop it from the cache */
+        HOLDER_HIDDEN, /* there, but the caller may not see it */
+        HOLDER_SHOWN,
+} DescribeResult;
+
+/* A process as one query met it: its /proc/PID opened and its start time read once, and, once
+ * asked for, whether the caller may see it and its names.  A process holding thousands of sockets
+ * costs its status, comm and cgroup reads once per query instead of once per socket, and each of
+ * its sockets one readlinkat through the open directory (which stays bound to that process, so a
+ * reused pid makes the reads fail rather than describe another).  Only a few are kept, as each
+ * holds two descriptors: owner_query() visits the sockets in the order of their holders' pids, so the
+ * one in use is nearly always the last one opened.  Dropped when the query ends: what a caller
+ * may see is decided per query. */
+#define PROCESS_MEMO_MAX 8
+
+typedef struct ProcessInfo {
+        pid_t pid; /* 0: a free slot */
+        int pid_fd;
+        int fd_dir; /* its fd/, -1 until a socket of it is checked */
+        uint64_t starttime;
+        uint64_t last_used;
+        bool described;
+        DescribeResult seen; /* once described: for this query's caller */
+        OwnerProcess names;  /* once described and seen: uid, command, user, unit, container */
+        char *children;      /* task/PID/children as read, NULL until asked for */
+} ProcessInfo;
+
 typedef struct CacheEntry {
         uint64_t inode; /* 0: free slot */
         uint64_t negative_until;
@@ -79,6 +107,8 @@ struct OwnerContext {
         SocketUnit *socket_units;
         size_t n_socket_units;
         uint64_t socket_units_time;
+        ProcessInfo processes[PROCESS_MEMO_MAX];
+        uint64_t process_tick;
         OwnerStats stats;
 };
 
@@ -92,12 +122,6 @@ typedef struct PidList {
         pid_t *pids;
         size_t n, allocated;
 } PidList;
-
-typedef enum DescribeResult {
-        HOLDER_GONE,   /* exited, pid reused, or fd closed: drop it from the cache */
-        HOLDER_HIDDEN, /* there, but the caller may not see it */
-        HOLDER_SHOWN,
-} DescribeResult;
 
 typedef struct SocketList {
         OwnerSocket *sockets;
@@ -135,6 +159,9 @@ bool scan_allowed(OwnerContext *c, uid_t uid);
 int full_scan(OwnerContext *c, Wanted *w);
 size_t wanted_missing(const Wanted *w);
 int resolve_from_cache(OwnerContext *c, OwnerSocket *s, const OwnerCaller *caller);
+int process_get(OwnerContext *c, pid_t pid, ProcessInfo **ret);
+bool process_holds(ProcessInfo *pi, int fd, uint64_t inode);
+void process_memo_clear(OwnerContext *c);
 
 /* owner-name.c */
 int holder_describe(OwnerContext *c, const Holder *h, const OwnerSocket *s, const OwnerCaller *caller,

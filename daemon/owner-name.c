@@ -202,59 +202,47 @@ static char *socket_unit_for(OwnerContext *c, const OwnerSocket *s)
         return NULL;
 }
 
-/* Everything is read relative to one open /proc/PID: that directory stays bound to the process
- * it was opened for, so if the pid is reused meanwhile the reads fail instead of naming another. */
-int holder_describe(
-        OwnerContext *c, const Holder *h, const OwnerSocket *s, const OwnerCaller *caller, OwnerProcess *ret)
+/* Whether the caller may see pi's process and, if so, its names: read once per query, relative to
+ * its open /proc/PID, which stays bound to the process it was opened for, so if the pid is reused
+ * meanwhile the reads fail instead of naming another.  -ENOMEM only; the rest is in pi->seen. */
+static int process_describe(OwnerContext *c, ProcessInfo *pi, const OwnerCaller *caller)
 {
-        char name[64], link[64], expect[64], buf[4096];
-        _cleanup_close_ int pid_fd = -1;
+        char buf[4096];
         _cleanup_free_ char *cgroup = NULL;
         unsigned uids[4], gids[4];
-        uint64_t starttime;
         struct stat st;
         int r;
 
-        snprintf(name, sizeof(name), "%d", (int) h->pid);
-        pid_fd = openat(c->proc_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (pid_fd < 0)
-                return HOLDER_GONE;
-        if (read_starttime(pid_fd, &starttime) < 0 || starttime != h->starttime)
-                return HOLDER_GONE;
-        snprintf(name, sizeof(name), "fd/%d", h->fd);
-        ssize_t k = readlinkat(pid_fd, name, link, sizeof(link) - 1);
-        if (k <= 0)
-                return HOLDER_GONE;
-        link[k] = 0;
-        snprintf(expect, sizeof(expect), "socket:[%" PRIu64 "]", s->inode);
-        if (!streq(link, expect))
-                return HOLDER_GONE;
-
-        if (read_at(pid_fd, "status", buf, sizeof(buf)) < 0 || parse_id_line(buf, "\nUid:", uids) < 0 ||
+        pi->described = true;
+        pi->seen = HOLDER_GONE;
+        c->stats.processes_described++;
+        if (read_at(pi->pid_fd, "status", buf, sizeof(buf)) < 0 || parse_id_line(buf, "\nUid:", uids) < 0 ||
                 parse_id_line(buf, "\nGid:", gids) < 0)
-                return HOLDER_GONE;
+                return 0;
 
         /* As ptrace's access check for a caller without capabilities: all of the target's uids and
          * gids are the caller's, and it is dumpable (else /proc/PID/fd belongs to root; /proc/PID
          * itself keeps the euid whatever the dumpable flag). */
         if (caller->uid != 0) {
-                if (fstatat(pid_fd, "fd", &st, 0) < 0 || st.st_uid != caller->uid)
-                        return HOLDER_HIDDEN;
+                pi->seen = HOLDER_HIDDEN;
+                if (fstatat(pi->pid_fd, "fd", &st, 0) < 0 || st.st_uid != caller->uid)
+                        return 0;
                 for (int i = 0; i < 3; i++)
                         if (uids[i] != caller->uid || gids[i] != caller->gid)
-                                return HOLDER_HIDDEN;
+                                return 0;
                 /* ...and the kernel's capability subset test: a process that holds a
                  * capability the caller lacks (a setcap binary, a service given
                  * AmbientCapabilities=) is refused to it by ptrace, /proc/PID/fd, lsof and ss -p. */
                 uint64_t target_caps;
                 if (parse_cap_line(buf, "\nCapPrm:", &target_caps) < 0 ||
                         (target_caps & ~(caller->cap_known ? caller->cap_permitted : 0)) != 0)
-                        return HOLDER_HIDDEN;
+                        return 0;
+                pi->seen = HOLDER_GONE;
         }
 
-        OwnerProcess p = { .pid = h->pid, .fd = h->fd, .uid = uids[1] };
-        if (read_at(pid_fd, "comm", buf, sizeof(buf)) < 0)
-                return HOLDER_GONE;
+        OwnerProcess p = { .pid = pi->pid, .uid = uids[1] };
+        if (read_at(pi->pid_fd, "comm", buf, sizeof(buf)) < 0)
+                return 0;
         /* comm ends in one newline the kernel adds; a newline of the name's own stays, escaped. */
         size_t comm_len = strlen(buf);
         if (comm_len > 0 && buf[comm_len - 1] == '\n')
@@ -266,7 +254,7 @@ int holder_describe(
         if (user && owner_name_make_safe(user, strlen(user), &p.user) < 0)
                 goto oom;
 
-        if (read_at(pid_fd, "cgroup", buf, sizeof(buf)) >= 0 &&
+        if (read_at(pi->pid_fd, "cgroup", buf, sizeof(buf)) >= 0 &&
                 cgroup_path_from_proc_text(buf, &cgroup) >= 0) {
                 r = cgroup_path_names(cgroup, &p.unit, &p.container);
                 if (r >= 0)
@@ -276,6 +264,49 @@ int holder_describe(
                 if (r < 0)
                         goto oom;
         }
+        pi->names = p;
+        pi->seen = HOLDER_SHOWN;
+        return 0;
+oom:
+        owner_process_done(&p);
+        return -ENOMEM;
+}
+
+static int strdup_maybe(const char *s, char **ret)
+{
+        *ret = NULL;
+        if (s && !(*ret = strdup(s)))
+                return -ENOMEM;
+        return 0;
+}
+
+/* Whether h still holds s (its process, same start time, the same socket at fd) and whether the
+ * caller may see it; with HOLDER_SHOWN, ret describes it. */
+int holder_describe(
+        OwnerContext *c, const Holder *h, const OwnerSocket *s, const OwnerCaller *caller, OwnerProcess *ret)
+{
+        ProcessInfo *pi;
+        int r;
+
+        r = process_get(c, h->pid, &pi);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || pi->starttime != h->starttime || !process_holds(pi, h->fd, s->inode))
+                return HOLDER_GONE;
+
+        if (!pi->described) {
+                r = process_describe(c, pi, caller);
+                if (r < 0)
+                        return r;
+        }
+        if (pi->seen != HOLDER_SHOWN)
+                return pi->seen;
+
+        OwnerProcess p = { .pid = h->pid, .fd = h->fd, .uid = pi->names.uid };
+        if (strdup_maybe(pi->names.command, &p.command) < 0 || strdup_maybe(pi->names.user, &p.user) < 0 ||
+                strdup_maybe(pi->names.unit, &p.unit) < 0 ||
+                strdup_maybe(pi->names.container, &p.container) < 0)
+                goto oom;
         if (h->pid == 1 && streq(p.command, "systemd")) {
                 char *unit = socket_unit_for(c, s);
                 if (unit && name_make_safe_in_place(&unit) < 0) {

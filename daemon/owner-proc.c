@@ -448,23 +448,90 @@ finish:
         return r;
 }
 
+/* ---- the processes of one query ---- */
+
+static void process_info_done(ProcessInfo *pi)
+{
+        safe_close(pi->pid_fd);
+        safe_close(pi->fd_dir);
+        owner_process_done(&pi->names);
+        free(pi->children);
+        *pi = (ProcessInfo){ .pid_fd = -1, .fd_dir = -1 };
+}
+
+void process_memo_clear(OwnerContext *c)
+{
+        for (size_t i = 0; i < ELEMENTSOF(c->processes); i++)
+                if (c->processes[i].pid != 0)
+                        process_info_done(&c->processes[i]);
+}
+
+/* -ESRCH (or what openat said) when pid is gone or unreadable; the slot it would have taken
+ * stays free. */
+int process_get(OwnerContext *c, pid_t pid, ProcessInfo **ret)
+{
+        ProcessInfo *slot = NULL;
+        char name[32];
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(c->processes); i++) {
+                ProcessInfo *pi = &c->processes[i];
+                if (pi->pid == pid) {
+                        pi->last_used = ++c->process_tick;
+                        *ret = pi;
+                        return 0;
+                }
+                if (!slot || (slot->pid != 0 && (pi->pid == 0 || pi->last_used < slot->last_used)))
+                        slot = pi;
+        }
+        if (slot->pid != 0)
+                process_info_done(slot);
+
+        snprintf(name, sizeof(name), "%d", (int) pid);
+        int fd = openat(c->proc_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        uint64_t starttime;
+        r = read_starttime(fd, &starttime);
+        if (r < 0) {
+                safe_close(fd);
+                return r;
+        }
+        *slot = (ProcessInfo){ .pid = pid,
+                .pid_fd = fd,
+                .fd_dir = -1,
+                .starttime = starttime,
+                .last_used = ++c->process_tick };
+        *ret = slot;
+        return 0;
+}
+
+/* Whether pi's process holds the socket inode at fd: one readlinkat per socket, relative to its
+ * fd/ opened once (a path through /proc/PID/fd/N costs two more lookups each time). */
+bool process_holds(ProcessInfo *pi, int fd, uint64_t inode)
+{
+        char name[16], link[64];
+        uint64_t found;
+
+        if (pi->fd_dir < 0) {
+                pi->fd_dir = openat(pi->pid_fd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (pi->fd_dir < 0)
+                        return false;
+        }
+        snprintf(name, sizeof(name), "%d", fd);
+        ssize_t k = readlinkat(pi->fd_dir, name, link, sizeof(link));
+        return k > 0 && (size_t) k < sizeof(link) && parse_socket_link(link, (size_t) k, &found) &&
+               found == inode;
+}
+
 /* 1 when pid holds the socket inode at fd, with ret filled in; 0 when not. */
 static int probe_holder(OwnerContext *c, pid_t pid, int fd, uint64_t inode, Holder *ret)
 {
-        char name[64], link[64];
-        _cleanup_close_ int pid_fd = -1;
-        uint64_t starttime, found;
+        ProcessInfo *pi;
 
-        snprintf(name, sizeof(name), "%d", (int) pid);
-        pid_fd = openat(c->proc_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (pid_fd < 0 || read_starttime(pid_fd, &starttime) < 0)
+        if (process_get(c, pid, &pi) < 0 || !process_holds(pi, fd, inode))
                 return 0;
-        snprintf(name, sizeof(name), "fd/%d", fd);
-        ssize_t k = readlinkat(pid_fd, name, link, sizeof(link));
-        if (k <= 0 || (size_t) k >= sizeof(link) || !parse_socket_link(link, (size_t) k, &found) ||
-                found != inode)
-                return 0;
-        *ret = (Holder){ .pid = pid, .fd = fd, .starttime = starttime };
+        *ret = (Holder){ .pid = pid, .fd = fd, .starttime = pi->starttime };
         return 1;
 }
 
@@ -478,10 +545,23 @@ static int add_forked_holders(OwnerContext *c, size_t index, uint64_t inode, Hol
 {
         char path[64], buf[4096];
         const Holder parent = (*list)[index]; /* a copy: the list moves when it grows */
+        ProcessInfo *pi;
 
-        snprintf(path, sizeof(path), "%d/task/%d/children", (int) parent.pid, (int) parent.pid);
-        if (read_at(c->proc_fd, path, buf, sizeof(buf)) <= 0)
+        /* The parent's children, read once per query: a master holding many sockets would
+         * otherwise be asked once for each of them. */
+        if (process_get(c, parent.pid, &pi) < 0 || pi->starttime != parent.starttime)
                 return 0;
+        if (!pi->children) {
+                snprintf(path, sizeof(path), "task/%d/children", (int) parent.pid);
+                if (read_at(pi->pid_fd, path, buf, sizeof(buf)) < 0)
+                        buf[0] = 0;
+                pi->children = strdup(buf);
+                if (!pi->children)
+                        return -ENOMEM;
+        }
+        /* A copy: probing the children may take the parent's slot. */
+        strncpy(buf, pi->children, sizeof(buf) - 1);
+        buf[sizeof(buf) - 1] = 0;
         for (const char *p = buf; *p && *added < FORKED_HOLDERS_MAX;) {
                 char *end;
                 long child = strtol(p, &end, 10);

@@ -213,6 +213,41 @@ finish:
         return r;
 }
 
+typedef struct ResolveKey {
+        pid_t pid; /* the first holder the cache knows, 0 when none */
+        size_t index;
+} ResolveKey;
+
+static int compare_resolve_keys(const void *a, const void *b)
+{
+        const ResolveKey *x = a, *y = b;
+        if (x->pid != y->pid)
+                return x->pid < y->pid ? -1 : 1;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The order in which to check the cache's answers: by holder, so that each process is opened and
+ * named once (ProcessInfo) however many sockets it holds. */
+static int resolve_order(OwnerContext *c, const SocketList *l, size_t **ret)
+{
+        _cleanup_free_ ResolveKey *keys = malloc((l->n ?: 1) * sizeof(ResolveKey));
+        size_t *order = malloc((l->n ?: 1) * sizeof(size_t));
+
+        if (!keys || !order) {
+                free(order);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < l->n; i++) {
+                const CacheEntry *e = cache_find(&c->cache, l->sockets[i].inode);
+                keys[i] = (ResolveKey){ .pid = e && e->n_holders > 0 ? e->holders[0].pid : 0, .index = i };
+        }
+        qsort(keys, l->n, sizeof(ResolveKey), compare_resolve_keys);
+        for (size_t i = 0; i < l->n; i++)
+                order[i] = keys[i].index;
+        *ret = order;
+        return 0;
+}
+
 static bool past_deadline(const OwnerCaller *caller)
 {
         return caller->deadline_usec != 0 && now_usec(CLOCK_MONOTONIC) >= caller->deadline_usec;
@@ -226,6 +261,7 @@ int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns
         NetnsList namespaces = {};
         SocketList l = {};
         _cleanup_free_ bool *resolved = NULL;
+        _cleanup_free_ size_t *order = NULL;
         int r;
 
         if (!c || !ret || !ret_n)
@@ -262,7 +298,12 @@ int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns
                 r = -ENOMEM;
                 goto fail;
         }
-        for (size_t i = 0; i < l.n; i++) {
+        process_memo_clear(c);
+        r = resolve_order(c, &l, &order);
+        if (r < 0)
+                goto fail;
+        for (size_t k = 0; k < l.n; k++) {
+                size_t i = order[k];
                 if (l.sockets[i].inode == 0 || past_deadline(caller)) {
                         /* TIME-WAIT and friends: nobody holds them; past the budget: listed
                          * without processes, as sockets the caller may not attribute. */
@@ -276,10 +317,19 @@ int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns
                 c->stats.cache_hits += r > 0;
         }
 
-        r = past_deadline(caller) ? 0 : scan_for_misses(c, &l, resolved, caller);
+        size_t missed = 0;
+        for (size_t i = 0; i < l.n; i++)
+                missed += !resolved[i];
+        r = past_deadline(caller) || missed == 0 ? 0 : scan_for_misses(c, &l, resolved, caller);
         if (r < 0)
                 goto fail;
-        for (size_t i = 0; i < l.n; i++) {
+        order = mfree(order);
+        /* The scan filled the cache: its answers for the sockets it missed, in holder order. */
+        r = missed == 0 ? 0 : resolve_order(c, &l, &order);
+        if (r < 0)
+                goto fail;
+        for (size_t k = 0; k < l.n && missed > 0; k++) {
+                size_t i = order[k];
                 if (resolved[i] || past_deadline(caller))
                         continue;
                 r = resolve_from_cache(c, &l.sockets[i], caller);
@@ -289,12 +339,14 @@ int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns
 
         if (l.n > 1)
                 qsort(l.sockets, l.n, sizeof(OwnerSocket), compare_sockets);
+        process_memo_clear(c);
         netns_list_done(&namespaces);
         *ret = l.sockets;
         *ret_n = l.n;
         return 0;
 
 fail:
+        process_memo_clear(c);
         netns_list_done(&namespaces);
         owner_sockets_free(l.sockets, l.n);
         return r;
@@ -351,6 +403,7 @@ OwnerContext *owner_context_free(OwnerContext *c)
         safe_close(c->proc_fd);
         safe_close(c->netlink_fd);
         safe_close(c->cgroup_fd);
+        process_memo_clear(c);
         cache_done(&c->cache);
         free(c->budgets);
         for (size_t i = 0; i < c->n_users; i++)

@@ -103,6 +103,7 @@ typedef struct OwnerStats {
         uint64_t full_scans;     /* scans over every process */
         uint64_t scans_limited;  /* full scans refused by the per-uid rate limit */
         uint64_t processes_scanned;
+        uint64_t processes_described; /* status, comm and cgroup read: once per process and query */
 } OwnerStats;
 
 /* The cache and the per-uid scan budgets. Not thread-safe: one thread at a time (the daemon

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -450,16 +451,14 @@ static void connection_kick(VarlinkConnection *c)
         connection_set_events(c);
 }
 
-static int connection_enqueue(VarlinkConnection *c, struct json_object *m, int fd)
+/* One message, given in pieces (a reply whose parameters were written as text comes in three),
+ * queued with its NUL. */
+static int connection_enqueue_parts(VarlinkConnection *c, const struct iovec *parts, size_t n_parts, int fd)
 {
-        const char *s;
-        size_t n, need;
+        size_t n = 0, need;
 
-        s = json_object_to_json_string_length(
-                m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-        if (!s)
-                return -ENOMEM;
-
+        for (size_t i = 0; i < n_parts; i++)
+                n += parts[i].iov_len;
         need = c->out_end - c->out_begin + n + 1;
         if (need > c->server->limits.output_max) {
                 /* The client does not read what it asked for: it goes, others keep their memory. */
@@ -501,10 +500,22 @@ static int connection_enqueue(VarlinkConnection *c, struct json_object *m, int f
          * comes long after the call must not find the connection already past its idle time. */
         if (c->out_end == c->out_begin)
                 connection_touch(c);
-        memcpy(c->out + c->out_end, s, n);
-        c->out[c->out_end + n] = 0;
-        c->out_end += n + 1;
+        for (size_t i = 0; i < n_parts; i++) {
+                memcpy(c->out + c->out_end, parts[i].iov_base, parts[i].iov_len);
+                c->out_end += parts[i].iov_len;
+        }
+        c->out[c->out_end++] = 0;
         return 0;
+}
+
+static int connection_enqueue(VarlinkConnection *c, struct json_object *m, int fd)
+{
+        size_t n;
+        const char *s = json_object_to_json_string_length(
+                m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+        if (!s)
+                return -ENOMEM;
+        return connection_enqueue_parts(c, &(struct iovec){ .iov_base = (void *) s, .iov_len = n }, 1, fd);
 }
 
 static int connection_on_defer(sd_event_source *source, void *userdata);
@@ -525,12 +536,9 @@ static void connection_schedule(VarlinkConnection *c)
         connection_disconnect(c);
 }
 
-static int connection_send_reply(
-        VarlinkConnection *c, struct json_object *parameters, bool continues, const char *error, int fd)
+/* Whether a reply may go out now: 1 yes, 0 when the call wants none (oneway: taken as sent). */
+static int connection_reply_check(VarlinkConnection *c, bool continues)
 {
-        struct json_object *m = NULL;
-        int r;
-
         if (!c->server)
                 return -ENOTCONN;
         if (!c->call_open)
@@ -542,7 +550,20 @@ static int connection_send_reply(
         }
         if (continues && !(c->call_flags & VARLINK_CALL_MORE))
                 return -EPROTO;
+        return 1;
+}
 
+static void connection_reply_queued(VarlinkConnection *c, bool continues);
+
+static int connection_send_reply(
+        VarlinkConnection *c, struct json_object *parameters, bool continues, const char *error, int fd)
+{
+        struct json_object *m = NULL;
+        int r;
+
+        r = connection_reply_check(c, continues);
+        if (r <= 0)
+                return r;
         r = varlink_message_build_reply(parameters, continues, error, &m);
         if (r < 0)
                 return r;
@@ -550,7 +571,52 @@ static int connection_send_reply(
         json_object_put(m);
         if (r < 0)
                 return r;
+        connection_reply_queued(c, continues);
+        return 0;
+}
 
+/* Streams of thousands of replies write their parameters as text (json-writer.h): the message
+ * around them is the same as varlink_message_build_reply() makes, "parameters" then
+ * "continues". */
+static int connection_send_reply_json(VarlinkConnection *c, const char *parameters, size_t n, bool continues)
+{
+        static const char head[] = "{\"parameters\":", more[] = ",\"continues\":true}", last[] = "}";
+        int r;
+
+        r = connection_reply_check(c, continues);
+        if (r <= 0)
+                return r;
+        struct iovec parts[] = {
+                { .iov_base = (void *) head, .iov_len = sizeof(head) - 1 },
+                { .iov_base = (void *) parameters, .iov_len = n },
+                { .iov_base = (void *) (continues ? more : last),
+                        .iov_len = continues ? sizeof(more) - 1 : sizeof(last) - 1 },
+        };
+        r = connection_enqueue_parts(c, parts, ELEMENTSOF(parts), -1);
+        if (r < 0)
+                return r;
+        connection_reply_queued(c, continues);
+        return 0;
+}
+
+int varlink_connection_reply_json(VarlinkConnection *c, const char *parameters, size_t n)
+{
+        assert(c);
+        assert(parameters);
+
+        return connection_send_reply_json(c, parameters, n, false);
+}
+
+int varlink_connection_notify_json(VarlinkConnection *c, const char *parameters, size_t n)
+{
+        assert(c);
+        assert(parameters);
+
+        return connection_send_reply_json(c, parameters, n, true);
+}
+
+static void connection_reply_queued(VarlinkConnection *c, bool continues)
+{
         if (!continues)
                 c->call_open = false;
         else
@@ -562,7 +628,6 @@ static int connection_send_reply(
                 if (c->server && !c->call_open)
                         connection_schedule(c);
         }
-        return 0;
 }
 
 int varlink_connection_reply(VarlinkConnection *c, struct json_object *parameters)

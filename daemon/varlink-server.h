@@ -104,6 +104,11 @@ int varlink_connection_reply(VarlinkConnection *c, struct json_object *parameter
 int varlink_connection_reply_fd(VarlinkConnection *c, struct json_object *parameters, int fd);
 /* An intermediate reply ("continues": true) of a call with VARLINK_CALL_MORE; -EPROTO without it. */
 int varlink_connection_notify(VarlinkConnection *c, struct json_object *parameters);
+/* As varlink_connection_reply() and _notify(), with the parameters given as the text of one JSON
+ * object (n bytes, no NUL needed), which the caller vouches for: written by json-writer.h, not
+ * from anything a client sent. */
+int varlink_connection_reply_json(VarlinkConnection *c, const char *parameters, size_t n);
+int varlink_connection_notify_json(VarlinkConnection *c, const char *parameters, size_t n);
 /* A lazily produced stream of replies for the open call with VARLINK_CALL_MORE (-EPROTO without
  * it): instead of answering, the method callback hands over produce and returns 0.  The server
  * calls produce whenever the connection's unsent output is small, and it adds a few

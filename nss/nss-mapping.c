@@ -58,17 +58,6 @@
  * image is also asked about again once it is this old (a GetSnapshot round trip that returns the
  * same memfd when nothing changed), and the clock read that notices it is a vDSO call. */
 #define MAPPING_RECHECK_USEC (5U * 1000U * 1000U)
-/* A copy of the published file answers for this long; then the process asks the daemon for the
- * sealed memfd, whose superseded word tells it of every reload from then on.  Most processes
- * that look a service up are done long before.  Meanwhile each lookup checks with a stat() that
- * the file is still the one published: a reload renames a new one over it, a clean stop
- * removes it. */
-#define MAPPING_COPY_USEC (10U * 1000U)
-/* The copy is for databases of the usual size (Debian's /etc/services makes a 30 KiB image):
- * copying the 11,700-entry IANA registry's 969 KiB into every process would cost more memory
- * and time than the round trip for the shared memfd. */
-#define MAPPING_COPY_MAX (256U * 1024U)
-
 #define MAPPING_RETIRED  UINT64_C(1)
 #define MAPPING_UNMAPPED UINT64_C(2)
 #define MAPPING_READER   UINT64_C(4)
@@ -80,10 +69,9 @@ struct SnapshotMapping {
         Snapshot snapshot;
         uint64_t checked_usec; /* when the daemon last said this is its current image */
         int64_t checked_sec;   /* the same on the wall clock's seconds, for the lookups' quick test */
-        dev_t dev;             /* of the memfd, to recognise the same image handed out again */
+        dev_t dev;             /* of the memfd or file, to recognise the same image handed out again */
         ino_t inode;
-        bool copy;             /* a private copy of the published file, not a shared mapping */
-        char path[sizeof(((struct sockaddr_un *) NULL)->sun_path) + sizeof(SNAPSHOT_PUBLISHED_SUFFIX)];
+        SnapshotChecks *checks; /* the pages of the image found right (snapshot_open_lazy()) */
         SnapshotMapping *next_slot;
 };
 
@@ -216,37 +204,10 @@ static void mapping_mark_checked(SnapshotMapping *m)
         __atomic_store_n(&m->checked_sec, (int64_t) time(NULL), __ATOMIC_RELAXED);
 }
 
-/* The published file, read into private memory.  Mapping it would be cheaper, but the file is
- * not sealed: a shrink (an administrator's "cp" over it is one) would kill this process with
- * SIGBUS on its next lookup.  A copy cannot change under us. */
-static void *copy_file(int fd, size_t size)
-{
-        /* Populated: pread() then fills it without a page fault per page. */
-        void *p =
-                mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-        if (p == MAP_FAILED)
-                return NULL;
-
-        size_t n = 0;
-        while (n < size) {
-                ssize_t k = pread(fd, (uint8_t *) p + n, size - n, (off_t) n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break; /* shrunk or unreadable meanwhile */
-                n += (size_t) k;
-        }
-        if (n < size || mprotect(p, size, PROT_READ) < 0) {
-                (void) munmap(p, size);
-                return NULL;
-        }
-        return p;
-}
-
-/* published: the path of the file the daemon keeps beside its socket, which fd is open on
- * (published_open() checked who may write it), copied; NULL for a descriptor the daemon handed
- * over, which must be a sealed memfd. */
-static int install_locked(int fd, uint64_t size, const char *published)
+/* published: fd is the file the daemon keeps beside its socket (published_open() checked who
+ * may write it and that the live daemon holds it); otherwise a descriptor the daemon handed over,
+ * which must be a sealed memfd. */
+static int install_locked(int fd, uint64_t size, bool published)
 {
         struct stat st;
         Snapshot snapshot;
@@ -258,23 +219,29 @@ static int install_locked(int fd, uint64_t size, const char *published)
                 (uint64_t) st.st_size != size)
                 return -EBADMSG;
 
-        /* Only a memfd that nobody can shrink or write through a new mapping is safe to read
-         * without copying: a shrink would turn our reads into SIGBUS, a write would change what
-         * snapshot_open() validated.  The daemon's own earlier mapping can still write: it flips
-         * the superseded word, and it is trusted to touch nothing else. */
+        /* A memfd from the socket is mapped only when nobody can shrink it or write through a
+         * new mapping: a shrink would turn our reads into SIGBUS, a write would change what was
+         * checked.  The daemon's own earlier mapping can still write: it flips the superseded
+         * word, and it is trusted to touch nothing else.  (The published file has no seals: who
+         * may write it is what published_open() checked.) */
         if (!published) {
                 seals = fcntl(fd, F_GET_SEALS);
                 if (seals < 0 || !(seals & F_SEAL_SHRINK) || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
                         return -EBADMSG;
         }
 
-        /* MAP_POPULATE: snapshot_open() reads every page right away to check the image, and one
-         * populating mmap costs far less than a page fault per page. */
-        void *p = published ? copy_file(fd, size) : mmap(NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-        if (!p || p == MAP_FAILED)
-                return published ? -EBADMSG : -errno;
+        /* Shared, not populated, and checked page by page as lookups first read them
+         * (snapshot_open_lazy()): a first lookup costs the header and the few pages it reads, not
+         * a pass over the whole image (969 KiB for the IANA registry).  The superseded word the
+         * daemon flips is seen through this mapping, of the memfd or of the file alike. */
+        _cleanup_free_ SnapshotChecks *checks = calloc(1, snapshot_checks_size(size));
+        if (!checks)
+                return -ENOMEM;
+        void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
 
-        r = snapshot_open(p, size, &snapshot);
+        r = snapshot_open_lazy(p, size, checks, &snapshot);
         if (r < 0) {
                 (void) munmap(p, size);
                 return -EBADMSG;
@@ -285,18 +252,15 @@ static int install_locked(int fd, uint64_t size, const char *published)
                 (void) munmap(p, size);
                 return -ENOMEM;
         }
+        /* A reused slot's old table: no reader can be inside its unmapped image. */
+        free(s->checks);
+        s->checks = TAKE_PTR(checks);
         s->base = p;
         s->size = size;
         s->snapshot = snapshot;
         s->dev = st.st_dev;
         s->inode = st.st_ino;
-        s->copy = published;
-        if (published)
-                (void) snprintf(s->path, sizeof(s->path), "%s", published);
-        /* A copy is due for its recheck (the round trip for the memfd) once MAPPING_COPY_USEC
-         * has passed, a mapping after MAPPING_RECHECK_USEC. */
-        uint64_t n = now_usec(CLOCK_MONOTONIC_COARSE);
-        s->checked_usec = published ? n - MIN(n, (uint64_t) (MAPPING_RECHECK_USEC - MAPPING_COPY_USEC)) : n;
+        s->checked_usec = now_usec(CLOCK_MONOTONIC_COARSE);
         s->checked_sec = (int64_t) time(NULL);
         __atomic_fetch_sub(&s->state, MAPPING_RETIRED | MAPPING_UNMAPPED | MAPPING_READER, __ATOMIC_RELEASE);
         publish(s);
@@ -309,7 +273,7 @@ int mapping_install_fd(int fd, uint64_t size)
 
         if (!refresh_trylock())
                 return -EBUSY;
-        r = install_locked(fd, size, NULL);
+        r = install_locked(fd, size, false);
         refresh_unlock();
         return r;
 }
@@ -324,19 +288,31 @@ void mapping_drop(void)
 
 /* The daemon also publishes its image as a file beside its socket (SOCKET.snapshot) when every
  * caller gets the same answers, i.e. it has no scopes, as sssd publishes its memory cache: a
- * fresh process then reads it with an open() instead of a round trip.  It is used only when it
- * can be trusted as far as the socket can: written by root (or by ourselves), writable by nobody
- * else, and while the daemon that wrote it is alive, which its write lock on the file says (an
- * open file description lock goes with the process; a crashed daemon's file is ignored, and the
- * round trip that follows finds out whether a new one runs). */
-static int published_open(const NssConfig *cfg, char *path, size_t path_size, int *ret_fd, uint64_t *ret_size)
+ * process then maps it with an open() instead of a round trip.  It is used only when it can be
+ * trusted as far as the socket can: owned by root (or by ourselves), writable by nobody else, and
+ * while the daemon that wrote it is alive, which its write lock on the file says (an open file
+ * description lock goes with the process; a crashed daemon's file is ignored, and the round trip
+ * that follows finds out whether a new one runs).
+ *
+ * Unlike the daemon's memfd, the file is not sealed, and reading a page of a mapping beyond the
+ * end of a file that shrank is SIGBUS.  What rules that out is who can shrink it: the file is
+ * 0444 and root's, so only root (or, for a file of our own, our own user, who can kill this
+ * process anyway); the daemon never truncates it, it writes a new file and renames it over the
+ * old one, a new inode, while the old one stays whole for as long as anyone maps it; and a
+ * clean stop unlinks it, which leaves the inode whole too.  Root truncating it in place under a
+ * running daemon is outside what this protects against, as truncating a shared library in place
+ * is: the dynamic linker maps this module and libc from root's files in the same way.  Every
+ * other change to its bytes costs at most a wrong answer (snapshot.c), and a corrupted page is
+ * refused when first read. */
+static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size)
 {
+        char path[sizeof(((struct sockaddr_un *) NULL)->sun_path) + sizeof(SNAPSHOT_PUBLISHED_SUFFIX)];
         _cleanup_close_ int fd = -1;
         struct stat st;
 
         if (strlen(cfg->socket) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
                 return -ENAMETOOLONG;
-        (void) snprintf(path, path_size, "%s" SNAPSHOT_PUBLISHED_SUFFIX, cfg->socket);
+        (void) snprintf(path, sizeof(path), "%s" SNAPSHOT_PUBLISHED_SUFFIX, cfg->socket);
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
@@ -345,7 +321,7 @@ static int published_open(const NssConfig *cfg, char *path, size_t path_size, in
                 return -errno;
         if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 0022))
                 return -EPERM;
-        if (st.st_size < (off_t) sizeof(SnapshotHeader) || st.st_size > (off_t) MAPPING_COPY_MAX)
+        if (st.st_size < (off_t) sizeof(SnapshotHeader) || st.st_size > (off_t) MAPPING_SIZE_MAX)
                 return -EFBIG;
 
         struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
@@ -377,11 +353,10 @@ static int refresh_locked(SnapshotMapping *old)
         if (now_usec(CLOCK_MONOTONIC_COARSE) < __atomic_load_n(&retry_after_usec, __ATOMIC_RELAXED))
                 return -EALREADY;
 
-        /* A process's first image comes from the published file if it can: no round trip to the
-         * daemon.  Where there is none (a daemon with scopes, or an older one) or it does not
-         * hold, and for every later image, the daemon hands over its memfd. */
-        char path[sizeof(((SnapshotMapping *) NULL)->path)];
-        bool published = !old && published_open(&cfg, path, sizeof(path), &fd, &size) >= 0;
+        /* The published file if it holds: no round trip to the daemon, for the first image and
+         * for every recheck.  Where there is none (a daemon with scopes, or an older one) or it
+         * does not hold, the daemon hands over its memfd. */
+        bool published = published_open(&cfg, &fd, &size) >= 0;
         r = published ? 0 : nss_client_get_snapshot(&cfg, &fd, &size);
         for (;;) {
                 if (r >= 0 && old && fstat(fd, &st) >= 0 && st.st_dev == old->dev &&
@@ -390,7 +365,7 @@ static int refresh_locked(SnapshotMapping *old)
                         return 1;
                 }
                 if (r >= 0)
-                        r = install_locked(fd, size, published ? path : NULL);
+                        r = install_locked(fd, size, published);
                 if (r >= 0 || !published)
                         break;
                 fd = safe_close(fd);
@@ -402,22 +377,9 @@ static int refresh_locked(SnapshotMapping *old)
         return r;
 }
 
-static __attribute__((noinline)) bool copy_is_superseded(const SnapshotMapping *m)
-{
-        struct stat st;
-
-        return stat(m->path, &st) < 0 || st.st_dev != m->dev || st.st_ino != m->inode;
-}
-
-/* A copy cannot see the superseded word: the file's name still naming it is what says it is
- * current.  A stat() per lookup, for the few milliseconds a copy lasts. */
 static inline bool mapping_is_superseded(const SnapshotMapping *m)
 {
-        if (snapshot_is_superseded(&m->snapshot))
-                return true;
-        if (_likely_(!m->copy))
-                return false;
-        return copy_is_superseded(m);
+        return snapshot_is_superseded(&m->snapshot);
 }
 
 /* superseded: mapping_is_superseded(old), as the caller found it. */
@@ -583,10 +545,10 @@ int mapping_acquire_thread(const Snapshot **ret)
          * age is told first from time(), which reads one word of the vDSO where clock_gettime()
          * costs a lookup's worth of nanoseconds more: less than 4 s on that clock's seconds is less
          * than 5 s (MAPPING_RECHECK_USEC) in truth.  A wall clock set back or forward makes the
-         * difference fall outside, and the monotonic clock decides, as it does for a copy. */
+         * difference fall outside, and the monotonic clock decides. */
         if (_likely_(m && m == __atomic_load_n(&current, __ATOMIC_ACQUIRE) && !mapping_is_superseded(m))) {
                 int64_t age_sec = (int64_t) time(NULL) - __atomic_load_n(&m->checked_sec, __ATOMIC_RELAXED);
-                if (_likely_(!m->copy && (uint64_t) age_sec < MAPPING_RECHECK_USEC / 1000000U - 1) ||
+                if (_likely_((uint64_t) age_sec < MAPPING_RECHECK_USEC / 1000000U - 1) ||
                         now_usec(CLOCK_MONOTONIC_COARSE) <
                                 __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC) {
                         *ret = &m->snapshot;

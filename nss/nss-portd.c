@@ -166,6 +166,12 @@ static int enumeration_start(void)
         r = mapping_acquire(&enumeration.mapping);
         if (r < 0)
                 return r;
+        /* An enumeration reads every page of the image: all are checked first, and with one
+         * found wrong the daemon's List is read instead, whole, rather than stopping halfway. */
+        if (enumeration.mapping && snapshot_verify_all(mapping_snapshot(enumeration.mapping)) < 0) {
+                mapping_unref(enumeration.mapping);
+                enumeration.mapping = NULL;
+        }
         if (!enumeration.mapping) {
                 NssConfig cfg;
                 nss_config_read(&cfg);

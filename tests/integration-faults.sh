@@ -12,11 +12,13 @@
 #               directory and by a FIFO: last good state, error shown, the daemon never blocks
 #   snapshot    the snapshot file the daemon publishes beside its socket damaged (bytes flipped in
 #               its header and body, truncated, extended, replaced by an unlocked copy, made
-#               writable by all; overwritten while a running process has it mapped): fresh and
-#               running processes still get the files backend's answers
+#               writable by all, given to another owner; overwritten in place, replaced by a
+#               shorter file and removed while a running process has it mapped): fresh and
+#               running processes still get the files backend's answers, and none is killed
 # Images handed over by the varlink call: tests/test-nss-mapping.c gives the module truncated,
-# bit-flipped, unsealed and mis-sized ones from a scripted daemon (refused, varlink answers), and
-# the fuzz/snapshot targets cover the reader.  A full disk while writing an override is tested
+# bit-flipped, unsealed and mis-sized ones from a scripted daemon (refused, or for a flip in the
+# body only the flipped page, and varlink answers), and the fuzz/snapshot targets cover the
+# reader, also of an image whose bytes change after they were checked.  A full disk while writing an override is tested
 # with the overrides (ENOSPC/EROFS).
 # Usage: integration-faults.sh SCENARIO; PORTD, PORTCTL, NSS_DIR, NSS_LOOKUPS, DATA_DIR in the
 # environment.  Exit 0 pass, 1 fail, 77 skip.
@@ -287,8 +289,8 @@ scenario_snapshot() {
         local data=$DATA_DIR/services.netbase file=$SOCK.snapshot kind out i size
         [ -e "$NSS_DIR/libnss_portd.so.2" ] || missing "the NSS module is not built"
         cp "$data" "$ROOT/etc/services"
-        for kind in flip-header flip-body truncated extended unlocked-copy world-writable overwritten-while-mapped \
-                truncated-while-mapped; do
+        for kind in flip-header flip-body truncated extended unlocked-copy world-writable foreign-owner \
+                overwritten-while-mapped replaced-while-mapped removed-while-mapped; do
                 start_daemon
                 wait_for 2000 test -s "$file" || missing "the daemon published no snapshot file beside its socket within 2 s"
                 case $kind in
@@ -299,15 +301,23 @@ scenario_snapshot() {
                 # A valid image, but not held by a live daemon (as a crashed one leaves it).
                 unlocked-copy) cp -p "$file" "$file.new" && mv "$file.new" "$file" ;;
                 world-writable) chmod 0666 "$file" ;;
+                foreign-owner) chown 65534 "$file" ;;
                 esac
                 if [[ "$kind" == *-while-mapped ]]; then
                         rm -f "$TMP/mapped.marker"
                         lookups "$data" $((3 * scale)) "$TMP/mapped.marker" >"$TMP/mapped.out" 2>&1 &
                         i=$!
                         wait_for 30000 test -e "$TMP/mapped.marker"
-                        # A shrink of a file a process maps would be SIGBUS: the module copies it.
-                        if [ "$kind" = truncated-while-mapped ]; then
-                                truncate -s 4096 "$file"
+                        # The module maps the file itself.  Reading a mapped page past the end of a
+                        # file that shrank is SIGBUS, so what this covers is every way the file
+                        # changes short of root truncating it in place under the live daemon (out
+                        # of contract, as truncating a mapped shared library is; see
+                        # nss/nss-mapping.c): a shorter file renamed over it (a new inode, as the
+                        # daemon's own reload makes), its removal, and bytes overwritten in place.
+                        if [ "$kind" = replaced-while-mapped ]; then
+                                head -c 4096 "$file" >"$file.new" && mv -f "$file.new" "$file"
+                        elif [ "$kind" = removed-while-mapped ]; then
+                                rm -f "$file"
                         else
                                 # Overwrite from byte 200 to 256 bytes before the end; a file too small
                                 # for that is a failure of the test's premise, never a negative size.

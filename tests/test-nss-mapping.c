@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The NSS module's snapshot handling against a scripted daemon: a good image answers every lookup
- * without a varlink call; a truncated, bit-flipped, unsealed or mis-sized one is refused and the
- * varlink fallback answers the same; a superseded image is replaced and its old mapping unmapped
+ * without a varlink call; a truncated, unsealed or mis-sized one, or one with a bit flipped in its
+ * header, is refused and the varlink fallback answers the same; one with a bit flipped in its body
+ * is mapped, and what lies on the flipped page is answered by the varlink fallback instead; a superseded image is replaced and its old mapping unmapped
  * once no reader holds it, also with 8 threads looking up through 50 swaps; a fork() while another
  * thread holds the locks leaves the child working. */
 
@@ -46,7 +47,8 @@ typedef struct Image {
 typedef enum Corruption {
         CORRUPTION_NONE,
         CORRUPTION_TRUNCATED,
-        CORRUPTION_BITFLIP,
+        CORRUPTION_BITFLIP,        /* in the body: only its page is refused */
+        CORRUPTION_HEADER_BITFLIP, /* in the version: the whole image is refused */
         CORRUPTION_UNSEALED,
         CORRUPTION_WRONG_SIZE,
         CORRUPTION_NO_METHOD,
@@ -104,6 +106,8 @@ static int memfd_with(const Image *img, Corruption corruption, void **ret_rw)
         memcpy(p, img->data, size);
         if (corruption == CORRUPTION_BITFLIP)
                 p[size / 2] ^= 0x10;
+        if (corruption == CORRUPTION_HEADER_BITFLIP)
+                p[offsetof(SnapshotHeader, version)] ^= 0x10;
         if (corruption != CORRUPTION_UNSEALED &&
                 fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE) < 0)
                 abort();
@@ -568,9 +572,32 @@ static void test_mapping_truncated(void **state)
         check_refused(CORRUPTION_TRUNCATED);
 }
 
+static int client_bitflip(const FakeDaemon *d)
+{
+        CHECK(check_all_answers(&images[0].snapshot, true) == 0);
+        CHECK(check_errno() == 0);
+        CHECK(count_test_mappings() == 1);
+        return 0;
+}
+
+/* The image is opened by its header; the page with the flipped bit is refused when a lookup
+ * first reads it, and the lookup asks the daemon.  An enumeration checks every page first, and
+ * reads the daemon's List when one is wrong. */
 static void test_mapping_bitflip(void **state)
 {
-        check_refused(CORRUPTION_BITFLIP);
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_BITFLIP);
+        assert_int_equal(run_in_child(&d, client_bitflip), 0);
+        assert_true(counters->get_snapshot >= 1 && counters->get_snapshot <= 3);
+        assert_true(counters->lookups >= 1);
+        assert_int_equal(counters->lists, 2); /* check_all_answers() and check_errno() */
+        fake_daemon_stop(&d);
+}
+
+static void test_mapping_header_bitflip(void **state)
+{
+        check_refused(CORRUPTION_HEADER_BITFLIP);
 }
 
 static void test_mapping_unsealed(void **state)
@@ -588,14 +615,49 @@ static void test_mapping_no_method(void **state)
         check_refused(CORRUPTION_NO_METHOD);
 }
 
+/* Every name and port of want, looked up in the installed image: the entry want has, or
+ * -EBADMSG. */
+static void check_right_or_doubt(const Snapshot *want)
+{
+        SnapshotMapping *m;
+        SnapshotEntry e, right, got;
+        int r;
+
+        assert_int_equal(mapping_acquire(&m), 0);
+        assert_non_null(m);
+        const Snapshot *s = mapping_snapshot(m);
+        for (uint32_t i = 0; i < snapshot_n_entries(want); i++) {
+                assert_int_equal(snapshot_entry(want, i, &e), 0);
+                assert_int_equal(snapshot_lookup_name(want, e.name, e.protocol, &right), 0);
+                r = snapshot_lookup_name(s, e.name, e.protocol, &got);
+                if (r == 0)
+                        assert_true(got.index == right.index && got.port == right.port &&
+                                    streq(got.name, right.name) && streq(got.protocol, right.protocol));
+                else
+                        assert_int_equal(r, -EBADMSG);
+                assert_int_equal(snapshot_lookup_port(want, e.port, e.protocol, &right), 0);
+                r = snapshot_lookup_port(s, e.port, e.protocol, &got);
+                if (r == 0)
+                        assert_true(got.index == right.index && got.port == right.port &&
+                                    streq(got.name, right.name) && streq(got.protocol, right.protocol));
+                else
+                        assert_int_equal(r, -EBADMSG);
+        }
+        mapping_unref(m);
+}
+
 static void test_mapping_install_rejects(void **state)
 {
         const Image *img = &images[0];
         void *rw;
 
-        /* Straight into mapping_install_fd(): every bit of the header and a sample of the body
-         * flipped one at a time, and every truncation of the header, are refused. */
-        for (size_t bit = 0; bit < img->size * 8; bit += bit < sizeof(SnapshotHeader) * 8 ? 1 : 61) {
+        /* Straight into mapping_install_fd(): every bit of the header and the page checksum table
+         * flipped one at a time, and every truncation of the header, are refused; a bit of the
+         * body (a sample of them) makes only its page refused, so every lookup answers right or
+         * -EBADMSG (then the module asks the daemon), never wrong. */
+        const size_t body = snapshot_body_offset(img->size);
+        for (size_t bit = 0, n = 0; bit < img->size * 8;
+                bit += bit < body * 8 ? 1 : 61) {
                 int fd = memfd_create("portd-test-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
                 assert_true(fd >= 0);
                 assert_int_equal(ftruncate(fd, img->size), 0);
@@ -611,8 +673,14 @@ static void test_mapping_install_rejects(void **state)
                         bit / 8 < offsetof(SnapshotHeader, superseded) + sizeof(uint32_t)) {
                         assert_int_equal(r, 0);
                         mapping_drop();
-                } else
+                } else if (bit / 8 < body)
                         assert_int_equal(r, -EBADMSG);
+                else {
+                        assert_int_equal(r, 0);
+                        if (n++ % 8 == 0)
+                                check_right_or_doubt(&img->snapshot);
+                        mapping_drop();
+                }
                 close(fd);
         }
         for (size_t size = 0; size < sizeof(SnapshotHeader) + 64; size++) {
@@ -1172,6 +1240,7 @@ int main(int argc, char *argv[])
                 cmocka_unit_test_teardown(test_mapping_good_image, stop_running),
                 cmocka_unit_test_teardown(test_mapping_truncated, stop_running),
                 cmocka_unit_test_teardown(test_mapping_bitflip, stop_running),
+                cmocka_unit_test_teardown(test_mapping_header_bitflip, stop_running),
                 cmocka_unit_test_teardown(test_mapping_unsealed, stop_running),
                 cmocka_unit_test_teardown(test_mapping_wrong_size, stop_running),
                 cmocka_unit_test_teardown(test_mapping_no_method, stop_running),

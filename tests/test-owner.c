@@ -41,6 +41,7 @@ typedef struct ListenerSpec {
         bool dumpable;
         bool fork_holder;   /* hand the socket to a child and exit: the holder changes */
         const char *cgroup; /* a cgroup v2 directory to move into first */
+        unsigned extra;     /* more sockets of the same kind, on ephemeral ports */
 } ListenerSpec;
 
 static void child_fail(int pipe_fd)
@@ -103,6 +104,13 @@ static Listener spawn_listener(const ListenerSpec *spec)
                         child_fail(p[1]);
                 if (getsockname(fd, &a.sa, &alen) < 0)
                         child_fail(p[1]);
+                for (unsigned i = 0; i < spec->extra; i++) {
+                        struct sockaddr_storage any = { .ss_family = spec->family };
+                        int more = socket(spec->family, spec->type, 0);
+                        if (more < 0 || bind(more, (struct sockaddr *) &any, alen) < 0 ||
+                                (spec->type == SOCK_STREAM && listen(more, 16) < 0))
+                                child_fail(p[1]);
+                }
                 if (spec->uid != 0) {
                         if (setgroups(0, NULL) < 0 || setresgid(spec->uid, spec->uid, spec->uid) < 0 ||
                                 setresuid(spec->uid, spec->uid, spec->uid) < 0)
@@ -728,6 +736,47 @@ static void test_netns(void **state)
         stop_listener(&l);
 }
 
+/* A full listing of a process that holds many sockets reads its status, comm and cgroup once, not
+ * once per socket: the per-socket /proc work made `portctl who` on a busy host several times
+ * slower than ss -p. */
+static void test_one_read_per_process(void **state)
+{
+        OwnerContext *c = *state;
+        OwnerStats before, after;
+        OwnerSocket *s = NULL;
+        size_t n = 0;
+
+        if (geteuid() != 0)
+                skip();
+        ListenerSpec spec = {
+                .family = AF_INET, .type = SOCK_STREAM, .comm = "owner-many", .new_netns = true, .extra = 63
+        };
+        Listener l = spawn_listener(&spec);
+        if (l.pid <= 0) {
+                print_message("# cannot create a network namespace, skipping\n");
+                skip();
+        }
+        OwnerNetns by_pid = { .kind = OWNER_NETNS_PID, .pid = l.pid };
+        OwnerFilter every = {};
+        /* The first query finds them (a scan); the second answers from the cache, verified. */
+        assert_int_equal(owner_query(c, &every, &by_pid, NULL, &s, &n), 0);
+        assert_int_equal(n, 64);
+        owner_sockets_free(s, n);
+
+        owner_context_get_stats(c, &before);
+        assert_int_equal(owner_query(c, &every, &by_pid, NULL, &s, &n), 0);
+        owner_context_get_stats(c, &after);
+        assert_int_equal(n, 64);
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(s[i].n_processes, 1);
+                assert_true(holds(&s[i], l.pid, "owner-many"));
+        }
+        assert_int_equal(after.cache_hits - before.cache_hits, 64);
+        assert_int_equal(after.processes_described - before.processes_described, 1);
+        owner_sockets_free(s, n);
+        stop_listener(&l);
+}
+
 /* A prefork server: the master was cached, then forked workers that hold the same socket. They
  * show up without a scan, through the master's children. */
 static void test_forked_workers(void **state)
@@ -1106,6 +1155,8 @@ int main(void)
                 { "owner/cache/cgroup-narrowing", test_cgroup_narrowing, setup_context, teardown_context,
                         NULL },
                 { "owner/cache/forked-workers", test_forked_workers, setup_context, teardown_context, NULL },
+                { "owner/cache/one-read-per-process", test_one_read_per_process, setup_context,
+                        teardown_context, NULL },
                 { "owner/access/rate-limit", test_rate_limit, setup_context, teardown_context, NULL },
                 { "owner/access/unprivileged", test_unprivileged, setup_context, teardown_context, NULL },
                 { "owner/netns/pid-and-all", test_netns, setup_context, teardown_context, NULL },

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of the snapshot image: lookups equal the catalog's, and a truncated, bit-flipped
- * or hostile image is refused instead of followed. */
+ * or hostile image is refused instead of followed; opened lazily, a flipped bit in the body is
+ * refused on the first read of its page, and every answer is either right or -EBADMSG. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,7 +55,7 @@ static void test_roundtrip(void **state)
                 for (uint32_t j = 0; j < e.n_aliases; j++)
                         assert_string_equal(snapshot_entry_alias(&s, &e, j), c->entries[i].aliases[j]);
                 assert_null(snapshot_entry_alias(&s, &e, e.n_aliases));
-                assert_string_equal(e.source, "/etc/services");
+                assert_string_equal(snapshot_entry_source(&s, &e), "/etc/services");
         }
         assert_int_equal(snapshot_entry(&s, (uint32_t) c->n_entries, &e), -ENOENT);
 
@@ -120,10 +121,123 @@ static void test_every_bit_flip(void **state)
         catalog_free(c);
 }
 
-/* A hostile image with a correct checksum: every offset must still be checked. */
+/* A hostile image with correct checksums: every offset must still be checked. */
 static void reseal(uint8_t *image, size_t size)
 {
-        ((SnapshotHeader *) image)->checksum = snapshot_checksum(image, size);
+        assert_int_equal(snapshot_sign(image, size), 0);
+}
+
+/* Many pages: n entries "sNNNN PORT/tcp aNNNN". */
+static Catalog *build_large(size_t n)
+{
+        char *lines = malloc(n * 40 + 1), *p = lines;
+        ServicesFile *f;
+        Catalog *c;
+
+        assert_non_null(lines);
+        for (size_t i = 0; i < n; i++)
+                p += sprintf(p, "s%zu %zu/tcp a%zu\n", i, 1000 + i, i);
+        assert_int_equal(services_file_parse("/etc/services", CATALOG_LAYER_BASE, lines, (size_t) (p - lines), &f), 0);
+        assert_int_equal(catalog_build(&f, 1, &c), 0);
+        services_file_free(f);
+        free(lines);
+        return c;
+}
+
+static void test_lazy_pages(void **state)
+{
+        const size_t n = 1500;
+        Catalog *c = build_large(n);
+        uint8_t *image;
+        size_t size;
+        Snapshot s;
+        SnapshotEntry e;
+        char name[32];
+
+        assert_int_equal(snapshot_build(c, 1, (void **) &image, &size), 0);
+        const SnapshotHeader *h = (const SnapshotHeader *) image;
+        size_t body = snapshot_body_offset(size);
+        size_t checks_size = snapshot_checks_size(size);
+        SnapshotChecks *checks = calloc(1, checks_size);
+        assert_non_null(checks);
+        assert_true(size / SNAPSHOT_PAGE_SIZE >= 8);
+        assert_int_equal(h->page_sums_offset, sizeof(SnapshotHeader));
+
+        /* Intact, opened lazily: every answer right, and the pages read are marked. */
+        assert_int_equal(snapshot_open_lazy(image, size, checks, &s), 0);
+        assert_int_equal(checks->bits[0], 0);
+        assert_int_equal(snapshot_lookup_name(&s, "a7", "tcp", &e), 0);
+        assert_int_equal(e.port, 1007);
+        assert_true(checks->bits[0] != 0);
+        /* Each lookup checks one more page: after as many as there are pages, all are checked,
+         * and the lookups check none any more. */
+        for (uint32_t i = 1; i < s.n_pages; i++) {
+                assert_false(checks->all);
+                assert_int_equal(snapshot_lookup_port(&s, 1007, NULL, &e), 0);
+        }
+        assert_true(checks->all);
+        for (uint32_t k = 0; k < s.n_pages; k++)
+                assert_true(checks->bits[k / 64] & (UINT64_C(1) << (k % 64)));
+
+        /* The header and the page checksum table are checked when the image is opened. */
+        for (size_t byte = 0; byte < body; byte++) {
+                if (byte >= offsetof(SnapshotHeader, superseded) &&
+                    byte < offsetof(SnapshotHeader, superseded) + sizeof(uint32_t))
+                        continue;
+                image[byte] ^= 0x10;
+                memset(checks, 0, checks_size);
+                assert_int_equal(snapshot_open_lazy(image, size, checks, &s), -EBADMSG);
+                image[byte] ^= 0x10;
+        }
+
+        /* A bit flipped in the body: the image opens, every lookup answers right or -EBADMSG,
+         * and the page with the flip is never marked right. */
+        for (size_t byte = body; byte < size; byte += 911) {
+                uint32_t page = (uint32_t) (byte / SNAPSHOT_PAGE_SIZE);
+                image[byte] ^= 0x04;
+                memset(checks, 0, checks_size);
+                assert_int_equal(snapshot_open_lazy(image, size, checks, &s), 0);
+                for (size_t i = 0; i < n; i++) {
+                        int r;
+                        snprintf(name, sizeof(name), "s%zu", i);
+                        r = snapshot_lookup_name(&s, name, "tcp", &e);
+                        if (r == 0)
+                                assert_true(e.port == 1000 + i && streq(e.name, name));
+                        else
+                                assert_int_equal(r, -EBADMSG);
+                        snprintf(name, sizeof(name), "a%zu", i);
+                        r = snapshot_lookup_name(&s, name, NULL, &e);
+                        if (r == 0)
+                                assert_true(e.port == 1000 + i);
+                        else
+                                assert_int_equal(r, -EBADMSG);
+                        r = snapshot_lookup_port(&s, (uint16_t) (1000 + i), "tcp", &e);
+                        if (r == 0) {
+                                snprintf(name, sizeof(name), "s%zu", i);
+                                uint32_t len;
+                                const char *alias = snapshot_entry_alias_len(&s, &e, 0, &len);
+                                assert_true(streq(e.name, name) && e.n_aliases == 1);
+                                if (alias)
+                                        assert_int_equal(alias[0], 'a');
+                        } else
+                                assert_int_equal(r, -EBADMSG);
+                        r = snapshot_entry(&s, (uint32_t) i, &e);
+                        if (r == 0)
+                                assert_true(e.port == 1000 + i);
+                        else
+                                assert_int_equal(r, -EBADMSG);
+                }
+                /* The sweep went over every page, and the flipped one was never taken: the
+                 * lookups still check, and refuse what lies on it. */
+                assert_false(checks->bits[page / 64] & (UINT64_C(1) << (page % 64)));
+                assert_false(checks->all);
+                assert_int_equal(snapshot_verify_all(&s), -EBADMSG);
+                image[byte] ^= 0x04;
+        }
+
+        free(checks);
+        free(image);
+        catalog_free(c);
 }
 
 static void test_hostile_offsets(void **state)
@@ -219,6 +333,7 @@ int main(void)
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_every_bit_flip),
                 cmocka_unit_test(test_hostile_offsets),
+                cmocka_unit_test(test_lazy_pages),
                 cmocka_unit_test(test_empty),
         };
         return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
