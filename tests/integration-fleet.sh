@@ -282,7 +282,9 @@ scenario_write_failures() {
 scenario_digest() {
         need_root "two daemons with overrides need root"
         need_tool sha256sum
-        local rootb=$TMP/rootb sockb=$TMP/sockb pidb out da db dl doff
+        local rootb=$TMP/rootb sockb=$TMP/b/sock pidb out da db dl doff
+        # A directory of its own: the io.portd.Sockets socket goes beside the Services one.
+        mkdir -p "$TMP/b"
         # Layout B: netbase, a drop-in that replaces http/tcp and adds two entries, an override.
         cp "$DATA_DIR/services.netbase" "$ROOT/etc/services"
         mkdir -p "$ROOT/etc/services.d" "$ROOT/usr/lib/services.d"

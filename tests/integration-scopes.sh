@@ -373,7 +373,9 @@ out=$(verify_as in_pidns)
         pass "Verify as root in a PID namespace: only a count" || fail "Verify as root in a PID namespace: $out"
 sed -i '$d' "$ROOT/run/portd/scopes/green.d/10-green.conf"
 
-# Owner rows name a port by the caller's scope's catalog: 9000/tcp is myapp in blue, nothing on the host.
+# Owner rows come from the owner-query worker, which names ports from the host's catalog only
+# while there are no scopes (it does not decide scopes, portd(8)): with scopes, a row names no
+# service, neither the host's nor another scope's.  9000/tcp is myapp in blue, nothing on the host.
 ip netns exec "$NETNS" "$PYTHON" -c '
 import socket, sys, time
 s = socket.socket()
@@ -388,8 +390,8 @@ for ((i = 0; i < 500; i++)); do
         sleep 0.01
 done
 out=$(ip netns exec "$NETNS" "$PORTCTL" --socket "$SOCK" who --json tcp:9000 2>&1)
-[[ "$out" == *'"service":"myapp"'* ]] && pass "who in netns $NETNS: 9000/tcp is scope blue's myapp" ||
-        fail "who in the netns does not name the port from scope blue: $out"
+[[ "$out" == *'"port":9000'* && "$out" != *'"service"'* ]] && pass "who in netns $NETNS: 9000/tcp is found, named by no catalog" ||
+        fail "who in the netns: $out"
 kill "$LISTENER" 2>/dev/null
 wait "$LISTENER" 2>/dev/null
 
