@@ -7,6 +7,9 @@
 #include <stdint.h>
 
 #include "manager.h"
+#include "owner.h"
+
+struct json_object;
 
 /* manager.c */
 int manager_new(const char *root, Manager **ret);
@@ -72,6 +75,30 @@ int varlink_sockets_register(sd_event *event, VarlinkServer *server, SocketsWork
 void varlink_sockets_stop(SocketsWorker *w);
 /* After the server: takes NULL, returns NULL. */
 SocketsWorker *varlink_sockets_free(SocketsWorker *w);
+/* What Follow shares with List: the parameters, the caller, a row. */
+typedef struct ListParameters {
+        OwnerFilter filter;
+        const char *netns;
+} ListParameters;
+int parse_list_parameters(struct json_object *parameters, ListParameters *ret, const char **ret_bad);
+int parse_netns(const char *s, OwnerNetns *ret);
+/* The caller's own network namespace, pinned by its pidfd; -ESRCH when it is gone. */
+int peer_netns_fd(VarlinkConnection *conn);
+void caller_read_capabilities(OwnerCaller *caller, int pidfd);
+struct Snapshot;
+/* {"owner": Owner} for socket s and process p (NULL: the socket alone). */
+int owner_row(const struct Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p,
+        struct json_object **ret);
+
+/* varlink-follow.c (in the owner-query worker) */
+/* io.portd.Sockets.Follow: listening sockets watched on a thread of their own, an event per
+ * socket that starts or stops listening. */
+typedef struct SocketsFollow SocketsFollow;
+int sockets_follow_register(sd_event *event, VarlinkServer *server, SocketsFollow **ret);
+/* Stops the thread (a poll in progress finishes first); before the server goes. */
+void sockets_follow_stop(SocketsFollow *f);
+/* After the server: takes NULL, returns NULL. */
+SocketsFollow *sockets_follow_free(SocketsFollow *f);
 
 /* owner-handoff.c (in the main process) */
 /* One hand-off on the channel, a SOCK_SEQPACKET datagram: this header, then size bytes (the

@@ -43,13 +43,8 @@ static int json_add_string_maybe(struct json_object *o, const char *key, const c
         return value ? json_add(o, key, json_object_new_string(value)) : 0;
 }
 
-typedef struct ListParameters {
-        OwnerFilter filter;
-        const char *netns;
-} ListParameters;
-
 /* Strict, as io.portd.Services is: an unknown or mistyped parameter is named back to the caller. */
-static int parse_list_parameters(struct json_object *parameters, ListParameters *ret, const char **ret_bad)
+int parse_list_parameters(struct json_object *parameters, ListParameters *ret, const char **ret_bad)
 {
         ListParameters p = {};
         bool have_port = false, have_port_max = false;
@@ -135,7 +130,7 @@ static int parse_list_parameters(struct json_object *parameters, ListParameters 
 }
 
 /* "all", a process id, or a /run/netns name. */
-static int parse_netns(const char *s, OwnerNetns *ret)
+int parse_netns(const char *s, OwnerNetns *ret)
 {
         if (!s) {
                 *ret = (OwnerNetns){ .kind = OWNER_NETNS_CALLER };
@@ -159,7 +154,7 @@ static int parse_netns(const char *s, OwnerNetns *ret)
  * about a caller): unlike /proc/PID it cannot name a process that took over a dead caller's pid.
  * Kernels without the ioctl (before 6.11) go through /proc/PID, pinned by the pidfd: if the caller
  * is still alive after the open, the PID was still its own.  -ESRCH when the caller is gone. */
-static int peer_netns_fd(VarlinkConnection *conn)
+int peer_netns_fd(VarlinkConnection *conn)
 {
         _cleanup_close_ int pidfd = caller_peer_pidfd(conn);
         struct ucred ucred;
@@ -191,7 +186,7 @@ static int address_string(int family, const OwnerAddress *a, char *buf, size_t s
         return 0;
 }
 
-static int owner_row(
+int owner_row(
         const Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p, struct json_object **ret)
 {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *reply = NULL;
@@ -327,6 +322,7 @@ struct SocketsWorker {
         unsigned n_jobs;
         unsigned n_user_results; /* finished or streaming, of users other than root */
         SocketsJob *done, **done_tail; /* finished by the thread, not yet seen by the loop */
+        SocketsFollow *follow;         /* the Follow calls, varlink-follow.c */
         bool quit;
         int event_fd;
         sd_event_source *event_source;
@@ -602,7 +598,7 @@ static int sockets_worker_submit(SocketsWorker *w, VarlinkConnection *conn, Sock
 
 /* CapPrm of the caller, read through /proc/PID pinned by its pidfd: the kernel's ptrace rule shows
  * a process only to a caller that holds every capability it holds (owner.c). */
-static void caller_read_capabilities(OwnerCaller *caller, int pidfd)
+void caller_read_capabilities(OwnerCaller *caller, int pidfd)
 {
         char path[64], buf[4096];
         _cleanup_close_ int fd = -1;
@@ -733,7 +729,10 @@ int varlink_sockets_register(sd_event *event, VarlinkServer *server, SocketsWork
         r = varlink_server_add_interface(server, io_portd_sockets_varlink);
         if (r < 0)
                 return r;
-        return varlink_server_add_method(server, SOCKETS_INTERFACE ".List", method_list, w);
+        r = varlink_server_add_method(server, SOCKETS_INTERFACE ".List", method_list, w);
+        if (r < 0)
+                return r;
+        return sockets_follow_register(event, server, &w->follow);
 }
 
 /* Before the server goes: its connections' streams end through job_detach(). */
@@ -751,6 +750,7 @@ void varlink_sockets_stop(SocketsWorker *w)
                         (void) pthread_join(w->lanes[i].thread, NULL);
                         w->lanes[i].started = false;
                 }
+        sockets_follow_stop(w->follow);
         /* What the thread finished: as the loop would see it. */
         on_jobs_done(NULL, w->event_fd, EPOLLIN, w);
 }
@@ -761,6 +761,7 @@ SocketsWorker *varlink_sockets_free(SocketsWorker *w)
                 return NULL;
         varlink_sockets_stop(w);
         free(w->users);
+        sockets_follow_free(w->follow);
         sd_event_source_disable_unref(w->event_source);
         safe_close(w->event_fd);
         for (size_t i = 0; i < ELEMENTSOF(w->lanes); i++)
