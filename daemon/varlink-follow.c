@@ -2,8 +2,8 @@
 /* io.portd.Sockets.Follow in the owner-query worker: each follower's listening sockets are listed
  * again every second on a thread of their own (sock_diag, filtered in the kernel as for List), and
  * a socket that appeared or went since the last look is an event, its processes named and hidden
- * as List names and hides them.  Bounded: followers per user and in all, sockets watched, events
- * unread. */
+ * as List names and hides them.  Bounded: followers per user and in all, sockets watched, one
+ * look's events per follower, and a reader that stops reading is dropped. */
 
 #include <errno.h>
 #include <pthread.h>
@@ -34,11 +34,11 @@
  * SPEC's ports walks the listening hash only, not the established connections, so a poll costs
  * about as much as `ss -ltn` does: a listener that comes and goes between two looks is missed. */
 #define FOLLOW_INTERVAL_USEC (1000ULL * 1000ULL)
-/* Naming the new sockets' processes (cache, /proc) may take this long per look; the rest are
- * reported without their processes, as List reports them past its budget.  The first look names
- * every socket already listening, for the events of those that stop. */
-#define FOLLOW_BUDGET_USEC          (100ULL * 1000ULL)
-#define FOLLOW_BASELINE_BUDGET_USEC (250ULL * 1000ULL)
+/* Naming a user's new sockets' processes (cache, /proc) may take this long per look, as long as
+ * one of its List queries may: the other followers wait meanwhile.  The rest are reported without
+ * their processes, as List reports them past its budget.  Root's looks have no such bound, as its
+ * List queries have none: root is not who would starve the others. */
+#define FOLLOW_BUDGET_USEC (250ULL * 1000ULL)
 /* Followers per user and in all, root's counted apart as for List's queries: each holds a
  * connection (within the worker's per-UID cap), a namespace descriptor and its sockets. */
 #define FOLLOWERS_PER_UID_MAX 4U
@@ -48,10 +48,12 @@
  * (its processes' names, for the event when it stops) is the memory they cost. */
 #define FOLLOW_SOCKETS_MAX (16U * 1024U)
 #define FOLLOW_TRACKED_MAX (128U * 1024U)
-/* Events found but not yet handed to the connection.  The connection's own output is bounded by
- * the server; past both, the reader is not keeping up, and it is dropped rather than sent a
- * stream with a hole in it. */
-#define FOLLOW_EVENTS_MAX 512U
+/* A follower whose events of one look are not all handed to its connection yet (the connection's
+ * output is full: its reader is behind) gets no new look until they are: the next look then
+ * reports what changed since the last one, so a slow reader sees the same sockets start and stop,
+ * only coarser, and a follower holds at most one look's events.  One that takes no event for this
+ * long is not reading at all, and it is dropped: its place and its memory are for others. */
+#define FOLLOW_STALL_USEC (10ULL * 1000ULL * 1000ULL)
 /* Replies built per turn of the stream. */
 #define FOLLOW_ROWS_PER_BATCH 64U
 
@@ -96,8 +98,9 @@ struct Follower {
         bool cancelled; /* the call ended while busy: the thread frees it */
         bool primed;    /* the first look was taken */
         size_t listening_at_start;
-        int error;     /* the call ends with it */
-        bool overflow; /* too many events unread: dropped */
+        int error;            /* the call ends with it */
+        bool stalled;         /* no event taken for FOLLOW_STALL_USEC: dropped */
+        uint64_t progress_usec; /* CLOCK_MONOTONIC when the loop last took an event, or they came */
         bool wake;     /* the loop should look at it */
         FollowEvent *events, **events_tail;
         size_t n_events;
@@ -323,8 +326,8 @@ static int follower_poll(SocketsFollow *sf, Follower *f, bool primed, EventList 
                         fresh[x] = now[fresh_index[x]];
                         now[fresh_index[x]] = (OwnerSocket){};
                 }
-                caller.deadline_usec = now_usec(CLOCK_MONOTONIC) +
-                                       (primed ? FOLLOW_BUDGET_USEC : FOLLOW_BASELINE_BUDGET_USEC);
+                if (caller.uid != 0)
+                        caller.deadline_usec = now_usec(CLOCK_MONOTONIC) + FOLLOW_BUDGET_USEC;
                 r = owner_resolve_processes(sf->owner, fresh, n_fresh, &caller);
                 for (size_t x = 0; x < n_fresh; x++) {
                         now[fresh_index[x]] = fresh[x];
@@ -398,18 +401,13 @@ static void follower_take_result(SocketsFollow *sf, Follower *f, int r, EventLis
         }
         if (events->n == 0)
                 return;
-        if (f->n_events + events->n > FOLLOW_EVENTS_MAX) {
-                follow_events_free(f->events);
-                f->events = NULL;
-                f->events_tail = &f->events;
-                f->n_events = 0;
-                f->overflow = true;
-        } else
-                for (size_t i = 0; i < events->n; i++) {
-                        *f->events_tail = TAKE_PTR(events->items[i]);
-                        f->events_tail = &(*f->events_tail)->next;
-                        f->n_events++;
-                }
+        /* Looks are taken only once the last one's events are all taken: the queue is empty. */
+        f->progress_usec = now_usec(CLOCK_MONOTONIC);
+        for (size_t i = 0; i < events->n; i++) {
+                *f->events_tail = TAKE_PTR(events->items[i]);
+                f->events_tail = &(*f->events_tail)->next;
+                f->n_events++;
+        }
         follower_wake(sf, f);
 }
 
@@ -424,14 +422,22 @@ static void *follow_thread(void *userdata)
 
                 /* The one waiting longest: every follower gets its look in turn. */
                 for (Follower *f = sf->followers; f; f = f->next) {
-                        if (f->busy || f->cancelled || f->error != 0 || f->overflow)
+                        if (f->busy || f->cancelled || f->error != 0 || f->stalled)
                                 continue;
-                        if (!due || f->next_poll < due->next_poll)
+                        if (f->n_events > 0) {
+                                /* Its reader is behind: no look until it caught up. */
+                                uint64_t stall = f->progress_usec + FOLLOW_STALL_USEC;
+                                if (now >= stall) {
+                                        f->stalled = true;
+                                        follower_wake(sf, f);
+                                } else
+                                        next = MIN(next, stall);
+                                continue;
+                        }
+                        if (f->next_poll > now)
+                                next = MIN(next, f->next_poll);
+                        else if (!due || f->next_poll < due->next_poll)
                                 due = f;
-                }
-                if (due && due->next_poll > now) {
-                        next = due->next_poll;
-                        due = NULL;
                 }
                 if (!due) {
                         if (next == UINT64_MAX)
@@ -536,12 +542,12 @@ static int follow_produce(VarlinkConnection *conn, void *userdata)
         int r;
 
         pthread_mutex_lock(&sf->lock);
-        bool overflow = f->overflow, primed = f->primed;
+        bool stalled = f->stalled, primed = f->primed;
         int error = f->error;
         size_t listening = f->listening_at_start;
         pthread_mutex_unlock(&sf->lock);
 
-        if (overflow)
+        if (stalled)
                 return -ENOBUFS; /* the connection goes */
         if (error != 0 && !f->current)
                 return follow_answer_error(conn, f, error);
@@ -565,6 +571,9 @@ static int follow_produce(VarlinkConnection *conn, void *userdata)
                                         f->events_tail = &f->events;
                                 f->n_events--;
                                 f->current->next = NULL;
+                                f->progress_usec = now_usec(CLOCK_MONOTONIC);
+                                if (f->n_events == 0)
+                                        pthread_cond_broadcast(&sf->wake); /* its next look */
                         }
                         pthread_mutex_unlock(&sf->lock);
                         f->current_process = 0;
@@ -607,7 +616,7 @@ static void follow_detach(void *userdata)
         follower_free(f);
 }
 
-/* The thread found something: streams resumed, readers that fell too far behind dropped. */
+/* The thread found something: streams resumed, readers that stopped reading dropped. */
 static int on_follow_wake(sd_event_source *source, int fd, uint32_t revents, void *userdata)
 {
         SocketsFollow *sf = userdata;
@@ -621,9 +630,9 @@ static int on_follow_wake(sd_event_source *source, int fd, uint32_t revents, voi
                 if (!f->wake || !f->conn || f->cancelled)
                         continue;
                 f->wake = false;
-                if (f->overflow && n_drop < ELEMENTSOF(drop)) {
-                        log_info("Dropping a follower of PID %d: more than %u events unread.",
-                                (int) f->caller.pid, FOLLOW_EVENTS_MAX);
+                if (f->stalled && n_drop < ELEMENTSOF(drop)) {
+                        log_info("Dropping a follower of PID %d: it took no event for %llu s.",
+                                (int) f->caller.pid, (unsigned long long) (FOLLOW_STALL_USEC / 1000000ULL));
                         drop[n_drop++] = varlink_connection_ref(f->conn);
                 } else if (n_resume < ELEMENTSOF(resume))
                         resume[n_resume++] = varlink_connection_ref(f->conn);
