@@ -41,7 +41,8 @@ static const Verb verbs[] = {
                 "                           group of portd.conf; --runtime)" },
         { "unset", verb_unset, "unset NAME[/PROTO]       drop an override again (as set; --runtime)" },
         { "who", verb_who,
-                "who [SPEC...]            which processes own a port (SPEC: tcp:22, :80, @HOST:PORT, NAME)",
+                "who [-f] [SPEC...]       which processes own a port (SPEC: tcp:22, :80, @HOST:PORT, NAME);\n"
+                "                           -f: stay, a line per socket that starts or stops listening",
                 true },
         { "monitor", verb_monitor,
                 "monitor                  a line per new catalog generation (reloads, scopes, overrides)",
