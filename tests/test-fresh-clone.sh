@@ -91,7 +91,7 @@ for line in open("build/meson-logs/testlog.json"):
     if t["result"] not in ("OK", "SKIP", "EXPECTEDFAIL"):
         print(t["name"], t["result"])
         for out in ("stdout", "stderr"):
-            print("\n".join((t.get(out) or "").splitlines()[-25:]))' 2>&1 | sed 's/^/# /'
+            print("\n".join((t.get(out) or "").splitlines()[-25:]))' 2>&1 | sed 's/^/# /' | tee /dev/stderr
 fi
 if grep -Eq '^Skipped: *[1-9]' "$top/test.log"; then
         not_ok "unit tests skipped in the clone: $(grep -E ' SKIP ' "$top/test.log" | head -5 | tr '\n' ' ')"

@@ -32,7 +32,10 @@
 #include "varlink-wire.h"
 
 #define TIMEOUT_USEC (5ULL * 1000ULL * 1000ULL)
-#define IDLE_USEC    (300ULL * 1000ULL)
+/* The short idle and message timeouts of the tests that measure them.  The machine running the
+ * tests may stall a process for hundreds of milliseconds (CI runs them beside a booting test bed),
+ * so a test that must stay active sends well within it (a tenth) and nothing else runs with it. */
+#define IDLE_USEC    (1000ULL * 1000ULL)
 
 static const char test_interface[] = "# Methods for exercising the server.\n"
                                      "interface org.example.test\n"
@@ -303,7 +306,22 @@ static int setup_default(void **state)
         return 0;
 }
 
+/* Small bounds with the default idle timeout: a stalled test process must not have its held
+ * connections closed as idle, which would free slots and change what the caps let in. */
 static int setup_small(void **state)
+{
+        VarlinkServerLimits limits = {
+                .message_max = 1024,
+                .output_max = 64 * 1024,
+                .connections_max = 8,
+                .connections_per_uid_max = 3,
+        };
+        *state = server_start(&limits);
+        return 0;
+}
+
+/* setup_small's bounds with the short idle timeout, for the tests that measure it. */
+static int setup_idle(void **state)
 {
         VarlinkServerLimits limits = {
                 .message_max = 1024,
@@ -704,8 +722,8 @@ static void test_idle_timeout(void **state)
         int fd;
 
         /* Active connections live on past the idle timeout... */
-        for (int i = 0; i < 4; i++) {
-                struct timespec ts = { .tv_nsec = IDLE_USEC * 1000 / 2 };
+        for (int i = 0; i < 15; i++) {
+                struct timespec ts = { .tv_nsec = IDLE_USEC * 1000 / 10 };
                 assert_int_equal(
                         varlink_client_call(c, "org.example.test.Echo", NULL, 0, &reply, &error), 0);
                 nanosleep(&ts, NULL);
@@ -933,9 +951,9 @@ static void test_message_deadline(void **state)
         bool closed = false;
 
         /* One byte every 20 ms keeps the connection active, but the message never completes: it
-         * is closed at its 300 ms deadline, long before the 5 s idle timeout. */
+         * is closed at its 1 s deadline, long before the 5 s idle timeout. */
         clock_gettime(CLOCK_MONOTONIC, &start);
-        for (size_t i = 0; elapsed_usec(&start) < 3000000; i = (i + 1) % (sizeof(call) - 1)) {
+        for (size_t i = 0; elapsed_usec(&start) < (int64_t) IDLE_USEC + 3000000; i = (i + 1) % (sizeof(call) - 1)) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
                 if (send(fd, call + i, 1, MSG_NOSIGNAL) < 0 ||
                         (poll(&p, 1, 20) == 1 && read(fd, &(char){ 0 }, 1) <= 0)) {
@@ -948,15 +966,15 @@ static void test_message_deadline(void **state)
         }
         assert_true(closed);
         assert_true(elapsed_usec(&start) >= (int64_t) IDLE_USEC * 9 / 10);
-        assert_true(elapsed_usec(&start) < 2000000);
+        assert_true(elapsed_usec(&start) < (int64_t) IDLE_USEC + 2000000);
         close(fd);
 
         /* Complete messages sent slowly are fine: each one restarts the clock. */
         VarlinkClient *c = connect_client(srv);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 15; i++) {
                 struct json_object *reply;
                 const char *error;
-                struct timespec ts = { .tv_nsec = IDLE_USEC * 1000 / 2 };
+                struct timespec ts = { .tv_nsec = IDLE_USEC * 1000 / 10 };
                 assert_int_equal(
                         varlink_client_call(c, "org.example.test.Echo", NULL, 0, &reply, &error), 0);
                 nanosleep(&ts, NULL);
@@ -1149,7 +1167,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_pipelined_flood, setup_default, teardown),
                 cmocka_unit_test_setup_teardown(test_garbage, setup_default, teardown),
                 cmocka_unit_test_setup_teardown(test_oversize, setup_small, teardown),
-                cmocka_unit_test_setup_teardown(test_idle_timeout, setup_small, teardown),
+                cmocka_unit_test_setup_teardown(test_idle_timeout, setup_idle, teardown),
                 cmocka_unit_test_setup_teardown(test_connection_caps, setup_small, teardown),
                 cmocka_unit_test_setup_teardown(test_slow_reader, setup_small, teardown),
                 cmocka_unit_test_setup_teardown(test_root_reserve, setup_reserve, teardown),
@@ -1157,7 +1175,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fd_pipeline, setup_default, teardown),
                 cmocka_unit_test_setup_teardown(test_fd_exhaustion, setup_default, teardown),
                 cmocka_unit_test_setup_teardown(test_stream_slow_reader, setup_small_output, teardown),
-                cmocka_unit_test_setup_teardown(test_stream_never_read, setup_small, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_never_read, setup_idle, teardown),
         };
 
         signal(SIGPIPE, SIG_IGN);

@@ -212,6 +212,11 @@ else
                 fi
         } | sed 's/^/# /'
 fi
+# meson shows a failed test's stderr, not its TAP: repeat each failed check with its diagnostics
+# there, so that a CI log says what failed without the test bed's files.
+if [ $failed -ne 0 ] && [ -f "$work/out/tap" ]; then
+        awk '/^not ok /{show=1; print; next} /^(ok|not ok) /{show=0} show && /^#/' "$work/out/tap" >&2
+fi
 if [ $failed -ne 0 ] && [ -f "$work/out/journal.txt" ]; then
         echo "# --- the journal of the boot, portd's units and the runner:"
         grep -E 'portd|testbed' "$work/out/journal.txt" | tail -80 | sed 's/^/# /'

@@ -58,6 +58,16 @@ id=4f1de9c0aa11
 mkdir -p /etc/portd/scopes/shop.d
 printf '[Match]\nCgroup=/system.slice/docker-%s*.scope\n' "$id" >/etc/portd/scopes/shop.scope
 printf 'http 8081/tcp www\nshop-api 9000/tcp\n!ftp\n' >/etc/portd/scopes/shop.d/10-shop.conf
+# The daemon sees the new scope through inotify and reloads after a short quiet time: wait until a
+# process placed as the container will be (a throwaway scope that matches the same glob) is
+# answered from it, or the container below could ask before the reload and see the host's view.
+probe=0
+scope_served() {
+        probe=$((probe + 1))
+        systemd-run --quiet --scope --slice=system.slice --unit="docker-$id-probe$probe.scope" \
+                getent services shop-api | grep -q '^shop-api *9000/tcp'
+}
+check "the daemon serves the new scope within 10 s" wait_until 10 scope_served
 ip netns add tb-shop
 ip -n tb-shop link set lo up
 # The container's process: listens on shop-api's port and looks services up, from its scope.
