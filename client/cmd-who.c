@@ -844,12 +844,13 @@ static int print_follow_event(struct json_object *reply, const char *event, cons
         return 0;
 }
 
-/* One reply of a follower: 1 to go on, else the exit status. */
-static int follow_handle(int r, struct json_object *reply, const char *error,
-        const Selection *sel, UserCache *users, const PortctlContext *ctx)
+/* The next reply of a follower: 1 to go on, else the exit status. */
+static int follow_next(VarlinkClient *client, const Selection *sel, UserCache *users, const PortctlContext *ctx)
 {
+        struct json_object *reply = NULL;
+        const char *error = NULL, *event;
         Rows one = {};
-        const char *event;
+        int r = varlink_client_next(client, &reply, &error);
 
         if (r < 0) {
                 portctl_error("who: %s", r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
@@ -919,10 +920,7 @@ static int who_follow(const WhoQueries *queries, const Selection *sel, const Por
                 /* What a client read already first: poll() sees only the sockets. */
                 for (size_t i = 0; i < queries->n; i++)
                         while (varlink_client_has_input(clients[i])) {
-                                struct json_object *reply = NULL;
-                                const char *error = NULL;
-                                int k = varlink_client_next(clients[i], &reply, &error);
-                                r = follow_handle(k, reply, error, sel, &users, ctx);
+                                r = follow_next(clients[i], sel, &users, ctx);
                                 if (r != 1)
                                         goto finish;
                         }
@@ -938,10 +936,7 @@ static int who_follow(const WhoQueries *queries, const Selection *sel, const Por
                 for (size_t i = 0; i < queries->n; i++) {
                         if (fds[i].revents == 0)
                                 continue;
-                        struct json_object *reply = NULL;
-                        const char *error = NULL;
-                        int k = varlink_client_next(clients[i], &reply, &error);
-                        r = follow_handle(k, reply, error, sel, &users, ctx);
+                        r = follow_next(clients[i], sel, &users, ctx);
                         if (r != 1)
                                 goto finish;
                 }

@@ -81,10 +81,13 @@ typedef struct ListParameters {
         const char *netns;
 } ListParameters;
 int parse_list_parameters(struct json_object *parameters, ListParameters *ret, const char **ret_bad);
-int parse_netns(const char *s, OwnerNetns *ret);
-/* The caller's own network namespace, pinned by its pidfd; -ESRCH when it is gone. */
-int peer_netns_fd(VarlinkConnection *conn);
-void caller_read_capabilities(OwnerCaller *caller, int pidfd);
+/* Who asks, and where: the caller from the connection's credentials (with its capabilities,
+ * for the ptrace rule), the namespace from the netns parameter, and for the caller's own one its
+ * descriptor in *ret_netns_fd (else -1).  -EINVAL for a bad netns parameter, -EMFILE/-ENFILE
+ * for the dispatch to retry; when the caller's own namespace cannot be had (it is gone), 0 with
+ * the error to answer in *ret_netns_error. */
+int sockets_caller_setup(VarlinkConnection *conn, const char *netns_parameter, OwnerCaller *ret_caller,
+        OwnerNetns *ret_ns, int *ret_netns_fd, int *ret_netns_error);
 struct Snapshot;
 /* {"owner": Owner} for socket s and process p (NULL: the socket alone). */
 int owner_row(const struct Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p,

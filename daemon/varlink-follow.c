@@ -15,7 +15,6 @@
 
 #include <json-c/json.h>
 
-#include "caller.h"
 #include "daemon.h"
 #include "json-util.h"
 #include "log.h"
@@ -674,7 +673,6 @@ static int method_follow(
 {
         SocketsFollow *sf = userdata;
         ListParameters p;
-        struct ucred ucred;
         const char *bad = NULL;
         int r;
 
@@ -690,9 +688,6 @@ static int method_follow(
                 return varlink_connection_error_invalid_parameter(conn, bad ?: "parameters");
         if (!(flags & VARLINK_CALL_MORE))
                 return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
-        r = varlink_connection_get_peer_credentials(conn, &ucred);
-        if (r < 0)
-                return r;
 
         Follower *f = calloc(1, sizeof(Follower));
         if (!f)
@@ -701,34 +696,17 @@ static int method_follow(
         f->netns_fd = -1;
         f->events_tail = &f->events;
         f->filter = p.filter;
-        f->caller = (OwnerCaller){ .uid = ucred.uid, .gid = ucred.gid, .pid = ucred.pid };
         if (p.netns && !(f->netns_parameter = strdup(p.netns))) {
                 follower_free(f);
                 return log_oom();
         }
-        if (parse_netns(f->netns_parameter, &f->ns) < 0) {
+        /* The caller's namespace is held for the follower's life: the caller may exit. */
+        r = sockets_caller_setup(conn, f->netns_parameter, &f->caller, &f->ns, &f->netns_fd, &f->error);
+        if (r < 0) {
                 follower_free(f);
-                return varlink_connection_error_invalid_parameter(conn, "netns");
-        }
-        if (ucred.uid != 0) {
-                _cleanup_close_ int pidfd = caller_peer_pidfd(conn);
-                if (pidfd == -EMFILE || pidfd == -ENFILE) {
-                        follower_free(f);
-                        return pidfd;
-                }
-                caller_read_capabilities(&f->caller, pidfd);
-        }
-        if (f->ns.kind == OWNER_NETNS_CALLER) {
-                /* Held for the follower's life: the caller may exit, its namespace stays asked. */
-                r = peer_netns_fd(conn);
-                if (r >= 0) {
-                        f->netns_fd = r;
-                        f->ns = (OwnerNetns){ .kind = OWNER_NETNS_FD, .fd = f->netns_fd };
-                } else if (r == -EMFILE || r == -ENFILE) {
-                        follower_free(f);
-                        return r;
-                } else
-                        f->error = r;
+                if (r == -EINVAL)
+                        return varlink_connection_error_invalid_parameter(conn, "netns");
+                return r == -ENOMEM ? log_oom() : r; /* -EMFILE: dispatched again later */
         }
 
         if (!sf->started) {
@@ -741,7 +719,7 @@ static int method_follow(
         }
 
         pthread_mutex_lock(&sf->lock);
-        if (!follower_allowed(sf, ucred.uid)) {
+        if (!follower_allowed(sf, f->caller.uid)) {
                 pthread_mutex_unlock(&sf->lock);
                 follower_free(f);
                 return varlink_connection_error(conn, ERROR_TOO_MANY_FOLLOWERS, NULL);

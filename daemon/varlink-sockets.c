@@ -2,7 +2,8 @@
 /* io.portd.Sockets (daemon/io.portd.Sockets.varlink) in the owner-query worker (owner-worker.c):
  * owner.c's queries on a thread, bounded per user and in total, taken in turn across users,
  * dropped with their connection, their rows streamed as the client reads.  Here: parameters,
- * rows, and who the caller is; the access rules themselves live in owner.c. */
+ * rows, and who the caller is (Follow, varlink-follow.c, shares these); the access rules themselves
+ * live in owner.c. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -130,7 +131,7 @@ int parse_list_parameters(struct json_object *parameters, ListParameters *ret, c
 }
 
 /* "all", a process id, or a /run/netns name. */
-int parse_netns(const char *s, OwnerNetns *ret)
+static int parse_netns(const char *s, OwnerNetns *ret)
 {
         if (!s) {
                 *ret = (OwnerNetns){ .kind = OWNER_NETNS_CALLER };
@@ -154,7 +155,7 @@ int parse_netns(const char *s, OwnerNetns *ret)
  * about a caller): unlike /proc/PID it cannot name a process that took over a dead caller's pid.
  * Kernels without the ioctl (before 6.11) go through /proc/PID, pinned by the pidfd: if the caller
  * is still alive after the open, the PID was still its own.  -ESRCH when the caller is gone. */
-int peer_netns_fd(VarlinkConnection *conn)
+static int peer_netns_fd(VarlinkConnection *conn)
 {
         _cleanup_close_ int pidfd = caller_peer_pidfd(conn);
         struct ucred ucred;
@@ -598,7 +599,7 @@ static int sockets_worker_submit(SocketsWorker *w, VarlinkConnection *conn, Sock
 
 /* CapPrm of the caller, read through /proc/PID pinned by its pidfd: the kernel's ptrace rule shows
  * a process only to a caller that holds every capability it holds (owner.c). */
-void caller_read_capabilities(OwnerCaller *caller, int pidfd)
+static void caller_read_capabilities(OwnerCaller *caller, int pidfd)
 {
         char path[64], buf[4096];
         _cleanup_close_ int fd = -1;
@@ -628,12 +629,48 @@ void caller_read_capabilities(OwnerCaller *caller, int pidfd)
         caller->cap_known = true;
 }
 
+int sockets_caller_setup(VarlinkConnection *conn, const char *netns_parameter, OwnerCaller *ret_caller,
+        OwnerNetns *ret_ns, int *ret_netns_fd, int *ret_netns_error)
+{
+        OwnerCaller caller;
+        OwnerNetns ns;
+        struct ucred ucred;
+        int r;
+
+        r = varlink_connection_get_peer_credentials(conn, &ucred);
+        if (r < 0)
+                return r == -EINVAL ? -EIO : r;
+        if (parse_netns(netns_parameter, &ns) < 0)
+                return -EINVAL;
+        caller = (OwnerCaller){ .uid = ucred.uid, .gid = ucred.gid, .pid = ucred.pid };
+        if (ucred.uid != 0) {
+                _cleanup_close_ int pidfd = caller_peer_pidfd(conn);
+                if (pidfd == -EMFILE || pidfd == -ENFILE)
+                        return pidfd;
+                caller_read_capabilities(&caller, pidfd);
+        }
+        *ret_netns_fd = -1;
+        *ret_netns_error = 0;
+        if (ns.kind == OWNER_NETNS_CALLER) {
+                r = peer_netns_fd(conn);
+                if (r >= 0) {
+                        *ret_netns_fd = r;
+                        ns = (OwnerNetns){ .kind = OWNER_NETNS_FD, .fd = r };
+                } else if (r == -EMFILE || r == -ENFILE)
+                        return r;
+                else
+                        *ret_netns_error = r;
+        }
+        *ret_caller = caller;
+        *ret_ns = ns;
+        return 0;
+}
+
 static int method_list(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
         SocketsWorker *w = userdata;
         ListParameters p;
-        struct ucred ucred;
         const char *bad = NULL;
         int r;
 
@@ -642,47 +679,27 @@ static int method_list(
                 return varlink_connection_error_invalid_parameter(conn, bad ?: "parameters");
         if (!(flags & VARLINK_CALL_MORE))
                 return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
-        r = varlink_connection_get_peer_credentials(conn, &ucred);
-        if (r < 0)
-                return r;
 
         SocketsJob *j = calloc(1, sizeof(SocketsJob));
         if (!j)
                 return log_oom();
         j->netns_fd = -1;
         j->filter = p.filter;
-        j->caller = (OwnerCaller){ .uid = ucred.uid, .gid = ucred.gid, .pid = ucred.pid };
         if (p.netns && !(j->netns_parameter = strdup(p.netns))) {
                 sockets_job_free(j);
                 return log_oom();
         }
-        if (parse_netns(j->netns_parameter, &j->ns) < 0) {
+        r = sockets_caller_setup(conn, j->netns_parameter, &j->caller, &j->ns, &j->netns_fd, &j->result);
+        if (r < 0) {
                 sockets_job_free(j);
-                return varlink_connection_error_invalid_parameter(conn, "netns");
+                if (r == -EINVAL)
+                        return varlink_connection_error_invalid_parameter(conn, "netns");
+                return r == -ENOMEM ? log_oom() : r; /* -EMFILE: dispatched again later */
         }
-        if (ucred.uid != 0) {
-                _cleanup_close_ int pidfd = caller_peer_pidfd(conn);
-                if (pidfd == -EMFILE || pidfd == -ENFILE) {
-                        sockets_job_free(j);
-                        return pidfd;
-                }
-                caller_read_capabilities(&j->caller, pidfd);
-        }
-        if (j->ns.kind == OWNER_NETNS_CALLER) {
-                r = peer_netns_fd(conn);
-                if (r >= 0) {
-                        j->netns_fd = r;
-                        j->ns = (OwnerNetns){ .kind = OWNER_NETNS_FD, .fd = j->netns_fd };
-                } else if (r == -EMFILE || r == -ENFILE) {
-                        sockets_job_free(j);
-                        return r; /* dispatch retries the call when descriptors free up */
-                } else {
-                        /* Lost (the caller is gone) or not ours to read: answered as the query
-                         * would have been, without it. */
-                        j->result = r;
-                        j->state = JOB_DONE;
-                }
-        }
+        if (j->result < 0)
+                /* Lost (the caller is gone) or not ours to read: answered as the query would
+                 * have been, without it. */
+                j->state = JOB_DONE;
 
         r = sockets_worker_submit(w, conn, j);
         if (r == -EBUSY) {
