@@ -774,6 +774,8 @@ static int print_json_rows(const Rows *rows, const PortctlContext *ctx)
 /* Followers per user the daemon keeps (io.portd.Sockets.varlink): more SPECs than that cannot be
  * followed at once anyway. */
 #define FOLLOW_CALLS_MAX 4U
+/* follow_next(): the stream goes on (every other value is an exit status). */
+#define FOLLOW_CONTINUE (-1)
 
 static int follow_start(const WhoQuery *q, const PortctlContext *ctx, VarlinkClient **ret)
 {
@@ -844,7 +846,7 @@ static int print_follow_event(struct json_object *reply, const char *event, cons
         return 0;
 }
 
-/* The next reply of a follower: 1 to go on, else the exit status. */
+/* The next reply of a follower: FOLLOW_CONTINUE, else the exit status. */
 static int follow_next(VarlinkClient *client, const Selection *sel, UserCache *users, const PortctlContext *ctx)
 {
         struct json_object *reply = NULL;
@@ -884,7 +886,7 @@ static int follow_next(VarlinkClient *client, const Selection *sel, UserCache *u
         }
         if (r < 0 || fflush(stdout) != 0)
                 return PORTCTL_EXIT_ERROR; /* the reader is gone */
-        return 1;
+        return FOLLOW_CONTINUE;
 }
 
 /* A Follow call per query, each on its own connection, read as their events come.  Returns only
@@ -921,7 +923,7 @@ static int who_follow(const WhoQueries *queries, const Selection *sel, const Por
                 for (size_t i = 0; i < queries->n; i++)
                         while (varlink_client_has_input(clients[i])) {
                                 r = follow_next(clients[i], sel, &users, ctx);
-                                if (r != 1)
+                                if (r != FOLLOW_CONTINUE)
                                         goto finish;
                         }
                 for (size_t i = 0; i < queries->n; i++)
@@ -937,14 +939,14 @@ static int who_follow(const WhoQueries *queries, const Selection *sel, const Por
                         if (fds[i].revents == 0)
                                 continue;
                         r = follow_next(clients[i], sel, &users, ctx);
-                        if (r != 1)
+                        if (r != FOLLOW_CONTINUE)
                                 goto finish;
                 }
         }
 finish:
         for (size_t i = 0; i < queries->n; i++)
                 varlink_client_free(clients[i]);
-        return r == 1 ? PORTCTL_EXIT_ERROR : r;
+        return r == FOLLOW_CONTINUE ? PORTCTL_EXIT_ERROR : r;
 }
 
 /* The SPECs of -i and of the arguments, in that order.  A bare -i ("") means every socket, as

@@ -278,7 +278,8 @@ static int follower_poll(SocketsFollow *sf, Follower *f, bool primed, EventList 
                 else
                         owner_socket_done(&now[i]);
         n_now = k;
-        qsort(now, n_now, sizeof(OwnerSocket), compare_inode);
+        if (n_now > 1)
+                qsort(now, n_now, sizeof(OwnerSocket), compare_inode);
 
         fresh_index = calloc(n_now ?: 1, sizeof(size_t));
         if (!fresh_index) {
@@ -351,8 +352,10 @@ static int follower_poll(SocketsFollow *sf, Follower *f, bool primed, EventList 
         size_t n_stopped = 0;
         while (n_stopped < events.n && !events.items[n_stopped]->started)
                 n_stopped++;
-        qsort(events.items, n_stopped, sizeof(FollowEvent *), compare_events);
-        qsort(events.items + n_stopped, events.n - n_stopped, sizeof(FollowEvent *), compare_events);
+        if (n_stopped > 1)
+                qsort(events.items, n_stopped, sizeof(FollowEvent *), compare_events);
+        if (events.n - n_stopped > 1)
+                qsort(events.items + n_stopped, events.n - n_stopped, sizeof(FollowEvent *), compare_events);
 
         *ret_events = events;
         events = (EventList){};

@@ -170,8 +170,24 @@ EOF
         unlisten "$pid"
         unlisten "$other_pid"
 
-        kill "$text_pid" "$json_pid" "$udp_pid" 2>/dev/null
-        wait "$text_pid" "$json_pid" "$udp_pid" 2>/dev/null
+        kill "$json_pid" "$udp_pid" 2>/dev/null
+        wait "$json_pid" "$udp_pid" 2>/dev/null
+        # The daemon goes: the follower says so in one line and exits 1.
+        stop_daemon
+        local rc i
+        for ((i = 0; i < 500 * scale; i++)); do
+                kill -0 "$text_pid" 2>/dev/null || break
+                sleep 0.01
+        done
+        if kill -0 "$text_pid" 2>/dev/null; then
+                fail "the follower did not end with the daemon"
+                kill "$text_pid"
+        fi
+        wait "$text_pid"
+        rc=$?
+        [ $rc = 1 ] && [ "$(wc -l <"$TMP/text.err")" = 1 ] && grep -q "closed the connection" "$TMP/text.err" &&
+                pass "the daemon gone, the follower says so once and exits 1" ||
+                fail "after the daemon: exit $rc, '$(head -c 300 "$TMP/text.err")'"
         finish
 }
 
