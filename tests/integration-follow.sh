@@ -331,7 +331,14 @@ for cycle in range(100):
             if not k:
                 break
             data += k
-        print(f"dropped after {events} events, {data.count(bytes(1))} replies had reached the client")
+        # Whole messages only: the daemon let go in the middle of one.
+        replies = [json.loads(m) for m in data.split(bytes(1))[:-1]]
+        # Dropped while following, not answered with an error and let go.
+        if not replies or replies[0].get("parameters", {}).get("event") != "following" or \
+                any("error" in m or not m.get("continues") for m in replies):
+            print(f"not a follower's stream: {replies[:2]} ... {replies[-1:]}")
+            sys.exit(1)
+        print(f"dropped after {events} events, {len(replies)} replies had reached the client")
         sys.exit(0)
     print(f"cycle {cycle}: {events} events, still connected")
 sys.exit(2)
