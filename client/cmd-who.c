@@ -816,8 +816,8 @@ static int follow_start(const WhoQuery *q, const PortctlContext *ctx, VarlinkCli
 
 /* TIME EVENT, then who's columns but SERVICE (NAME shows it unless -P): widths fixed, as a line
  * is printed when its event comes. */
-static int print_follow_event(struct json_object *reply, const char *event, const Row *row,
-        UserCache *users, const PortctlContext *ctx)
+static int print_follow_event(struct json_object *reply, const char *event, const Row *row, UserCache *users,
+        const PortctlContext *ctx)
 {
         struct json_object *v = NULL;
         int64_t usec = json_object_object_get_ex(reply, "usec", &v) ? json_object_get_int64(v) : 0;
@@ -839,15 +839,16 @@ static int print_follow_event(struct json_object *reply, const char *event, cons
         snprintf(node, sizeof(node), "%s", protocol);
         for (char *c = node; *c; c++)
                 *c = (char) (*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
-        printf("%-19s %-7s %-15s %7s %-8s %4s %-4s %-4s %-24s %s %s%s%s\n", when, event,
-                row->command ?: "-", pid, user, fd, strchr(address, ':') ? "IPv6" : "IPv4", node, name,
+        printf("%-19s %-7s %-15s %7s %-8s %4s %-4s %-4s %-24s %s %s%s%s\n", when, event, row->command ?: "-",
+                pid, user, fd, strchr(address, ':') ? "IPv6" : "IPv4", node, name,
                 string_field(row->owner, "unit") ?: "-", string_field(row->owner, "container") ?: "-",
                 row->netns ? " " : "", row->netns ?: "");
         return 0;
 }
 
 /* The next reply of a follower: FOLLOW_CONTINUE, else the exit status. */
-static int follow_next(VarlinkClient *client, const Selection *sel, UserCache *users, const PortctlContext *ctx)
+static int follow_next(
+        VarlinkClient *client, const Selection *sel, UserCache *users, const PortctlContext *ctx)
 {
         struct json_object *reply = NULL;
         const char *error = NULL, *event;
@@ -855,7 +856,8 @@ static int follow_next(VarlinkClient *client, const Selection *sel, UserCache *u
         int r = varlink_client_next(client, &reply, &error);
 
         if (r < 0) {
-                portctl_error("who: %s", r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
+                portctl_error(
+                        "who: %s", r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
                 return PORTCTL_EXIT_ERROR;
         }
         if (error) {
@@ -927,7 +929,8 @@ static int who_follow(const WhoQueries *queries, const Selection *sel, const Por
                                         goto finish;
                         }
                 for (size_t i = 0; i < queries->n; i++)
-                        fds[i] = (struct pollfd){ .fd = varlink_client_get_fd(clients[i]), .events = POLLIN };
+                        fds[i] =
+                                (struct pollfd){ .fd = varlink_client_get_fd(clients[i]), .events = POLLIN };
                 if (poll(fds, queries->n, -1) < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -41,7 +41,7 @@ static const Verb verbs[] = {
                 "                           group of portd.conf; --runtime)" },
         { "unset", verb_unset, "unset NAME[/PROTO]       drop an override again (as set; --runtime)" },
         { "who", verb_who,
-                "who [-f] [SPEC...]       which processes own a port (SPEC: tcp:22, :80, @HOST:PORT, NAME);\n"
+                "who [-f] [SPEC...]       which processes own a port (SPEC: tcp:22, :80, NAME...);\n"
                 "                           -f: stay, a line per socket that starts or stops listening",
                 true },
         { "monitor", verb_monitor,
@@ -161,8 +161,8 @@ static int parse_argv(int argc, char **argv, PortctlContext *ctx)
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "root", required_argument, NULL, ARG_ROOT }, { "json", optional_argument, NULL, ARG_JSON },
                 { "numeric-ports", no_argument, NULL, 'P' }, { "all", no_argument, NULL, 'a' },
-                { "follow", no_argument, NULL, 'f' },
-                { "quiet", no_argument, NULL, 'q' }, { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                { "follow", no_argument, NULL, 'f' }, { "quiet", no_argument, NULL, 'q' },
+                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "no-pager", no_argument, NULL, ARG_NO_PAGER },
                 { "netns", required_argument, NULL, ARG_NETNS },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },

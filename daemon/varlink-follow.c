@@ -20,11 +20,11 @@
 #include "log.h"
 #include "snapshot.h"
 
-#define SOCKETS_INTERFACE           "io.portd.Sockets"
-#define ERROR_PERMISSION_DENIED     SOCKETS_INTERFACE ".PermissionDenied"
-#define ERROR_NETNS_NOT_FOUND       SOCKETS_INTERFACE ".NetworkNamespaceNotFound"
-#define ERROR_QUERY_FAILED          SOCKETS_INTERFACE ".QueryFailed"
-#define ERROR_TOO_MANY_FOLLOWERS    SOCKETS_INTERFACE ".TooManyFollowers"
+#define SOCKETS_INTERFACE        "io.portd.Sockets"
+#define ERROR_PERMISSION_DENIED  SOCKETS_INTERFACE ".PermissionDenied"
+#define ERROR_NETNS_NOT_FOUND    SOCKETS_INTERFACE ".NetworkNamespaceNotFound"
+#define ERROR_QUERY_FAILED       SOCKETS_INTERFACE ".QueryFailed"
+#define ERROR_TOO_MANY_FOLLOWERS SOCKETS_INTERFACE ".TooManyFollowers"
 
 /* Why polling: the kernel announces no socket that starts listening.  sock_diag's multicast
  * groups (SKNLGRP_INET_TCP_DESTROY, ...) report destroyed sockets only, need CAP_NET_ADMIN in the
@@ -97,10 +97,10 @@ struct Follower {
         bool cancelled; /* the call ended while busy: the thread frees it */
         bool primed;    /* the first look was taken */
         size_t listening_at_start;
-        int error;            /* the call ends with it */
-        bool stalled;         /* no event taken for FOLLOW_STALL_USEC: dropped */
+        int error;              /* the call ends with it */
+        bool stalled;           /* no event taken for FOLLOW_STALL_USEC: dropped */
         uint64_t progress_usec; /* CLOCK_MONOTONIC when the loop last took an event, or they came */
-        bool wake;     /* the loop should look at it */
+        bool wake;              /* the loop should look at it */
         FollowEvent *events, **events_tail;
         size_t n_events;
 
@@ -381,8 +381,8 @@ static void follower_wake(SocketsFollow *sf, Follower *f)
 }
 
 /* Called with the lock held, after a look: its events queued, or the follower's end. */
-static void follower_take_result(SocketsFollow *sf, Follower *f, int r, EventList *events,
-        OwnerSocket *tracked, size_t n_tracked)
+static void follower_take_result(
+        SocketsFollow *sf, Follower *f, int r, EventList *events, OwnerSocket *tracked, size_t n_tracked)
 {
         if (r >= 0 && sf->n_tracked - f->n_tracked + n_tracked > FOLLOW_TRACKED_MAX)
                 r = -ENOSPC;
@@ -584,7 +584,8 @@ static int follow_produce(VarlinkConnection *conn, void *userdata)
                 }
                 const OwnerSocket *s = f->current->socket;
                 struct json_object *row = NULL;
-                r = owner_row(catalog, s, s->n_processes > 0 ? &s->processes[f->current_process] : NULL, &row);
+                r = owner_row(
+                        catalog, s, s->n_processes > 0 ? &s->processes[f->current_process] : NULL, &row);
                 if (r >= 0) {
                         r = follow_reply(conn, f->current->started ? "started" : "stopped", f->current->usec,
                                 row, -1);
@@ -622,7 +623,8 @@ static void follow_detach(void *userdata)
 static int on_follow_wake(sd_event_source *source, int fd, uint32_t revents, void *userdata)
 {
         SocketsFollow *sf = userdata;
-        VarlinkConnection *resume[FOLLOWERS_MAX + ROOT_FOLLOWERS_MAX], *drop[FOLLOWERS_MAX + ROOT_FOLLOWERS_MAX];
+        VarlinkConnection *resume[FOLLOWERS_MAX + ROOT_FOLLOWERS_MAX],
+                *drop[FOLLOWERS_MAX + ROOT_FOLLOWERS_MAX];
         size_t n_resume = 0, n_drop = 0;
         uint64_t n;
 

@@ -187,8 +187,7 @@ static int address_string(int family, const OwnerAddress *a, char *buf, size_t s
         return 0;
 }
 
-int owner_row(
-        const Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p, struct json_object **ret)
+int owner_row(const Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p, struct json_object **ret)
 {
         _cleanup_json_ struct json_object *o = json_object_new_object(), *reply = NULL;
         char addr[INET6_ADDRSTRLEN];
