@@ -12,13 +12,14 @@ site-queue      tcp
 site-search     93o2/tcp
 CONF
 wait_until 5 getent services site-cache
-sleep 0.5
+# journald stores what the daemon wrote some time later: wait for both lines, then compare exactly.
+wait_until 10 sh -c "[ \$(journalctl -b -u portd.service -o cat -p warning | wc -l) -ge $((warnings + 2)) ]"
 check_eq "journalctl -u portd -p warning shows exactly the drop-in's two mistakes" \
         "/etc/services.d/70-typo.conf:2: missing or invalid port number, line skipped.
 /etc/services.d/70-typo.conf:3: junk after the port number, line skipped." \
         "$(portd_journal -p warning | tail -n +$((warnings + 1)))"
 check "the reload that read them is logged, at priority info" \
-        sh -c "journalctl -b -u portd.service -p info -o cat | tail -n +$((infos + 1)) | grep -q '^Loaded generation'"
+        wait_until 10 sh -c "journalctl -b -u portd.service -p info -o cat | tail -n +$((infos + 1)) | grep -q '^Loaded generation'"
 check "portctl verify reports both as errors" \
         sh -c 'portctl verify 2>&1 | grep -c "70-typo.conf:[23]: error" | grep -qx 2'
 
@@ -29,6 +30,7 @@ for i in $(seq 200); do
 done
 check_eq "400 lookups log nothing" "" "$(portd_journal | tail -n +$((messages + 1)))"
 systemctl reload portd.service
+wait_until 10 sh -c "journalctl -b -u portd.service -o cat | tail -n +$((messages + 1)) | grep -q '^Loaded generation'"
 check_eq "one reload logs one new generation" 1 \
         "$(portd_journal | tail -n +$((messages + 1)) | grep -c '^Loaded generation')"
 rm -f /etc/services.d/70-typo.conf
@@ -39,6 +41,7 @@ for i in $(seq 20); do
         setpriv --reuid=65534 --regid=65534 --clear-groups portctl set site-x 9999/tcp 2>/dev/null &&
                 not_ok "user 65534 could set an override"
 done
+wait_until 10 sh -c "journalctl -b -u portd.service -o cat | tail -n +$((messages + 1)) | grep -q '^Refused'"
 check_eq "20 refusals of one user are logged once" \
         "Refused changes to local overrides to UID 65534 (PID N); further refusals of changes to local overrides to this user are not logged." \
         "$(portd_journal | tail -n +$((messages + 1)) | grep '^Refused' | sed 's/(PID [0-9]*)/(PID N)/')"
