@@ -5,7 +5,8 @@
 #            command, in text and in --json=short; other ports, other protocols are not; a
 #            command with a control character is escaped as in who
 #   access   an unprivileged follower sees root's sockets without their processes and its own
-#            with them, as who shows them; it may not follow every namespace
+#            with them, as who shows them; it may not follow every namespace; the method checks
+#            its parameters as List does
 #   caps     four followers per user: the fifth is refused, root's are counted apart, and a
 #            follower that goes frees its place
 #   noread   a follower that never reads while events wait is dropped (in 10 s); the daemon
@@ -196,10 +197,6 @@ scenario_access() {
         port=$(free_port)
         own=$(free_port)
         start_daemon
-        follow "$TMP/nobody" --json=short tcp:"$port"
-        # as nobody: restart it as nobody (follow runs as root)
-        kill "$FPID"
-        wait "$FPID" 2>/dev/null
         "${nobody[@]}" "$PORTCTL" --socket "$SOCK" --json=short who --follow tcp:"$port" tcp:"$own" >"$TMP/nobody" 2>&1 &
         local fpid=$!
         wait_for_output 5000 '"following".*"following"' cat "$TMP/nobody" >/dev/null ||
@@ -234,6 +231,31 @@ scenario_access() {
         local rc=$?
         [ $rc = 1 ] && grep -q "permission denied" "$TMP/all" && pass "nobody may not follow every namespace (exit 1)" ||
                 fail "nobody --netns all: exit $rc, '$(cat "$TMP/all")'"
+        # The method checks what it is sent, as List does.
+        local call bad want got
+        for bad in '{}|org.varlink.service.ExpectedMore' \
+                '{"established": true}|org.varlink.service.InvalidParameter' \
+                '{"either_end": false}|org.varlink.service.InvalidParameter' \
+                '{"port": 0}|org.varlink.service.InvalidParameter' \
+                '{"port": 90, "port_max": 80}|org.varlink.service.InvalidParameter' \
+                '{"netns": "../x"}|org.varlink.service.InvalidParameter' \
+                '{"protocol": "icmp"}|org.varlink.service.InvalidParameter'; do
+                want=${bad#*|}
+                call="{\"method\":\"io.portd.Sockets.Follow\",\"parameters\":${bad%%|*}"
+                [ "$want" = org.varlink.service.ExpectedMore ] || call="$call,\"more\":true"
+                got=$("$PYTHON" -c 'import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + bytes(1))
+buf = b""
+while bytes(1) not in buf:
+    k = s.recv(65536)
+    if not k:
+        break
+    buf += k
+print(json.loads(buf.split(bytes(1))[0]).get("error", "ok"))' "$SOCK" "$call}")
+                [ "$got" = "$want" ] && pass "Follow ${bad%%|*}: $want" || fail "Follow ${bad%%|*}: '$got', want $want"
+        done
         timeout 5 "$PORTCTL" --socket "$SOCK" who --follow -a >"$TMP/a" 2>&1
         rc=$?
         [ $rc = 1 ] && grep -q -- "-a does not apply" "$TMP/a" && pass "--follow with -a: refused with a reason" ||
