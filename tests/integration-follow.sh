@@ -8,7 +8,7 @@
 #            with them, as who shows them; it may not follow every namespace; the method checks
 #            its parameters as List does
 #   caps     four followers per user: the fifth is refused, root's are counted apart, and a
-#            follower that goes frees its place
+#            follower that goes frees its place; more than 16,384 sockets are refused
 #   noread   a follower that never reads while events wait is dropped (in 10 s); the daemon
 #            serves on
 # Usage: integration-follow.sh SCENARIO (PORTD and PORTCTL in the environment)
@@ -305,6 +305,32 @@ scenario_caps() {
         [ -n "$ok" ] && pass "a follower that went freed its place" || fail "after one went: '$(cat "$TMP/again")'"
         kill "${pids[@]}" 2>/dev/null
         wait "${pids[@]}" 2>/dev/null
+
+        # More sockets on one port than a follower watches (16,384): one address each in 127/8.
+        local port
+        port=$(free_port)
+        "$PYTHON" - "$port" >"$TMP/many-listen" 2>&1 <<'EOF' &
+import resource, socket, sys, time
+port = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+socks = []
+for i in range(16400):
+    s = socket.socket()
+    s.bind(("127.%d.%d.%d" % (1 + i // 62500, i // 250 % 250, i % 250 + 1), port))
+    s.listen(1)
+    socks.append(s)
+print("listening", flush=True)
+time.sleep(3600)
+EOF
+        local many=$!
+        wait_for_output 30000 listening cat "$TMP/many-listen" >/dev/null || fail "the 16,400 listeners: '$(cat "$TMP/many-listen")'"
+        timeout 30 "$PORTCTL" --socket "$SOCK" who --follow tcp:"$port" >"$TMP/too-many" 2>&1
+        rc=$?
+        [ $rc = 1 ] && grep -q "More than 16384 sockets match" "$TMP/too-many" &&
+                pass "a follower of more than 16,384 sockets is refused (exit 1)" ||
+                fail "16,400 sockets: exit $rc, '$(head -c 300 "$TMP/too-many")'"
+        kill "$many"
+        wait "$many" 2>/dev/null
         finish
 }
 
