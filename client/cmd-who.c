@@ -907,8 +907,10 @@ static int who_follow(const WhoQueries *queries, const Selection *sel, const Por
         }
         for (size_t i = 0; i < queries->n; i++) {
                 r = follow_start(&queries->items[i], ctx, &clients[i]);
-                if (r == -ENOMEM)
+                if (r == -ENOMEM) {
                         portctl_error("out of memory");
+                        r = PORTCTL_EXIT_ERROR;
+                }
                 if (r != PORTCTL_EXIT_OK)
                         goto finish;
         }
