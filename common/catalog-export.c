@@ -3,6 +3,7 @@
  * reports, computed over that very text: `portctl list --format services | sha256sum` gives it
  * again, on any host, from any file layout that merges to the same entries. */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -13,6 +14,9 @@
 int service_line_write(FILE *f, const char *name, uint16_t port, const char *protocol,
         const char *const *aliases, size_t n_aliases)
 {
+        assert(f);
+        assert(name);
+
         /* Always "port/": an entry whose line named no protocol then reads back with an empty
          * protocol, as it was parsed ("80/" and "80" both give one). */
         if (fprintf(f, "%s\t%u/%s", name, (unsigned) port, protocol) < 0)
@@ -30,6 +34,10 @@ int catalog_export(const Catalog *c, char **ret, size_t *ret_size)
         char *buf = NULL;
         size_t size = 0;
         int r = 0;
+
+        assert(c);
+        assert(ret);
+        assert(ret_size);
 
         FILE *f = open_memstream(&buf, &size);
         if (!f)
@@ -54,6 +62,8 @@ int catalog_digest(const Catalog *c, char ret[CATALOG_DIGEST_SIZE])
         _cleanup_free_ char *text = NULL;
         size_t size;
         int r;
+
+        assert(c);
 
         r = catalog_export(c, &text, &size);
         if (r < 0)

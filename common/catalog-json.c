@@ -3,6 +3,8 @@
  * and a diagnostic, for the daemon's varlink replies and for portctl --json alike.  Names are
  * escaped (name-escape.h), so that any bytes glibc accepts in a file still make valid JSON. */
 
+#include <assert.h>
+
 #include "catalog-json.h"
 #include "json-util.h"
 #include "util.h"
@@ -20,6 +22,9 @@ static struct json_object *source_to_json(const char *file, uint32_t line)
 struct json_object *service_entry_to_json(const Catalog *c, const ServiceEntry *e)
 {
         struct json_object *o = json_object_new_object(), *aliases = json_object_new_array();
+
+        assert(c);
+        assert(e);
 
         if (!o || !aliases) {
                 json_object_put(o);
@@ -41,6 +46,9 @@ struct json_object *service_entry_to_json(const Catalog *c, const ServiceEntry *
 struct json_object *snapshot_entry_to_json(const Snapshot *s, const SnapshotEntry *e)
 {
         struct json_object *o = json_object_new_object(), *aliases = json_object_new_array();
+
+        assert(s);
+        assert(e);
 
         if (!o || !aliases) {
                 json_object_put(o);
@@ -65,6 +73,9 @@ struct json_object *catalog_explain_to_json(const Catalog *c, const char *name, 
         const ServiceEntry *winner;
         const CatalogShadow **shadows = NULL;
         size_t n = 0;
+
+        assert(c);
+        assert(name);
 
         if (catalog_explain(c, name, protocol, &winner, &shadows, &n) < 0)
                 return NULL;
@@ -100,6 +111,8 @@ struct json_object *catalog_diagnostics_to_json(const Catalog *c)
 {
         struct json_object *o = json_object_new_object(), *list = json_object_new_array();
         size_t errors = 0, warnings = 0;
+
+        assert(c);
 
         if (!o || !list) {
                 json_object_put(o);

@@ -3,6 +3,7 @@
  * docs/ARCHITECTURE.md "Sources and how they merge" says, keeps the provenance of every
  * entry and of every definition that lost, and indexes the result for lookups. */
 
+#include <assert.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -28,9 +29,11 @@ const char *const catalog_dropin_dirs[] = {
         NULL,
 };
 
+/* As io.portd.Services declares the enum: its values are identifiers, "dropin" and not
+ * "drop-in".  Status shows them, and so does portctl status. */
 static const char *const layer_names[_CATALOG_LAYER_MAX] = {
         [CATALOG_LAYER_BASE] = "base",
-        [CATALOG_LAYER_DROPIN] = "drop-in",
+        [CATALOG_LAYER_DROPIN] = "dropin",
         [CATALOG_LAYER_OVERRIDE] = "override",
         [CATALOG_LAYER_SCOPE] = "scope",
 };
@@ -190,6 +193,9 @@ static int file_add_record(void *userdata, const ServiceRecord *rec)
 
 int services_file_new_empty(const char *path, CatalogLayer layer, bool masked, int error, ServicesFile **ret)
 {
+        assert(path);
+        assert(ret);
+
         ServicesFile *f = calloc(1, sizeof(ServicesFile));
         if (!f)
                 return -ENOMEM;
@@ -210,6 +216,9 @@ int services_file_parse(const char *path, CatalogLayer layer, const char *data, 
 {
         _cleanup_(services_file_freep) ServicesFile *f = NULL;
         int r;
+
+        assert(path);
+        assert(ret);
 
         r = services_file_new_empty(path, layer, false, 0, &f);
         if (r < 0)
@@ -238,6 +247,9 @@ int services_file_load(const char *root, const char *path, CatalogLayer layer, S
         struct stat st = {};
         size_t size = 0;
         int r;
+
+        assert(path);
+        assert(ret);
 
         r = read_file_at_root(root, path, SERVICES_FILE_MAX, &data, &size, &st);
         /* Absent, or a symbolic link to nothing: only the first is a file that went away. */
@@ -306,6 +318,10 @@ int catalog_discover_files(const char *root, const char *const *dirs, const char
         DropinFile *files = NULL;
         size_t n = 0, allocated = 0, suffix_len = strlen(suffix);
         int r = 0;
+
+        assert(suffix);
+        assert(ret);
+        assert(ret_n);
 
         /* Lowest precedence first: a same-named file found later hides the one found earlier. */
         for (const char *const *dir = dirs; *dir; dir++) {
@@ -390,6 +406,9 @@ fail:
 
 int catalog_discover_dropins(const char *root, DropinFile **ret, size_t *ret_n)
 {
+        assert(ret);
+        assert(ret_n);
+
         return catalog_discover_files(root, catalog_dropin_dirs, ".conf", CATALOG_LAYER_DROPIN, ret, ret_n);
 }
 
@@ -628,6 +647,8 @@ int catalog_build(ServicesFile *const *files, size_t n_files, Catalog **ret)
         CatalogBuilder b = {};
         int r;
 
+        assert(ret);
+
         c = calloc(1, sizeof(Catalog));
         if (!c)
                 return -ENOMEM;
@@ -784,6 +805,9 @@ int catalog_discover_sources(const char *root, DropinFile **ret, size_t *ret_n)
         size_t n_dropins = 0, n = 0;
         int r;
 
+        assert(ret);
+        assert(ret_n);
+
         r = catalog_discover_dropins(root, &dropins, &n_dropins);
         if (r < 0)
                 return r;
@@ -837,6 +861,9 @@ int catalog_load_listed(const char *root, const DropinFile *sources, size_t n_so
         size_t n_files = 0;
         int r = 0;
 
+        assert(ret);
+        assert(ret_n);
+
         files = calloc(n_sources ? n_sources : 1, sizeof(ServicesFile *));
         if (!files)
                 return -ENOMEM;
@@ -871,6 +898,9 @@ int catalog_load_files(const char *root, ServicesFile ***ret, size_t *ret_n)
         size_t n_sources = 0;
         int r;
 
+        assert(ret);
+        assert(ret_n);
+
         r = catalog_discover_sources(root, &sources, &n_sources);
         if (r < 0)
                 return r;
@@ -885,6 +915,8 @@ int catalog_load(const char *root, Catalog **ret)
         size_t n_files = 0;
         int r;
 
+        assert(ret);
+
         r = catalog_load_files(root, &files, &n_files);
         if (r < 0)
                 return r;
@@ -897,6 +929,9 @@ const ServiceEntry *catalog_lookup_by_name(const Catalog *c, const char *name, c
 {
         SnapshotEntry e;
 
+        assert(c);
+        assert(name);
+
         if (snapshot_lookup_name(&c->index, name, protocol, &e) < 0 || e.index >= c->n_entries)
                 return NULL;
         return &c->entries[e.index];
@@ -905,6 +940,8 @@ const ServiceEntry *catalog_lookup_by_name(const Catalog *c, const char *name, c
 const ServiceEntry *catalog_lookup_by_port(const Catalog *c, uint16_t port, const char *protocol)
 {
         SnapshotEntry e;
+
+        assert(c);
 
         if (snapshot_lookup_port(&c->index, port, protocol, &e) < 0 || e.index >= c->n_entries)
                 return NULL;
@@ -916,6 +953,9 @@ int catalog_explain(const Catalog *c, const char *name, const char *protocol, co
 {
         const CatalogShadow **list = NULL;
         size_t n = 0;
+
+        assert(c);
+        assert(name);
 
         /* Explain is for people, not the lookup path: a scan of the losers is fine here. */
         for (size_t i = 0; i < c->n_shadows; i++) {

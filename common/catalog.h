@@ -20,6 +20,7 @@ typedef enum CatalogLayer {
         _CATALOG_LAYER_INVALID = -1,
 } CatalogLayer;
 
+/* The layer as io.portd.Services names it ("dropin"); NULL for none. */
 const char *catalog_layer_to_string(CatalogLayer l);
 
 typedef struct ServiceEntry {

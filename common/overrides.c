@@ -3,6 +3,7 @@
  * watch only ever sees the old or the new file, and a failed write (disk full, read-only /etc)
  * leaves the old one in place. */
 
+#include <assert.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -30,11 +31,15 @@ static bool token_is_valid(const char *s, size_t max, bool slash_ok)
 
 bool service_name_is_valid(const char *s)
 {
+        assert(s);
+
         return token_is_valid(s, SERVICE_NAME_MAX, true);
 }
 
 bool service_protocol_is_valid(const char *s)
 {
+        assert(s);
+
         return token_is_valid(s, SERVICE_PROTOCOL_MAX, false);
 }
 
@@ -214,6 +219,9 @@ int overrides_set(const char *root, const char *path, const char *name, const ch
         _cleanup_free_ char *line = NULL;
         size_t n = 0;
 
+        assert(path);
+        assert(name);
+
         if (!service_name_is_valid(name) || !service_protocol_is_valid(protocol))
                 return -EINVAL;
         for (char *const *a = aliases; a && *a; a++, n++)
@@ -241,6 +249,9 @@ int overrides_set(const char *root, const char *path, const char *name, const ch
 
 int overrides_unset(const char *root, const char *path, const char *name, const char *protocol)
 {
+        assert(path);
+        assert(name);
+
         if (!service_name_is_valid(name) || (protocol && !service_protocol_is_valid(protocol)))
                 return -EINVAL;
         return overrides_edit(root, path, name, protocol, true, NULL);

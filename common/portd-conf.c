@@ -3,6 +3,7 @@
  * '=' allowed, '#' and ';' comment lines.  Everything it does not know is reported with its line
  * and skipped, never fatal: the daemon keeps serving with what it understood. */
 
+#include <assert.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -113,6 +114,8 @@ static int parse_groups(PortdConf *c, unsigned line, char *value)
 
 int portd_conf_parse(const char *data, size_t size, PortdConf **ret)
 {
+        assert(ret);
+
         _cleanup_(portd_conf_freep) PortdConf *c = NULL;
         _cleanup_free_ char *copy = NULL;
         enum { SECTION_NONE, SECTION_OVERRIDES, SECTION_UNKNOWN } section = SECTION_NONE;
@@ -200,6 +203,8 @@ int portd_conf_load(const char *root, PortdConf **ret)
         size_t size = 0;
         int r;
 
+        assert(ret);
+
         r = read_file_at_root(root, PORTD_CONF_PATH, PORTD_CONF_SIZE_MAX, &data, &size, NULL);
         if (r < 0)
                 return r;
@@ -208,6 +213,8 @@ int portd_conf_load(const char *root, PortdConf **ret)
 
 int portd_conf_resolve_group(const char *spec, gid_t *ret)
 {
+        assert(ret);
+
         if (!spec || !*spec)
                 return -EINVAL;
 

@@ -2,6 +2,7 @@
 /* Opening paths below --root without ever leaving it: openat2() with RESOLVE_IN_ROOT, and where the
  * kernel (or valgrind) lacks it, the same resolution by hand, one component at a time. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -141,6 +142,8 @@ int open_at_root(const char *root, const char *path, int flags)
         _cleanup_close_ int root_fd = -1;
         int fd;
 
+        assert(path);
+
         if (root_is_host(root)) {
                 fd = open(path, flags | O_CLOEXEC);
                 return fd < 0 ? -errno : fd;
@@ -171,6 +174,8 @@ int open_at_root_by_hand(const char *root, const char *path, int flags)
 {
         _cleanup_close_ int root_fd = open(root_is_host(root) ? "/" : root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
+        assert(path);
+
         if (root_fd < 0)
                 return -errno;
         return open_in_root_fd_by_hand(root_fd, path, flags);
@@ -178,8 +183,12 @@ int open_at_root_by_hand(const char *root, const char *path, int flags)
 
 int stat_at_root(const char *root, const char *path, bool follow, struct stat *ret)
 {
-        _cleanup_close_ int fd = open_at_root(root, path, O_PATH | (follow ? 0 : O_NOFOLLOW));
+        _cleanup_close_ int fd = -1;
 
+        assert(path);
+        assert(ret);
+
+        fd = open_at_root(root, path, O_PATH | (follow ? 0 : O_NOFOLLOW));
         if (fd < 0)
                 return fd;
         return fstat(fd, ret) < 0 ? -errno : 0;
@@ -187,9 +196,12 @@ int stat_at_root(const char *root, const char *path, bool follow, struct stat *r
 
 DIR *opendir_at_root(const char *root, const char *path)
 {
-        int fd = open_at_root(root, path, O_RDONLY | O_DIRECTORY);
         DIR *d;
+        int fd;
 
+        assert(path);
+
+        fd = open_at_root(root, path, O_RDONLY | O_DIRECTORY);
         if (fd < 0) {
                 errno = -fd;
                 return NULL;
@@ -209,6 +221,10 @@ int read_file_at_root(const char *root, const char *path, size_t max, char **ret
         _cleanup_close_ int fd = -1;
         struct stat st;
         int r;
+
+        assert(path);
+        assert(ret);
+        assert(ret_size);
 
         /* O_NONBLOCK: a FIFO put in place of the file must not hang the daemon in open(). */
         fd = open_at_root(root, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);

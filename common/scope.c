@@ -3,6 +3,7 @@
  * precedence, what identifies a caller (cgroup paths, network namespace) and the matching of one
  * against a scope.  No logging here: bad lines become diagnostics that the daemon logs. */
 
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -139,6 +140,9 @@ static int scope_parse_assignment(ScopeDefinition *s, uint32_t line, char *key, 
 int scope_definition_parse(
         const char *name, const char *path, const char *data, size_t size, ScopeDefinition **ret)
 {
+        assert(path);
+        assert(ret);
+
         _cleanup_(scope_definition_freep) ScopeDefinition *s = NULL;
         enum { SECTION_NONE, SECTION_MATCH, SECTION_UNKNOWN } section = SECTION_NONE;
         uint32_t line = 0;
@@ -239,6 +243,10 @@ int scope_definition_load(const char *root, const char *name, const char *path, 
         size_t size = 0;
         int r;
 
+        assert(name);
+        assert(path);
+        assert(ret);
+
         r = read_file_at_root(root, path, SCOPE_FILE_MAX, &data, &size, &st);
         if (r < 0)
                 return r;
@@ -253,6 +261,9 @@ int scope_definition_load(const char *root, const char *name, const char *path, 
 int scope_dropin_dirs(const char *name, char ***ret)
 {
         size_t n = 0, total = 0;
+
+        assert(name);
+        assert(ret);
 
         for (const char *const *d = scope_dirs; *d; d++, n++)
                 total += strlen(*d) + 1 + strlen(name) + strlen(".d") + 1;
@@ -277,6 +288,9 @@ int scope_discover(const char *root, DropinFile **ret, size_t *ret_n)
         size_t n = 0;
         int r;
 
+        assert(ret);
+        assert(ret_n);
+
         r = catalog_discover_files(root, scope_dirs, SCOPE_SUFFIX, CATALOG_LAYER_SCOPE, &found, &n);
         if (r < 0)
                 return r;
@@ -300,6 +314,10 @@ int scope_discover_dropins(const char *root, const char *name, DropinFile **ret,
         _cleanup_free_ char **dirs = NULL;
         int r;
 
+        assert(name);
+        assert(ret);
+        assert(ret_n);
+
         r = scope_dropin_dirs(name, &dirs);
         if (r < 0)
                 return r;
@@ -309,6 +327,8 @@ int scope_discover_dropins(const char *root, const char *name, DropinFile **ret,
 
 void scope_caller_done(ScopeCaller *c)
 {
+        assert(c);
+
         free(c->cgroup);
         free(c->cgroup_named);
         *c = (ScopeCaller){};
@@ -316,6 +336,8 @@ void scope_caller_done(ScopeCaller *c)
 
 int scope_caller_set_cgroup_text(ScopeCaller *c, const char *text)
 {
+        assert(c);
+
         for (const char *l = text; l && *l;) {
                 const char *eol = strchrnul(l, '\n');
                 const char *c1 = memchr(l, ':', (size_t) (eol - l));
@@ -357,9 +379,10 @@ int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret)
         _cleanup_free_ char *text = NULL;
         ScopeCaller c = {};
         char path[64];
-        struct stat st;
         size_t size;
         int r;
+
+        assert(ret);
 
         if (pid <= 0)
                 return -ESRCH;
@@ -373,15 +396,6 @@ int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret)
                 r = scope_caller_set_cgroup_text(&c, text);
                 if (r < 0)
                         goto fail;
-        }
-
-        /* Needs ptrace-read access to the process: a daemon that lacks it sees no namespace, and
-         * the caller stays unknown to NetworkNamespace= scopes (the daemon then refuses to answer
-         * it rather than guess the host). */
-        if (fstatat(dir, "ns/net", &st, 0) >= 0) {
-                c.has_netns = true;
-                c.netns_dev = (uint64_t) st.st_dev;
-                c.netns_inode = (uint64_t) st.st_ino;
         }
 
         /* The PID was the caller's when it connected, but it may have exited and the number been
@@ -399,39 +413,14 @@ fail:
         return r;
 }
 
-static bool same_inode(const struct stat *a, const struct stat *b)
-{
-        return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
-
-int scope_pid_in_own_namespaces(int pid, int pidfd)
-{
-        struct stat user, pidns, own_user, own_pidns;
-        char path[64];
-
-        if (pid <= 0)
-                return -ESRCH;
-        if (stat("/proc/self/ns/user", &own_user) < 0 || stat("/proc/self/ns/pid", &own_pidns) < 0)
-                return -errno;
-        /* By path, needing no descriptor (the caller may be at its limit).  Needs ptrace-read
-         * access: without it nothing is known, and the caller is refused. */
-        (void) snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
-        if (stat(path, &user) < 0)
-                return -errno;
-        (void) snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
-        if (stat(path, &pidns) < 0)
-                return -errno;
-        /* As in scope_caller_from_pid(): alive now means what was read is its own. */
-        if (pidfd_process_gone(pidfd))
-                return -ESRCH;
-        return same_inode(&user, &own_user) && same_inode(&pidns, &own_pidns);
-}
-
 size_t scope_cgroup_glob_slashes(const char *glob)
 {
-        const char *bracket = strchr(glob, '[');
+        const char *bracket;
         size_t n = 0;
 
+        assert(glob);
+
+        bracket = strchr(glob, '[');
         /* Whether such a '[' opens a bracket expression (that never matches '/') or stands for
          * itself is fnmatch()'s business: not guessed here. */
         if (bracket && strchr(bracket, '/'))
@@ -443,8 +432,11 @@ size_t scope_cgroup_glob_slashes(const char *glob)
 
 bool scope_cgroup_path_is_bounded(const char *path)
 {
-        size_t depth = 0, len = strnlen(path, SCOPE_CGROUP_PATH_MAX + 1);
+        size_t depth = 0, len;
 
+        assert(path);
+
+        len = strnlen(path, SCOPE_CGROUP_PATH_MAX + 1);
         if (len > SCOPE_CGROUP_PATH_MAX)
                 return false;
         for (size_t i = 0; i < len; i++)
@@ -498,6 +490,9 @@ static bool cgroup_glob_matches_slashes(const char *glob, size_t slashes, const 
 
 bool scope_cgroup_glob_matches(const char *glob, const char *path)
 {
+        assert(glob);
+        assert(path);
+
         return scope_cgroup_path_is_bounded(path) &&
                cgroup_glob_matches_slashes(glob, scope_cgroup_glob_slashes(glob), path);
 }
@@ -530,6 +525,8 @@ static bool scope_netns_match(const ScopeDefinition *s, const ScopeCaller *c)
 
 bool scope_definition_matches(const ScopeDefinition *s, const ScopeCaller *caller)
 {
+        assert(caller);
+
         if (!s || (s->n_cgroups == 0 && s->n_netns == 0) || caller->cgroup_unbounded)
                 return false;
         /* The cheap test first: the namespace one costs a stat() per file. */
@@ -562,6 +559,9 @@ int scope_sources_load(const char *root, ScopeSources **ret, size_t *ret_n, size
         ScopeSources *scopes = NULL;
         size_t n_found = 0, n = 0;
         int r;
+
+        assert(ret);
+        assert(ret_n);
 
         r = scope_discover(root, &found, &n_found);
         if (r < 0)
@@ -612,6 +612,10 @@ int scope_catalog_build(
         ServicesFile *const *host, size_t n_host, ServicesFile *const *scope, size_t n_scope, Catalog **ret)
 {
         _cleanup_free_ ServicesFile **all = calloc(n_host + n_scope + 1, sizeof(ServicesFile *));
+
+        assert(host);
+        assert(scope);
+        assert(ret);
 
         if (!all)
                 return -ENOMEM;
@@ -699,6 +703,9 @@ int scopes_verify(const char *root, ScopeFinding **ret, size_t *ret_n)
         ScopeFinding *f = NULL;
         size_t n_host = 0, n_scopes = 0, n_ignored = 0, n = 0;
         int r;
+
+        assert(ret);
+        assert(ret_n);
 
         r = scope_sources_load(root, &scopes, &n_scopes, &n_ignored);
         if (r < 0)

@@ -68,16 +68,18 @@ typedef struct ScopeCaller {
         char *cgroup_named;    /* the name=systemd hierarchy's path (hybrid and v1 hosts); NULL if none */
         bool cgroup_unbounded; /* a path beyond SCOPE_CGROUP_PATH_MAX/DEPTH_MAX: matches no scope */
         bool has_netns;
-        uint64_t netns_dev, netns_inode; /* of /proc/PID/ns/net */
+        uint64_t netns_dev, netns_inode; /* of /proc/PID/ns/net (which the daemon's monitor reads) */
 } ScopeCaller;
 
 void scope_caller_done(ScopeCaller *c);
 /* Fills the cgroup paths from the text of /proc/PID/cgroup; a path beyond the bounds above is not
  * kept, and sets cgroup_unbounded. */
 int scope_caller_set_cgroup_text(ScopeCaller *c, const char *text);
-/* Reads /proc/PID/cgroup and /proc/PID/ns/net.  With a pidfd (>= 0) of the same process, checks
- * afterwards that it is still alive, so that what was read cannot belong to a process that
- * reused its PID: -ESRCH then.  Parts that cannot be read stay unknown (and match nothing). */
+/* Reads /proc/PID/cgroup (the network namespace is not readable without ptrace access: the
+ * daemon asks its privileged side, see daemon/caller-namespaces.c).  With a pidfd (>= 0) of the
+ * same process, checks afterwards that it is still alive, so that what was read cannot belong to
+ * a process that reused its PID: -ESRCH then.  Parts that cannot be read stay unknown (and match
+ * nothing). */
 int scope_caller_from_pid(int pid, int pidfd, ScopeCaller *ret);
 
 /* Whether s is for caller: one of its Cgroup= globs matches the caller's cgroup or an ancestor
@@ -94,10 +96,6 @@ bool scope_cgroup_glob_matches(const char *glob, const char *path);
 size_t scope_cgroup_glob_slashes(const char *glob);
 /* Whether path is within SCOPE_CGROUP_PATH_MAX and SCOPE_CGROUP_DEPTH_MAX. */
 bool scope_cgroup_path_is_bounded(const char *path);
-/* Whether process pid, pinned by pidfd (< 0: a kernel without pidfds), is in this process's user
- * and PID namespaces: 1 yes, 0 no, negative errno when that cannot be told (-ESRCH when it is
- * gone).  /proc/PID is trusted only once the pidfd shows the process alive after reading it. */
-int scope_pid_in_own_namespaces(int pid, int pidfd);
 
 /* A scope with everything it needs to be checked or merged offline (portctl verify). */
 typedef struct ScopeSources {

@@ -3,6 +3,7 @@
  * files-service.c) decision for decision, so that the catalog answers what getservbyname()
  * would answer on the same file, quirks included. */
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -81,6 +82,9 @@ int services_parse_line(char *line, ServicesParseFlags flags, ServiceRecord *ret
 {
         char *p = line, *end;
         int r;
+
+        assert(line);
+        assert(ret);
 
         /* nss_readline: leading whitespace is stripped, then empty lines and lines starting with '#'
          * are skipped before the parser ever sees them. */

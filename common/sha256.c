@@ -2,6 +2,7 @@
 /* SHA-256 as FIPS 180-4 specifies it, written for portd's catalog digest: common/ links nothing
  * but libc and json-c, and a digest that fleets compare must be a standard one. */
 
+#include <assert.h>
 #include <string.h>
 
 #include "sha256.h"
@@ -51,6 +52,8 @@ static void sha256_block(Sha256 *s, const uint8_t *p)
 
 void sha256_init(Sha256 *s)
 {
+        assert(s);
+
         static const uint32_t initial[8] = {
                 /* clang-format off */
                 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -65,6 +68,8 @@ void sha256_init(Sha256 *s)
 void sha256_update(Sha256 *s, const void *data, size_t size)
 {
         const uint8_t *p = data;
+
+        assert(s);
 
         s->length += size;
         if (s->n_buffer > 0) {
@@ -88,6 +93,8 @@ void sha256_update(Sha256 *s, const void *data, size_t size)
 
 void sha256_final(Sha256 *s, uint8_t ret[SHA256_DIGEST_SIZE])
 {
+        assert(s);
+
         uint64_t bits = s->length * 8;
         uint8_t pad[72] = { 0x80 };
         /* 0x80, zeros up to 56 mod 64, then the length in bits, big-endian. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Varlink framing, message checks and the blocking client.  The client runs inside arbitrary
- * processes through the NSS module, so it keeps no global state, never logs, and bounds every
- * wait by a deadline and every reply by a size. */
+/* Varlink framing, message checks and the blocking client of portctl, the benchmarks and the
+ * tests.  The client keeps no global state, never logs, and bounds every wait by a deadline and
+ * every reply by a size, so that a daemon that stalls or floods cannot hang or swell its caller. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -93,6 +94,8 @@ bool varlink_method_name_is_valid(const char *name)
 
 size_t varlink_method_interface_length(const char *name)
 {
+        assert(name);
+
         const char *dot = strrchr(name, '.');
         return dot ? (size_t) (dot - name) : 0;
 }
@@ -101,11 +104,12 @@ size_t varlink_method_interface_length(const char *name)
 
 void varlink_buffer_init(VarlinkBuffer *b, size_t message_max)
 {
+        assert(b);
+
         *b = (VarlinkBuffer){
                 .message_max = message_max > 0 ? message_max : VARLINK_MESSAGE_MAX,
         };
 }
-
 void varlink_buffer_done(VarlinkBuffer *b)
 {
         size_t max = b->message_max;
@@ -118,6 +122,9 @@ void varlink_buffer_done(VarlinkBuffer *b)
 
 int varlink_buffer_prepare(VarlinkBuffer *b, size_t min, char **ret_ptr, size_t *ret_size)
 {
+        assert(ret_ptr);
+        assert(ret_size);
+
         if (min == 0)
                 min = 1;
 
@@ -148,14 +155,17 @@ int varlink_buffer_prepare(VarlinkBuffer *b, size_t min, char **ret_ptr, size_t 
 
 void varlink_buffer_commit(VarlinkBuffer *b, size_t n)
 {
+        assert(b);
+
         b->end += MIN(n, b->allocated - b->end);
 }
-
 int varlink_buffer_append(VarlinkBuffer *b, const void *data, size_t n)
 {
         char *p;
         size_t avail;
         int r;
+
+        assert(b);
 
         if (n == 0)
                 return 0;
@@ -169,6 +179,8 @@ int varlink_buffer_append(VarlinkBuffer *b, const void *data, size_t n)
 
 size_t varlink_buffer_pending(const VarlinkBuffer *b)
 {
+        assert(b);
+
         return b->end - b->begin;
 }
 
@@ -176,6 +188,9 @@ int varlink_buffer_next(VarlinkBuffer *b, const char **ret_message, size_t *ret_
 {
         const char *start, *nul;
         size_t pending = b->end - b->begin, len;
+
+        assert(ret_message);
+        assert(ret_size);
 
         if (pending == 0) {
                 /* Nothing unread: start over at the front so the buffer does not need compaction. */
@@ -284,6 +299,9 @@ int varlink_message_parse(const char *s, size_t n, struct json_object **ret)
         struct json_tokener *tok = NULL;
         int r;
 
+        assert(s);
+        assert(ret);
+
         r = parse_with(&tok, s, n, ret);
         if (tok)
                 json_tokener_free(tok);
@@ -295,6 +313,8 @@ int varlink_buffer_next_object(VarlinkBuffer *b, struct json_object **ret)
         const char *m;
         size_t n;
         int r;
+
+        assert(ret);
 
         r = varlink_buffer_next(b, &m, &n);
         if (r <= 0)
@@ -310,6 +330,10 @@ int varlink_message_serialize(struct json_object *m, char **ret, size_t *ret_siz
         const char *s;
         size_t n;
         char *p;
+
+        assert(m);
+        assert(ret);
+        assert(ret_size);
 
         s = json_object_to_json_string_length(
                 m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
@@ -375,6 +399,9 @@ int varlink_message_build_call(
         struct json_object *m;
         int r;
 
+        assert(method);
+        assert(ret);
+
         if (!varlink_method_name_is_valid(method))
                 return -EINVAL;
         m = json_object_new_object();
@@ -400,6 +427,8 @@ int varlink_message_build_reply(
 {
         struct json_object *m;
         int r;
+
+        assert(ret);
 
         if (error && !varlink_method_name_is_valid(error))
                 return -EINVAL;
@@ -439,6 +468,9 @@ int varlink_call_parse(struct json_object *m, VarlinkCall *ret)
         struct json_object *method, *parameters = NULL;
         bool oneway, more;
 
+        assert(m);
+        assert(ret);
+
         if (!json_object_is_type(m, json_type_object))
                 return -EBADMSG;
         if (!json_object_object_get_ex(m, "method", &method) ||
@@ -467,6 +499,9 @@ int varlink_reply_parse(struct json_object *m, VarlinkReply *ret)
         struct json_object *parameters = NULL, *error = NULL;
         const char *e = NULL;
         bool continues;
+
+        assert(m);
+        assert(ret);
 
         if (!json_object_is_type(m, json_type_object))
                 return -EBADMSG;
@@ -580,6 +615,8 @@ static int client_new(int fd, uint64_t timeout_usec, VarlinkClient **ret)
 
 int varlink_client_connect_fd(int fd, uint64_t timeout_usec, VarlinkClient **ret)
 {
+        assert(ret);
+
         int flags = fcntl(fd, F_GETFL);
         if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
                 int r = -errno;
@@ -592,6 +629,8 @@ int varlink_client_connect_fd(int fd, uint64_t timeout_usec, VarlinkClient **ret
 int sockaddr_un_set(struct sockaddr_un *sa, const char *path, socklen_t *ret_len)
 {
         size_t l;
+
+        assert(sa);
 
         if (!path || path[0] != '/')
                 return -EINVAL;
@@ -611,6 +650,9 @@ int varlink_client_connect(const char *path, uint64_t timeout_usec, VarlinkClien
         socklen_t sa_len;
         uint64_t deadline;
         int k;
+
+        assert(path);
+        assert(ret);
 
         k = sockaddr_un_set(&sa, path, &sa_len);
         if (k < 0)
@@ -679,11 +721,15 @@ VarlinkClient *varlink_client_free(VarlinkClient *c)
 
 void varlink_client_set_timeout(VarlinkClient *c, uint64_t timeout_usec)
 {
+        assert(c);
+
         c->timeout_usec = timeout_usec > 0 ? timeout_usec : CLIENT_TIMEOUT_DEFAULT_USEC;
 }
 
 int varlink_client_set_reply_max(VarlinkClient *c, size_t reply_max)
 {
+        assert(c);
+
         if (c->used)
                 return -EBUSY;
         c->input.message_max = reply_max > 0 ? reply_max : VARLINK_REPLY_MAX;
@@ -692,6 +738,8 @@ int varlink_client_set_reply_max(VarlinkClient *c, size_t reply_max)
 
 int varlink_client_get_fd(VarlinkClient *c)
 {
+        assert(c);
+
         return c->fd;
 }
 
@@ -862,6 +910,8 @@ int varlink_client_call(VarlinkClient *c, const char *method, struct json_object
         uint64_t deadline;
         int r;
 
+        assert(method);
+
         if (c->dead)
                 return -ENOTCONN;
         if (c->streaming)
@@ -902,6 +952,8 @@ int varlink_client_next(VarlinkClient *c, struct json_object **ret_parameters, c
 {
         int r;
 
+        assert(c);
+
         if (c->dead)
                 return -ENOTCONN;
         if (!c->streaming)
@@ -921,6 +973,8 @@ bool varlink_client_has_input(VarlinkClient *c)
 
 int varlink_client_take_fd(VarlinkClient *c)
 {
+        assert(c);
+
         if (c->reply_fd < 0)
                 return -ENOENT;
         return TAKE_FD(c->reply_fd);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Varlink on the wire (UAPI.20 / varlink.org): NUL-terminated JSON framing, strict checks of
- * calls and replies, and a blocking client with deadlines that is safe inside the NSS module
- * (no logging, no global state, close-on-exec, MSG_NOSIGNAL).  The server lives in daemon/. */
+ * calls and replies, and the blocking client with deadlines that portctl, the benchmarks and the
+ * tests use (no logging, no global state, close-on-exec, MSG_NOSIGNAL).  The server lives in
+ * daemon/; the NSS module has its own libc-only client (nss/nss-client.c) and links none of this. */
 #pragma once
 
 #include <stdbool.h>

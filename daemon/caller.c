@@ -35,10 +35,12 @@ int caller_peer_pidfd(VarlinkConnection *conn)
         return pidfd;
 }
 
-int caller_identify(VarlinkConnection *conn, Caller *ret)
+int caller_identify(VarlinkConnection *conn, int namespaces_fd, Caller *ret)
 {
+        CallerNamespaces ns;
         _cleanup_close_ int pidfd = -1;
         Caller c = {};
+        int r;
 
         (void) varlink_connection_get_peer_credentials(conn, &c.ucred);
         pidfd = caller_peer_pidfd(conn);
@@ -50,8 +52,22 @@ int caller_identify(VarlinkConnection *conn, Caller *ret)
                 c.error = pidfd;
         else
                 c.error = scope_caller_from_pid((int) c.ucred.pid, pidfd, &c.where);
+        if (c.error >= 0) {
+                /* Not readable here: this process holds no capability, and the kernel shows a
+                 * process's namespaces only to who may ptrace it.  The monitor may. */
+                r = caller_namespaces_ask(namespaces_fd, pidfd, &ns);
+                if (r == -ESRCH)
+                        c.error = r;
+                else if (r >= 0 && ns.id[CALLER_NAMESPACE_NET].error == 0) {
+                        c.where.has_netns = true;
+                        c.where.netns_dev = ns.id[CALLER_NAMESPACE_NET].dev;
+                        c.where.netns_inode = ns.id[CALLER_NAMESPACE_NET].inode;
+                } else
+                        log_debug_errno(r < 0 ? r : ns.id[CALLER_NAMESPACE_NET].error,
+                                "Cannot learn the network namespace of PID %d: %m.", (int) c.ucred.pid);
+        }
         if (c.error == -ENOMEM || c.error == -EMFILE || c.error == -ENFILE) {
-                int r = c.error;
+                r = c.error;
                 caller_done(&c);
                 return r;
         }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* portd: every cross-file prototype of the daemon, under the file that defines it. */
+/* portd: every cross-file prototype of the daemon, under the file that defines it; a function's
+ * prefix names its file (manager_ manager.c, source_ sources.c, scopes_ scopes.c, settings_
+ * settings.c, ...).  See docs/ARCHITECTURE.md for which file calls which. */
 #pragma once
 
 #include <stdbool.h>
@@ -21,25 +23,43 @@ int manager_startup(Manager *m, const char *socket_path);
  * method) logs every skipped line again, not only those of files that changed.  On failure the
  * previous catalog stays in service. */
 int manager_reload(Manager *m, bool explicit);
-/* After a failed reload or watch setup: tries again in 1 s, 2 s, ... at most 60 s. */
-void manager_schedule_retry(Manager *m);
-/* A new reference to the current catalog (NULL before the first load); release it with
- * catalog_hold_unref(), which frees a replaced catalog with its last reference. */
-CatalogHold *manager_catalog_ref(Manager *m);
-CatalogHold *catalog_hold_unref(CatalogHold *h);
-/* The current snapshot's memfd for clients and its generation. */
-int manager_get_snapshot(Manager *m, int *ret_fd, uint64_t *ret_generation, size_t *ret_size);
 
-/* The pieces of a reload that scopes.c builds its catalogs with, too. */
-int snapshot_image_new(const Catalog *c, uint64_t generation, SnapshotImage **ret);
-SnapshotImage *snapshot_image_free(SnapshotImage *s);
-int source_load(Manager *m, const SourceState *old, const char *path, CatalogLayer layer, bool masked,
+/* sources.c */
+/* Reads one source into ret.  A file that cannot be read keeps what old held (its last good
+ * state, borrowed: see source_states_free()); a file that is gone contributes nothing.  Paths are
+ * read below root (NULL for /).  Only -ENOMEM fails. */
+int source_load(const char *root, const SourceState *old, const char *path, CatalogLayer layer, bool masked,
         bool explicit, SourceState *ret);
+/* The host's sources as they are on disk now (/etc/services, the drop-ins, the local overrides),
+ * each read against its state in current; a directory that cannot be listed keeps current's list. */
+int sources_load(const char *root, const SourceState *current, size_t n_current, bool explicit,
+        SourceState **ret, size_t *ret_n);
 const SourceState *source_states_find(const SourceState *states, size_t n, const char *path);
+/* Whether two lists would build the same catalog (paths, layers, errors and parsed contents). */
+bool source_states_equal(const SourceState *a, size_t n_a, const SourceState *b, size_t n_b);
 /* Frees states, except the parsed files that keep also references. */
 void source_states_free(SourceState *states, size_t n, const SourceState *keep, size_t n_keep);
-int catalog_build_from_states(const SourceState *states, size_t n, Catalog **ret);
+/* The catalog of states in their order, the later winning. */
+int sources_build_catalog(const SourceState *states, size_t n, Catalog **ret);
+
+/* image.c */
+/* Writes the image of c into a sealed memfd. */
+int snapshot_image_new(const Catalog *c, uint64_t generation, SnapshotImage **ret);
+SnapshotImage *snapshot_image_free(SnapshotImage *s);
+/* Flags the image superseded, for the processes that mapped it; takes NULL. */
+void snapshot_image_supersede(SnapshotImage *s);
 CatalogHold *catalog_hold_new(Catalog *c);
+/* Drops a reference; frees a replaced catalog with its last one.  Takes NULL, returns NULL. */
+CatalogHold *catalog_hold_unref(CatalogHold *h);
+/* Takes c (also on failure) as ci's catalog, which has none yet. */
+int catalog_image_set_catalog(CatalogImage *ci, Catalog *c);
+/* Writes the snapshot of ci's catalog, which has none yet. */
+int catalog_image_write_snapshot(CatalogImage *ci, uint64_t generation);
+/* Drops the lookup replies built from ci's catalog. */
+void catalog_image_flush_replies(CatalogImage *ci);
+/* Lets ci go: its snapshot flagged superseded and freed, its replies dropped, its catalog freed
+ * with the last reference; ci is empty after. */
+void catalog_image_done(CatalogImage *ci);
 
 /* scopes.c */
 /* Reads every scope (its NAME.scope and NAME.d/).  A scope whose sources and the host's (states,
@@ -54,12 +74,12 @@ void scope_states_free(ScopeState *scopes, size_t n, const ScopeState *keep, siz
 /* The scope whose answers the peer of conn gets (NULL: the host's), found from its credentials
  * once per connection and matched again after every reload.  Fails with -ENOMEM, or with the error
  * of building its scope's catalog (logged; not tried again for 1 s). */
-int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret);
+int scopes_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret);
 /* 0 when the peer of conn may change the daemon's state (overrides, Reload) as far as where it runs
  * goes: in our user and PID namespaces, identified race-free, and in no scope; -EPERM otherwise;
  * -ENOMEM, and -EMFILE/-ENFILE when out of descriptors to tell.  Who it is (root, a group) is
  * checked separately. */
-int manager_check_host_caller(Manager *m, VarlinkConnection *conn);
+int scopes_check_host_caller(Manager *m, VarlinkConnection *conn);
 
 /* watch.c */
 /* (Re)creates the inotify watches on every source file and directory (or the nearest existing
@@ -122,32 +142,41 @@ void owner_handoff_stop(Manager *m);
 int owner_handoff_register(Manager *m);
 
 /* owner-worker.c (portd --owner-worker) */
-/* The monitor: forks the worker, restarts it when it dies; returns when parent is gone. */
-int owner_worker_main(pid_t parent);
+/* The monitor (standby_delay < 0; parent: the main process): keeps the worker and a standby
+ * running, restarting them when they die, and answers the namespace questions; returns when the
+ * main process is gone.  A standby (standby_delay >= 0; parent: its monitor) takes over when the
+ * monitor dies, after twice standby_delay if that monitor died young. */
+int owner_worker_main(pid_t parent, int64_t standby_delay);
+/* A monitor that only answers the main process's namespace questions (caller-namespaces.c) on
+ * fd 4, for a daemon that has no executable to start the whole monitor from (inside a test
+ * program); it ends when the main process does. */
+__attribute__((noreturn)) void owner_monitor_namespaces_only(void);
+/* A copy of the catalog image in fd, a memfd sealed as the main process seals them (shrink, grow,
+ * and write or future write): -EPERM when it is not, -EBADF when fd is not a memfd, -EFBIG when
+ * it is larger than any catalog. */
+int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size);
 struct Snapshot;
 /* The catalog image the main process passed with conn: its caller's; NULL when none. */
 const struct Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn);
 
 /* varlink-services.c */
 int varlink_services_register(Manager *m);
-/* Drops the replies built from the catalog being replaced; before it is freed. */
-void varlink_services_flush_cache(Manager *m);
 /* Tells every Monitor call of the generation just built; cause as Monitor's reply names it. */
 void varlink_services_notify_monitors(Manager *m, const char *cause, bool scopes_changed);
 /* Ends every Monitor call (the daemon stops). */
 void varlink_services_monitors_done(Manager *m);
 
 /* settings.c */
-typedef struct ManagerSettings ManagerSettings;
+typedef struct Settings Settings;
 /* Reads /etc/portd/portd.conf (below --root) again; logs what it ignores; an unreadable file keeps
  * the previous settings, a missing one means root only. */
-void manager_load_settings(Manager *m, bool explicit);
-ManagerSettings *manager_settings_free(ManagerSettings *s);
+void settings_load(Manager *m, bool explicit);
+Settings *settings_free(Settings *s);
 /* 0 when the peer may edit local overrides (root, or a member of a group portd.conf names, by its
  * credentials at connect()), -EPERM when not; the peer's credentials in ret_ucred. */
-int manager_check_override_access(Manager *m, VarlinkConnection *conn, struct ucred *ret_ucred);
+int settings_check_override_access(Manager *m, VarlinkConnection *conn, struct ucred *ret_ucred);
 /* The groups that may edit overrides besides root, for messages ("'a', 'b'"); NULL for none. */
-const char *manager_override_groups(const Manager *m);
+const char *settings_override_groups(const Manager *m);
 
 /* snapshot-file.c */
 typedef struct SnapshotFile SnapshotFile;

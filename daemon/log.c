@@ -40,11 +40,6 @@ void log_set_max_level(int level)
         log_max_level = MIN(MAX(level, LOG_EMERG), LOG_DEBUG);
 }
 
-int log_get_max_level(void)
-{
-        return log_max_level;
-}
-
 void log_parse_environment(void)
 {
         static const char *const names[] = {

@@ -9,7 +9,6 @@
 
 /* Messages above this priority (numerically) are dropped; LOG_INFO unless $PORTD_LOG_LEVEL says. */
 void log_set_max_level(int level);
-int log_get_max_level(void);
 /* Reads $PORTD_LOG_LEVEL: a number 0..7 or a name (err, warning, notice, info, debug). */
 void log_parse_environment(void);
 

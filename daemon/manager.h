@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The daemon's state: the event loop, the varlink server, the cache of parsed sources, the
- * current catalog and its snapshot image.  Everything the varlink methods read lives here. */
+/* The daemon's state: the event loop, the varlink server, the parsed sources, the host's catalog
+ * with its image and every scope's.  Everything the varlink methods read lives here; the types
+ * are defined here, the functions in the files daemon.h names. */
 #pragma once
 
 #include <stdbool.h>
@@ -41,6 +42,15 @@ typedef struct CatalogHold {
 } CatalogHold;
 
 struct json_object;
+
+/* A catalog as it is served (image.c): the host's, or a scope's.  Replaced whole by a rebuild. */
+typedef struct CatalogImage {
+        Catalog *catalog;        /* hold->catalog; NULL until built (a scope nobody asked for yet) */
+        CatalogHold *hold;       /* one reference, the image's own */
+        SnapshotImage *snapshot; /* NULL until written */
+        struct json_object **reply_cache; /* varlink-services.c: lookup replies by entry index */
+        size_t n_reply_cache;
+} CatalogImage;
 typedef struct WatchEntry WatchEntry;
 
 /* A scope as the daemon serves it (scopes.c): its definition and drop-ins as last seen, and the
@@ -51,12 +61,8 @@ typedef struct ScopeState {
         int error;                   /* negative errno of the last failed read of NAME.scope */
         SourceState *sources;        /* NAME.d/ *.conf in the order they apply */
         size_t n_sources;
-        Catalog *catalog; /* hold->catalog */
-        CatalogHold *hold;
-        SnapshotImage *snapshot;
-        struct json_object **reply_cache; /* as Manager.reply_cache, for this catalog */
-        size_t n_reply_cache;
-        struct ScopeState *reuse; /* during a reload: the old state whose catalog carries over */
+        CatalogImage image;       /* built when a caller of the scope first asks */
+        struct ScopeState *reuse; /* during a reload: the old state whose image carries over */
         int build_error;          /* of the last failed build; none is tried before build_retry_usec */
         uint64_t build_retry_usec; /* CLOCK_MONOTONIC */
 } ScopeState;
@@ -82,20 +88,15 @@ typedef struct Manager {
         SourceState *sources;
         size_t n_sources;
 
-        /* What every answer comes from; replaced whole by a rebuild.  catalog is
-         * catalog_hold->catalog; the Manager owns one reference to the hold. */
-        Catalog *catalog;
-        CatalogHold *catalog_hold;
-        SnapshotImage *snapshot;
+        /* What every answer to a caller outside the scopes comes from. */
+        CatalogImage image;
         /* The snapshot also as a file beside the socket (snapshot-file.c), while there are no
          * scopes; publish_path is the socket's path, NULL where it has none. */
         struct SnapshotFile *published;
         uint64_t published_generation;
         char *publish_path;
         uint64_t generation;
-        uint64_t loaded_usec;             /* CLOCK_REALTIME of the last rebuild */
-        struct json_object **reply_cache; /* varlink-services.c: lookup replies by entry index */
-        size_t n_reply_cache;
+        uint64_t loaded_usec; /* CLOCK_REALTIME of the last rebuild */
         /* varlink-services.c: open Monitor calls, referenced, at most MONITORS_MAX; and what the
          * next rebuild is for ("override"), NULL for a reload or a change of the files */
         struct VarlinkConnection **monitors;
@@ -122,12 +123,14 @@ typedef struct Manager {
         uint64_t retry_delay_usec;
 
         /* settings.c: what /etc/portd/portd.conf says (who may edit overrides) */
-        struct ManagerSettings *settings;
+        struct Settings *settings;
 
         /* owner-handoff.c: the channel to the owner-query process, and that process; the
-         * executable started as it (portd itself), NULL for none */
-        char *owner_worker_exe;
+         * executable started as it (portd itself, opened at start) */
+        int owner_exe_fd; /* our executable, O_PATH; -1 inside a test program */
         int owner_channel_fd;
+        /* To the monitor, which reads callers' namespaces for us (caller-namespaces.c). */
+        int namespaces_fd;
         sd_event_source *owner_child;
 
         /* varlink-services.c: callers whose refusal was logged, so that one retrying in a loop is

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Privilege separation, the main process's side: it starts the owner-query process (ourselves,
- * exec'd with --owner-worker; owner-worker.c), drops the capabilities only that process needs, and
- * hands every io.portd.Sockets call over to it with the connection itself, then forgets it. */
+ * exec'd through the descriptor opened at start, with --owner-worker; owner-worker.c), drops every
+ * capability, and hands every io.portd.Sockets call over to it with the connection itself, then
+ * forgets it. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,13 +26,12 @@
 
 #define ERROR_QUERY_FAILED "io.portd.Sockets.QueryFailed"
 
-/* What the main process keeps of its capabilities.  CAP_SYS_PTRACE: scopes match callers by
- * network namespace, and only a stat() of /proc/PID/ns/net tells it, which the kernel allows for
- * another user's process only with it; manager_check_host_caller() reads a caller's user and PID
- * namespaces the same way.  Everything else the main process does (read the configuration as
- * root, write the override files, serve the socket) needs none.  CAP_SYS_ADMIN (setns) and
- * CAP_DAC_READ_SEARCH (/proc/PID/fd of every user, open_by_handle_at) are the owner queries'. */
-#define MAIN_CAPABILITIES (1ULL << CAP_SYS_PTRACE)
+/* The main process keeps no capability.  Everything it does (read the configuration as root,
+ * write the override files, serve the socket) needs none; what it needs to know of a caller's
+ * namespaces, which the kernel shows only to a process that may ptrace it, it asks the monitor
+ * (caller-namespaces.c).  Were it to keep CAP_SYS_PTRACE for that, a compromised main process,
+ * uid 0, could write the worker's memory through /proc/PID/mem and so take the worker's
+ * capabilities: CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH. */
 
 int owner_handoff_message_check(const void *buf, size_t n, const OwnerHandoffHeader **ret)
 {
@@ -44,7 +44,7 @@ int owner_handoff_message_check(const void *buf, size_t n, const OwnerHandoffHea
         return 0;
 }
 
-/* Keeps only MAIN_CAPABILITIES in the effective, permitted and inheritable sets.  Without
+/* Empties the effective, permitted and inheritable sets, and the bounding set.  Without
  * CAP_SETPCAP (systemd leaves it out of the bounding set) the bounding set stays as it is, which
  * is harmless once no_new_privs is set here (not left to the unit: a daemon started by hand has
  * none): an exec by uid 0 then gets no more than what is permitted now. */
@@ -53,18 +53,9 @@ static int drop_capabilities(void)
         struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct data[2] = {};
 
-        if (syscall(SYS_capget, &header, data) < 0)
-                return -errno;
-        uint64_t permitted = ((uint64_t) data[1].permitted << 32) | data[0].permitted;
-        uint64_t keep = permitted & MAIN_CAPABILITIES;
         /* The bounding set first, while CAP_SETPCAP may still be there to allow it. */
         for (unsigned long cap = 0; cap <= CAP_LAST_CAP; cap++)
-                if (!(MAIN_CAPABILITIES & (1ULL << cap)))
-                        (void) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-        for (int i = 0; i < 2; i++) {
-                data[i].permitted = data[i].effective = (uint32_t) (keep >> (32 * i));
-                data[i].inheritable = 0;
-        }
+                (void) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
         if (syscall(SYS_capset, &header, data) < 0)
                 return -errno;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -76,12 +67,11 @@ static int on_owner_process_exit(sd_event_source *s, const siginfo_t *si, void *
 {
         Manager *m = userdata;
 
-        /* Only the monitor itself can end here: it restarts the worker that serves the queries.
-         * Nobody can start it again without the capabilities we dropped; lookups go on. */
-        log_error(
-                "The owner-query process (PID %d) exited (%s %d); owner queries fail until portd restarts.",
+        /* Only the first monitor is our child.  Its standby, which holds the other ends of the
+         * channels too, takes over (owner-worker.c); we keep ours open for it.  Were there none,
+         * the channels hang up and owner queries answer QueryFailed (method_handoff()). */
+        log_error("The owner-query monitor (PID %d) exited (%s %d); its standby takes over.",
                 (int) si->si_pid, si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
-        m->owner_channel_fd = safe_close(m->owner_channel_fd);
         m->owner_child = sd_event_source_disable_unref(m->owner_child);
         return 0;
 }
@@ -89,23 +79,29 @@ static int on_owner_process_exit(sd_event_source *s, const siginfo_t *si, void *
 int owner_handoff_start(Manager *m)
 {
         char parent[32];
-        int pair[2];
+        int pair[2], ask[2];
         sigset_t mask;
         pid_t pid;
         int r;
 
-        if (!m->owner_worker_exe) {
-                /* A daemon inside a test program: owner queries answer QueryFailed. */
+        if (m->owner_exe_fd < 0)
+                /* A daemon inside a test program: owner queries answer QueryFailed, and a forked
+                 * child of ours answers the namespace questions alone. */
                 log_debug("No owner-query executable, owner queries are unavailable.");
-                r = drop_capabilities();
-                return r < 0 ? log_error_errno(r, "Failed to drop the owner queries' capabilities: %m") : 0;
-        }
         (void) snprintf(parent, sizeof(parent), "--owner-worker=%d", (int) getpid());
 
         /* Datagrams with boundaries: a worker that dies leaves no half message behind, and what
          * it had not read yet waits for the next one in the buffer the monitor keeps open. */
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0)
                 return log_error_errno(errno, "Failed to create the owner-query channel: %m");
+        /* The main process's questions about callers' namespaces: blocking on our side, asked
+         * one at a time with a deadline (caller-namespaces.c). */
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ask) < 0) {
+                r = -errno;
+                safe_close(pair[0]);
+                safe_close(pair[1]);
+                return log_error_errno(r, "Failed to create the namespace channel: %m");
+        }
 
         /* sd_event_add_child() wants SIGCHLD blocked before the child exists. */
         sigemptyset(&mask);
@@ -117,13 +113,20 @@ int owner_handoff_start(Manager *m)
                 r = -errno;
                 safe_close(pair[0]);
                 safe_close(pair[1]);
+                safe_close(ask[0]);
+                safe_close(ask[1]);
                 return log_error_errno(r, "Failed to start the owner-query process: %m");
         }
         if (pid == 0) {
-                /* Only the channel goes along, as fd 3; nothing of systemd's is for it. */
-                if (dup2(pair[1], 3) < 0)
+                /* Only the channels go along, as fds 3 and 4, and our executable as fd 5 (the
+                 * monitor execs its standby through it); nothing of systemd's is for it.  Each
+                 * is moved out of the way first, should it be one of those numbers. */
+                int a = fcntl(ask[1], F_DUPFD, 10);
+                int e = m->owner_exe_fd >= 0 ? fcntl(m->owner_exe_fd, F_DUPFD, 10) : -1;
+                if (a < 0 || dup2(pair[1], 3) < 0 || dup2(a, 4) < 0 || fcntl(3, F_SETFD, 0) < 0 ||
+                        fcntl(4, F_SETFD, 0) < 0 || (e >= 0 && dup2(e, 5) < 0))
                         _exit(EXIT_FAILURE);
-                (void) syscall(SYS_close_range, 4U, ~0U, 0U);
+                (void) syscall(SYS_close_range, 6U, ~0U, 0U);
                 unsetenv("NOTIFY_SOCKET");
                 unsetenv("LISTEN_FDS");
                 unsetenv("LISTEN_PID");
@@ -133,11 +136,18 @@ int owner_handoff_start(Manager *m)
                 sigset_t none;
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                execl(m->owner_worker_exe, "portd", parent, (char *) NULL);
+                if (e < 0)
+                        owner_monitor_namespaces_only();
+                char *argv[] = { (char *) "portd", parent, NULL };
+                (void) execveat(5, "", argv, environ, AT_EMPTY_PATH);
                 _exit(EXIT_FAILURE);
         }
         safe_close(pair[1]);
+        safe_close(ask[1]);
+        if (m->owner_exe_fd < 0)
+                pair[0] = safe_close(pair[0]);
         m->owner_channel_fd = pair[0];
+        m->namespaces_fd = ask[0];
 
         r = sd_event_add_child(m->event, &m->owner_child, pid, WEXITED, on_owner_process_exit, m);
         if (r < 0)
@@ -158,6 +168,7 @@ void owner_handoff_stop(Manager *m)
                 (void) sd_event_source_get_child_pid(m->owner_child, &pid);
         /* EOF on the channel ends the worker; the monitor follows its parent's death signal. */
         m->owner_channel_fd = safe_close(m->owner_channel_fd);
+        m->namespaces_fd = safe_close(m->namespaces_fd);
         if (pid > 0) {
                 (void) kill(pid, SIGTERM);
                 (void) waitpid(pid, NULL, 0);
@@ -192,14 +203,14 @@ static int method_handoff(
         if (r < 0)
                 return r; /* -EAGAIN: dispatched again once earlier replies are out */
 
-        r = manager_scope_for_connection(m, conn, &scope);
+        r = scopes_for_connection(m, conn, &scope);
         if (r == -ENOMEM)
                 return log_oom();
         /* Out of descriptors to tell the caller's scope: the server calls us again once some are
          * free, rather than handing the call over without the catalog its rows are named from. */
         if (r == -EMFILE || r == -ENFILE)
                 return r;
-        const SnapshotImage *image = r >= 0 ? (scope ? scope->snapshot : m->snapshot) : NULL;
+        const SnapshotImage *image = r >= 0 ? (scope ? scope->image.snapshot : m->image.snapshot) : NULL;
 
         OwnerHandoffHeader h = { .magic = OWNER_HANDOFF_MAGIC, .size = (uint32_t) size };
         int fds[2] = { varlink_connection_get_fd(conn), image ? image->ro_fd : -1 };
@@ -234,6 +245,15 @@ static int method_handoff(
                         return -EAGAIN;
                 if (r == -EMSGSIZE)
                         return query_failed(conn, "The call and what follows it are too long.");
+                if (r == -EPIPE || r == -ECONNRESET) {
+                        /* Monitor, standby and worker all gone: nothing can start them again
+                         * without the capabilities we dropped. */
+                        log_error("The owner-query processes are gone; owner queries fail until portd "
+                                  "restarts.");
+                        m->owner_channel_fd = safe_close(m->owner_channel_fd);
+                        m->namespaces_fd = safe_close(m->namespaces_fd);
+                        return query_failed(conn, "Owner queries are unavailable.");
+                }
                 log_warning_errno(r, "Failed to hand an owner query over: %m");
                 return query_failed(conn, "Owner queries are unavailable.");
         }

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Privilege separation, the owner-query side: "portd --owner-worker" is a small monitor that keeps
- * the capabilities owner queries need and restarts, with back-off, the worker it forks; the worker
- * has its own limits and serves the io.portd.Sockets connections the main process hands over. */
+ * the capabilities owner queries need, answers the main process's questions about callers'
+ * namespaces, and restarts with back-off the worker it forks and the standby it execs (which takes
+ * over when the monitor dies); the worker has its own limits and serves the io.portd.Sockets
+ * connections the main process hands over. */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +16,26 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "caller.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "snapshot.h"
 
-#define CHANNEL_FD 3
+#define CHANNEL_FD    3
+#define NAMESPACES_FD 4
+#define WAIT_FOREVER  UINT64_MAX
+
+/* Our executable, opened by the main process at its start (O_PATH): the standby is exec'd
+ * through it, so that a binary replaced on disk since is not what runs. */
+#define EXE_FD 5
 
 /* The worker's own limits.  Descriptors: each connection holds its socket and, while its query
  * waits, the caller's network namespace; the rest is /proc and netlink work. */
@@ -38,6 +51,9 @@
 #define RESTART_HEALTHY_USEC (10ULL * 1000ULL * 1000ULL)
 #define HANDOFFS_PER_WAKEUP  64U
 #define HANDOFF_MESSAGE_MAX  (256U * 1024U)
+/* A catalog image larger than this is not taken from the main process (a merged catalog of
+ * every IANA service is well under 1 MiB). */
+#define HANDOFF_SNAPSHOT_MAX (64ULL * 1024ULL * 1024ULL)
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_SANITIZER 1
@@ -48,7 +64,7 @@
 #endif
 
 typedef struct HandoffOrigin {
-        void *map;
+        void *image; /* our own copy */
         size_t size;
         Snapshot snapshot;
         bool has_snapshot;
@@ -60,8 +76,7 @@ static void handoff_origin_free(void *p)
 
         if (!o)
                 return;
-        if (o->map)
-                (void) munmap(o->map, o->size);
+        free(o->image);
         free(o);
 }
 
@@ -72,22 +87,63 @@ const Snapshot *owner_worker_connection_snapshot(VarlinkConnection *conn)
         return o && o->has_snapshot ? &o->snapshot : NULL;
 }
 
-/* The caller's catalog, mapped as the NSS module maps it: validated, read only. */
+int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size)
+{
+        _cleanup_free_ void *copy = NULL;
+        struct stat st;
+        int seals;
+
+        /* Sealed against shrinking, growing and new writable mappings, as the main process
+         * seals every image (manager.c): anything else is not one of ours. */
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0)
+                return errno == EINVAL ? -EBADF : -errno; /* not a memfd */
+        if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
+                !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+                return -EPERM;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_size <= 0 || (uint64_t) st.st_size > HANDOFF_SNAPSHOT_MAX)
+                return -EFBIG;
+        /* Copied, not mapped: F_SEAL_FUTURE_WRITE leaves the main process the writable mapping
+         * it took before sealing (to flag the image superseded), and what snapshot_open()
+         * validates must not change under us afterwards. */
+        size_t size = (size_t) st.st_size, done = 0;
+        copy = malloc(size);
+        if (!copy)
+                return -ENOMEM;
+        while (done < size) {
+                ssize_t k = pread(fd, (uint8_t *) copy + done, size - done, (off_t) done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EBADMSG;
+                done += (size_t) k;
+        }
+        *ret = TAKE_PTR(copy);
+        *ret_size = size;
+        return 0;
+}
+
+/* The caller's catalog, its own copy, validated as the NSS module validates it. */
 static int handoff_origin_new(int snapshot_fd, HandoffOrigin **ret)
 {
         HandoffOrigin *o = calloc(1, sizeof(HandoffOrigin));
-        struct stat st;
+        int r;
 
         if (!o)
                 return -ENOMEM;
-        if (snapshot_fd >= 0 && fstat(snapshot_fd, &st) >= 0 && st.st_size > 0 &&
-                (uint64_t) st.st_size <= SIZE_MAX) {
-                void *p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, snapshot_fd, 0);
-                if (p != MAP_FAILED) {
-                        o->map = p;
-                        o->size = (size_t) st.st_size;
-                        o->has_snapshot = snapshot_open(o->map, o->size, &o->snapshot) >= 0;
+        if (snapshot_fd >= 0) {
+                r = owner_worker_snapshot_copy(snapshot_fd, &o->image, &o->size);
+                if (r == -ENOMEM) {
+                        free(o);
+                        return r;
                 }
+                if (r < 0)
+                        log_warning_errno(r, "The catalog image of a hand-off is not a sealed memfd, "
+                                             "answering without it: %m");
+                else
+                        o->has_snapshot = snapshot_open(o->image, o->size, &o->snapshot) >= 0;
         }
         *ret = o;
         return 0;
@@ -255,77 +311,272 @@ static int worker_run(void)
         return r;
 }
 
-static int wait_signal(const sigset_t *mask, uint64_t timeout_usec)
+/* Waits up to timeout_usec (WAIT_FOREVER: for ever) for one of the signals signal_fd takes,
+ * answering the main process's questions about callers' namespaces meanwhile.  The signal, 0 on
+ * timeout, SIGTERM once the main process is gone (its end of the channel closed). */
+static int monitor_wait(int signal_fd, uint64_t timeout_usec)
 {
-        struct timespec ts = { .tv_sec = (time_t) (timeout_usec / 1000000ULL),
-                .tv_nsec = (long) (timeout_usec % 1000000ULL) * 1000L };
-        int sig = sigtimedwait(mask, NULL, &ts);
-        return sig < 0 ? -errno : sig;
+        uint64_t until =
+                timeout_usec == WAIT_FOREVER ? WAIT_FOREVER : now_usec(CLOCK_MONOTONIC) + timeout_usec;
+
+        for (;;) {
+                struct pollfd p[2] = { { signal_fd, POLLIN, 0 }, { NAMESPACES_FD, POLLIN, 0 } };
+                int msec = -1;
+                if (until != WAIT_FOREVER) {
+                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        if (now >= until)
+                                return 0;
+                        msec = (int) MIN((until - now + 999) / 1000, (uint64_t) INT_MAX);
+                }
+                if (poll(p, 2, msec) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (p[1].revents && caller_namespaces_answer(NAMESPACES_FD) < 0)
+                        return SIGTERM;
+                if (p[0].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        if (read(signal_fd, &si, sizeof(si)) == (ssize_t) sizeof(si))
+                                return (int) si.ssi_signo;
+                }
+        }
 }
 
-int owner_worker_main(pid_t parent)
+__attribute__((noreturn)) void owner_monitor_namespaces_only(void)
 {
+        (void) prctl(PR_SET_NAME, "portd-monitor", 0, 0, 0);
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        for (;;) {
+                struct pollfd p = { NAMESPACES_FD, POLLIN, 0 };
+                if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                        break;
+                if (p.revents && caller_namespaces_answer(NAMESPACES_FD) < 0)
+                        break;
+        }
+        _exit(EXIT_SUCCESS);
+}
+
+/* A child of the monitor's, restarted with back-off when it dies: 100 ms, doubling up to 10 s
+ * while it keeps dying within 10 s of its start. */
+typedef struct MonitorChild {
+        const char *what;
+        pid_t pid;
+        uint64_t started, delay, restart_at;
+} MonitorChild;
+
+static void monitor_child_exited(MonitorChild *c, int status)
+{
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        c->delay = now - c->started >= RESTART_HEALTHY_USEC ? RESTART_FIRST_USEC
+                                                            : MIN(c->delay * 2, RESTART_MAX_USEC);
+        c->restart_at = now + c->delay;
+        c->pid = 0;
+        if (WIFSIGNALED(status))
+                log_error("The owner-query %s died of signal %d, restarting it in %llu ms.", c->what,
+                        WTERMSIG(status), (unsigned long long) (c->delay / 1000));
+        else
+                log_error("The owner-query %s exited with status %d, restarting it in %llu ms.", c->what,
+                        WEXITSTATUS(status), (unsigned long long) (c->delay / 1000));
+}
+
+static void monitor_child_stop(MonitorChild *c)
+{
+        if (c->pid <= 0)
+                return;
+        (void) kill(c->pid, SIGTERM);
+        (void) waitpid(c->pid, NULL, 0);
+        c->pid = 0;
+}
+
+static int fork_worker(MonitorChild *c, int signal_fd, const sigset_t *mask)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork the owner-query worker: %m");
+        if (pid == 0) {
+                (void) prctl(PR_SET_NAME, "portd-owner", 0, 0, 0);
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+                        _exit(EXIT_FAILURE);
+                /* The namespace questions are the monitor's to answer, not the worker's. */
+                safe_close(NAMESPACES_FD);
+                safe_close(EXE_FD);
+                safe_close(signal_fd);
+                (void) sigprocmask(SIG_UNBLOCK, mask, NULL);
+                /* exit(), not _exit(): LeakSanitizer checks the worker at exit. */
+                exit(worker_run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+        }
+        c->pid = pid;
+        c->started = now_usec(CLOCK_MONOTONIC);
+        return 0;
+}
+
+/* The standby: ourselves again, exec'd (a clean image, as the monitor is) through EXE_FD, with
+ * the channels on fds 3 and 4; it takes over when we die (owner_worker_main()).  delay: what our own
+ * takeover waited, which a standby that takes over soon after doubles. */
+static int start_standby(MonitorChild *c, int signal_fd, uint64_t delay)
+{
+        char self[32], standby[48];
+
+        (void) snprintf(self, sizeof(self), "--owner-worker=%d", (int) getpid());
+        (void) snprintf(standby, sizeof(standby), "--owner-standby=%llu", (unsigned long long) delay);
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "Failed to fork the owner-query standby: %m");
+        if (pid == 0) {
+                sigset_t none;
+                safe_close(signal_fd);
+                if (fcntl(CHANNEL_FD, F_SETFD, 0) < 0 || fcntl(NAMESPACES_FD, F_SETFD, 0) < 0)
+                        _exit(EXIT_FAILURE);
+                sigemptyset(&none);
+                (void) sigprocmask(SIG_SETMASK, &none, NULL);
+                char *argv[] = { (char *) "portd", self, standby, NULL };
+                if (fcntl(EXE_FD, F_SETFD, 0) < 0)
+                        _exit(EXIT_FAILURE);
+                (void) execveat(EXE_FD, "", argv, environ, AT_EMPTY_PATH);
+                _exit(EXIT_FAILURE);
+        }
+        c->pid = pid;
+        c->started = now_usec(CLOCK_MONOTONIC);
+        return 0;
+}
+
+/* The monitor's loop: keeps a worker and a standby running, answers the namespace questions. */
+static int monitor_run(int signal_fd, const sigset_t *mask, uint64_t takeover_delay)
+{
+        MonitorChild worker = { .what = "worker", .delay = RESTART_FIRST_USEC },
+                     standby = { .what = "standby", .delay = RESTART_FIRST_USEC };
+        int r;
+
+        for (;;) {
+                uint64_t now = now_usec(CLOCK_MONOTONIC), next = WAIT_FOREVER;
+
+                if (worker.pid == 0 && now >= worker.restart_at) {
+                        r = fork_worker(&worker, signal_fd, mask);
+                        if (r < 0) {
+                                monitor_child_stop(&standby);
+                                return r;
+                        }
+                }
+                if (standby.pid == 0 && now >= standby.restart_at &&
+                        start_standby(&standby, signal_fd, takeover_delay) < 0)
+                        standby.restart_at = now + RESTART_MAX_USEC;
+                if (worker.pid == 0)
+                        next = worker.restart_at;
+                if (standby.pid == 0)
+                        next = MIN(next, standby.restart_at);
+
+                int sig = monitor_wait(signal_fd, next == WAIT_FOREVER ? WAIT_FOREVER
+                                                  : next > now         ? next - now
+                                                                       : 0);
+                if (sig == SIGTERM || sig == SIGINT || sig < 0) {
+                        monitor_child_stop(&worker);
+                        monitor_child_stop(&standby);
+                        return 0;
+                }
+                if (sig != SIGCHLD)
+                        continue;
+                for (;;) {
+                        int status = 0;
+                        pid_t pid = waitpid(-1, &status, WNOHANG);
+                        if (pid <= 0)
+                                break;
+                        if (pid == worker.pid) {
+                                if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SUCCESS) {
+                                        /* The channel closed: the main process is gone. */
+                                        monitor_child_stop(&standby);
+                                        return 0;
+                                }
+                                monitor_child_exited(&worker, status);
+                        } else if (pid == standby.pid)
+                                monitor_child_exited(&standby, status);
+                }
+        }
+}
+
+/* The standby waits for the monitor, its parent, to die (its death signal, SIGHUP), then takes
+ * over after a delay that doubles while monitors keep dying young.  1: take over, 0: end (told
+ * to, or the main process is gone). */
+static int standby_wait(int signal_fd, pid_t monitor, uint64_t *delay)
+{
+        uint64_t started = now_usec(CLOCK_MONOTONIC);
+
+        if (getppid() == monitor)
+                for (;;) {
+                        /* Events 0: only the hang-up of the main process's end; the questions are
+                         * the monitor's to read. */
+                        struct pollfd p[2] = { { signal_fd, POLLIN, 0 }, { NAMESPACES_FD, 0, 0 } };
+                        if (poll(p, 2, -1) < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return 0;
+                        }
+                        if (p[1].revents)
+                                return 0;
+                        struct signalfd_siginfo si;
+                        if (!(p[0].revents & POLLIN) ||
+                                read(signal_fd, &si, sizeof(si)) != (ssize_t) sizeof(si))
+                                continue;
+                        if (si.ssi_signo == SIGHUP && getppid() != monitor)
+                                break;
+                        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                                return 0;
+                }
+
+        *delay = now_usec(CLOCK_MONOTONIC) - started >= RESTART_HEALTHY_USEC
+                         ? RESTART_FIRST_USEC
+                         : MIN(*delay * 2, RESTART_MAX_USEC);
+        log_error("The owner-query monitor (PID %d) is gone, taking over in %llu ms.", (int) monitor,
+                (unsigned long long) (*delay / 1000));
+        int sig = monitor_wait(signal_fd, *delay);
+        return sig == SIGTERM || sig == SIGINT || sig < 0 ? 0 : 1;
+}
+
+int owner_worker_main(pid_t parent, int64_t standby_delay)
+{
+        _cleanup_close_ int signal_fd = -1;
         uint64_t delay = RESTART_FIRST_USEC;
         sigset_t mask;
+        int r;
 
-        /* The monitor lives and dies with the main process: SIGTERM when it goes, and if it went
-         * before we asked, at once. */
-        (void) prctl(PR_SET_NAME, "portd-monitor", 0, 0, 0);
-        if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
+        /* The first monitor lives and dies with the main process: SIGTERM when it goes, and if it
+         * went before we asked, at once.  A standby hears of its monitor's death by SIGHUP. */
+        (void) prctl(PR_SET_NAME, standby_delay >= 0 ? "portd-standby" : "portd-monitor", 0, 0, 0);
+        if (prctl(PR_SET_PDEATHSIG, standby_delay >= 0 ? SIGHUP : SIGTERM, 0, 0, 0) < 0)
+                return -errno;
+        if (standby_delay < 0 && getppid() != parent)
                 return -ESRCH;
-        if (fcntl(CHANNEL_FD, F_GETFD) < 0)
-                return log_error_errno(EBADF, "No owner-query channel on fd %d.", CHANNEL_FD);
+        if (fcntl(CHANNEL_FD, F_GETFD) < 0 || fcntl(NAMESPACES_FD, F_GETFD) < 0)
+                return log_error_errno(
+                        EBADF, "No owner-query channels on fds %d and %d.", CHANNEL_FD, NAMESPACES_FD);
+        /* Ours alone: the worker must not keep them past an exec (it never execs), nor the
+         * standby but on purpose. */
+        if (fcntl(CHANNEL_FD, F_SETFD, FD_CLOEXEC) < 0 || fcntl(NAMESPACES_FD, F_SETFD, FD_CLOEXEC) < 0)
+                return -errno;
+        if (fcntl(EXE_FD, F_SETFD, FD_CLOEXEC) < 0)
+                return log_error_errno(errno, "No executable on fd %d: %m", EXE_FD);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
+        signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (signal_fd < 0)
+                return log_error_errno(errno, "Failed to create the monitor's signalfd: %m");
 
-        for (;;) {
-                uint64_t started = now_usec(CLOCK_MONOTONIC);
-                pid_t pid = fork();
-                if (pid < 0)
-                        return log_error_errno(errno, "Failed to fork the owner-query worker: %m");
-                if (pid == 0) {
-                        (void) prctl(PR_SET_NAME, "portd-owner", 0, 0, 0);
-                        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
-                                _exit(EXIT_FAILURE);
-                        (void) sigprocmask(SIG_UNBLOCK, &mask, NULL);
-                        /* exit(), not _exit(): LeakSanitizer checks the worker at exit. */
-                        exit(worker_run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
-                }
-
-                int status = 0;
-                for (;;) {
-                        int sig = wait_signal(&mask, UINT64_MAX / 2);
-                        if (sig == SIGTERM || sig == SIGINT) {
-                                (void) kill(pid, SIGTERM);
-                                (void) waitpid(pid, NULL, 0);
-                                return 0;
-                        }
-                        if (sig == SIGCHLD && waitpid(pid, &status, WNOHANG) == pid)
-                                break;
-                }
-                if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SUCCESS)
-                        return 0; /* the channel closed: the main process is gone */
-
-                uint64_t lived = now_usec(CLOCK_MONOTONIC) - started;
-                delay = lived >= RESTART_HEALTHY_USEC ? RESTART_FIRST_USEC
-                                                      : MIN(delay * 2, RESTART_MAX_USEC);
-                if (WIFSIGNALED(status))
-                        log_error("The owner-query worker died of signal %d, restarting it in %llu ms.",
-                                WTERMSIG(status), (unsigned long long) (delay / 1000));
-                else
-                        log_error("The owner-query worker exited with status %d, restarting it in %llu ms.",
-                                WEXITSTATUS(status), (unsigned long long) (delay / 1000));
-                /* Back-off, still ending promptly when told to. */
-                uint64_t until = now_usec(CLOCK_MONOTONIC) + delay;
-                for (uint64_t t; (t = now_usec(CLOCK_MONOTONIC)) < until;) {
-                        int sig = wait_signal(&mask, until - t);
-                        if (sig == SIGTERM || sig == SIGINT)
-                                return 0;
-                }
+        if (standby_delay >= 0) {
+                delay = (uint64_t) standby_delay;
+                r = standby_wait(signal_fd, parent, &delay);
+                if (r <= 0)
+                        return r;
+                /* Our parent is gone; the main process's end of the channels tells us when it
+                 * goes (monitor_wait()). */
+                (void) prctl(PR_SET_NAME, "portd-monitor", 0, 0, 0);
+                (void) prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
         }
+        return monitor_run(signal_fd, &mask, delay);
 }

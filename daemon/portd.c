@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* portd: serves the services database over varlink and as a mapped snapshot.  main only parses
  * the command line; the Manager (manager.c) does the rest.  "portd --owner-worker=PID" is the
- * owner-query process the main process starts (owner-worker.c), not for people to run. */
+ * owner-query process the main process starts, and with --owner-standby=USEC its standby
+ * (owner-worker.c), not for people to run. */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 static const char *arg_root = NULL;
 static const char *arg_socket = NULL;
 static pid_t arg_owner_worker = 0;
+static int64_t arg_owner_standby = -1;
 
 static void help(void)
 {
@@ -32,11 +36,12 @@ static void help(void)
 /* 1: run, 0: exit successfully (--help), <0: error. */
 static int parse_argv(int argc, char **argv)
 {
-        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_SOCKET, ARG_OWNER_WORKER };
+        enum { ARG_VERSION = 0x100, ARG_ROOT, ARG_SOCKET, ARG_OWNER_WORKER, ARG_OWNER_STANDBY };
         static const struct option options[] = { { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION }, { "root", required_argument, NULL, ARG_ROOT },
                 { "socket", required_argument, NULL, ARG_SOCKET },
-                { "owner-worker", required_argument, NULL, ARG_OWNER_WORKER }, {} };
+                { "owner-worker", required_argument, NULL, ARG_OWNER_WORKER },
+                { "owner-standby", required_argument, NULL, ARG_OWNER_STANDBY }, {} };
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -57,6 +62,16 @@ static int parse_argv(int argc, char **argv)
                                 return log_error_errno(EINVAL, "--socket needs a path.");
                         arg_socket = optarg;
                         break;
+                case ARG_OWNER_STANDBY: {
+                        char *end;
+                        errno = 0;
+                        unsigned long long usec = strtoull(optarg, &end, 10);
+                        if (*end || errno != 0 || usec > INT64_MAX)
+                                return log_error_errno(
+                                        EINVAL, "--owner-standby needs a delay in microseconds.");
+                        arg_owner_standby = (int64_t) usec;
+                        break;
+                }
                 case ARG_OWNER_WORKER: {
                         char *end;
                         long pid = strtol(optarg, &end, 10);
@@ -91,24 +106,24 @@ static int run(int argc, char **argv)
         if (r <= 0)
                 return r;
         if (arg_owner_worker > 0)
-                return owner_worker_main(arg_owner_worker);
+                return owner_worker_main(arg_owner_worker, arg_owner_standby);
+
+        /* The file the kernel started, whatever has become of its path since. */
+        int exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+        if (exe_fd < 0)
+                return log_error_errno(errno, "Cannot open our own executable: %m");
 
         r = manager_new(arg_root, &m);
-        if (r < 0)
+        if (r < 0) {
+                safe_close(exe_fd);
                 return r;
+        }
 
-        /* The owner-query process is this same program, found now: the path the kernel knows,
-         * not argv[0], which a caller picks. */
-        char self[PATH_MAX];
-        ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (k > 0) {
-                self[k] = 0;
-                m->owner_worker_exe = strdup(self);
-        }
-        if (!m->owner_worker_exe) {
-                manager_free(m);
-                return log_error_errno(k < 0 ? errno : ENOMEM, "Cannot find our own executable: %m");
-        }
+        /* The owner-query process is this same program: the file the kernel ran, held open now
+         * and exec'd through this descriptor (owner-handoff.c), so that a binary replaced on
+         * disk since (an upgrade) is never what runs beside us. */
+        m->owner_exe_fd = exe_fd;
+        exe_fd = -1;
 
         r = manager_startup(m, arg_socket);
         if (r >= 0) {

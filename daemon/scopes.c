@@ -1,65 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Scopes in the daemon: reading every NAME.scope and NAME.d/ with the other sources, building one
- * catalog and snapshot per scope over the host's parsed files (again only when something under it
- * changed), and finding the scope of each connection's peer from its credentials. */
+/* Scopes in the daemon: reading every NAME.scope and NAME.d/ with the other sources (sources.c),
+ * building one CatalogImage per scope over the host's parsed files (image.c; again only when
+ * something under it changed), and finding the scope of each connection's peer from its
+ * credentials. */
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sys/socket.h>
 
-#include <json-c/json.h>
-
 #include "caller.h"
 #include "daemon.h"
 #include "log.h"
-#include "snapshot.h"
-
-static bool service_entry_equal(const ServiceEntry *a, const ServiceEntry *b)
-{
-        if (!streq(a->name, b->name) || !streq(a->protocol, b->protocol) || a->port != b->port ||
-                a->line != b->line || a->n_aliases != b->n_aliases)
-                return false;
-        for (size_t i = 0; i < a->n_aliases; i++)
-                if (!streq(a->aliases[i], b->aliases[i]))
-                        return false;
-        return true;
-}
-
-/* Whether two parses of a file give the same catalog input.  Every reload reads every file again
- * (see manager_load_sources()), so the objects differ each time even when nothing changed. */
-static bool services_file_equal(const ServicesFile *a, const ServicesFile *b)
-{
-        if (a == b)
-                return true;
-        if (!a || !b || !streq(a->path, b->path) || a->layer != b->layer || a->masked != b->masked ||
-                a->error != b->error || a->n_entries != b->n_entries || a->n_removals != b->n_removals ||
-                a->n_diagnostics != b->n_diagnostics)
-                return false;
-        for (size_t i = 0; i < a->n_entries; i++)
-                if (!service_entry_equal(&a->entries[i], &b->entries[i]))
-                        return false;
-        for (size_t i = 0; i < a->n_removals; i++)
-                if (!streq(a->removals[i].name, b->removals[i].name) ||
-                        !streq_ptr(a->removals[i].protocol, b->removals[i].protocol) ||
-                        a->removals[i].line != b->removals[i].line)
-                        return false;
-        for (size_t i = 0; i < a->n_diagnostics; i++)
-                if (a->diagnostics[i].line != b->diagnostics[i].line ||
-                        !streq(a->diagnostics[i].message, b->diagnostics[i].message))
-                        return false;
-        return true;
-}
-
-static bool source_states_equal(const SourceState *a, size_t n_a, const SourceState *b, size_t n_b)
-{
-        if (n_a != n_b)
-                return false;
-        for (size_t i = 0; i < n_a; i++)
-                if (!streq(a[i].path, b[i].path) || a[i].layer != b[i].layer || a[i].masked != b[i].masked ||
-                        a[i].error != b[i].error || !services_file_equal(a[i].file, b[i].file))
-                        return false;
-        return true;
-}
 
 static bool scope_definition_same(const ScopeDefinition *a, const ScopeDefinition *b)
 {
@@ -76,14 +28,6 @@ static const ScopeState *scope_states_find(const ScopeState *scopes, size_t n, c
         return n > 0 ? bsearch(name, scopes, n, sizeof(ScopeState), scope_state_compare) : NULL;
 }
 
-static void reply_cache_free(struct json_object **cache, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                if (cache[i])
-                        json_object_put(cache[i]);
-        free(cache);
-}
-
 void scope_states_free(ScopeState *scopes, size_t n, const ScopeState *keep, size_t n_keep)
 {
         for (size_t i = 0; i < n; i++) {
@@ -93,13 +37,8 @@ void scope_states_free(ScopeState *scopes, size_t n, const ScopeState *keep, siz
                 if (!k || k->definition != s->definition)
                         scope_definition_free(s->definition);
                 source_states_free(s->sources, s->n_sources, k ? k->sources : NULL, k ? k->n_sources : 0);
-                reply_cache_free(s->reply_cache, s->n_reply_cache);
                 /* As for the host's image: processes that mapped it ask for the new one. */
-                if (s->snapshot && s->snapshot->map)
-                        __atomic_store_n(
-                                &((SnapshotHeader *) s->snapshot->map)->superseded, 1u, __ATOMIC_RELEASE);
-                snapshot_image_free(s->snapshot);
-                catalog_hold_unref(s->hold);
+                catalog_image_done(&s->image);
                 free(s->name);
         }
         free(scopes);
@@ -117,7 +56,7 @@ static void scope_definition_log(const ScopeDefinition *d)
 }
 
 /* The drop-ins of a scope as they are listed now; if the directories cannot be listed, the ones
- * the old state had (read again), as manager_load_sources() does for the host's. */
+ * the old state had (read again), as sources_load() does for the host's. */
 static int scope_list_dropins(
         Manager *m, const ScopeState *old, const char *name, DropinFile **ret, size_t *ret_n)
 {
@@ -191,8 +130,8 @@ static int scope_state_load(Manager *m, const ScopeState *old, const DropinFile 
         for (size_t i = 0; i < n_dropins; i++) {
                 const SourceState *o =
                         old ? source_states_find(old->sources, old->n_sources, dropins[i].path) : NULL;
-                r = source_load(m, o, dropins[i].path, CATALOG_LAYER_SCOPE, dropins[i].masked, explicit,
-                        &s->sources[s->n_sources]);
+                r = source_load(m->root, o, dropins[i].path, CATALOG_LAYER_SCOPE, dropins[i].masked,
+                        explicit, &s->sources[s->n_sources]);
                 if (r < 0)
                         break;
                 s->n_sources++;
@@ -218,7 +157,7 @@ static int scope_state_build(Manager *m, ScopeState *s)
         uint64_t start = now_usec(CLOCK_MONOTONIC);
         int r;
 
-        if (!s->catalog) {
+        if (!s->image.catalog) {
                 _cleanup_free_ SourceState *all =
                         calloc(m->n_sources + s->n_sources + 1, sizeof(SourceState));
                 Catalog *c = NULL;
@@ -228,24 +167,21 @@ static int scope_state_build(Manager *m, ScopeState *s)
                 /* Shallow copies: the same parsed host files serve every scope. */
                 memcpy(all, m->sources, m->n_sources * sizeof(SourceState));
                 memcpy(all + m->n_sources, s->sources, s->n_sources * sizeof(SourceState));
-                r = catalog_build_from_states(all, m->n_sources + s->n_sources, &c);
+                r = sources_build_catalog(all, m->n_sources + s->n_sources, &c);
                 if (r < 0)
                         return r;
-                s->hold = catalog_hold_new(c);
-                if (!s->hold) {
-                        catalog_free(c);
-                        return -ENOMEM;
-                }
-                s->catalog = c;
+                r = catalog_image_set_catalog(&s->image, c);
+                if (r < 0)
+                        return r;
         }
-        if (!s->snapshot) {
-                r = snapshot_image_new(s->catalog, m->generation, &s->snapshot);
+        if (!s->image.snapshot) {
+                r = catalog_image_write_snapshot(&s->image, m->generation);
                 if (r < 0)
                         return r;
         }
         log_debug("Built scope '%s': %zu services, %zu own sources, snapshot of %zu bytes, in %" PRIu64
                   " us.",
-                s->name, s->catalog->n_entries, s->n_sources, s->snapshot->size,
+                s->name, s->image.catalog->n_entries, s->n_sources, s->image.snapshot->size,
                 now_usec(CLOCK_MONOTONIC) - start);
         return 0;
 }
@@ -258,6 +194,10 @@ int scopes_load(Manager *m, const SourceState *states, size_t n_states, bool exp
         size_t n_found = 0, n = 0, n_kept = 0;
         bool host_changed;
         int r;
+
+        assert(m);
+        assert(ret);
+        assert(ret_n);
 
         host_changed = !source_states_equal(states, n_states, m->sources, m->n_sources);
 
@@ -322,7 +262,7 @@ int scopes_load(Manager *m, const SourceState *states, size_t n_states, bool exp
                 }
                 if (!old)
                         log_info("New scope '%s' (%s).", s->name, s->definition->path);
-                n_kept += s->reuse && s->reuse->catalog;
+                n_kept += s->reuse && s->reuse->image.catalog;
         }
         for (size_t i = 0; i < m->n_scopes; i++)
                 if (!scope_states_find(scopes, n, m->scopes[i].name))
@@ -368,6 +308,8 @@ static bool scopes_matching_changed(const ScopeState *a, size_t n_a, const Scope
 
 void scopes_commit(Manager *m, ScopeState *scopes, size_t n_scopes)
 {
+        assert(m);
+
         /* A process that mapped its scope's image keeps answering from it until the image is
          * flagged superseded.  When matching changed, it may belong to another scope now: then
          * every image is replaced (built again on the next GetSnapshot), the catalogs stay. */
@@ -377,13 +319,11 @@ void scopes_commit(Manager *m, ScopeState *scopes, size_t n_scopes)
                 ScopeState *s = &scopes[i], *old = s->reuse;
                 if (!old)
                         continue;
-                s->catalog = TAKE_PTR(old->catalog);
-                s->hold = TAKE_PTR(old->hold);
-                if (!matching_changed)
-                        s->snapshot = TAKE_PTR(old->snapshot);
-                s->reply_cache = TAKE_PTR(old->reply_cache);
-                s->n_reply_cache = old->n_reply_cache;
-                old->n_reply_cache = 0;
+                s->image = old->image;
+                old->image = (CatalogImage){};
+                /* The old snapshot then goes with the old state, flagged superseded. */
+                if (matching_changed)
+                        old->image.snapshot = TAKE_PTR(s->image.snapshot);
                 s->reuse = NULL;
         }
         scope_states_free(m->scopes, m->n_scopes, scopes, n_scopes);
@@ -408,7 +348,7 @@ static void connection_scope_free(void *p)
         free(cs);
 }
 
-static int connection_scope_get(VarlinkConnection *conn, ConnectionScope **ret)
+static int connection_scope_get(Manager *m, VarlinkConnection *conn, ConnectionScope **ret)
 {
         ConnectionScope *cs = varlink_connection_get_userdata(conn);
         int r;
@@ -417,7 +357,7 @@ static int connection_scope_get(VarlinkConnection *conn, ConnectionScope **ret)
                 cs = calloc(1, sizeof(ConnectionScope));
                 if (!cs)
                         return -ENOMEM;
-                r = caller_identify(conn, &cs->caller);
+                r = caller_identify(conn, m->namespaces_fd, &cs->caller);
                 if (r < 0) {
                         free(cs);
                         return r;
@@ -455,10 +395,15 @@ static bool caller_placed(const Manager *m, const Caller *c)
         return true;
 }
 
-int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret)
+int scopes_for_connection(Manager *m, VarlinkConnection *conn, ScopeState **ret)
 {
         ConnectionScope *cs;
         int r;
+
+        assert(m);
+
+        assert(conn);
+        assert(ret);
 
         /* Without scopes nobody needs to know who is asking: no /proc reads on the fast path. */
         if (m->n_scopes == 0) {
@@ -466,7 +411,7 @@ int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState
                 return 0;
         }
 
-        r = connection_scope_get(conn, &cs);
+        r = connection_scope_get(m, conn, &cs);
         if (r < 0)
                 return r;
 
@@ -489,7 +434,7 @@ int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState
                 return -ESRCH;
 
         ScopeState *s = cs->scope;
-        if (s && (!s->catalog || !s->snapshot)) {
+        if (s && (!s->image.catalog || !s->image.snapshot)) {
                 /* A build that failed is not tried again for every call: callers of the scope fail
                  * (and fall back to their next source) until the back-off ends. */
                 uint64_t now = now_usec(CLOCK_MONOTONIC);
@@ -508,14 +453,18 @@ int manager_scope_for_connection(Manager *m, VarlinkConnection *conn, ScopeState
         return 0;
 }
 
-int manager_check_host_caller(Manager *m, VarlinkConnection *conn)
+int scopes_check_host_caller(Manager *m, VarlinkConnection *conn)
 {
+        CallerNamespaces ns;
         struct ucred ucred = {};
         ScopeState *scope = NULL;
         int pidfd, r;
 
+        assert(m);
+        assert(conn);
+
         /* In a scope: a container's caller, whatever its namespaces. */
-        r = manager_scope_for_connection(m, conn, &scope);
+        r = scopes_for_connection(m, conn, &scope);
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || scope)
@@ -530,8 +479,12 @@ int manager_check_host_caller(Manager *m, VarlinkConnection *conn)
                 return pidfd; /* not known now: neither allowed nor denied */
         if (pidfd < 0)
                 return -EPERM;
-        r = scope_pid_in_own_namespaces((int) ucred.pid, pidfd);
+        /* Asked of the monitor: the kernel shows them only to a process that may ptrace the
+         * caller, and this one holds no capability (caller-namespaces.c). */
+        r = caller_namespaces_ask(m->namespaces_fd, pidfd, &ns);
         safe_close(pidfd);
+        if (r >= 0)
+                r = caller_namespaces_are_own(&ns);
         if (r < 0)
                 log_debug_errno(r, "Cannot read the namespaces of PID %d: %m, refusing its change.",
                         (int) ucred.pid);

@@ -4,6 +4,7 @@
  * names are resolved when the file is read, in the host's group database; a group created later
  * counts from the next explicit reload (SIGHUP, portctl reload) or change of the file. */
 
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <sys/socket.h>
@@ -13,7 +14,7 @@
 #include "log.h"
 #include "portd-conf.h"
 
-struct ManagerSettings {
+struct Settings {
         gid_t *override_gids; /* resolved when the file is read, so no request waits for NSS */
         size_t n_override_gids;
         char *override_groups_text; /* "'portd-admin', 'staff'" for messages; NULL when none */
@@ -21,7 +22,7 @@ struct ManagerSettings {
         FileStamp stamp; /* what was read, to log its findings once per change */
 };
 
-ManagerSettings *manager_settings_free(ManagerSettings *s)
+Settings *settings_free(Settings *s)
 {
         if (!s)
                 return NULL;
@@ -30,12 +31,12 @@ ManagerSettings *manager_settings_free(ManagerSettings *s)
         return mfree(s);
 }
 
-static void manager_settings_freep(ManagerSettings **s)
+static void settings_freep(Settings **s)
 {
-        manager_settings_free(*s);
+        settings_free(*s);
 }
 
-static int settings_from_conf(const PortdConf *conf, bool log_findings, ManagerSettings *s)
+static int settings_from_conf(const PortdConf *conf, bool log_findings, Settings *s)
 {
         s->override_gids = calloc(conf->n_override_groups + 1, sizeof(gid_t));
         if (!s->override_gids)
@@ -76,15 +77,17 @@ static int settings_from_conf(const PortdConf *conf, bool log_findings, ManagerS
         return 0;
 }
 
-void manager_load_settings(Manager *m, bool explicit)
+void settings_load(Manager *m, bool explicit)
 {
-        _cleanup_(manager_settings_freep) ManagerSettings *s = NULL;
+        _cleanup_(settings_freep) Settings *s = NULL;
         _cleanup_free_ char *full = NULL;
         PortdConf *conf = NULL;
         struct stat st;
         int r;
 
-        s = calloc(1, sizeof(ManagerSettings));
+        assert(m);
+
+        s = calloc(1, sizeof(Settings));
         full = path_join_root(m->root, PORTD_CONF_PATH);
         if (!s || !full) {
                 log_oom();
@@ -95,7 +98,7 @@ void manager_load_settings(Manager *m, bool explicit)
          * through NSS (sssd, LDAP) and may take long; it is done again only when the file changes
          * or on an explicit reload (SIGHUP, Reload), never for a reload an edit of some other
          * source or an override caused. */
-        const ManagerSettings *old = m->settings;
+        const Settings *old = m->settings;
         bool stamped = stat(full, &st) >= 0;
         FileStamp stamp = stamped ? file_stamp(&st) : (FileStamp){};
         if (!explicit && old && old->present && stamped && file_stamp_equal(&old->stamp, &stamp))
@@ -130,12 +133,14 @@ void manager_load_settings(Manager *m, bool explicit)
                                 s->override_groups_text ?: "");
         }
 
-        manager_settings_free(m->settings);
+        settings_free(m->settings);
         m->settings = TAKE_PTR(s);
 }
 
-const char *manager_override_groups(const Manager *m)
+const char *settings_override_groups(const Manager *m)
 {
+        assert(m);
+
         return m->settings ? m->settings->override_groups_text : NULL;
 }
 
@@ -164,11 +169,15 @@ static int peer_groups(VarlinkConnection *conn, gid_t **ret, size_t *ret_n)
         }
 }
 
-int manager_check_override_access(Manager *m, VarlinkConnection *conn, struct ucred *ret_ucred)
+int settings_check_override_access(Manager *m, VarlinkConnection *conn, struct ucred *ret_ucred)
 {
         _cleanup_free_ gid_t *groups = NULL;
         size_t n_groups = 0;
         int r;
+
+        assert(m);
+
+        assert(conn);
 
         r = varlink_connection_get_peer_credentials(conn, ret_ucred);
         if (r < 0)

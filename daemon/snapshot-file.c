@@ -4,6 +4,7 @@
  * file description write lock on it for as long as it lives: that is how the NSS module tells a
  * live daemon's file from one a crashed daemon left behind. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ int snapshot_file_publish(const char *socket_path, const void *image, size_t siz
         _cleanup_free_ char *path = NULL, *temporary = NULL;
         _cleanup_close_ int fd = -1;
         int r;
+
+        assert(image);
+        assert(ret);
 
         if (asprintf(&path, "%s" SNAPSHOT_PUBLISHED_SUFFIX, socket_path) < 0 ||
                 asprintf(&temporary, "%s.XXXXXX", path) < 0)
@@ -105,6 +109,8 @@ int snapshot_file_remove_temporaries(const char *socket_path)
 {
         _cleanup_free_ char *dir = NULL, *prefix = NULL;
         const char *slash = strrchr(socket_path, '/');
+
+        assert(socket_path);
 
         if (!slash)
                 dir = strdup(".");

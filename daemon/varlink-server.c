@@ -4,6 +4,7 @@
  * has), and a client that speaks anything but varlink loses its own connection without disturbing
  * the others. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -259,11 +260,15 @@ VarlinkConnection *varlink_connection_unref(VarlinkConnection *c)
 
 VarlinkServer *varlink_connection_get_server(VarlinkConnection *c)
 {
+        assert(c);
+
         return c->server;
 }
 
 int varlink_connection_get_fd(VarlinkConnection *c)
 {
+        assert(c);
+
         return c->server ? c->fd : -ENOTCONN;
 }
 
@@ -277,11 +282,16 @@ void varlink_connection_set_userdata(VarlinkConnection *c, void *userdata, void 
 
 void *varlink_connection_get_userdata(VarlinkConnection *c)
 {
+        assert(c);
+
         return c->userdata;
 }
 
 int varlink_connection_get_peer_credentials(VarlinkConnection *c, struct ucred *ret)
 {
+        assert(c);
+        assert(ret);
+
         *ret = c->ucred;
         return 0;
 }
@@ -290,6 +300,8 @@ int varlink_connection_get_peer_pidfd(VarlinkConnection *c)
 {
         int pidfd = -1;
         socklen_t l = sizeof(pidfd);
+
+        assert(c);
 
         if (!c->server)
                 return -ENOTCONN;
@@ -556,11 +568,15 @@ static int connection_send_reply(
 
 int varlink_connection_reply(VarlinkConnection *c, struct json_object *parameters)
 {
+        assert(c);
+
         return connection_send_reply(c, parameters, false, NULL, -1);
 }
 
 int varlink_connection_reply_fd(VarlinkConnection *c, struct json_object *parameters, int fd)
 {
+        assert(c);
+
         if (fd < 0)
                 return -EBADF;
         return connection_send_reply(c, parameters, false, NULL, fd);
@@ -568,6 +584,8 @@ int varlink_connection_reply_fd(VarlinkConnection *c, struct json_object *parame
 
 int varlink_connection_notify(VarlinkConnection *c, struct json_object *parameters)
 {
+        assert(c);
+
         return connection_send_reply(c, parameters, true, NULL, -1);
 }
 
@@ -592,6 +610,8 @@ int varlink_connection_stream(
 
 void varlink_connection_stream_resume(VarlinkConnection *c)
 {
+        assert(c);
+
         if (!c->server || !c->stream || !c->stream_waiting)
                 return;
         c->stream_waiting = false;
@@ -601,6 +621,8 @@ void varlink_connection_stream_resume(VarlinkConnection *c)
 
 int varlink_connection_error(VarlinkConnection *c, const char *error, struct json_object *parameters)
 {
+        assert(c);
+
         if (!varlink_method_name_is_valid(error))
                 return -EINVAL;
         return connection_send_reply(c, parameters, false, error, -1);
@@ -627,6 +649,9 @@ static int connection_error_with_string(
 
 int varlink_connection_error_invalid_parameter(VarlinkConnection *c, const char *parameter)
 {
+        assert(c);
+        assert(parameter);
+
         return connection_error_with_string(c, VARLINK_ERROR_INVALID_PARAMETER, "parameter", parameter);
 }
 
@@ -1093,6 +1118,11 @@ int varlink_connection_get_handoff(VarlinkConnection *c, char **ret_data, size_t
         size_t n, pending;
         char *data;
 
+        assert(c);
+
+        assert(ret_data);
+        assert(ret_size);
+
         if (!c->server)
                 return -ENOTCONN;
         if (!c->call_message || !c->call_open || c->call_answered || c->stream)
@@ -1124,6 +1154,8 @@ int varlink_connection_get_handoff(VarlinkConnection *c, char **ret_data, size_t
 
 void varlink_connection_forget(VarlinkConnection *c)
 {
+        assert(c);
+
         connection_disconnect(c);
 }
 
@@ -1246,6 +1278,8 @@ int varlink_server_new(sd_event *event, const VarlinkServerLimits *limits, const
         VarlinkServer *s;
         int r;
 
+        assert(ret);
+
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
@@ -1352,6 +1386,8 @@ int varlink_server_add_interface(VarlinkServer *s, const char *description)
 {
         _cleanup_free_ char *name = NULL, *d = NULL;
 
+        assert(s);
+
         name = interface_name_from_description(description);
         if (!name)
                 return -EINVAL;
@@ -1370,6 +1406,9 @@ int varlink_server_add_method(
         VarlinkServer *s, const char *method, VarlinkMethodCallback callback, void *userdata)
 {
         char *name;
+
+        assert(s);
+        assert(method);
 
         if (!varlink_method_name_is_valid(method) || !callback)
                 return -EINVAL;
@@ -1390,6 +1429,8 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd)
 {
         Listener *l;
         int r;
+
+        assert(s);
 
         if (fd < 0)
                 return -EBADF;
@@ -1444,6 +1485,8 @@ int varlink_socket_probe(const char *path)
         _cleanup_close_ int fd = -1;
         socklen_t sa_len;
 
+        assert(path);
+
         fd = unix_socket_new(path, &sa, &sa_len);
         if (fd < 0)
                 return fd;
@@ -1491,6 +1534,9 @@ int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
         mode_t old_umask;
         int r;
 
+        assert(s);
+        assert(path);
+
         /* Bound under a name of its own beside path, listening, then renamed into place. */
         if (asprintf(&tmp, "%s.%08x", path, (unsigned) getpid() ^ (unsigned) now_usec(CLOCK_MONOTONIC)) < 0)
                 return -ENOMEM;
@@ -1521,10 +1567,7 @@ int varlink_server_listen_path(VarlinkServer *s, const char *path, mode_t mode)
 
 unsigned varlink_server_n_connections(VarlinkServer *s)
 {
-        return s->n_connections;
-}
+        assert(s);
 
-sd_event *varlink_server_get_event(VarlinkServer *s)
-{
-        return s->event;
+        return s->n_connections;
 }

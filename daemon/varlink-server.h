@@ -91,7 +91,6 @@ int varlink_server_adopt_connection(
         VarlinkServer *s, int fd, const void *input, size_t n_input, void *userdata, void (*destroy)(void *));
 
 unsigned varlink_server_n_connections(VarlinkServer *s);
-sd_event *varlink_server_get_event(VarlinkServer *s);
 
 /* ---- connections (inside method callbacks) ---- */
 

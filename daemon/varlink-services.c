@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* io.portd.Services: the lookups, enumeration, snapshot hand-off, provenance and state of the
  * catalog, and the monitors of its generations, as daemon/io.portd.Services.varlink declares them.
- * Parameters are checked strictly here; the generic server (daemon/varlink-server.c) handles framing and
- * limits. */
+ * Each method declares its parameters in a table for varlink-dispatch.c and answers from its
+ * caller's CatalogImage (the scope's or the host's); the generic server (varlink-server.c) handles
+ * framing and limits. */
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "overrides.h"
+#include "varlink-dispatch.h"
 #include "io.portd.Services.varlink.h"
 
 #define SERVICES_INTERFACE      "io.portd.Services"
@@ -36,15 +40,6 @@
 #define MONITORS_MAX            128
 #define ERROR_TOO_MANY_MONITORS SERVICES_INTERFACE ".TooManyMonitors"
 
-void varlink_services_flush_cache(Manager *m)
-{
-        for (size_t i = 0; i < m->n_reply_cache; i++)
-                if (m->reply_cache[i])
-                        json_object_put(m->reply_cache[i]);
-        m->reply_cache = mfree(m->reply_cache);
-        m->n_reply_cache = 0;
-}
-
 /* {"service": ...} */
 static int service_reply_parameters(const Catalog *c, const ServiceEntry *e, struct json_object **ret)
 {
@@ -60,17 +55,10 @@ static int service_reply_parameters(const Catalog *c, const ServiceEntry *e, str
         return 0;
 }
 
-/* The reply to a lookup that found entry e of the current catalog.  Built once per entry and
- * catalog: constructing the object tree costs more than the lookup itself, and the same few
- * entries are asked for over and over.  The caller gets a new reference. */
 /* Whose catalog answers a connection: its scope's, or the host's. */
 typedef struct CallerView {
-        ScopeState *scope; /* NULL: the host */
-        Catalog *catalog;
-        CatalogHold *hold;
-        SnapshotImage *snapshot;
-        struct json_object ***reply_cache;
-        size_t *n_reply_cache;
+        ScopeState *scope;   /* NULL: the host */
+        CatalogImage *image; /* the scope's or the host's */
 } CallerView;
 
 static int caller_view(Manager *m, VarlinkConnection *conn, CallerView *ret)
@@ -78,202 +66,122 @@ static int caller_view(Manager *m, VarlinkConnection *conn, CallerView *ret)
         ScopeState *s;
         int r;
 
-        r = manager_scope_for_connection(m, conn, &s);
+        r = scopes_for_connection(m, conn, &s);
         if (r < 0)
                 return r;
-        if (s)
-                *ret = (CallerView){ .scope = s,
-                        .catalog = s->catalog,
-                        .hold = s->hold,
-                        .snapshot = s->snapshot,
-                        .reply_cache = &s->reply_cache,
-                        .n_reply_cache = &s->n_reply_cache };
-        else
-                *ret = (CallerView){ .catalog = m->catalog,
-                        .hold = m->catalog_hold,
-                        .snapshot = m->snapshot,
-                        .reply_cache = &m->reply_cache,
-                        .n_reply_cache = &m->n_reply_cache };
+        *ret = (CallerView){ .scope = s, .image = s ? &s->image : &m->image };
         return 0;
 }
 
-static int service_reply_cached(const CallerView *v, const ServiceEntry *e, struct json_object **ret)
+/* The reply to a lookup that found entry e of the current catalog.  Built once per entry and
+ * catalog: constructing the object tree costs more than the lookup itself, and the same few
+ * entries are asked for over and over.  The caller gets a new reference. */
+static int service_reply_cached(CatalogImage *image, const ServiceEntry *e, struct json_object **ret)
 {
-        const Catalog *c = v->catalog;
+        const Catalog *c = image->catalog;
         size_t i = (size_t) (e - c->entries);
         int r;
 
         if (i >= c->n_entries)
                 return -EINVAL;
-        if (!*v->reply_cache) {
-                *v->reply_cache = calloc(c->n_entries ? c->n_entries : 1, sizeof(struct json_object *));
-                if (!*v->reply_cache)
+        if (!image->reply_cache) {
+                image->reply_cache = calloc(c->n_entries ? c->n_entries : 1, sizeof(struct json_object *));
+                if (!image->reply_cache)
                         return -ENOMEM;
-                *v->n_reply_cache = c->n_entries;
+                image->n_reply_cache = c->n_entries;
         }
-        if (!(*v->reply_cache)[i]) {
-                r = service_reply_parameters(c, e, &(*v->reply_cache)[i]);
+        if (!image->reply_cache[i]) {
+                r = service_reply_parameters(c, e, &image->reply_cache[i]);
                 if (r < 0)
                         return r;
         }
-        *ret = json_object_get((*v->reply_cache)[i]);
+        *ret = json_object_get(image->reply_cache[i]);
         return 0;
 }
 
 /* ---- parameters ---- */
 
-typedef enum ParameterType {
-        PARAMETER_STRING,
-        PARAMETER_PORT,
-        PARAMETER_BOOLEAN,
-        PARAMETER_STRINGS, /* an array of strings, each within min..max bytes */
-} ParameterType;
-
-typedef struct ParameterSpec {
-        const char *name;
-        ParameterType type;
-        bool optional;   /* may be absent or null */
-        size_t min, max; /* string length bounds */
-} ParameterSpec;
-
-typedef struct ParameterValue {
-        union {
-                /* NULL when an optional one is absent or null.  Names travel escaped (see
-                 * name-escape.h): this is the string with its \xNN escapes turned back into
-                 * bytes, as the files have them. */
-                const char *string;
-                int port;                  /* -1 when absent */
-                int boolean;               /* -1 when absent */
-                struct json_object *array; /* PARAMETER_STRINGS, borrowed; NULL when absent */
-        };
-        char *unescaped; /* what string points to, when it had escapes */
-} ParameterValue;
-
-typedef struct ParameterValues {
-        ParameterValue *values;
-        size_t n;
-} ParameterValues;
-
-static void parameter_values_done(ParameterValues *v)
-{
-        for (size_t i = 0; i < v->n; i++)
-                free(v->values[i].unescaped);
-}
-
-/* Checks parameters against specs, fills values in the same order; on a bad or unknown parameter
- * sets *ret_bad to its name and returns -EINVAL. */
-static int parameters_parse(struct json_object *parameters, const ParameterSpec *specs, size_t n_specs,
-        ParameterValue *values, const char **ret_bad)
-{
-        for (size_t i = 0; i < n_specs; i++)
-                values[i].unescaped = NULL;
-        for (size_t i = 0; i < n_specs; i++) {
-                struct json_object *v = NULL;
-
-                if (specs[i].type == PARAMETER_PORT)
-                        values[i].port = -1;
-                else if (specs[i].type == PARAMETER_BOOLEAN)
-                        values[i].boolean = -1;
-                else if (specs[i].type == PARAMETER_STRINGS)
-                        values[i].array = NULL;
-                else
-                        values[i].string = NULL;
-
-                if (!parameters || !json_object_object_get_ex(parameters, specs[i].name, &v) || !v) {
-                        if (specs[i].optional)
-                                continue;
-                        *ret_bad = specs[i].name;
-                        return -EINVAL;
-                }
-
-                switch (specs[i].type) {
-                case PARAMETER_STRING: {
-                        if (!json_object_is_type(v, json_type_string))
-                                goto bad;
-                        const char *s = json_object_get_string(v);
-                        size_t l = (size_t) json_object_get_string_len(v);
-                        /* "\u0000" in JSON would cut the string short behind our back. */
-                        /* An escaped byte takes four: the bounds are on the bytes it stands for. */
-                        if (l > 4 * specs[i].max || memchr(s, '\0', l))
-                                goto bad;
-                        values[i].string = s;
-                        if (memchr(s, '\\', l)) {
-                                values[i].unescaped = malloc(l + 1);
-                                if (!values[i].unescaped)
-                                        return -ENOMEM;
-                                l = (size_t) (name_unescape_to(values[i].unescaped, s) - values[i].unescaped);
-                                values[i].string = values[i].unescaped;
-                        }
-                        if (l < specs[i].min || l > specs[i].max)
-                                goto bad;
-                        break;
-                }
-                case PARAMETER_PORT: {
-                        if (!json_object_is_type(v, json_type_int))
-                                goto bad;
-                        errno = 0;
-                        int64_t p = json_object_get_int64(v);
-                        if (errno != 0 || p < 0 || p > 65535)
-                                goto bad;
-                        values[i].port = (int) p;
-                        break;
-                }
-                case PARAMETER_BOOLEAN:
-                        if (!json_object_is_type(v, json_type_boolean))
-                                goto bad;
-                        values[i].boolean = json_object_get_boolean(v);
-                        break;
-                case PARAMETER_STRINGS:
-                        if (!json_object_is_type(v, json_type_array))
-                                goto bad;
-                        for (size_t j = 0; j < json_object_array_length(v); j++) {
-                                struct json_object *s = json_object_array_get_idx(v, j);
-                                if (!s || !json_object_is_type(s, json_type_string))
-                                        goto bad;
-                                size_t l = (size_t) json_object_get_string_len(s);
-                                /* Escaped, as PARAMETER_STRING: the method checks the bytes. */
-                                if (l < specs[i].min || l > 4 * specs[i].max ||
-                                        memchr(json_object_get_string(s), '\0', l))
-                                        goto bad;
-                        }
-                        values[i].array = v;
-                        break;
-                }
-                continue;
-        bad:
-                *ret_bad = specs[i].name;
-                return -EINVAL;
-        }
-
-        /* Unknown parameters are refused rather than ignored: a typo ("proto") would otherwise
-         * silently widen a lookup to every protocol. */
-        if (parameters) {
-                json_object_object_foreach(parameters, key, val)
-                {
-                        bool known = false;
-                        for (size_t i = 0; i < n_specs && !known; i++)
-                                known = streq(key, specs[i].name);
-                        if (!known) {
-                                *ret_bad = key;
-                                return -EINVAL;
-                        }
-                }
-        }
-        return 0;
-}
-
-#define PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, values)                                          \
-        _cleanup_(parameter_values_done) ParameterValues _values_ = { (values), ELEMENTSOF(specs) };        \
+/* Every method declares its parameters in a table (varlink-dispatch.h) and reads them from a struct
+ * by name.  The struct is initialised with the defaults of the optional ones first. */
+#define DISPATCH_OR_REPLY(conn, parameters, table, p)                                                       \
         do {                                                                                                \
                 const char *_bad_ = NULL;                                                                   \
-                int _r_ = parameters_parse((parameters), (specs), ELEMENTSOF(specs), (values), &_bad_);     \
+                int _r_ = varlink_dispatch((parameters), (table), ELEMENTSOF(table), (p), &_bad_);          \
                 if (_r_ == -ENOMEM)                                                                         \
                         return reply_oom(conn);                                                             \
                 if (_r_ < 0)                                                                                \
                         return varlink_connection_error_invalid_parameter((conn), _bad_);                   \
         } while (0)
 
-static const ParameterSpec no_parameters[] = {};
+/* For the methods that take none: any parameter is unknown. */
+#define DISPATCH_NONE_OR_REPLY(conn, parameters)                                                            \
+        do {                                                                                                \
+                const char *_bad_ = NULL;                                                                   \
+                if (varlink_dispatch((parameters), NULL, 0, NULL, &_bad_) < 0)                              \
+                        return varlink_connection_error_invalid_parameter((conn), _bad_);                   \
+        } while (0)
+
+/* A lookup: GetServiceByName, GetServiceByPort, Explain. */
+typedef struct LookupParameters {
+        char *name;
+        char *protocol; /* NULL: any */
+        int64_t port;
+} LookupParameters;
+
+static const VarlinkParameter lookup_by_name_parameters[] = {
+        { "name", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
+                NAME_LENGTH_MAX },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, protocol), 0, 0,
+                PROTOCOL_LENGTH_MAX },
+};
+
+static const VarlinkParameter lookup_by_port_parameters[] = {
+        { "port", VARLINK_PARAMETER_INT, offsetof(LookupParameters, port), VARLINK_PARAMETER_REQUIRED, 0,
+                65535 },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(LookupParameters, protocol), 0, 0,
+                PROTOCOL_LENGTH_MAX },
+};
+
+static void lookup_parameters_done(LookupParameters *p)
+{
+        free(p->name);
+        free(p->protocol);
+}
+
+/* SetOverride and UnsetOverride. */
+typedef struct OverrideParameters {
+        char *name;
+        char *protocol; /* UnsetOverride: NULL for every protocol */
+        int64_t port;
+        char **aliases; /* NULL: none */
+        bool runtime;   /* persistent unless asked otherwise */
+} OverrideParameters;
+
+static const VarlinkParameter set_override_parameters[] = {
+        { "name", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
+                SERVICE_NAME_MAX },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, protocol),
+                VARLINK_PARAMETER_REQUIRED, 1, SERVICE_PROTOCOL_MAX },
+        { "port", VARLINK_PARAMETER_INT, offsetof(OverrideParameters, port), VARLINK_PARAMETER_REQUIRED, 0,
+                65535 },
+        { "aliases", VARLINK_PARAMETER_NAMES, offsetof(OverrideParameters, aliases), 0, 1, SERVICE_NAME_MAX,
+                SERVICE_ALIASES_MAX },
+        { "runtime", VARLINK_PARAMETER_BOOLEAN, offsetof(OverrideParameters, runtime), 0, 0, 0 },
+};
+
+static const VarlinkParameter unset_override_parameters[] = {
+        { "name", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, name), VARLINK_PARAMETER_REQUIRED, 1,
+                SERVICE_NAME_MAX },
+        { "protocol", VARLINK_PARAMETER_NAME, offsetof(OverrideParameters, protocol), 0, 1,
+                SERVICE_PROTOCOL_MAX },
+        { "runtime", VARLINK_PARAMETER_BOOLEAN, offsetof(OverrideParameters, runtime), 0, 0, 0 },
+};
+
+static void override_parameters_done(OverrideParameters *p)
+{
+        /* Every owned field, whichever of the two tables filled it. */
+        varlink_dispatch_done(set_override_parameters, ELEMENTSOF(set_override_parameters), p);
+}
 
 static int reply_oom(VarlinkConnection *conn)
 {
@@ -301,23 +209,18 @@ static int reply_oom(VarlinkConnection *conn)
 static int method_get_service_by_name(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "name", PARAMETER_STRING, false, 1, NAME_LENGTH_MAX },
-                { "protocol", PARAMETER_STRING, true, 0, PROTOCOL_LENGTH_MAX },
-        };
+        _cleanup_(lookup_parameters_done) LookupParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
-
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, lookup_by_name_parameters, &p);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        const ServiceEntry *e = catalog_lookup_by_name(view.catalog, v[0].string, v[1].string);
+        const ServiceEntry *e = catalog_lookup_by_name(view.image->catalog, p.name, p.protocol);
         if (!e)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
-        if (service_reply_cached(&view, e, &reply) < 0)
+        if (service_reply_cached(view.image, e, &reply) < 0)
                 return reply_oom(conn);
         return varlink_connection_reply(conn, reply);
 }
@@ -325,23 +228,18 @@ static int method_get_service_by_name(
 static int method_get_service_by_port(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "port", PARAMETER_PORT, false, 0, 0 },
-                { "protocol", PARAMETER_STRING, true, 0, PROTOCOL_LENGTH_MAX },
-        };
+        _cleanup_(lookup_parameters_done) LookupParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
-
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, lookup_by_port_parameters, &p);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        const ServiceEntry *e = catalog_lookup_by_port(view.catalog, (uint16_t) v[0].port, v[1].string);
+        const ServiceEntry *e = catalog_lookup_by_port(view.image->catalog, (uint16_t) p.port, p.protocol);
         if (!e)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
-        if (service_reply_cached(&view, e, &reply) < 0)
+        if (service_reply_cached(view.image, e, &reply) < 0)
                 return reply_oom(conn);
         return varlink_connection_reply(conn, reply);
 }
@@ -398,12 +296,12 @@ static int method_list(
 
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
 
         if (!(flags & VARLINK_CALL_MORE))
                 return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
-        if (!view.catalog || view.catalog->n_entries == 0)
+        if (!view.image->catalog || view.image->catalog->n_entries == 0)
                 return varlink_connection_error(conn, ERROR_SERVICE_NOT_FOUND, NULL);
         if (flags & VARLINK_CALL_ONEWAY)
                 return 0; /* nobody would read the entries */
@@ -413,7 +311,7 @@ static int method_list(
         s = calloc(1, sizeof(ListStream));
         if (!s)
                 return reply_oom(conn);
-        s->hold = view.hold;
+        s->hold = view.image->hold;
         s->hold->n_ref++;
         r = varlink_connection_stream(conn, list_produce, s, list_stream_free);
         if (r < 0) {
@@ -428,57 +326,44 @@ static int method_get_snapshot(
 {
         _cleanup_json_ struct json_object *reply = NULL;
         Manager *m = userdata;
-        uint64_t generation;
-        size_t size;
-        int fd, r;
+        int r;
 
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
         /* The caller's scope's image: through plain getservbyname() a container sees its scope. */
-        if (view.scope) {
-                fd = view.snapshot->ro_fd;
-                generation = view.snapshot->generation;
-                size = view.snapshot->size;
-        } else {
-                r = manager_get_snapshot(m, &fd, &generation, &size);
-                if (r < 0)
-                        return r;
-        }
+        const SnapshotImage *image = view.image->snapshot;
+        if (!image)
+                return -ENODATA;
 
         reply = json_object_new_object();
         if (!reply)
                 return reply_oom(conn);
-        r = json_add(reply, "generation", json_object_new_int64((int64_t) generation));
+        r = json_add(reply, "generation", json_object_new_int64((int64_t) image->generation));
         if (r >= 0)
-                r = json_add(reply, "size", json_object_new_int64((int64_t) size));
+                r = json_add(reply, "size", json_object_new_int64((int64_t) image->size));
         if (r < 0)
                 return reply_oom(conn);
 
         /* The server duplicates fd for the queue, so a reload that closes ours right after is fine. */
-        return varlink_connection_reply_fd(conn, reply, fd);
+        return varlink_connection_reply_fd(conn, reply, image->ro_fd);
 }
 
 static int method_explain(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "name", PARAMETER_STRING, false, 1, NAME_LENGTH_MAX },
-                { "protocol", PARAMETER_STRING, true, 0, PROTOCOL_LENGTH_MAX },
-        };
+        _cleanup_(lookup_parameters_done) LookupParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
         struct json_object *winner = NULL, *replaced = NULL;
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
-
         CallerView view;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, lookup_by_name_parameters, &p);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        reply = catalog_explain_to_json(view.catalog, v[0].string, v[1].string);
+        reply = catalog_explain_to_json(view.image->catalog, p.name, p.protocol);
         if (!reply)
                 return reply_oom(conn);
 
@@ -584,17 +469,18 @@ static int scope_diagnostics(const ScopeState *s, bool with_catalog, struct json
                 r = diagnostic_count(
                         DIAGNOSTIC_ERROR, array, s->sources[i].path, 0, message, n_errors, n_warnings);
         }
-        for (size_t i = 0; with_catalog && s->catalog && r >= 0 && i < s->catalog->n_diagnostics; i++) {
-                const CatalogDiagnostic *x = &s->catalog->diagnostics[i];
-                if (x->source >= s->catalog->n_sources ||
-                        s->catalog->sources[x->source].layer != CATALOG_LAYER_SCOPE)
+        for (size_t i = 0; with_catalog && s->image.catalog && r >= 0 && i < s->image.catalog->n_diagnostics;
+                i++) {
+                const CatalogDiagnostic *x = &s->image.catalog->diagnostics[i];
+                if (x->source >= s->image.catalog->n_sources ||
+                        s->image.catalog->sources[x->source].layer != CATALOG_LAYER_SCOPE)
                         continue;
-                r = diagnostic_count(x->level, array, s->catalog->sources[x->source].path, x->line,
+                r = diagnostic_count(x->level, array, s->image.catalog->sources[x->source].path, x->line,
                         x->message, n_errors, n_warnings);
         }
         /* A scope no caller has asked for since the last change has no catalog yet: its files' bad
          * lines still count (what merging would add is for portctl verify to find). */
-        for (size_t i = 0; with_catalog && !s->catalog && r >= 0 && i < s->n_sources; i++) {
+        for (size_t i = 0; with_catalog && !s->image.catalog && r >= 0 && i < s->n_sources; i++) {
                 const ServicesFile *f = s->sources[i].file;
                 for (size_t j = 0; f && r >= 0 && j < f->n_diagnostics; j++)
                         r = diagnostic_count(DIAGNOSTIC_ERROR, array, f->path, f->diagnostics[j].line,
@@ -628,7 +514,7 @@ static int verify_shows_every_scope(Manager *m, VarlinkConnection *conn, const C
                 return 1; /* caller_scope_diagnostics() keeps to its own scope */
         if (varlink_connection_get_peer_credentials(conn, &ucred) < 0 || ucred.uid != 0)
                 return 0;
-        r = manager_check_host_caller(m, conn);
+        r = scopes_check_host_caller(m, conn);
         if (r == -ENOMEM)
                 return r;
         return r >= 0;
@@ -662,10 +548,10 @@ static int method_verify(
         CallerView view;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
         CALLER_VIEW_OR_REPLY(m, conn, &view);
 
-        all = catalog_diagnostics_to_json(view.catalog);
+        all = catalog_diagnostics_to_json(view.image->catalog);
         reply = json_object_new_object();
         if (!all || !reply || !json_object_object_get_ex(all, "diagnostics", &diagnostics) || !diagnostics)
                 return reply_oom(conn);
@@ -686,23 +572,6 @@ static int method_verify(
         return varlink_connection_reply(conn, reply);
 }
 
-static const char *layer_to_interface_string(CatalogLayer l)
-{
-        /* The interface's enum values are identifiers: "dropin", not "drop-in". */
-        switch (l) {
-        case CATALOG_LAYER_BASE:
-                return "base";
-        case CATALOG_LAYER_DROPIN:
-                return "dropin";
-        case CATALOG_LAYER_OVERRIDE:
-                return "override";
-        case CATALOG_LAYER_SCOPE:
-                return "scope";
-        default:
-                return "base";
-        }
-}
-
 static int source_status_to_json(const SourceState *s, struct json_object **ret)
 {
         _cleanup_json_ struct json_object *o = json_object_new_object();
@@ -712,7 +581,7 @@ static int source_status_to_json(const SourceState *s, struct json_object **ret)
                 return -ENOMEM;
         r = json_add(o, "file", json_string_escaped(s->path, 0));
         if (r >= 0)
-                r = json_add(o, "layer", json_object_new_string(layer_to_interface_string(s->layer)));
+                r = json_add(o, "layer", json_object_new_string(catalog_layer_to_string(s->layer)));
         if (r >= 0)
                 r = json_add(o, "masked", json_object_new_boolean(s->masked));
         if (r >= 0)
@@ -743,10 +612,10 @@ static int method_status(
         CallerView view;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
         /* The caller's catalog: a scoped caller sees its scope's entries, digest and files. */
         CALLER_VIEW_OR_REPLY(m, conn, &view);
-        c = view.catalog;
+        c = view.image->catalog;
 
         reply = json_object_new_object();
         sources = json_object_new_array();
@@ -789,7 +658,8 @@ static int method_status(
                 r = json_add(reply, "loaded_usec", json_object_new_int64((int64_t) m->loaded_usec));
         if (r >= 0)
                 r = json_add(reply, "snapshot_size",
-                        json_object_new_int64(view.snapshot ? (int64_t) view.snapshot->size : 0));
+                        json_object_new_int64(
+                                view.image->snapshot ? (int64_t) view.image->snapshot->size : 0));
         if (r >= 0)
                 r = view.scope ? json_add(reply, "scope", json_string_escaped(view.scope->name, 0))
                                : (json_object_object_add(reply, "scope", NULL) < 0 ? -ENOMEM : 0);
@@ -825,11 +695,11 @@ static void log_refusal(Manager *m, VarlinkConnection *conn, const char *what)
 }
 
 /* Root in a container that was given our socket is not the host's administrator: state changes
- * come from the host only (manager_check_host_caller()).  1 when allowed, else answered: out of
+ * come from the host only (scopes_check_host_caller()).  1 when allowed, else answered: out of
  * descriptors to tell, with failed (nothing changed, try again), not as a denial. */
 static int check_host_caller(VarlinkConnection *conn, Manager *m, const char *what, const char *failed)
 {
-        int r = manager_check_host_caller(m, conn);
+        int r = scopes_check_host_caller(m, conn);
         if (r == -ENOMEM)
                 return reply_oom(conn);
         if (r >= 0)
@@ -851,7 +721,7 @@ static int method_reload(
         struct ucred ucred;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
 
         r = varlink_connection_get_peer_credentials(conn, &ucred);
         if (r < 0 || ucred.uid != 0) {
@@ -896,13 +766,13 @@ static int reply_error_message(VarlinkConnection *conn, const char *error, const
  * names, may edit them.  The refusal says what is needed, not only that it was refused. */
 static int check_override_access(VarlinkConnection *conn, Manager *m, struct ucred *ret_ucred)
 {
-        int r = manager_check_override_access(m, conn, ret_ucred);
+        int r = settings_check_override_access(m, conn, ret_ucred);
         if (r == -ENOMEM)
                 return reply_oom(conn);
         if (r >= 0)
                 return check_host_caller(conn, m, "changes to local overrides", ERROR_OVERRIDE_FAILED);
         log_refusal(m, conn, "changes to local overrides");
-        const char *groups = manager_override_groups(m);
+        const char *groups = settings_override_groups(m);
         if (groups)
                 return reply_error_message(conn, ERROR_PERMISSION_DENIED,
                         "only root and members of the groups %s may edit local overrides", groups);
@@ -935,21 +805,13 @@ static const ServiceEntry *override_entry_find(
 static int method_set_override(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "name", PARAMETER_STRING, false, 1, SERVICE_NAME_MAX },
-                { "protocol", PARAMETER_STRING, false, 1, SERVICE_PROTOCOL_MAX },
-                { "port", PARAMETER_PORT, false, 0, 0 },
-                { "aliases", PARAMETER_STRINGS, true, 1, SERVICE_NAME_MAX },
-                { "runtime", PARAMETER_BOOLEAN, true, 0, 0 },
-        };
+        _cleanup_(override_parameters_done) OverrideParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
-        const char *aliases[SERVICE_ALIASES_MAX + 1] = {};
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
         struct ucred ucred;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, set_override_parameters, &p);
 
         r = check_override_access(conn, m, &ucred);
         if (r <= 0)
@@ -957,33 +819,19 @@ static int method_set_override(
 
         /* What the services(5) syntax can carry as one token, nothing else: the file must read
          * back as exactly this entry. */
-        const char *name = v[0].string, *protocol = v[1].string;
+        const char *name = p.name, *protocol = p.protocol;
         if (!service_name_is_valid(name))
                 return varlink_connection_error_invalid_parameter(conn, "name");
         if (!service_protocol_is_valid(protocol))
                 return varlink_connection_error_invalid_parameter(conn, "protocol");
-        size_t n_aliases = v[3].array ? json_object_array_length(v[3].array) : 0;
-        if (n_aliases > SERVICE_ALIASES_MAX)
-                return varlink_connection_error_invalid_parameter(conn, "aliases");
-        /* Escaped as names are (name-escape.h); one buffer for all, never longer unescaped. */
-        size_t total = 0;
-        for (size_t i = 0; i < n_aliases; i++)
-                total += (size_t) json_object_get_string_len(json_object_array_get_idx(v[3].array, i)) + 1;
-        _cleanup_free_ char *alias_bytes = malloc(total + 1);
-        if (!alias_bytes)
-                return reply_oom(conn);
-        char *p = alias_bytes;
-        for (size_t i = 0; i < n_aliases; i++) {
-                aliases[i] = p;
-                p = name_unescape_to(p, json_object_get_string(json_object_array_get_idx(v[3].array, i))) + 1;
-                if (!service_name_is_valid(aliases[i]))
+        for (char **a = p.aliases; a && *a; a++)
+                if (!service_name_is_valid(*a))
                         return varlink_connection_error_invalid_parameter(conn, "aliases");
-        }
 
         /* Persistent unless asked otherwise: an override is usually a decision that must outlive a
          * reboot; runtime ones are for experiments and emergencies. */
-        const char *path = v[4].boolean == 1 ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
-        r = overrides_set(m->root, path, name, protocol, (uint16_t) v[2].port, (char *const *) aliases);
+        const char *path = p.runtime ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
+        r = overrides_set(m->root, path, name, protocol, (uint16_t) p.port, p.aliases);
         if (r == -ENOMEM)
                 return reply_oom(conn);
         if (r < 0) {
@@ -991,7 +839,7 @@ static int method_set_override(
                 return reply_error_message(
                         conn, ERROR_OVERRIDE_FAILED, "cannot write '%s': %s", path, strerror(-r));
         }
-        log_info("Override %s %d/%s set in '%s' by UID %u (PID %d).", name, v[2].port, protocol, path,
+        log_info("Override %s %" PRId64 "/%s set in '%s' by UID %u (PID %d).", name, p.port, protocol, path,
                 (unsigned) ucred.uid, (int) ucred.pid);
 
         /* The catalog is rebuilt now rather than when the file watch fires, so that the reply and
@@ -1002,13 +850,13 @@ static int method_set_override(
         if (r < 0)
                 return reply_error_message(conn, ERROR_RELOAD_FAILED, "%s", strerror(-r));
 
-        const ServiceEntry *e = override_entry_find(m->catalog, path, name, protocol);
+        const ServiceEntry *e = override_entry_find(m->image.catalog, path, name, protocol);
         if (!e)
                 /* Written but not read back: the file is unreadable now, and its last good state
                  * is served. */
                 return reply_error_message(
                         conn, ERROR_OVERRIDE_FAILED, "'%s' was written but cannot be read back", path);
-        r = service_reply_parameters(m->catalog, e, &reply);
+        r = service_reply_parameters(m->image.catalog, e, &reply);
         if (r < 0)
                 return reply_oom(conn);
         return varlink_connection_reply(conn, reply);
@@ -1017,30 +865,25 @@ static int method_set_override(
 static int method_unset_override(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
-        static const ParameterSpec specs[] = {
-                { "name", PARAMETER_STRING, false, 1, SERVICE_NAME_MAX },
-                { "protocol", PARAMETER_STRING, true, 1, SERVICE_PROTOCOL_MAX },
-                { "runtime", PARAMETER_BOOLEAN, true, 0, 0 },
-        };
+        _cleanup_(override_parameters_done) OverrideParameters p = {};
         _cleanup_json_ struct json_object *reply = NULL;
         Manager *m = userdata;
-        ParameterValue v[ELEMENTSOF(specs)];
         struct ucred ucred;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, specs, v);
+        DISPATCH_OR_REPLY(conn, parameters, unset_override_parameters, &p);
 
         r = check_override_access(conn, m, &ucred);
         if (r <= 0)
                 return r;
 
-        const char *name = v[0].string, *protocol = v[1].string;
+        const char *name = p.name, *protocol = p.protocol;
         if (!service_name_is_valid(name))
                 return varlink_connection_error_invalid_parameter(conn, "name");
         if (protocol && !service_protocol_is_valid(protocol))
                 return varlink_connection_error_invalid_parameter(conn, "protocol");
 
-        const char *path = v[2].boolean == 1 ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
+        const char *path = p.runtime ? OVERRIDES_RUNTIME_PATH : OVERRIDES_PERSISTENT_PATH;
         int removed = overrides_unset(m->root, path, name, protocol);
         if (removed == -ENOMEM)
                 return reply_oom(conn);
@@ -1075,8 +918,8 @@ static struct json_object *monitor_event(Manager *m, const char *cause, bool sco
 
         if (!o || json_add(o, "generation", json_object_new_int64((int64_t) m->generation)) < 0 ||
                 json_add(o, "cause", json_object_new_string(cause)) < 0 ||
-                json_add(o, "entries", json_object_new_int64((int64_t) m->catalog->n_entries)) < 0 ||
-                json_add(o, "digest", json_object_new_string(m->catalog->digest)) < 0 ||
+                json_add(o, "entries", json_object_new_int64((int64_t) m->image.catalog->n_entries)) < 0 ||
+                json_add(o, "digest", json_object_new_string(m->image.catalog->digest)) < 0 ||
                 json_add(o, "loaded_usec", json_object_new_int64((int64_t) m->loaded_usec)) < 0 ||
                 json_add(o, "scopes", json_object_new_int64((int64_t) m->n_scopes)) < 0 ||
                 json_add(o, "scopes_changed", json_object_new_boolean(scopes_changed)) < 0)
@@ -1100,6 +943,10 @@ void varlink_services_notify_monitors(Manager *m, const char *cause, bool scopes
 {
         _cleanup_json_ struct json_object *event = NULL;
 
+        assert(m);
+
+        assert(cause);
+
         monitors_prune(m);
         if (m->n_monitors == 0)
                 return;
@@ -1120,6 +967,8 @@ void varlink_services_notify_monitors(Manager *m, const char *cause, bool scopes
 
 void varlink_services_monitors_done(Manager *m)
 {
+        assert(m);
+
         for (size_t i = 0; i < m->n_monitors; i++)
                 varlink_connection_unref(m->monitors[i]);
         m->monitors = mfree(m->monitors);
@@ -1133,7 +982,7 @@ static int method_monitor(
         Manager *m = userdata;
         int r;
 
-        PARSE_PARAMETERS_OR_REPLY(conn, parameters, no_parameters, NULL);
+        DISPATCH_NONE_OR_REPLY(conn, parameters);
         if (!(flags & VARLINK_CALL_MORE))
                 return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
 
@@ -1160,6 +1009,8 @@ static int method_monitor(
 
 int varlink_services_register(Manager *m)
 {
+        assert(m);
+
         static const struct {
                 const char *name;
                 VarlinkMethodCallback callback;

@@ -24,6 +24,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "owner.h"
+#include "varlink-dispatch.h"
 #include "io.portd.Sockets.varlink.h"
 
 #define SOCKETS_INTERFACE       "io.portd.Sockets"
@@ -44,86 +45,59 @@ static int json_add_string_maybe(struct json_object *o, const char *key, const c
         return value ? json_add(o, key, json_object_new_string(value)) : 0;
 }
 
-/* Strict, as io.portd.Services is: an unknown or mistyped parameter is named back to the caller. */
+/* Strict, as io.portd.Services is (varlink-dispatch.h): an unknown or mistyped parameter is named
+ * back to the caller.  The table checks types and bounds, the rest what the values mean. */
 int parse_list_parameters(struct json_object *parameters, ListParameters *ret, const char **ret_bad)
 {
+        struct {
+                int64_t port, port_max; /* 0: absent */
+                const char *protocol, *address, *netns;
+                bool established, either_end;
+        } a = {};
+        static const VarlinkParameter table[] = {
+                { "port", VARLINK_PARAMETER_INT, offsetof(typeof(a), port), 0, 1, 65535 },
+                { "port_max", VARLINK_PARAMETER_INT, offsetof(typeof(a), port_max), 0, 1, 65535 },
+                { "protocol", VARLINK_PARAMETER_STRING, offsetof(typeof(a), protocol), 0, 0, INT64_MAX },
+                { "address", VARLINK_PARAMETER_STRING, offsetof(typeof(a), address), 0, 0, INT64_MAX },
+                { "established", VARLINK_PARAMETER_BOOLEAN, offsetof(typeof(a), established), 0, 0, 0 },
+                { "either_end", VARLINK_PARAMETER_BOOLEAN, offsetof(typeof(a), either_end), 0, 0, 0 },
+                { "netns", VARLINK_PARAMETER_STRING, offsetof(typeof(a), netns), 0, 1, NETNS_LENGTH_MAX },
+        };
         ListParameters p = {};
-        bool have_port = false, have_port_max = false;
-        int64_t port = 0, port_max = 0;
+        int r;
 
-        json_object_object_foreach(parameters, key, value)
-        {
-                *ret_bad = key;
-                bool null = !value || json_object_is_type(value, json_type_null);
+        r = varlink_dispatch(parameters, table, ELEMENTSOF(table), &a, ret_bad);
+        if (r < 0)
+                return r;
 
-                if (streq(key, "port") || streq(key, "port_max")) {
-                        if (null)
-                                continue;
-                        if (!json_object_is_type(value, json_type_int))
-                                return -EINVAL;
-                        int64_t v = json_object_get_int64(value);
-                        if (v < 1 || v > 65535)
-                                return -EINVAL;
-                        if (streq(key, "port")) {
-                                port = v;
-                                have_port = true;
-                        } else {
-                                port_max = v;
-                                have_port_max = true;
-                        }
-                } else if (streq(key, "protocol")) {
-                        if (null)
-                                continue;
-                        if (!json_object_is_type(value, json_type_string))
-                                return -EINVAL;
-                        OwnerProtocol proto = owner_protocol_from_string(json_object_get_string(value));
-                        if (proto < 0)
-                                return -EINVAL;
-                        p.filter.protocols = 1U << proto;
-                } else if (streq(key, "address")) {
-                        if (null)
-                                continue;
-                        if (!json_object_is_type(value, json_type_string))
-                                return -EINVAL;
-                        const char *a = json_object_get_string(value);
-                        if (inet_pton(AF_INET, a, &p.filter.address.in) == 1)
-                                p.filter.address_family = AF_INET;
-                        else if (inet_pton(AF_INET6, a, &p.filter.address.in6) == 1)
-                                p.filter.address_family = AF_INET6;
-                        else
-                                return -EINVAL;
-                } else if (streq(key, "established")) {
-                        if (null)
-                                continue;
-                        if (!json_object_is_type(value, json_type_boolean))
-                                return -EINVAL;
-                        p.filter.established = json_object_get_boolean(value);
-                } else if (streq(key, "either_end")) {
-                        if (null)
-                                continue;
-                        if (!json_object_is_type(value, json_type_boolean))
-                                return -EINVAL;
-                        p.filter.either_end = json_object_get_boolean(value);
-                } else if (streq(key, "netns")) {
-                        if (null)
-                                continue;
-                        if (!json_object_is_type(value, json_type_string))
-                                return -EINVAL;
-                        p.netns = json_object_get_string(value);
-                        if (!*p.netns || strlen(p.netns) > NETNS_LENGTH_MAX)
-                                return -EINVAL;
-                } else
+        p.filter.established = a.established;
+        p.filter.either_end = a.either_end;
+        p.netns = a.netns;
+        if (a.protocol) {
+                OwnerProtocol proto = owner_protocol_from_string(a.protocol);
+                if (proto < 0) {
+                        *ret_bad = "protocol";
                         return -EINVAL;
+                }
+                p.filter.protocols = 1U << proto;
         }
-
-        if (have_port_max) {
+        if (a.address) {
+                if (inet_pton(AF_INET, a.address, &p.filter.address.in) == 1)
+                        p.filter.address_family = AF_INET;
+                else if (inet_pton(AF_INET6, a.address, &p.filter.address.in6) == 1)
+                        p.filter.address_family = AF_INET6;
+                else {
+                        *ret_bad = "address";
+                        return -EINVAL;
+                }
+        }
+        if (a.port_max > 0 && (a.port == 0 || a.port_max < a.port)) {
                 *ret_bad = "port_max";
-                if (!have_port || port_max < port)
-                        return -EINVAL;
+                return -EINVAL;
         }
-        if (have_port) {
-                p.filter.port_min = (uint16_t) port;
-                p.filter.port_max = (uint16_t) (have_port_max ? port_max : port);
+        if (a.port > 0) {
+                p.filter.port_min = (uint16_t) a.port;
+                p.filter.port_max = (uint16_t) (a.port_max > 0 ? a.port_max : a.port);
         }
         *ret_bad = NULL;
         *ret = p;

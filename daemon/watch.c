@@ -4,6 +4,7 @@
  * on files reached through symlinks; events are debounced so that a burst of writes leads to one
  * reload. */
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <sys/inotify.h>
@@ -42,6 +43,8 @@ struct WatchEntry {
 
 void watch_done(Manager *m)
 {
+        assert(m);
+
         m->inotify_event_source = sd_event_source_disable_unref(m->inotify_event_source);
         m->inotify_fd = safe_close(m->inotify_fd);
         for (size_t i = 0; i < m->n_watches; i++)
@@ -322,6 +325,8 @@ int watch_setup(Manager *m)
         DropinFile *sources = NULL;
         size_t n_sources = 0;
         int r;
+
+        assert(m);
 
         /* A fresh inotify instance each time: simpler than pruning watches on paths that changed
          * kind, and the caller rereads everything right after, so events dropped here do not matter. */

@@ -13,6 +13,10 @@
 #   caps       a same-uid process with a capability the caller lacks is not shown with its pid
 #   oracle     netns=PID answers alike for a missing PID and another user's
 #   crash      SIGKILL of the owner-query worker: lookups go on, the worker comes back
+#   monitor    SIGKILL of the monitor: its standby takes over, owner queries come back, at a
+#              bounded rate (a second takeover soon after waits twice as long)
+#   exe        the binary replaced on disk (an upgrade): a restarted standby is still the one running
+#   seals      a catalog image handed over in a memfd that is not sealed is not used by the worker
 # Usage: integration-privsep.sh CASE   (PORTD, PORTCTL and FLOOD in the environment)
 set -u
 . "$(dirname "$0")/integration-lib.sh"
@@ -352,12 +356,14 @@ case_crash() {
                 return
         }
         pass "owner queries run in their own process ($w1)"
-        # The main process holds only CAP_SYS_PTRACE; the worker all three.
-        local main_caps worker_caps
+        # The main process holds no capability (permitted nor effective); the worker all three.
+        local main_caps main_prm worker_caps
         main_caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$DAEMON_PID/status")
+        main_prm=$(awk '/^CapPrm:/ { print $2 }' "/proc/$DAEMON_PID/status")
         worker_caps=$(awk '/^CapEff:/ { print $2 }' "/proc/$w1/status")
-        [ "$main_caps" = 0000000000080000 ] && pass "the main process keeps only CAP_SYS_PTRACE" ||
-                fail "the main process holds $main_caps"
+        [ "$main_caps" = 0000000000000000 ] && [ "$main_prm" = 0000000000000000 ] &&
+                pass "the main process holds no capability" ||
+                fail "the main process holds CapEff $main_caps CapPrm $main_prm"
         [ $((0x$worker_caps & 0x280004)) -eq $((0x280004)) ] && pass "the worker holds the owner queries' capabilities" ||
                 fail "the worker holds $worker_caps"
         "$PORTCTL" --socket "$SOCK" port 22/tcp >/dev/null || fail "lookup before the crash"
@@ -379,8 +385,130 @@ case_crash() {
         grep -q "died of signal 9" "$LOG" && pass "the crash is logged" || fail "the crash is not logged"
 }
 
+# monitor_after OLD: the monitor that took over from monitor OLD (its standby's command line names
+# its parent; after the takeover it is no longer the main process's child).
+monitor_after() {
+        local p
+        for p in /proc/[0-9]*; do
+                [ "$(cat "$p/comm" 2>/dev/null)" = portd-monitor ] || continue
+                tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "--owner-worker=$1 " && echo "${p#/proc/}" && return 0
+        done
+        return 1
+}
+
+case_monitor() {
+        start_daemon
+        root_listener 29377
+        local m1 m2 m3 i failures_before=$failures
+        m1=$(monitor_pid)
+        [ -n "$m1" ] || {
+                fail "no monitor (portd-monitor) under portd"
+                return
+        }
+        portctl who ":$ROOT_PORT" >/dev/null || fail "who before the monitor's death"
+        kill -KILL "$m1"
+        for i in $(seq 50); do
+                portctl port 22/tcp >/dev/null 2>&1 || fail "lookup $i after the monitor's death failed"
+        done
+        [ $failures -eq "$failures_before" ] && pass "lookups unaffected by the monitor's death"
+        if wait_for_output 5000 "$ROOT_PORT" "$PORTCTL" --socket "$SOCK" who ":$ROOT_PORT"; then
+                pass "who answers again ${ELAPSED_MS} ms after the monitor's death"
+        else
+                fail "who does not answer after the monitor's death"
+                return
+        fi
+        m2=$(monitor_after "$m1")
+        [ -n "$m2" ] && pass "the standby took over as monitor ($m2)" || fail "no monitor took over from $m1"
+        grep -q "monitor (PID $m1) is gone, taking over" "$LOG" && pass "the takeover is logged" ||
+                fail "the takeover is not logged"
+        # A monitor that dies young is replaced after twice the delay: 200 ms, then 400 ms.
+        [ -n "$m2" ] || return
+        for i in $(seq 100); do
+                child_named "$m2" portd-standby >/dev/null && break
+                sleep 0.05
+        done
+        child_named "$m2" portd-standby >/dev/null || fail "monitor $m2 has no standby"
+        kill -KILL "$m2"
+        if wait_for_output 5000 "$ROOT_PORT" "$PORTCTL" --socket "$SOCK" who ":$ROOT_PORT"; then
+                [ "$ELAPSED_MS" -ge 400 ] && pass "a second takeover soon after waits ${ELAPSED_MS} ms (>= 400)" ||
+                        fail "a second takeover soon after came in ${ELAPSED_MS} ms, not after 400 ms"
+        else
+                fail "who does not answer after the second monitor's death"
+        fi
+        m3=$(monitor_after "$m2")
+        [ -n "$m3" ] && pass "and its standby took over ($m3)" || fail "no monitor took over from $m2"
+        # Everything ends with the main process, though the new monitor is not its child.
+        stop_daemon
+        for i in $(seq 50); do
+                [ -d "/proc/$m3" ] || break
+                sleep 0.1
+        done
+        [ -d "/proc/$m3" ] && fail "monitor $m3 outlives the main process" || pass "the new monitor ends with the main process"
+}
+
+# An upgrade renames a new binary over the old one while portd runs. Whatever the monitor starts
+# later (its standby) must be the program already running, not whatever the path names now: the
+# main process opens its own executable at start and everything is exec'd through that.
+case_exe() {
+        cp "$PORTD" "$TMP/portd-copy" || {
+                fail "cannot copy $PORTD"
+                return
+        }
+        PORTD="$TMP/portd-copy" start_daemon
+        local m s1 s2="" i
+        m=$(monitor_pid)
+        s1=$(child_named "$m" portd-standby)
+        [ -n "$s1" ] || {
+                fail "no standby (portd-standby) under the monitor"
+                return
+        }
+        printf '#!/bin/sh\ntouch "%s/replaced-ran"\nexec sleep 30\n' "$TMP" >"$TMP/portd-new"
+        chmod 0755 "$TMP/portd-new"
+        mv -f "$TMP/portd-new" "$TMP/portd-copy"
+        kill -KILL "$s1"
+        for i in $(seq 100); do
+                [ -e "$TMP/replaced-ran" ] && break
+                s2=$(child_named "$m" portd-standby)
+                [ -n "$s2" ] && [ "$s2" != "$s1" ] && break
+                s2=""
+                sleep 0.05
+        done
+        if [ -e "$TMP/replaced-ran" ]; then
+                fail "the restarted standby ran the binary now on disk, not the one running"
+        elif [ -n "$s2" ]; then
+                pass "the standby restarted from the running binary ($s2: $(readlink "/proc/$s2/exe"))"
+        else
+                fail "no standby came back after its death"
+        fi
+        # The script, if it ran, sleeps as the monitor's child: the monitor ends it.
+}
+
+# The worker trusts the main process's catalog image only as a memfd sealed against writes and
+# resizing (it copies it, too: the main process's own mapping may still write). A compromised main
+# process is played by fake-main.py, which starts a real monitor and hands it one call.
+case_seals() {
+        printf 'sealtest 29366/tcp\n' >>"$ROOT/etc/services"
+        start_daemon
+        root_listener 29366
+        [ -s "$SOCK.snapshot" ] || {
+                fail "no published snapshot at $SOCK.snapshot"
+                return
+        }
+        "$PYTHON" "$(dirname "$0")/fake-main.py" "$PORTD" "$SOCK.snapshot" 29366 sealed >"$TMP/sealed" 2>&1
+        grep -qx sealtest "$TMP/sealed" && pass "a sealed image names the port (sealtest)" ||
+                fail "a sealed image does not name the port: $(cat "$TMP/sealed")"
+        "$PYTHON" "$(dirname "$0")/fake-main.py" "$PORTD" "$SOCK.snapshot" 29366 unsealed >"$TMP/unsealed" 2>&1
+        if grep -qx sealtest "$TMP/unsealed"; then
+                fail "the worker used a catalog image in a memfd that is not sealed"
+        elif grep -qx -- - "$TMP/unsealed"; then
+                pass "an unsealed image is not used: the row comes without a service name"
+        else
+                fail "no row for the port with an unsealed image: $(cat "$TMP/unsealed")"
+        fi
+}
+
 case "$case" in
-flood | leak | badname | starve | noread | manyuids | caps | oracle | crash) "case_$case" ;;
+flood | leak | badname | starve | noread | manyuids | caps | oracle | crash | monitor | exe | seals) "case_$case" ;;
 *)
         say "unknown case '$case'"
         exit 2
