@@ -266,5 +266,8 @@ int owner_handoff_register(Manager *m)
         int r = varlink_server_add_interface(m->server, io_portd_sockets_varlink);
         if (r < 0)
                 return r;
-        return varlink_server_add_method(m->server, "io.portd.Sockets.List", method_handoff, m);
+        r = varlink_server_add_method(m->server, "io.portd.Sockets.List", method_handoff, m);
+        if (r < 0)
+                return r;
+        return varlink_server_add_method(m->server, "io.portd.Sockets.Follow", method_handoff, m);
 }
