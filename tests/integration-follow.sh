@@ -49,17 +49,26 @@ os.rename(ready + ".tmp", ready)
 time.sleep(3600)
 EOF
 
-# free_port: a TCP and UDP port nobody uses on 127.0.0.1 now.
+# free_port [EXCLUDED...]: a TCP and UDP port nobody uses on 127.0.0.1 now, and none of EXCLUDED.
+# Below the kernel's ephemeral range (ip_local_port_range), so that the connections other
+# programs and tests open meanwhile cannot take it before this test's listener binds it.
 free_port() {
-        "$PYTHON" -c 'import socket
+        "$PYTHON" - "$@" <<'EOF'
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+excluded = {int(a) for a in sys.argv[1:]}
 while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    p = random.randrange(max(1024, low - 12000), low)
+    if p in excluded:
+        continue
     try:
-        u.bind(("127.0.0.1", p)); break
+        t = socket.socket(); t.bind(("127.0.0.1", p))
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", p))
     except OSError:
-        pass
-print(p)'
+        continue
+    print(p)
+    break
+EOF
 }
 
 # listen PROTO PORT NAME [WRAPPER...]: a listener in the background; sets LPID once it listens.
@@ -97,7 +106,7 @@ nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 scenario_events() {
         local port other out json
         port=$(free_port)
-        other=$(free_port)
+        other=$(free_port "$port")
         start_daemon
         follow "$TMP/text" tcp:"$port"
         local text_pid=$FPID
@@ -195,7 +204,7 @@ EOF
 scenario_access() {
         local port own
         port=$(free_port)
-        own=$(free_port)
+        own=$(free_port "$port")
         start_daemon
         "${nobody[@]}" "$PORTCTL" --socket "$SOCK" --json=short who --follow tcp:"$port" tcp:"$own" >"$TMP/nobody" 2>&1 &
         local fpid=$!
