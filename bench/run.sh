@@ -30,3 +30,6 @@ echo "== load: 200 clients on persistent connections for 30 s, fresh GetSnapshot
 echo
 echo "== owner-query flood: nobody floods io.portd.Sockets for 30 s beside 12,000 sockets, root looks up (bench-flood.sh)"
 bench/bench-flood.sh "$build" 30
+echo
+echo "== following: the worker's CPU while followers watch 10,000 connections and 1,000 listeners (bench-follow.sh)"
+bench/bench-follow.sh "$build" 20

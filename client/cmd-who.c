@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <pwd.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "portctl.h"
 #include "util.h"
@@ -567,17 +569,14 @@ static void rows_select(Rows *rows, const Selection *sel)
         rows->n = k; /* the set is not used after this */
 }
 
-/* One List call, every reply of its stream. 0, or 2 for NoSocketFound, or 1 after a message. */
-static int run_query(
-        VarlinkClient *client, const WhoQuery *q, const PortctlContext *ctx, bool by_spec, Rows *rows)
+/* A query's parameters, for List or (follow: listening sockets only) Follow. */
+static struct json_object *query_parameters(const WhoQuery *q, const PortctlContext *ctx, bool follow)
 {
         _cleanup_json_ struct json_object *p = json_object_new_object();
-        struct json_object *reply = NULL;
-        const char *error = NULL;
-        int r;
+        bool all = ctx->all && !follow;
 
         if (!p)
-                return -ENOMEM;
+                return NULL;
         if ((q->port && (json_object_object_add(p, "port", json_object_new_int((int) q->port)) < 0 ||
                                 (q->port_max != q->port &&
                                         json_object_object_add(p, "port_max",
@@ -587,12 +586,48 @@ static int run_query(
                 (q->address[0] &&
                         json_object_object_add(p, "address", json_object_new_string(q->address)) < 0) ||
                 /* lsof -a: every state, and a SPEC names the local or the remote end, as lsof -i */
-                (ctx->all && json_object_object_add(p, "established", json_object_new_boolean(true)) < 0) ||
-                (ctx->all && (q->port || q->address[0]) &&
+                (all && json_object_object_add(p, "established", json_object_new_boolean(true)) < 0) ||
+                (all && (q->port || q->address[0]) &&
                         json_object_object_add(p, "either_end", json_object_new_boolean(true)) < 0) ||
                 (ctx->netns && json_object_object_add(p, "netns", json_object_new_string(ctx->netns)) < 0))
-                return -ENOMEM;
+                return NULL;
+        return TAKE_PTR(p);
+}
 
+/* A List or Follow call's error, in one line. */
+static void report_error(const char *error, struct json_object *reply, const PortctlContext *ctx)
+{
+        struct json_object *v = NULL;
+
+        if (streq(error, SOCKETS_INTERFACE ".PermissionDenied"))
+                /* Non-root callers see only their own namespace; root can be refused too, by the
+                 * kernel or an LSM. */
+                portctl_error("who: permission denied for network namespace '%s'", ctx->netns ?: "");
+        else if (streq(error, SOCKETS_INTERFACE ".NetworkNamespaceNotFound"))
+                portctl_error("who: no network namespace '%s'", ctx->netns ?: "");
+        else if (streq(error, VARLINK_ERROR_INVALID_PARAMETER) && reply &&
+                 json_object_object_get_ex(reply, "parameter", &v))
+                portctl_error("who: invalid parameter '%s'", json_object_get_string(v));
+        else if (streq(error, SOCKETS_INTERFACE ".TooManyFollowers"))
+                portctl_error("who: too many followers already, for this user or in all");
+        else if (streq(error, SOCKETS_INTERFACE ".QueryFailed") && reply &&
+                 json_object_object_get_ex(reply, "message", &v) && json_object_is_type(v, json_type_string))
+                portctl_error("who: %s", json_object_get_string(v));
+        else
+                portctl_error("who: %s", error);
+}
+
+/* One List call, every reply of its stream. 0, or 2 for NoSocketFound, or 1 after a message. */
+static int run_query(
+        VarlinkClient *client, const WhoQuery *q, const PortctlContext *ctx, bool by_spec, Rows *rows)
+{
+        _cleanup_json_ struct json_object *p = query_parameters(q, ctx, false);
+        struct json_object *reply = NULL;
+        const char *error = NULL;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
         r = varlink_client_call(client, SOCKETS_INTERFACE ".List", p, VARLINK_CALL_MORE, &reply, &error);
         for (;;) {
                 if (r < 0) {
@@ -600,21 +635,9 @@ static int run_query(
                         return PORTCTL_EXIT_ERROR;
                 }
                 if (error) {
-                        struct json_object *v = NULL;
                         if (streq(error, SOCKETS_INTERFACE ".NoSocketFound"))
                                 return PORTCTL_EXIT_NOT_FOUND;
-                        if (streq(error, SOCKETS_INTERFACE ".PermissionDenied"))
-                                /* Non-root callers see only their own namespace; root can be
-                                 * refused too, by the kernel or an LSM. */
-                                portctl_error("who: permission denied for network namespace '%s'",
-                                        ctx->netns ?: "");
-                        else if (streq(error, SOCKETS_INTERFACE ".NetworkNamespaceNotFound"))
-                                portctl_error("who: no network namespace '%s'", ctx->netns ?: "");
-                        else if (streq(error, VARLINK_ERROR_INVALID_PARAMETER) && reply &&
-                                 json_object_object_get_ex(reply, "parameter", &v))
-                                portctl_error("who: invalid parameter '%s'", json_object_get_string(v));
-                        else
-                                portctl_error("who: %s", error);
+                        report_error(error, reply, ctx);
                         return PORTCTL_EXIT_ERROR;
                 }
                 int k = rows_add(rows, reply, by_spec);
@@ -852,6 +875,188 @@ static int print_json_rows(const Rows *rows, const PortctlContext *ctx)
         return portctl_print_json(ctx, a) == PORTCTL_EXIT_OK ? 0 : -EIO;
 }
 
+/* ---- --follow: io.portd.Sockets.Follow, a line per socket that starts or stops listening ---- */
+
+/* Followers per user the daemon keeps (io.portd.Sockets.varlink): more SPECs than that cannot be
+ * followed at once anyway. */
+#define FOLLOW_CALLS_MAX 4U
+/* follow_next(): the stream goes on (every other value is an exit status). */
+#define FOLLOW_CONTINUE (-1)
+
+static int follow_start(const WhoQuery *q, const PortctlContext *ctx, VarlinkClient **ret)
+{
+        _cleanup_(varlink_client_freep) VarlinkClient *client = NULL;
+        _cleanup_json_ struct json_object *p = query_parameters(q, ctx, true);
+        struct json_object *reply = NULL, *v = NULL;
+        const char *error = NULL;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = portctl_connect_sockets(ctx, &client);
+        if (r < 0)
+                return PORTCTL_EXIT_ERROR;
+        r = varlink_client_call(client, SOCKETS_INTERFACE ".Follow", p, VARLINK_CALL_MORE, &reply, &error);
+        if (r < 0) {
+                portctl_error("who: %s", strerror(-r));
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (error) {
+                report_error(error, reply, ctx);
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (r == 0 || !json_object_object_get_ex(reply, "event", &v) ||
+                !streq_ptr(json_object_get_string(v), "following")) {
+                portctl_error("who: bad reply from the daemon");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (ctx->json && portctl_print_json(ctx, reply) != PORTCTL_EXIT_OK)
+                return PORTCTL_EXIT_ERROR;
+        /* Events may be hours apart: wait for the next one without a deadline. */
+        varlink_client_set_timeout(client, UINT64_MAX);
+        *ret = TAKE_PTR(client);
+        return PORTCTL_EXIT_OK;
+}
+
+/* TIME EVENT, then who's columns but SERVICE (NAME shows it unless -P): widths fixed, as a line
+ * is printed when its event comes. */
+static int print_follow_event(struct json_object *reply, const char *event, const Row *row, UserCache *users,
+        const PortctlContext *ctx)
+{
+        struct json_object *v = NULL;
+        int64_t usec = json_object_object_get_ex(reply, "usec", &v) ? json_object_get_int64(v) : 0;
+        const char *protocol = row->protocol ?: "?";
+        const char *address = row->address ?: "";
+        char when[32] = "-", pid[24] = "-", fd[24] = "-", node[8], uid[24], name[512];
+        const char *user = user_cell(users, row, uid, sizeof(uid));
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        name_cell(row, ctx->numeric_ports, name, sizeof(name));
+        if (usec > 0 && localtime_r(&t, &tm))
+                (void) strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        if (row->pid >= 0) {
+                snprintf(pid, sizeof(pid), "%" PRId64, row->pid);
+                snprintf(fd, sizeof(fd), "%" PRId64 "u", row->fd);
+        }
+        snprintf(node, sizeof(node), "%s", protocol);
+        for (char *c = node; *c; c++)
+                *c = (char) (*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+        printf("%-19s %-7s %-15s %7s %-8s %4s %-4s %-4s %-24s %s %s%s%s\n", when, event, row->command ?: "-",
+                pid, user, fd, strchr(address, ':') ? "IPv6" : "IPv4", node, name,
+                row->unit ?: "-", row->container ?: "-",
+                row->netns ? " " : "", row->netns ?: "");
+        return 0;
+}
+
+/* The next reply of a follower: FOLLOW_CONTINUE, else the exit status. */
+static int follow_next(
+        VarlinkClient *client, const Selection *sel, UserCache *users, const PortctlContext *ctx)
+{
+        struct json_object *reply = NULL;
+        const char *error = NULL, *event;
+        Rows one = {};
+        int r = varlink_client_next(client, &reply, &error);
+
+        if (r < 0) {
+                portctl_error(
+                        "who: %s", r == -ECONNRESET ? "the daemon closed the connection" : strerror(-r));
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (error) {
+                report_error(error, reply, ctx);
+                return PORTCTL_EXIT_ERROR;
+        }
+        event = string_field(reply, "event");
+        if (!streq_ptr(event, "started") && !streq_ptr(event, "stopped")) {
+                portctl_error("who: bad reply from the daemon");
+                return PORTCTL_EXIT_ERROR;
+        }
+        r = rows_add(&one, reply, true);
+        if (r < 0 || one.n != 1) {
+                rows_done(&one);
+                portctl_error(r == -ENOMEM ? "out of memory" : "who: bad reply from the daemon");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (row_selected(sel, &one.items[0])) {
+                if (ctx->json)
+                        r = portctl_print_json(ctx, reply) == PORTCTL_EXIT_OK ? 0 : -EIO;
+                else
+                        r = print_follow_event(reply, event, &one.items[0], users, ctx);
+        }
+        rows_done(&one);
+        if (r == -ENOMEM) {
+                portctl_error("out of memory");
+                return PORTCTL_EXIT_ERROR;
+        }
+        if (r < 0 || fflush(stdout) != 0)
+                return PORTCTL_EXIT_ERROR; /* the reader is gone */
+        return FOLLOW_CONTINUE;
+}
+
+/* A Follow call per query, each on its own connection, read as their events come.  Returns only
+ * on an error: the daemon's, or the reader's going. */
+static int who_follow(const WhoQueries *queries, const Selection *sel, const PortctlContext *ctx)
+{
+        VarlinkClient *clients[FOLLOW_CALLS_MAX] = {};
+        struct pollfd fds[FOLLOW_CALLS_MAX];
+        _cleanup_(user_cache_done) UserCache users = {};
+        int r = PORTCTL_EXIT_ERROR;
+
+        if (queries->n > FOLLOW_CALLS_MAX) {
+                portctl_error("who: --follow takes at most %u ports or ranges (the SPECs name %zu)",
+                        FOLLOW_CALLS_MAX, queries->n);
+                return PORTCTL_EXIT_ERROR;
+        }
+        for (size_t i = 0; i < queries->n; i++) {
+                r = follow_start(&queries->items[i], ctx, &clients[i]);
+                if (r == -ENOMEM) {
+                        portctl_error("out of memory");
+                        r = PORTCTL_EXIT_ERROR;
+                }
+                if (r != PORTCTL_EXIT_OK)
+                        goto finish;
+        }
+        if (!ctx->json && ctx->legend) {
+                printf("%-19s %-7s %-15s %7s %-8s %4s %-4s %-4s %-24s %s %s%s\n", "TIME", "EVENT", "COMMAND",
+                        "PID", "USER", "FD", "TYPE", "NODE", "NAME", "UNIT", "CONTAINER",
+                        ctx->netns && streq(ctx->netns, "all") ? " NETNS" : "");
+        }
+        if (fflush(stdout) != 0)
+                goto finish;
+
+        for (;;) {
+                /* What a client read already first: poll() sees only the sockets. */
+                for (size_t i = 0; i < queries->n; i++)
+                        while (varlink_client_has_input(clients[i])) {
+                                r = follow_next(clients[i], sel, &users, ctx);
+                                if (r != FOLLOW_CONTINUE)
+                                        goto finish;
+                        }
+                for (size_t i = 0; i < queries->n; i++)
+                        fds[i] =
+                                (struct pollfd){ .fd = varlink_client_get_fd(clients[i]), .events = POLLIN };
+                if (poll(fds, queries->n, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        portctl_error("who: %s", strerror(errno));
+                        r = PORTCTL_EXIT_ERROR;
+                        goto finish;
+                }
+                for (size_t i = 0; i < queries->n; i++) {
+                        if (fds[i].revents == 0)
+                                continue;
+                        r = follow_next(clients[i], sel, &users, ctx);
+                        if (r != FOLLOW_CONTINUE)
+                                goto finish;
+                }
+        }
+finish:
+        for (size_t i = 0; i < queries->n; i++)
+                varlink_client_free(clients[i]);
+        return r == FOLLOW_CONTINUE ? PORTCTL_EXIT_ERROR : r;
+}
+
 /* The SPECs of -i and of the arguments, in that order.  A bare -i ("") means every socket, as
  * lsof's does, but only alone: "-i :80" reaches us as a bare -i and the SPEC ":80" after it. */
 static int collect_specs(int argc, char **argv, const PortctlContext *ctx, PortctlList *ret)
@@ -885,6 +1090,10 @@ int verb_who(int argc, char **argv, const PortctlContext *ctx)
         Rows rows = { .keep_objects = ctx->json };
         int r, ret = PORTCTL_EXIT_ERROR;
 
+        if (ctx->follow && ctx->all) {
+                portctl_error("who: --follow watches listening sockets; -a does not apply");
+                return PORTCTL_EXIT_ERROR;
+        }
         if (collect_specs(argc, argv, ctx, &specs) < 0)
                 goto oom;
         r = selection_parse(ctx, specs.n > 0, &sel);
@@ -905,12 +1114,20 @@ int verb_who(int argc, char **argv, const PortctlContext *ctx)
         size_t n_spec_queries = queries.n;
         /* Without SPECs every socket; with SPECs and an ORed -p, -u or -c, every socket too, from
          * which those choose theirs. */
-        if (specs.n == 0 || selection_needs_listing(&sel)) {
+        if (!ctx->follow && (specs.n == 0 || selection_needs_listing(&sel))) {
                 WhoQuery all = {};
                 if (queries_add(&queries, &all) < 0)
                         goto oom;
         }
 
+        if (ctx->follow) {
+                /* -p, -u, -c narrow what the SPECs' ports show, as with -a. */
+                sel.and = true;
+                if (queries.n == 0 && queries_add(&queries, &(WhoQuery){}) < 0)
+                        goto oom;
+                ret = who_follow(&queries, &sel, ctx);
+                goto finish;
+        }
         for (size_t i = 0; i < queries.n; i++) {
                 r = run_query(client, &queries.items[i], ctx, i < n_spec_queries || specs.n == 0, &rows);
                 if (r == -ENOMEM)

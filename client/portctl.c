@@ -42,7 +42,8 @@ static const Verb verbs[] = {
                 "                           group of portd.conf; --runtime)" },
         { "unset", verb_unset, "unset NAME[/PROTO]       drop an override again (as set; --runtime)" },
         { "who", verb_who,
-                "who [SPEC...]            which processes own a port (SPEC: tcp:22, :80, @HOST:PORT, NAME)",
+                "who [-f] [SPEC...]       which processes own a port (SPEC: tcp:22, :80, NAME...);\n"
+                "                           -f: stay, a line per socket that starts or stops listening",
                 true },
         { "monitor", verb_monitor,
                 "monitor                  a line per new catalog generation (reloads, scopes, overrides)",
@@ -150,6 +151,8 @@ static void help(void)
                "  -a --all                as lsof -a: every state, a SPEC matching either end, the\n"
                "                          selections ANDed (who; without it: listeners, ORed)\n"
                "     --netns NAME|PID|all network namespace to look in (who; root only for others)\n"
+               "  -f --follow             stay, and print a line per socket that starts or stops\n"
+               "                          listening (who)\n"
                "     --format FORMAT      list as 'table', 'json' or 'services' (a services(5) file)\n"
                "     --runtime            an override in /run, gone at reboot (set, unset)\n"
                "     --persistent         an override in /etc, kept across reboots: the default (set, "
@@ -176,7 +179,8 @@ static int parse_argv(int argc, char **argv, PortctlContext *ctx)
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "root", required_argument, NULL, ARG_ROOT }, { "json", optional_argument, NULL, ARG_JSON },
                 { "numeric-ports", no_argument, NULL, 'P' }, { "all", no_argument, NULL, 'a' },
-                { "quiet", no_argument, NULL, 'q' }, { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+                { "follow", no_argument, NULL, 'f' }, { "quiet", no_argument, NULL, 'q' },
+                { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
                 { "no-pager", no_argument, NULL, ARG_NO_PAGER },
                 { "netns", required_argument, NULL, ARG_NETNS },
                 { "persistent", no_argument, NULL, ARG_PERSISTENT },
@@ -186,7 +190,7 @@ static int parse_argv(int argc, char **argv, PortctlContext *ctx)
 
         /* "i::": lsof's "-i :80" leaves ":80" a positional SPEC, which means the same; "-i:80" and
          * a bare "-i" (every socket) work as in lsof too. */
-        while ((c = getopt_long(argc, argv, "hjPaqni::p:u:c:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hjPafqni::p:u:c:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -223,6 +227,9 @@ static int parse_argv(int argc, char **argv, PortctlContext *ctx)
                         break;
                 case 'a':
                         ctx->all = true;
+                        break;
+                case 'f':
+                        ctx->follow = true;
                         break;
                 case 'q':
                         ctx->quiet = true;
@@ -307,7 +314,8 @@ int main(int argc, char **argv)
         r = -1;
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
                 if (streq(argv[optind], verbs[i].name)) {
-                        if (verbs[i].pager && !ctx.json)
+                        /* A stream that follows is never paged: the pager would hold it back. */
+                        if (verbs[i].pager && !ctx.json && !ctx.follow)
                                 pager_open(&ctx);
                         r = pager_close(verbs[i].run(argc - optind, argv + optind, &ctx));
                         break;

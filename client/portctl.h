@@ -34,6 +34,7 @@ typedef struct PortctlContext {
         PortctlList users;       /* -u USER[,USER...] (who), '^' excludes */
         PortctlList commands;    /* -c COMMAND (who): a prefix, /REGEX/, '^' excludes */
         const char *netns;       /* --netns NAME|PID|all (who) */
+        bool follow;             /* -f/--follow (who): a line per socket that starts or stops listening */
         bool runtime;            /* --runtime (set, unset): /run, not /etc */
         const char *format;      /* --format table|json|services (list); NULL: table, or json with --json */
         bool legend;             /* column headers and notes; --no-legend clears it */

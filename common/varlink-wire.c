@@ -966,6 +966,11 @@ int varlink_client_next(VarlinkClient *c, struct json_object **ret_parameters, c
         return r;
 }
 
+bool varlink_client_has_input(VarlinkClient *c)
+{
+        return c->input.end > c->input.begin;
+}
+
 int varlink_client_take_fd(VarlinkClient *c)
 {
         assert(c);

@@ -153,6 +153,9 @@ void varlink_client_set_timeout(VarlinkClient *c, uint64_t timeout_usec);
 int varlink_client_set_reply_max(VarlinkClient *c, size_t reply_max);
 /* The socket, for callers that want to poll it themselves. */
 int varlink_client_get_fd(VarlinkClient *c);
+/* Whether bytes of a reply were read from the socket already and wait here: a caller that polls
+ * the socket reads those first (varlink_client_next()), for poll() cannot see them. */
+bool varlink_client_has_input(VarlinkClient *c);
 
 /* Sends a call and, unless VARLINK_CALL_ONEWAY, reads the (first) reply.
  *   parameters: may be NULL (sent as {}); borrowed.

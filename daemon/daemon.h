@@ -9,6 +9,9 @@
 #include <stdint.h>
 
 #include "manager.h"
+#include "owner.h"
+
+struct json_object;
 
 /* manager.c */
 int manager_new(const char *root, Manager **ret);
@@ -92,6 +95,36 @@ int varlink_sockets_register(sd_event *event, VarlinkServer *server, SocketsWork
 void varlink_sockets_stop(SocketsWorker *w);
 /* After the server: takes NULL, returns NULL. */
 SocketsWorker *varlink_sockets_free(SocketsWorker *w);
+/* What Follow shares with List: the parameters, the caller, a row. */
+typedef struct ListParameters {
+        OwnerFilter filter;
+        const char *netns;
+} ListParameters;
+int parse_list_parameters(
+        struct json_object *parameters, bool listening_only, ListParameters *ret, const char **ret_bad);
+/* Who asks, and where: the caller from the connection's credentials (with its capabilities,
+ * for the ptrace rule), the namespace from the netns parameter, and for the caller's own one its
+ * descriptor in *ret_netns_fd (else -1).  -EINVAL for a bad netns parameter, -EMFILE/-ENFILE
+ * for the dispatch to retry; when the caller's own namespace cannot be had (it is gone), 0 with
+ * the error to answer in *ret_netns_error. */
+int sockets_caller_setup(VarlinkConnection *conn, const char *netns_parameter, OwnerCaller *ret_caller,
+        OwnerNetns *ret_ns, int *ret_netns_fd, int *ret_netns_error);
+struct Snapshot;
+struct JsonWriter;
+/* The member "owner": Owner, for socket s and process p (NULL: the socket alone), written into
+ * the object w has open. */
+int owner_row_member(const struct Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p,
+        struct JsonWriter *w);
+
+/* varlink-follow.c (in the owner-query worker) */
+/* io.portd.Sockets.Follow: listening sockets watched on a thread of their own, an event per
+ * socket that starts or stops listening. */
+typedef struct SocketsFollow SocketsFollow;
+int sockets_follow_register(sd_event *event, VarlinkServer *server, SocketsFollow **ret);
+/* Stops the thread (a poll in progress finishes first); before the server goes. */
+void sockets_follow_stop(SocketsFollow *f);
+/* After the server: takes NULL, returns NULL. */
+SocketsFollow *sockets_follow_free(SocketsFollow *f);
 
 /* owner-handoff.c (in the main process) */
 /* One message on the channel, a SOCK_SEQPACKET datagram: this header (size 0), and with

@@ -64,16 +64,23 @@ void owner_process_done(OwnerProcess *p)
         free(p->container);
 }
 
+void owner_socket_done(OwnerSocket *s)
+{
+        for (size_t j = 0; j < s->n_processes; j++)
+                owner_process_done(&s->processes[j]);
+        free(s->processes);
+        free(s->netns);
+        s->processes = NULL;
+        s->n_processes = 0;
+        s->netns = NULL;
+}
+
 void owner_sockets_free(OwnerSocket *s, size_t n)
 {
         if (!s)
                 return;
-        for (size_t i = 0; i < n; i++) {
-                for (size_t j = 0; j < s[i].n_processes; j++)
-                        owner_process_done(&s[i].processes[j]);
-                free(s[i].processes);
-                free(s[i].netns);
-        }
+        for (size_t i = 0; i < n; i++)
+                owner_socket_done(&s[i]);
         free(s);
 }
 
@@ -253,15 +260,13 @@ static bool past_deadline(const OwnerCaller *caller)
         return caller->deadline_usec != 0 && now_usec(CLOCK_MONOTONIC) >= caller->deadline_usec;
 }
 
-int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns, const OwnerCaller *caller,
-        OwnerSocket **ret, size_t *ret_n)
+int owner_list_sockets(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns,
+        const OwnerCaller *caller, OwnerSocket **ret, size_t *ret_n)
 {
         OwnerCaller self = { .uid = geteuid(), .gid = getegid(), .pid = 0 };
         OwnerFilter any = {};
         NetnsList namespaces = {};
         SocketList l = {};
-        _cleanup_free_ bool *resolved = NULL;
-        _cleanup_free_ size_t *order = NULL;
         int r;
 
         if (!c || !ret || !ret_n)
@@ -272,7 +277,6 @@ int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns
                 caller = &self;
         if (filter->port_min > filter->port_max)
                 return -EINVAL;
-        c->stats.queries++;
 
         r = resolve_netns(c, ns, caller, &namespaces);
         if (r < 0)
@@ -292,64 +296,110 @@ int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns
                 if (r < 0)
                         goto fail;
         }
-
-        resolved = calloc(l.n ?: 1, sizeof(bool));
-        if (!resolved) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        process_memo_clear(c);
-        r = resolve_order(c, &l, &order);
-        if (r < 0)
-                goto fail;
-        for (size_t k = 0; k < l.n; k++) {
-                size_t i = order[k];
-                if (l.sockets[i].inode == 0 || past_deadline(caller)) {
-                        /* TIME-WAIT and friends: nobody holds them; past the budget: listed
-                         * without processes, as sockets the caller may not attribute. */
-                        resolved[i] = true;
-                        continue;
-                }
-                r = resolve_from_cache(c, &l.sockets[i], caller);
-                if (r < 0)
-                        goto fail;
-                resolved[i] = r > 0;
-                c->stats.cache_hits += r > 0;
-        }
-
-        size_t missed = 0;
-        for (size_t i = 0; i < l.n; i++)
-                missed += !resolved[i];
-        r = past_deadline(caller) || missed == 0 ? 0 : scan_for_misses(c, &l, resolved, caller);
-        if (r < 0)
-                goto fail;
-        order = mfree(order);
-        /* The scan filled the cache: its answers for the sockets it missed, in holder order. */
-        r = missed == 0 ? 0 : resolve_order(c, &l, &order);
-        if (r < 0)
-                goto fail;
-        for (size_t k = 0; k < l.n && missed > 0; k++) {
-                size_t i = order[k];
-                if (resolved[i] || past_deadline(caller))
-                        continue;
-                r = resolve_from_cache(c, &l.sockets[i], caller);
-                if (r < 0)
-                        goto fail;
-        }
-
-        if (l.n > 1)
-                qsort(l.sockets, l.n, sizeof(OwnerSocket), compare_sockets);
-        process_memo_clear(c);
         netns_list_done(&namespaces);
         *ret = l.sockets;
         *ret_n = l.n;
         return 0;
 
 fail:
-        process_memo_clear(c);
         netns_list_done(&namespaces);
         owner_sockets_free(l.sockets, l.n);
         return r;
+}
+
+/* Names the processes of the sockets that have none yet.  The sockets are taken in holder order
+ * (resolve_order()) so that each process is opened, checked and named once per call (the memo),
+ * not once per socket. */
+static int resolve_processes(OwnerContext *c, SocketList *l, const OwnerCaller *caller)
+{
+        _cleanup_free_ bool *resolved = NULL;
+        _cleanup_free_ size_t *order = NULL;
+        int r;
+
+        resolved = calloc(l->n ?: 1, sizeof(bool));
+        if (!resolved)
+                return -ENOMEM;
+        r = resolve_order(c, l, &order);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < l->n; k++) {
+                size_t i = order[k];
+                if (l->sockets[i].inode == 0 || l->sockets[i].n_processes > 0 || past_deadline(caller)) {
+                        /* TIME-WAIT and friends: nobody holds them; past the budget: listed
+                         * without processes, as sockets the caller may not attribute. */
+                        resolved[i] = true;
+                        continue;
+                }
+                r = resolve_from_cache(c, &l->sockets[i], caller);
+                if (r < 0)
+                        return r;
+                resolved[i] = r > 0;
+                c->stats.cache_hits += r > 0;
+        }
+
+        size_t missed = 0;
+        for (size_t i = 0; i < l->n; i++)
+                missed += !resolved[i];
+        r = past_deadline(caller) || missed == 0 ? 0 : scan_for_misses(c, l, resolved, caller);
+        if (r < 0)
+                return r;
+        if (missed == 0)
+                return 0;
+        order = mfree(order);
+        /* The scan filled the cache: its answers for the sockets it missed, in holder order. */
+        r = resolve_order(c, l, &order);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < l->n; k++) {
+                size_t i = order[k];
+                if (resolved[i] || past_deadline(caller))
+                        continue;
+                r = resolve_from_cache(c, &l->sockets[i], caller);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int owner_resolve_processes(OwnerContext *c, OwnerSocket *sockets, size_t n, const OwnerCaller *caller)
+{
+        OwnerCaller self = { .uid = geteuid(), .gid = getegid(), .pid = 0 };
+        SocketList l = { .sockets = sockets, .n = n, .allocated = n };
+        int r;
+
+        if (!c || (!sockets && n > 0))
+                return -EINVAL;
+        if (!caller)
+                caller = &self;
+        process_memo_clear(c);
+        r = resolve_processes(c, &l, caller);
+        process_memo_clear(c);
+        return r;
+}
+
+int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns, const OwnerCaller *caller,
+        OwnerSocket **ret, size_t *ret_n)
+{
+        OwnerSocket *sockets = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!c || !ret || !ret_n)
+                return -EINVAL;
+        c->stats.queries++;
+        r = owner_list_sockets(c, filter, ns, caller, &sockets, &n);
+        if (r < 0)
+                return r;
+        r = owner_resolve_processes(c, sockets, n, caller);
+        if (r < 0) {
+                owner_sockets_free(sockets, n);
+                return r;
+        }
+        if (n > 1)
+                qsort(sockets, n, sizeof(OwnerSocket), compare_sockets);
+        *ret = sockets;
+        *ret_n = n;
+        return 0;
 }
 
 /* ---- the context ---- */

@@ -94,6 +94,8 @@ typedef struct OwnerSocket {
 } OwnerSocket;
 
 void owner_sockets_free(OwnerSocket *s, size_t n);
+/* Frees what one socket holds (its processes, its netns name), not the socket itself. */
+void owner_socket_done(OwnerSocket *s);
 
 typedef struct OwnerStats {
         uint64_t queries;
@@ -119,6 +121,13 @@ void owner_context_get_stats(const OwnerContext *c, OwnerStats *ret);
  * other than its own, -ENOENT when a named namespace or pid does not exist. */
 int owner_query(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns, const OwnerCaller *caller,
         OwnerSocket **ret, size_t *ret_n);
+
+/* owner_query() in two halves, for a caller that wants the processes of some sockets only (a
+ * follower names those that appeared since its last look): the sockets alone, unsorted, and then
+ * the processes of those among them that have none yet, within caller's deadline. */
+int owner_list_sockets(OwnerContext *c, const OwnerFilter *filter, const OwnerNetns *ns,
+        const OwnerCaller *caller, OwnerSocket **ret, size_t *ret_n);
+int owner_resolve_processes(OwnerContext *c, OwnerSocket *sockets, size_t n, const OwnerCaller *caller);
 
 /* A name read from a process, a cgroup or a file, made safe to show and to put in JSON: invalid
  * UTF-8, control characters (C0, DEL, C1) become \xNN, as lsof writes them. */

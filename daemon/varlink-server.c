@@ -1138,6 +1138,13 @@ static int server_add_connection(VarlinkServer *s, int fd)
         return 0;
 }
 
+void varlink_connection_forget(VarlinkConnection *c)
+{
+        assert(c);
+
+        connection_disconnect(c);
+}
+
 static int listener_on_backoff(sd_event_source *source, uint64_t usec, void *userdata)
 {
         Listener *l = userdata;

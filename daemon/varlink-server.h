@@ -121,6 +121,9 @@ int varlink_connection_stream(
 /* After a producer returned -EAGAIN without adding anything (its data is not ready yet), the
  * stream waits for this call; a disconnect meanwhile ends it as usual (destroy runs). */
 void varlink_connection_stream_resume(VarlinkConnection *c);
+/* Closes the connection and drops it without a word to the client (a follower that stopped
+ * reading, say). */
+void varlink_connection_forget(VarlinkConnection *c);
 /* Final error reply; error must be a valid "interface.Name"; parameters borrowed, NULL means {}. */
 int varlink_connection_error(VarlinkConnection *c, const char *error, struct json_object *parameters);
 /* org.varlink.service.InvalidParameter {"parameter": name}. */

@@ -2,7 +2,8 @@
 /* io.portd.Sockets (daemon/io.portd.Sockets.varlink) in the owner-query worker (owner-worker.c):
  * owner.c's queries on a thread, bounded per user and in total, taken in turn across users,
  * dropped with their connection, their rows streamed as the client reads.  Here: parameters,
- * rows, and who the caller is; the access rules themselves live in owner.c. */
+ * rows, and who the caller is (Follow, varlink-follow.c, shares these); the access rules themselves
+ * live in owner.c. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,14 +42,12 @@
 
 #define NETNS_LENGTH_MAX 255
 
-typedef struct ListParameters {
-        OwnerFilter filter;
-        const char *netns;
-} ListParameters;
 
 /* Strict, as io.portd.Services is (varlink-dispatch.h): an unknown or mistyped parameter is named
- * back to the caller.  The table checks types and bounds, the rest what the values mean. */
-static int parse_list_parameters(struct json_object *parameters, ListParameters *ret, const char **ret_bad)
+ * back to the caller.  The table checks types and bounds, the rest what the values mean.  Follow
+ * (listening only) takes all but the last two, which then are unknown parameters to it. */
+int parse_list_parameters(
+        struct json_object *parameters, bool listening_only, ListParameters *ret, const char **ret_bad)
 {
         struct {
                 int64_t port, port_max; /* 0: absent */
@@ -60,14 +59,14 @@ static int parse_list_parameters(struct json_object *parameters, ListParameters 
                 { "port_max", VARLINK_PARAMETER_INT, offsetof(typeof(a), port_max), 0, 1, 65535 },
                 { "protocol", VARLINK_PARAMETER_STRING, offsetof(typeof(a), protocol), 0, 0, INT64_MAX },
                 { "address", VARLINK_PARAMETER_STRING, offsetof(typeof(a), address), 0, 0, INT64_MAX },
+                { "netns", VARLINK_PARAMETER_STRING, offsetof(typeof(a), netns), 0, 1, NETNS_LENGTH_MAX },
                 { "established", VARLINK_PARAMETER_BOOLEAN, offsetof(typeof(a), established), 0, 0, 0 },
                 { "either_end", VARLINK_PARAMETER_BOOLEAN, offsetof(typeof(a), either_end), 0, 0, 0 },
-                { "netns", VARLINK_PARAMETER_STRING, offsetof(typeof(a), netns), 0, 1, NETNS_LENGTH_MAX },
         };
         ListParameters p = {};
         int r;
 
-        r = varlink_dispatch(parameters, table, ELEMENTSOF(table), &a, ret_bad);
+        r = varlink_dispatch(parameters, table, ELEMENTSOF(table) - (listening_only ? 2 : 0), &a, ret_bad);
         if (r < 0)
                 return r;
 
@@ -178,17 +177,15 @@ static void row_name(JsonWriter *w, const char *key, const char *value)
         json_writer_string(w, key, e);
 }
 
-/* One row, {"owner": {...}}, written as text into w: a listing sends one per socket and process,
- * and building, serializing and freeing json-c objects for each was a third of the worker's time.
- * The members and their order are those of io.portd.Sockets.varlink's Owner. */
-static int owner_row(const Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p, JsonWriter *w)
+/* Written as text into w: a listing sends one row per socket and process, and building,
+ * serializing and freeing json-c objects for each was a third of the worker's time.  The members
+ * and their order are those of io.portd.Sockets.varlink's Owner. */
+int owner_row_member(const Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p, JsonWriter *w)
 {
         char addr[INET6_ADDRSTRLEN];
         const char *proto = owner_protocol_to_string(s->protocol);
         int r;
 
-        json_writer_clear(w);
-        json_writer_object_begin(w, NULL);
         json_writer_object_begin(w, "owner");
         r = address_string(s->family, &s->local, addr, sizeof(addr));
         if (r < 0)
@@ -219,6 +216,19 @@ static int owner_row(const Snapshot *catalog, const OwnerSocket *s, const OwnerP
                 json_writer_string(w, "container", p->container);
         }
         json_writer_object_end(w);
+        return w->error;
+}
+
+/* One row of a listing, {"owner": {...}}, replacing what w held. */
+static int owner_row(const Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p, JsonWriter *w)
+{
+        int r;
+
+        json_writer_clear(w);
+        json_writer_object_begin(w, NULL);
+        r = owner_row_member(catalog, s, p, w);
+        if (r < 0)
+                return r;
         json_writer_object_end(w);
         return w->error;
 }
@@ -295,6 +305,7 @@ struct SocketsWorker {
         unsigned n_jobs;
         unsigned n_user_results; /* finished or streaming, of users other than root */
         SocketsJob *done, **done_tail; /* finished by the thread, not yet seen by the loop */
+        SocketsFollow *follow;         /* the Follow calls, varlink-follow.c */
         bool quit;
         int event_fd;
         sd_event_source *event_source;
@@ -599,61 +610,77 @@ static void caller_read_capabilities(OwnerCaller *caller, int pidfd)
         caller->cap_known = true;
 }
 
+int sockets_caller_setup(VarlinkConnection *conn, const char *netns_parameter, OwnerCaller *ret_caller,
+        OwnerNetns *ret_ns, int *ret_netns_fd, int *ret_netns_error)
+{
+        OwnerCaller caller;
+        OwnerNetns ns;
+        struct ucred ucred;
+        int r;
+
+        r = varlink_connection_get_peer_credentials(conn, &ucred);
+        if (r < 0)
+                return r == -EINVAL ? -EIO : r;
+        if (parse_netns(netns_parameter, &ns) < 0)
+                return -EINVAL;
+        caller = (OwnerCaller){ .uid = ucred.uid, .gid = ucred.gid, .pid = ucred.pid };
+        if (ucred.uid != 0) {
+                _cleanup_close_ int pidfd = caller_peer_pidfd(conn);
+                if (pidfd == -EMFILE || pidfd == -ENFILE)
+                        return pidfd;
+                caller_read_capabilities(&caller, pidfd);
+        }
+        *ret_netns_fd = -1;
+        *ret_netns_error = 0;
+        if (ns.kind == OWNER_NETNS_CALLER) {
+                r = peer_netns_fd(conn);
+                if (r >= 0) {
+                        *ret_netns_fd = r;
+                        ns = (OwnerNetns){ .kind = OWNER_NETNS_FD, .fd = r };
+                } else if (r == -EMFILE || r == -ENFILE)
+                        return r;
+                else
+                        *ret_netns_error = r;
+        }
+        *ret_caller = caller;
+        *ret_ns = ns;
+        return 0;
+}
+
 static int method_list(
         VarlinkConnection *conn, struct json_object *parameters, unsigned flags, void *userdata)
 {
         SocketsWorker *w = userdata;
         ListParameters p;
-        struct ucred ucred;
         const char *bad = NULL;
         int r;
 
-        r = parse_list_parameters(parameters, &p, &bad);
+        r = parse_list_parameters(parameters, false, &p, &bad);
         if (r < 0)
                 return varlink_connection_error_invalid_parameter(conn, bad ?: "parameters");
         if (!(flags & VARLINK_CALL_MORE))
                 return varlink_connection_error(conn, VARLINK_ERROR_EXPECTED_MORE, NULL);
-        r = varlink_connection_get_peer_credentials(conn, &ucred);
-        if (r < 0)
-                return r;
 
         SocketsJob *j = calloc(1, sizeof(SocketsJob));
         if (!j)
                 return log_oom();
         j->netns_fd = -1;
         j->filter = p.filter;
-        j->caller = (OwnerCaller){ .uid = ucred.uid, .gid = ucred.gid, .pid = ucred.pid };
         if (p.netns && !(j->netns_parameter = strdup(p.netns))) {
                 sockets_job_free(j);
                 return log_oom();
         }
-        if (parse_netns(j->netns_parameter, &j->ns) < 0) {
+        r = sockets_caller_setup(conn, j->netns_parameter, &j->caller, &j->ns, &j->netns_fd, &j->result);
+        if (r < 0) {
                 sockets_job_free(j);
-                return varlink_connection_error_invalid_parameter(conn, "netns");
+                if (r == -EINVAL)
+                        return varlink_connection_error_invalid_parameter(conn, "netns");
+                return r == -ENOMEM ? log_oom() : r; /* -EMFILE: dispatched again later */
         }
-        if (ucred.uid != 0) {
-                _cleanup_close_ int pidfd = caller_peer_pidfd(conn);
-                if (pidfd == -EMFILE || pidfd == -ENFILE) {
-                        sockets_job_free(j);
-                        return pidfd;
-                }
-                caller_read_capabilities(&j->caller, pidfd);
-        }
-        if (j->ns.kind == OWNER_NETNS_CALLER) {
-                r = peer_netns_fd(conn);
-                if (r >= 0) {
-                        j->netns_fd = r;
-                        j->ns = (OwnerNetns){ .kind = OWNER_NETNS_FD, .fd = j->netns_fd };
-                } else if (r == -EMFILE || r == -ENFILE) {
-                        sockets_job_free(j);
-                        return r; /* dispatch retries the call when descriptors free up */
-                } else {
-                        /* Lost (the caller is gone) or not ours to read: answered as the query
-                         * would have been, without it. */
-                        j->result = r;
-                        j->state = JOB_DONE;
-                }
-        }
+        if (j->result < 0)
+                /* Lost (the caller is gone) or not ours to read: answered as the query would
+                 * have been, without it. */
+                j->state = JOB_DONE;
 
         r = sockets_worker_submit(w, conn, j);
         if (r == -EBUSY) {
@@ -700,7 +727,10 @@ int varlink_sockets_register(sd_event *event, VarlinkServer *server, SocketsWork
         r = varlink_server_add_interface(server, io_portd_sockets_varlink);
         if (r < 0)
                 return r;
-        return varlink_server_add_method(server, SOCKETS_INTERFACE ".List", method_list, w);
+        r = varlink_server_add_method(server, SOCKETS_INTERFACE ".List", method_list, w);
+        if (r < 0)
+                return r;
+        return sockets_follow_register(event, server, &w->follow);
 }
 
 /* Before the server goes: its connections' streams end through job_detach(). */
@@ -718,6 +748,7 @@ void varlink_sockets_stop(SocketsWorker *w)
                         (void) pthread_join(w->lanes[i].thread, NULL);
                         w->lanes[i].started = false;
                 }
+        sockets_follow_stop(w->follow);
         /* What the thread finished: as the loop would see it. */
         on_jobs_done(NULL, w->event_fd, EPOLLIN, w);
 }
@@ -728,6 +759,7 @@ SocketsWorker *varlink_sockets_free(SocketsWorker *w)
                 return NULL;
         varlink_sockets_stop(w);
         free(w->users);
+        sockets_follow_free(w->follow);
         sd_event_source_disable_unref(w->event_source);
         safe_close(w->event_fd);
         for (size_t i = 0; i < ELEMENTSOF(w->lanes); i++)

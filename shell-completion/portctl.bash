@@ -25,8 +25,8 @@ _portctl()
 
         local verbs='lookup port list explain verify status reload set unset who monitor'
         local options='--help --version --socket --root --json --json=pretty --json=short --json=off
-                --no-legend --no-pager --quiet --numeric-ports --all --netns --format --runtime --persistent'
-        local short='-h -j -q -P -a -n -i -p -u -c'
+                --no-legend --no-pager --quiet --numeric-ports --all --follow --netns --format --runtime --persistent'
+        local short='-h -j -q -P -a -f -n -i -p -u -c'
 
         case $prev in
         --socket)

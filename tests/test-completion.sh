@@ -74,6 +74,7 @@ expect "commands" "list lookup " "l"
 expect "every command" "explain list lookup monitor port reload set status unset verify who " ""
 expect "long options" "--no-legend --no-pager " "--no-"
 expect "--json= formats" "off pretty short " "--json="
+expect "--follow" "--follow --format " "who" "--f"
 expect "--format values" "json services table " "list" "--format" ""
 expect "service names and aliases from the daemon, through --socket" "alpha-alias compl-alpha compl-beta " \
         "--socket" "$T/sock" "lookup" ""

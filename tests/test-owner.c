@@ -526,6 +526,35 @@ static void test_cache_hit(void **state)
         stop_listener(&l);
 }
 
+/* owner_query() in its two halves, as a follower uses them: the sockets alone, then the processes
+ * of those that have none, once (a socket named already is left as it is). */
+static void test_list_then_resolve(void **state)
+{
+        OwnerContext *c = *state;
+        ListenerSpec spec = { .family = AF_INET, .type = SOCK_STREAM, .comm = "owner-halves" };
+        Listener l = spawn_listener(&spec);
+        OwnerFilter f = { .protocols = 1U << OWNER_PROTOCOL_TCP };
+        OwnerSocket *s = NULL;
+        size_t n = 0;
+
+        assert_true(l.pid > 0);
+        f.port_min = f.port_max = l.port;
+        assert_int_equal(owner_list_sockets(c, &f, NULL, NULL, &s, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(s[0].n_processes, 0);
+        assert_true(s[0].inode != 0);
+        assert_int_equal(owner_resolve_processes(c, s, n, NULL), 0);
+        assert_int_equal(s[0].n_processes, 1);
+        assert_true(holds(&s[0], l.pid, "owner-halves"));
+        assert_int_equal(owner_resolve_processes(c, s, n, NULL), 0);
+        assert_int_equal(s[0].n_processes, 1);
+        owner_socket_done(&s[0]);
+        assert_int_equal(s[0].n_processes, 0);
+        assert_null(s[0].processes);
+        owner_sockets_free(s, n);
+        stop_listener(&l);
+}
+
 /* A process exits, another takes its port: the answer names the new one, never the dead one. */
 static void test_exit_and_reuse(void **state)
 {
@@ -1150,6 +1179,8 @@ int main(void)
                         NULL },
                 { "owner/query/either-end", test_either_end, setup_context, teardown_context, NULL },
                 { "owner/cache/hit", test_cache_hit, setup_context, teardown_context, NULL },
+                { "owner/query/list-then-resolve", test_list_then_resolve, setup_context, teardown_context,
+                        NULL },
                 { "owner/cache/exit-and-reuse", test_exit_and_reuse, setup_context, teardown_context, NULL },
                 { "owner/cache/holder-changes", test_holder_changes, setup_context, teardown_context, NULL },
                 { "owner/cache/cgroup-narrowing", test_cgroup_narrowing, setup_context, teardown_context,

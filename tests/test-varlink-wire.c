@@ -506,6 +506,32 @@ static void test_client_more(void **state)
         assert_int_equal(call.flags, VARLINK_CALL_MORE);
 }
 
+/* Replies read along with an earlier one wait in the client, where poll() on its socket cannot see
+ * them: varlink_client_has_input() says so (portctl who --follow polls several clients). */
+static void test_client_has_input(void **state)
+{
+        Pair *p = *state;
+        struct json_object *reply;
+        const char *error;
+        VarlinkCall call;
+
+        static const char wire[] = "{\"parameters\": {\"i\": 0}, \"continues\": true}\0"
+                                   "{\"parameters\": {\"i\": 1}, \"continues\": true}\0";
+        assert_false(varlink_client_has_input(p->client));
+        peer_write(p, wire, sizeof(wire) - 1);
+        assert_int_equal(varlink_client_call(p->client, "io.portd.Sockets.Follow", NULL, VARLINK_CALL_MORE,
+                                 &reply, &error),
+                1);
+        assert_true(varlink_client_has_input(p->client));
+        assert_int_equal(varlink_client_next(p->client, &reply, &error), 1);
+        assert_false(varlink_client_has_input(p->client));
+        PEER_WRITE(p, "{\"parameters\": {\"i\": 2}}");
+        peer_write(p, "", 1);
+        assert_int_equal(varlink_client_next(p->client, &reply, &error), 0);
+        assert_false(varlink_client_has_input(p->client));
+        json_object_put(peer_read_call(p, &call));
+}
+
 static void test_client_continues_without_more(void **state)
 {
         Pair *p = *state;
@@ -680,6 +706,7 @@ int main(void)
                 cmocka_unit_test(test_build_and_reply_parse),
                 cmocka_unit_test_setup_teardown(test_client_call, pair_setup, pair_teardown),
                 cmocka_unit_test_setup_teardown(test_client_more, pair_setup, pair_teardown),
+                cmocka_unit_test_setup_teardown(test_client_has_input, pair_setup, pair_teardown),
                 cmocka_unit_test_setup_teardown(
                         test_client_continues_without_more, pair_setup, pair_teardown),
                 cmocka_unit_test_setup_teardown(test_client_fd_passing, pair_setup, pair_teardown),
