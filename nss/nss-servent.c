@@ -51,13 +51,18 @@ static inline void copy_bytes(char *d, const char *s, size_t n)
                 memcpy(d, s, n);
 }
 
-/* s and its NUL: len is strlen(s). */
+/* s and a NUL: len is s's length as its source states it.  The NUL is written here, not copied:
+ * s may be in a shared mapping whose bytes can change after the reader checked them (the
+ * published snapshot file), and the copy must end where len says whatever the source holds now. */
 static inline __attribute__((always_inline)) char *bump_copy(BumpBuffer *b, const char *s, size_t len)
 {
         char *p = bump_alloc(b, len + 1, 1);
 
-        if (p)
-                copy_bytes(p, s, len + 1);
+        if (p) {
+                if (len > 0)
+                        copy_bytes(p, s, len);
+                p[len] = '\0';
+        }
         return p;
 }
 

@@ -108,6 +108,30 @@ static void test_servent_broken_alias(void **state)
         assert_null(se.s_name);
 }
 
+static const char *unterminated_alias(const void *userdata, size_t i, size_t *ret_len)
+{
+        *ret_len = 3;
+        return "wwwQ";
+}
+
+/* Strings from a shared mapping may change after the reader checked their NUL: the copy ends
+ * where the stated length says, and the NUL is the copy's own. */
+static void test_servent_source_without_nul(void **state)
+{
+        char buffer[256];
+        struct servent se = {};
+
+        memset(buffer, 'Z', sizeof(buffer));
+        assert_int_equal(servent_fill_len(&se, buffer, sizeof(buffer), "httpX", 4, "tcpYYYY", 3, 80, 2,
+                                 unterminated_alias, NULL),
+                0);
+        assert_string_equal(se.s_name, "http");
+        assert_string_equal(se.s_proto, "tcp");
+        assert_string_equal(se.s_aliases[0], "www");
+        assert_string_equal(se.s_aliases[1], "www");
+        assert_null(se.s_aliases[2]);
+}
+
 static void test_servent_port_byte_order(void **state)
 {
         char buffer[256];
@@ -185,6 +209,7 @@ int main(void)
                 cmocka_unit_test(test_servent_null_buffer),
                 cmocka_unit_test(test_servent_huge_alias_count),
                 cmocka_unit_test(test_servent_broken_alias),
+                cmocka_unit_test(test_servent_source_without_nul),
                 cmocka_unit_test(test_servent_port_byte_order),
                 cmocka_unit_test(test_service_json),
         };
