@@ -431,6 +431,15 @@ static int connection_flush(VarlinkConnection *c)
         return 0;
 }
 
+/* A stream produces more replies only while less than this is unsent: well below output_max, so
+ * that one more batch never overflows it. */
+static size_t stream_low_water(const VarlinkConnection *c)
+{
+        return MIN((size_t) STREAM_LOW_WATER, c->server->limits.output_max / 4);
+}
+
+static void connection_schedule(VarlinkConnection *c);
+
 /* Flushes, then decides what to wait for; outside of dispatch, the answer goes out at once. */
 static void connection_kick(VarlinkConnection *c)
 {
@@ -438,6 +447,15 @@ static void connection_kick(VarlinkConnection *c)
                 return;
         if (connection_flush(c) < 0) {
                 connection_disconnect(c);
+                return;
+        }
+        /* A stream paused on its low-water mark waits for EPOLLOUT, but this flush may just have
+         * sent what was left (the client read meanwhile): with nothing queued, no event would ever
+         * come, and the stream would stall.  It goes on at the next turn of the loop instead. */
+        if (!c->dispatching && c->stream && c->call_open && !c->stream_waiting &&
+                c->out_end - c->out_begin < stream_low_water(c)) {
+                connection_schedule(c);
+                connection_set_events(c);
                 return;
         }
         /* After EOF, a connection with nothing left to answer goes; an incomplete last message
@@ -877,8 +895,7 @@ static void connection_process(VarlinkConnection *c)
                                 connection_stream_end(c);
                                 continue;
                         }
-                        /* Well below output_max, so that one more batch never overflows it. */
-                        size_t low_water = MIN((size_t) STREAM_LOW_WATER, c->server->limits.output_max / 4);
+                        size_t low_water = stream_low_water(c);
                         if (c->out_end - c->out_begin >= low_water) {
                                 if (connection_flush(c) < 0) {
                                         connection_disconnect(c);

@@ -1158,6 +1158,59 @@ static void test_stream_slow_reader(void **state)
         close(fd);
 }
 
+/* Reads a whole Stream of bytes, in reads of at most chunk bytes as fast as they come; returns the
+ * number of replies, or -ETIMEDOUT when nothing came for 2 s (the stream stalled). */
+static int64_t read_stream(int fd, size_t chunk)
+{
+        VarlinkBuffer in;
+        int64_t n = 0;
+        bool done = false;
+
+        varlink_buffer_init(&in, 0);
+        while (!done) {
+                char *buf;
+                size_t avail, len;
+                const char *m;
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+
+                if (poll(&p, 1, 2000) != 1) {
+                        n = -ETIMEDOUT;
+                        break;
+                }
+                assert_int_equal(varlink_buffer_prepare(&in, chunk, &buf, &avail), 0);
+                ssize_t k = recv(fd, buf, MIN(avail, chunk), 0);
+                assert_true(k > 0);
+                varlink_buffer_commit(&in, (size_t) k);
+                while (varlink_buffer_next(&in, &m, &len) > 0) {
+                        n++;
+                        done = !strstr(m, "\"continues\":true");
+                }
+        }
+        varlink_buffer_done(&in);
+        return n;
+}
+
+/* A reader that keeps up: the stream must never stall.  A client that read between the server's
+ * two flushes (the loop's and the one after it) emptied the output while the stream was paused on
+ * its low-water mark, and with nothing queued no event was asked for: the stream waited for ever
+ * (seen as "portctl list: Connection timed out" on the IANA catalog under load). */
+static void test_stream_fast_reader(void **state)
+{
+        Server *srv = *state;
+        static const char call[] =
+                "{\"method\":\"org.example.test.Stream\",\"parameters\":{\"bytes\":1048576},\"more\":true}";
+
+        for (int i = 0; i < 40; i++) {
+                int fd = raw_connect(srv);
+                assert_int_equal(write(fd, call, sizeof(call)), (ssize_t) sizeof(call));
+                int64_t n = read_stream(fd, 1 + (size_t) (i % 8) * 997);
+                close(fd);
+                if (n != 1024)
+                        fail_msg("stream %d: %" PRId64 " replies of 1024 (%s)", i, n,
+                                n == -ETIMEDOUT ? "it stalled" : "short");
+        }
+}
+
 static void test_stream_never_read(void **state)
 {
         Server *srv = *state;
@@ -1194,6 +1247,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_fd_exhaustion, setup_default, teardown),
                 cmocka_unit_test_setup_teardown(test_stream_slow_reader, setup_small_output, teardown),
                 cmocka_unit_test_setup_teardown(test_stream_never_read, setup_idle, teardown),
+                cmocka_unit_test_setup_teardown(test_stream_fast_reader, setup_small_output, teardown),
         };
 
         signal(SIGPIPE, SIG_IGN);
