@@ -88,55 +88,42 @@ static uint32_t table_size(size_t n_keys)
         return (uint32_t) (n_keys + n_keys / 2 + 1);
 }
 
-/* Inserts unless an equal key is already there: the entries are added in the merged order, so
- * the bucket that stays is glibc's first match. */
-static void index_insert_name(
-        SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry, const char *name, bool any)
+/* Whether entry o already holds the key being inserted for entry e (name NULL: e's port). */
+static bool same_key(const ServiceEntry *o, const ServiceEntry *e, const char *name, bool any)
 {
-        const ServiceEntry *e = &c->entries[entry];
-        const char *protocol = any ? NULL : e->protocol;
-        uint32_t hash = hash_name_key(name, strlen(name), protocol, protocol ? strlen(protocol) : 0);
-        uint32_t b = bucket_start(hash, n);
-
-        for (;; b = b + 1 == n ? 0 : b + 1) {
-                SnapshotBucket *bk = &buckets[b];
-                if (bk->value == 0) {
-                        *bk = (SnapshotBucket){ .hash = hash,
-                                .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
-                        return;
-                }
-                if (bk->hash != hash || !!(bk->value & BUCKET_ANY) != any)
-                        continue;
-                const ServiceEntry *o = &c->entries[(bk->value & BUCKET_ENTRY_MASK) - 1];
-                if (!any && !streq(o->protocol, e->protocol))
-                        continue;
-                if (streq(o->name, name))
-                        return;
-                for (size_t i = 0; i < o->n_aliases; i++)
-                        if (streq(o->aliases[i], name))
-                                return;
-        }
+        if (!any && !streq(o->protocol, e->protocol))
+                return false;
+        if (!name)
+                return o->port == e->port;
+        if (streq(o->name, name))
+                return true;
+        for (size_t i = 0; i < o->n_aliases; i++)
+                if (streq(o->aliases[i], name))
+                        return true;
+        return false;
 }
 
-static void index_insert_port(
-        SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry, bool any)
+/* Inserts the key (name, or the entry's port when name is NULL; with its protocol unless any)
+ * unless an equal key is already there: the entries are added in the merged order, so the bucket
+ * that stays is glibc's first match. */
+static void index_insert(SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry,
+        const char *name, bool any)
 {
         const ServiceEntry *e = &c->entries[entry];
         const char *protocol = any ? NULL : e->protocol;
-        uint32_t hash = hash_port_key(e->port, protocol, protocol ? strlen(protocol) : 0);
-        uint32_t b = bucket_start(hash, n);
+        size_t protocol_len = protocol ? strlen(protocol) : 0;
+        uint32_t hash = name ? hash_name_key(name, strlen(name), protocol, protocol_len)
+                             : hash_port_key(e->port, protocol, protocol_len);
 
-        for (;; b = b + 1 == n ? 0 : b + 1) {
+        for (uint32_t b = bucket_start(hash, n);; b = b + 1 == n ? 0 : b + 1) {
                 SnapshotBucket *bk = &buckets[b];
                 if (bk->value == 0) {
                         *bk = (SnapshotBucket){ .hash = hash,
                                 .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
                         return;
                 }
-                if (bk->hash != hash || !!(bk->value & BUCKET_ANY) != any)
-                        continue;
-                const ServiceEntry *o = &c->entries[(bk->value & BUCKET_ENTRY_MASK) - 1];
-                if (o->port == e->port && (any || streq(o->protocol, e->protocol)))
+                if (bk->hash == hash && !!(bk->value & BUCKET_ANY) == any &&
+                        same_key(&c->entries[(bk->value & BUCKET_ENTRY_MASK) - 1], e, name, any))
                         return;
         }
 }
@@ -237,14 +224,14 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
         SnapshotBucket *ports = (SnapshotBucket *) (image + off_ports);
         for (uint32_t i = 0; i < c->n_entries; i++) {
                 const ServiceEntry *e = &c->entries[i];
-                index_insert_name(names, n_name_buckets, c, i, e->name, false);
-                index_insert_name(names, n_name_buckets, c, i, e->name, true);
+                index_insert(names, n_name_buckets, c, i, e->name, false);
+                index_insert(names, n_name_buckets, c, i, e->name, true);
                 for (size_t j = 0; j < e->n_aliases; j++) {
-                        index_insert_name(names, n_name_buckets, c, i, e->aliases[j], false);
-                        index_insert_name(names, n_name_buckets, c, i, e->aliases[j], true);
+                        index_insert(names, n_name_buckets, c, i, e->aliases[j], false);
+                        index_insert(names, n_name_buckets, c, i, e->aliases[j], true);
                 }
-                index_insert_port(ports, n_port_buckets, c, i, false);
-                index_insert_port(ports, n_port_buckets, c, i, true);
+                index_insert(ports, n_port_buckets, c, i, NULL, false);
+                index_insert(ports, n_port_buckets, c, i, NULL, true);
         }
 
         memcpy(image + off_entries, records, c->n_entries * sizeof(SnapshotEntryRecord));
