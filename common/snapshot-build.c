@@ -184,6 +184,9 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
                 if (pool_add(&pool, e->name, &rec->name) < 0 ||
                         pool_add(&pool, e->protocol, &rec->protocol) < 0)
                         goto out;
+                /* pool_add() refused anything longer than SNAPSHOT_STRING_MAX. */
+                rec->name_len = (uint16_t) strlen(e->name);
+                rec->protocol_len = (uint16_t) strlen(e->protocol);
                 for (size_t j = 0; j < e->n_aliases; j++)
                         if (pool_add(&pool, e->aliases[j], &aliases[a++]) < 0)
                                 goto out;

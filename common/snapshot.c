@@ -324,6 +324,21 @@ static inline __attribute__((always_inline)) const char *string_at(
         return (const char *) pool + off;
 }
 
+/* The same for a string whose length the caller read with its offset (an entry's name and
+ * protocol, whose lengths the entry's record holds): the string's bytes and its NUL are read
+ * without waiting for a length read from the pool first. */
+static inline __attribute__((always_inline)) const char *string_at_len(
+        const Snapshot *s, bool checked, uint32_t off, uint32_t len)
+{
+        const uint8_t *pool = s->base + s->layout.strings_offset;
+
+        if (off >= s->layout.strings_size || (uint64_t) off + len >= s->layout.strings_size ||
+            !region_ok(s, checked, (uint64_t) s->layout.strings_offset + off, (uint64_t) len + 1) ||
+            pool[off + len] != '\0')
+                return NULL;
+        return (const char *) pool + off;
+}
+
 /* Element i of the uint32_t section at offset with count elements; false when out of bounds or
  * on a page found wrong. */
 static inline __attribute__((always_inline)) bool table_read(
@@ -351,9 +366,9 @@ static inline __attribute__((always_inline)) int entry_read(
                 return -EBADMSG;
         memcpy(&r, s->base + at, sizeof(r));
 
-        uint32_t name_len = 0, protocol_len = 0;
-        const char *name = string_at(s, checked, r.name, &name_len),
-                   *protocol = string_at(s, checked, r.protocol, &protocol_len);
+        uint32_t name_len = r.name_len, protocol_len = r.protocol_len;
+        const char *name = string_at_len(s, checked, r.name, name_len),
+                   *protocol = string_at_len(s, checked, r.protocol, protocol_len);
         if (!name || !protocol || (uint64_t) r.aliases + r.n_aliases > h->n_aliases)
                 return -EBADMSG;
 

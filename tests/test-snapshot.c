@@ -279,7 +279,7 @@ static void test_hostile_offsets(void **state)
 
         /* entry records pointing anywhere */
         SnapshotHeader *h = (SnapshotHeader *) image;
-        for (uint32_t i = 0; i < h->n_entries * 24; i += 4) {
+        for (uint32_t i = 0; i < h->n_entries * 32; i += 4) {
                 static const uint32_t junk = 0xfffffff7u;
                 memcpy(copy, image, size);
                 memcpy(copy + h->entries_offset + i, &junk, sizeof(junk));
