@@ -207,13 +207,16 @@ static void mapping_mark_checked(SnapshotMapping *m)
 /* published: fd is the file the daemon keeps beside its socket (published_open() checked who
  * may write it and that the live daemon holds it); otherwise a descriptor the daemon handed over,
  * which must be a sealed memfd. */
-static int install_locked(int fd, uint64_t size, bool published)
+static int install_locked(int fd, uint64_t size, bool published, const struct stat *known)
 {
         struct stat st;
         Snapshot snapshot;
         int seals, r;
 
-        if (fstat(fd, &st) < 0)
+        /* known: fd's fstat() as the caller just made it, one system call less per first lookup. */
+        if (known)
+                st = *known;
+        else if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode) || size < sizeof(SnapshotHeader) || size > MAPPING_SIZE_MAX ||
                 (uint64_t) st.st_size != size)
@@ -273,7 +276,7 @@ int mapping_install_fd(int fd, uint64_t size)
 
         if (!refresh_trylock())
                 return -EBUSY;
-        r = install_locked(fd, size, false);
+        r = install_locked(fd, size, false, NULL);
         refresh_unlock();
         return r;
 }
@@ -304,7 +307,7 @@ void mapping_drop(void)
  * is: the dynamic linker maps this module and libc from root's files in the same way.  Every
  * other change to its bytes costs at most a wrong answer (snapshot.c), and a corrupted page is
  * refused when first read. */
-static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size)
+static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size, struct stat *ret_stat)
 {
         char path[sizeof(((struct sockaddr_un *) NULL)->sun_path) + sizeof(SNAPSHOT_PUBLISHED_SUFFIX)];
         _cleanup_close_ int fd = -1;
@@ -332,6 +335,7 @@ static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size)
 
         *ret_fd = TAKE_FD(fd);
         *ret_size = (uint64_t) st.st_size;
+        *ret_stat = st;
         return 0;
 }
 
@@ -356,16 +360,19 @@ static int refresh_locked(SnapshotMapping *old)
         /* The published file if it holds: no round trip to the daemon, for the first image and
          * for every recheck.  Where there is none (a daemon with scopes, or an older one) or it
          * does not hold, the daemon hands over its memfd. */
-        bool published = published_open(&cfg, &fd, &size) >= 0;
+        bool published = published_open(&cfg, &fd, &size, &st) >= 0;
         r = published ? 0 : nss_client_get_snapshot(&cfg, &fd, &size);
         for (;;) {
-                if (r >= 0 && old && fstat(fd, &st) >= 0 && st.st_dev == old->dev &&
-                        st.st_ino == old->inode && !snapshot_is_superseded(&old->snapshot)) {
+                /* The published file's fstat() is the one published_open() made. */
+                if (r >= 0 && !published && fstat(fd, &st) < 0)
+                        r = -errno;
+                if (r >= 0 && old && st.st_dev == old->dev && st.st_ino == old->inode &&
+                        !snapshot_is_superseded(&old->snapshot)) {
                         mapping_mark_checked(old);
                         return 1;
                 }
                 if (r >= 0)
-                        r = install_locked(fd, size, published);
+                        r = install_locked(fd, size, published, &st);
                 if (r >= 0 || !published)
                         break;
                 fd = safe_close(fd);
