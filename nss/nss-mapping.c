@@ -88,16 +88,19 @@ static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Each thread's pin is its value of this key: no __thread variable, whose TLS block would make
  * every dlopen() of the module slower (glibc places it in static TLS, in every thread). */
 static pthread_key_t pin_key;
-static pthread_once_t pin_key_once = PTHREAD_ONCE_INIT;
 static bool pin_key_ok;
-/* The child's handler (mapping_after_fork_child()) is registered by the first refresh or pin,
- * before either takes its lock: no constructor runs when the module is loaded. */
-static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
 
 static void mapping_after_fork_child(void);
+static void pin_destroy(void *userdata);
 
-static void fork_handler_register(void)
+/* The key and the child's fork handler (mapping_after_fork_child()) are set up when the module is
+ * loaded, before any thread can look up: with pthread_once() at the first lookup instead, each
+ * of the two made a futex wake-up system call (glibc's pthread_once() always wakes waiters), two
+ * system calls of a fresh process's first lookup.  Neither makes one here. */
+static __attribute__((constructor)) void mapping_setup(void)
 {
+        if (pthread_key_create(&pin_key, pin_destroy) == 0)
+                pin_key_ok = true;
         (void) pthread_atfork(NULL, NULL, mapping_after_fork_child);
 }
 static int refreshing;
@@ -159,7 +162,6 @@ static bool refresh_trylock(void)
 {
         int expected = 0;
 
-        (void) pthread_once(&fork_handler_once, fork_handler_register);
         return __atomic_compare_exchange_n(
                 &refreshing, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
@@ -482,16 +484,10 @@ static void pin_destroy(void *userdata)
         pin_free(p);
 }
 
-static void pin_key_create(void)
-{
-        if (pthread_key_create(&pin_key, pin_destroy) == 0)
-                __atomic_store_n(&pin_key_ok, true, __ATOMIC_RELEASE);
-}
-
 /* This thread's pin, NULL before its first lookup. */
 static inline ThreadPin *pin_current(void)
 {
-        return __atomic_load_n(&pin_key_ok, __ATOMIC_ACQUIRE) ? pthread_getspecific(pin_key) : NULL;
+        return pin_key_ok ? pthread_getspecific(pin_key) : NULL;
 }
 
 static ThreadPin *pin_get(void)
@@ -500,8 +496,7 @@ static ThreadPin *pin_get(void)
 
         if (p)
                 return p;
-        (void) pthread_once(&fork_handler_once, fork_handler_register);
-        if (pthread_once(&pin_key_once, pin_key_create) != 0 || !pin_key_ok)
+        if (!pin_key_ok)
                 return NULL;
         p = calloc(1, sizeof(*p));
         if (!p)
