@@ -315,9 +315,13 @@ static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size,
         _cleanup_close_ int fd = -1;
         struct stat st;
 
-        if (strlen(cfg->socket) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+        size_t n = strlen(cfg->socket);
+        if (n >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
                 return -ENAMETOOLONG;
-        (void) snprintf(path, sizeof(path), "%s" SNAPSHOT_PUBLISHED_SUFFIX, cfg->socket);
+        /* Two copies, not snprintf(): in a fresh process the printf machinery is three pages of
+         * libc not yet mapped, three page faults of a first lookup that reads three of the image. */
+        memcpy(path, cfg->socket, n);
+        memcpy(path + n, SNAPSHOT_PUBLISHED_SUFFIX, sizeof(SNAPSHOT_PUBLISHED_SUFFIX));
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
