@@ -158,6 +158,11 @@ static size_t align8(size_t n)
         return (n + 7) & ~(size_t) 7;
 }
 
+static size_t align32(size_t n)
+{
+        return (n + 31) & ~(size_t) 31;
+}
+
 int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *ret_size)
 {
         StringPool pool = {};
@@ -219,25 +224,27 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
 
         uint32_t n_name_buckets = table_size(2 * n_names), n_port_buckets = table_size(2 * c->n_entries);
         /* The sections go behind the header and the page checksum table, whose length depends
-         * on the image's size: grown until it fits (twice at most, each page adds 8 bytes). */
-        size_t off_entries = sizeof(SnapshotHeader), size = 0;
+         * on the image's size: grown until it fits (twice at most, each page adds 8 bytes).  The
+         * string pool comes first: its start holds the protocols ("tcp", "udp" are interned with
+         * the first entries), which nearly every lookup compares, and there it shares the first
+         * 64 KiB with the header, which the kernel maps at a first lookup's first page fault
+         * (fault-around): one page fault less for a fresh process (the reader takes the sections
+         * in any order).  The records start on a multiple of their 32 bytes, so that none lies
+         * across a page. */
+        size_t body = sizeof(SnapshotHeader), size = 0;
+        size_t off_strings, off_sources, off_entries, off_aliases, off_names, off_ports;
         for (;;) {
-                size = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
-                size = align8(size + n_aliases * sizeof(uint32_t));
-                size = align8(size + (size_t) n_name_buckets * sizeof(SnapshotBucket));
-                size = align8(size + (size_t) n_port_buckets * sizeof(SnapshotBucket));
-                size = align8(size + c->n_sources * sizeof(uint32_t));
-                size = align8(size + pool.size);
-                if (snapshot_body_offset(size) <= off_entries)
+                off_strings = body;
+                off_sources = align8(off_strings + pool.size);
+                off_entries = align32(off_sources + c->n_sources * sizeof(uint32_t));
+                off_aliases = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
+                off_names = align8(off_aliases + n_aliases * sizeof(uint32_t));
+                off_ports = align8(off_names + (size_t) n_name_buckets * sizeof(SnapshotBucket));
+                size = align8(off_ports + (size_t) n_port_buckets * sizeof(SnapshotBucket));
+                if (snapshot_body_offset(size) <= body)
                         break;
-                off_entries = snapshot_body_offset(size);
+                body = snapshot_body_offset(size);
         }
-        size_t off_aliases = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
-        size_t off_names = align8(off_aliases + n_aliases * sizeof(uint32_t));
-        size_t off_ports = align8(off_names + (size_t) n_name_buckets * sizeof(SnapshotBucket));
-        size_t off_sources = align8(off_ports + (size_t) n_port_buckets * sizeof(SnapshotBucket));
-        size_t off_strings = align8(off_sources + c->n_sources * sizeof(uint32_t));
-        size = align8(off_strings + pool.size);
         if (size > UINT32_MAX) {
                 r = -E2BIG;
                 goto out;
