@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "caller.h"
 #include "config.h"
 #include "daemon.h"
@@ -286,7 +288,7 @@ static int worker_run(void)
                 log_warning_errno(errno, "Failed to ask the main process for the catalog, ignoring: %m");
         if (r >= 0 && fcntl(SOCKETS_FD, F_GETFD) >= 0)
                 r = varlink_server_listen_fd(w.server, SOCKETS_FD);
-        if (r >= 0 && fcntl(ROOT_SOCKETS_FD, F_GETFD) >= 0)
+        if (r >= 0 && sd_is_socket_unix(ROOT_SOCKETS_FD, SOCK_STREAM, 1, NULL, 0) > 0)
                 r = varlink_server_listen_fd_priority(w.server, ROOT_SOCKETS_FD, SD_EVENT_PRIORITY_IMPORTANT);
         if (r >= 0)
                 r = sd_event_loop(w.event);
