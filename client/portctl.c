@@ -76,11 +76,12 @@ int portctl_connect_sockets(const PortctlContext *ctx, VarlinkClient **ret)
                 return r;
         }
         /* Root's own socket first: on the shared one root's call would wait behind every
-         * connection a flooding user queued before it.  A daemon from before it, or one not
-         * started yet (socket activation starts it on the shared socket), has none. */
+         * connection a flooding user queued before it.  A daemon from before it, one not started
+         * yet (socket activation starts it on the shared socket), or one that could not bind it
+         * has none: the shared one then, but after a timeout, which it would only repeat. */
         if (root_path) {
                 r = varlink_client_connect(root_path, 0, ret);
-                if (r >= 0 || (r != -ENOENT && r != -ECONNREFUSED)) {
+                if (r >= 0 || r == -ETIMEDOUT) {
                         if (r < 0)
                                 portctl_error("cannot reach portd at '%s': %s", root_path, strerror(-r));
                         return r;

@@ -437,6 +437,13 @@ static int manager_listen_owner(Manager *m, const char *services_path, bool root
                 return log_error_errno(r,
                         "Another daemon serves '%s' (or it is not a socket), refusing to take it over.",
                         l->path);
+        if (r < 0 && root) {
+                /* Root's calls then go through the shared socket, as with a daemon from before
+                 * root had its own. */
+                log_warning_errno(r, "Failed to listen on '%s', ignoring: %m", l->path);
+                l->path = mfree(l->path);
+                return 0;
+        }
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on '%s': %m", l->path);
         l->fd = r;
