@@ -7,8 +7,9 @@
 #              daemon's descriptors stay bounded, root's lookups, portctl set and portctl who keep
 #              working, all back to baseline after
 #   rootlane   the same flood fills the shared socket's accept queue: root's portctl who (root's
-#              own socket, 0600) answers within 4x its idle median + 40 ms, and in under a third
-#              of another user's, who waits behind nobody's queued connections as root once did
+#              own socket, 0600) answers within 5x its idle median + 100 ms, and in under half
+#              the time a GetInfo on the shared socket waits behind that queue (root's who waited
+#              there too before: never less)
 #   leak       answers to clients that left: no row leaks (valgrind, or LeakSanitizer in an ASan
 #              build), in every process of the daemon
 #   badname    a listener named "ev\xffil" and one with an escape sequence: root's who works,
@@ -196,29 +197,32 @@ case_rootlane() {
         done
         [ "$queue" -ge 1024 ] && pass "nobody's flood queues $queue connections on the shared socket" ||
                 fail "the flood queued only $queue connections on the shared socket: $(cat "$TMP/flood.out")"
-        # Root and another user (not nobody: its own caps are full) in turn, 7 calls each.
+        # Root's who, and in turn the time a new connection to the shared socket waits to be
+        # answered at all (GetInfo, no query: the queue alone), 7 of each.
         local rooted=() other=()
         for i in $(seq 7); do
                 ms_of portctl who ":$ROOT_PORT"
                 [ "$RC" -eq 0 ] && grep -q "$ROOT_PORT" "$TMP/out" || fail "root's who failed in the flood: $(cat "$TMP/out")"
                 rooted+=("$MS")
-                ms_of setpriv --reuid=65533 --regid=65533 --clear-groups "$PORTCTL" --socket "$SOCK" who ":$ROOT_PORT"
-                other+=("$MS")
+                "$FLOOD" ping "$SOCKETS" >"$TMP/ping" 2>&1 || fail "GetInfo on the shared socket failed: $(cat "$TMP/ping")"
+                other+=("$(awk '/^ping: [0-9]/ { print int($2) }' "$TMP/ping")")
         done
         kill "$flood" 2>/dev/null
         wait "$flood" 2>/dev/null
         local idle_ms root_ms other_ms
         idle_ms=$(median "${idle[@]}") root_ms=$(median "${rooted[@]}") other_ms=$(median "${other[@]}")
-        say "# who :$ROOT_PORT medians: root idle ${idle_ms} ms (${idle[*]}), root in the flood ${root_ms} ms (${rooted[*]}), another user in the flood ${other_ms} ms (${other[*]})"
+        say "# medians: root's who :$ROOT_PORT idle ${idle_ms} ms (${idle[*]}), in the flood ${root_ms} ms (${rooted[*]}); GetInfo on the shared socket in the flood ${other_ms} ms (${other[*]})"
         # Generous bounds, for a loaded machine: the flood's 8 processes also take the CPUs
-        # portctl itself runs on (the worker answers root in 3 ms of portctl's 10 here).  Behind
-        # the queue (the old code) root took 145-183 ms against 4-5 idle, as long as the other
-        # user: the comparison with that user calibrates itself to the machine's speed.
-        [ "$root_ms" -le $((4 * idle_ms + 40 * scale)) ] && pass "root's who in the flood: ${root_ms} ms, idle ${idle_ms} ms" ||
+        # portctl itself runs on (the worker answers root in 3 ms of portctl's 10 here), and at a
+        # load average of 29 root's median reached 108 ms against 16 idle.  Behind the queue (the
+        # old code) root took 145-291 ms against 4-10 idle, never less than the queue alone takes
+        # (who = portctl's start + the queue + the query): the comparison with the queue
+        # calibrates itself to the machine's speed and load.
+        [ "$root_ms" -le $((5 * idle_ms + 100 * scale)) ] && pass "root's who in the flood: ${root_ms} ms, idle ${idle_ms} ms" ||
                 fail "root's who took ${root_ms} ms in the flood, ${idle_ms} ms idle"
-        [ $((3 * root_ms)) -le "$other_ms" ] &&
-                pass "root's who does not wait behind nobody's queue (${root_ms} ms, another user's ${other_ms} ms)" ||
-                fail "root's who waits as long as another user's behind nobody's queue (${root_ms} ms, ${other_ms} ms)"
+        [ $((2 * root_ms)) -le "$other_ms" ] &&
+                pass "root's who does not wait behind nobody's queue (${root_ms} ms, the queue ${other_ms} ms)" ||
+                fail "root's who waits as long as nobody's queue takes (${root_ms} ms, the queue ${other_ms} ms)"
 }
 
 case_leak() {
