@@ -411,8 +411,10 @@ static int socket_path_of_fd(int fd, char **ret)
 #define SOCKETS_ORPHAN_WAIT_TRIES 100U
 
 /* An owner-query socket beside services_path, bound by us under the same rules as the Services
- * socket: a live daemon's is refused, a stale one replaced. */
-static int manager_listen_owner(Manager *m, const char *services_path, bool root, OwnerListener *l)
+ * socket: a live daemon's is refused, a stale one replaced.  Root's is bound after the shared
+ * one, which refused a live daemon already: a live one there is an orphan, and failing to bind
+ * it leaves root's calls to the shared socket rather than the daemon without owner queries. */
+static int manager_listen_owner(const char *services_path, bool root, OwnerListener *l)
 {
         struct stat st;
         int r;
@@ -421,22 +423,19 @@ static int manager_listen_owner(Manager *m, const char *services_path, bool root
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to derive the io.portd.Sockets socket of '%s': %m", services_path);
-        /* Root's: only root may connect (root's queries wait behind nobody's connections there). */
+        /* Root's: only root may connect, so that no user's connections queue ahead of root's. */
         mode_t mode = root ? 0600 : 0666;
         r = varlink_socket_listen_path(l->path, mode);
         /* Live, beside a Services socket nobody serves: the owner-query processes of a daemon
          * that was killed, which follow it (PR_SET_PDEATHSIG) within moments.  Not another
-         * daemon: that one would answer on its Services socket too. */
+         * daemon: that one would answer on its Services socket too.  Root's is waited for even
+         * while the Services socket answers (systemd holds it under socket activation). */
         for (unsigned i = 0; r == -EADDRINUSE && i < SOCKETS_ORPHAN_WAIT_TRIES &&
-                             varlink_socket_probe(services_path) == 0;
+                             (root || varlink_socket_probe(services_path) == 0);
                 i++) {
                 (void) usleep(SOCKETS_ORPHAN_WAIT_USEC);
                 r = varlink_socket_listen_path(l->path, mode);
         }
-        if (r == -EADDRINUSE)
-                return log_error_errno(r,
-                        "Another daemon serves '%s' (or it is not a socket), refusing to take it over.",
-                        l->path);
         if (r < 0 && root) {
                 /* Root's calls then go through the shared socket, as with a daemon from before
                  * root had its own. */
@@ -444,6 +443,10 @@ static int manager_listen_owner(Manager *m, const char *services_path, bool root
                 l->path = mfree(l->path);
                 return 0;
         }
+        if (r == -EADDRINUSE)
+                return log_error_errno(r,
+                        "Another daemon serves '%s' (or it is not a socket), refusing to take it over.",
+                        l->path);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on '%s': %m", l->path);
         l->fd = r;
@@ -461,11 +464,11 @@ static int manager_listen_sockets(Manager *m, const char *services_path)
         int r;
 
         if (m->sockets.fd < 0) {
-                r = manager_listen_owner(m, services_path, false, &m->sockets);
+                r = manager_listen_owner(services_path, false, &m->sockets);
                 if (r < 0)
                         return r;
         }
-        return manager_listen_owner(m, services_path, true, &m->root_sockets);
+        return manager_listen_owner(services_path, true, &m->root_sockets);
 }
 
 static void names_free(char **names)
