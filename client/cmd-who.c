@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "portctl.h"
+#include "utf8.h"
 #include "util.h"
 #include "varlink-wire.h"
 #include "who-spec.h"
@@ -269,54 +270,290 @@ static int rows_rehash(Rows *rows, size_t n_slots)
         return 0;
 }
 
-static int rows_add(Rows *rows, struct json_object *reply, bool by_spec)
+/* Adds r (its strings anyone's: they are copied) unless an equal row is there; owner is the
+ * object it came from, kept with --json. */
+static int rows_insert(Rows *rows, Row *r, struct json_object *owner, bool by_spec)
 {
-        struct json_object *owner = NULL;
         int error = 0;
 
-        if (!json_object_object_get_ex(reply, "owner", &owner) ||
-                !json_object_is_type(owner, json_type_object))
-                return -EBADMSG;
-
-        /* The fields that identify it first, from the object: a duplicate is dropped before
-         * anything is copied. */
-        Row r = {
-                .pid = int_field(owner, "pid"),
-                .fd = int_field(owner, "fd"),
-                .inode = int_field(owner, "inode"),
-                .port = int_field(owner, "port"),
-                .netns = string_field(owner, "netns"),
-        };
+        /* The fields that identify it first: a duplicate is dropped before anything is copied. */
         if ((rows->n + 1) * 2 > rows->n_slots &&
                 rows_rehash(rows, rows->n_slots ? rows->n_slots * 2 : 1024) < 0)
                 return -ENOMEM;
-        size_t *slot = rows_slot(rows, &r);
+        size_t *slot = rows_slot(rows, r);
         if (*slot != 0)
                 return 0;
         if (GROW(rows->items, rows->allocated, rows->n + 1) < 0)
                 return -ENOMEM;
 
-        r.uid = int_field(owner, "uid");
-        r.remote_port = int_field(owner, "remote_port");
-        r.netns = arena_strdup(&rows->arena, r.netns, &error);
-        r.command = arena_strdup(&rows->arena, string_field(owner, "command"), &error);
-        r.user = arena_strdup(&rows->arena, string_field(owner, "user"), &error);
-        r.protocol = arena_strdup(&rows->arena, string_field(owner, "protocol"), &error);
-        r.address = arena_strdup(&rows->arena, string_field(owner, "address"), &error);
-        r.service = arena_strdup(&rows->arena, string_field(owner, "service"), &error);
-        r.state = arena_strdup(&rows->arena, string_field(owner, "state"), &error);
-        r.remote_address = arena_strdup(&rows->arena, string_field(owner, "remote_address"), &error);
-        r.unit = arena_strdup(&rows->arena, string_field(owner, "unit"), &error);
-        r.container = arena_strdup(&rows->arena, string_field(owner, "container"), &error);
+        r->netns = arena_strdup(&rows->arena, r->netns, &error);
+        r->command = arena_strdup(&rows->arena, r->command, &error);
+        r->user = arena_strdup(&rows->arena, r->user, &error);
+        r->protocol = arena_strdup(&rows->arena, r->protocol, &error);
+        r->address = arena_strdup(&rows->arena, r->address, &error);
+        r->service = arena_strdup(&rows->arena, r->service, &error);
+        r->state = arena_strdup(&rows->arena, r->state, &error);
+        r->remote_address = arena_strdup(&rows->arena, r->remote_address, &error);
+        r->unit = arena_strdup(&rows->arena, r->unit, &error);
+        r->container = arena_strdup(&rows->arena, r->container, &error);
         if (error < 0)
                 return error;
-        r.by_spec = by_spec;
-        r.closed_tcp = streq_ptr(r.protocol, "tcp") && streq_ptr(r.state, "UNCONN");
+        r->by_spec = by_spec;
+        r->closed_tcp = streq_ptr(r->protocol, "tcp") && streq_ptr(r->state, "UNCONN");
         if (rows->keep_objects)
-                r.owner = json_object_get(owner);
-        rows->items[rows->n++] = r;
+                r->owner = json_object_get(owner);
+        rows->items[rows->n++] = *r;
         *slot = rows->n;
         return 0;
+}
+
+static int rows_add(Rows *rows, struct json_object *reply, bool by_spec)
+{
+        struct json_object *owner = NULL;
+
+        if (!json_object_object_get_ex(reply, "owner", &owner) ||
+                !json_object_is_type(owner, json_type_object))
+                return -EBADMSG;
+
+        Row r = {
+                .pid = int_field(owner, "pid"),
+                .fd = int_field(owner, "fd"),
+                .inode = int_field(owner, "inode"),
+                .port = int_field(owner, "port"),
+                .uid = int_field(owner, "uid"),
+                .remote_port = int_field(owner, "remote_port"),
+                .netns = string_field(owner, "netns"),
+                .command = string_field(owner, "command"),
+                .user = string_field(owner, "user"),
+                .protocol = string_field(owner, "protocol"),
+                .address = string_field(owner, "address"),
+                .service = string_field(owner, "service"),
+                .state = string_field(owner, "state"),
+                .remote_address = string_field(owner, "remote_address"),
+                .unit = string_field(owner, "unit"),
+                .container = string_field(owner, "container"),
+        };
+        return rows_insert(rows, &r, owner, by_spec);
+}
+
+/* ---- a row's reply read without json-c ---- */
+
+/* {"parameters":{"owner":{...}},"continues":true}, the owner's members strings and integers, as
+ * the daemon writes every row: json-c's parse, a hash table per object and the objects' frees
+ * were half of a long listing's client time.  What this does not know (another shape, a \u
+ * escape, a member twice, a number that is not a plain integer) it leaves to json-c
+ * (varlink_client_next_with()), which reads the same values into the same Row: only the cost
+ * differs.  It accepts nothing json-c's strict reading (varlink-wire.c) would refuse. */
+typedef struct RowReader {
+        Rows *rows;
+        bool by_spec;
+        char *scratch; /* the strings, unescaped and NUL-terminated */
+        size_t allocated;
+} RowReader;
+
+typedef struct Cursor {
+        const char *p, *end;
+        char *out; /* where the next string goes in the scratch buffer */
+} Cursor;
+
+static void skip_space(Cursor *c)
+{
+        while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+                c->p++;
+}
+
+static bool take(Cursor *c, char ch)
+{
+        skip_space(c);
+        if (c->p >= c->end || *c->p != ch)
+                return false;
+        c->p++;
+        return true;
+}
+
+static bool take_word(Cursor *c, const char *w, size_t n)
+{
+        skip_space(c);
+        if ((size_t) (c->end - c->p) < n || memcmp(c->p, w, n) != 0)
+                return false;
+        c->p += n;
+        return true;
+}
+
+/* A string into the scratch buffer, which has room: the message's size bounds every string's. */
+static const char *take_string(Cursor *c)
+{
+        static const char escapes[][2] = { { '"', '"' }, { '\\', '\\' }, { '/', '/' }, { 'b', '\b' },
+                { 'f', '\f' }, { 'n', '\n' }, { 'r', '\r' }, { 't', '\t' } };
+
+        if (!take(c, '"'))
+                return NULL;
+        char *start = c->out;
+        while (c->p < c->end && *c->p != '"') {
+                unsigned char u = (unsigned char) *c->p;
+                if (u == '\\') {
+                        bool known = false;
+                        for (size_t i = 0; c->p + 1 < c->end && i < ELEMENTSOF(escapes) && !known; i++)
+                                if (c->p[1] == escapes[i][0]) {
+                                        *c->out++ = escapes[i][1];
+                                        known = true;
+                                }
+                        if (!known)
+                                return NULL; /* \u: json-c's */
+                        c->p += 2;
+                } else if (u < 0x20)
+                        return NULL;
+                else if (u < 0x80)
+                        *c->out++ = *c->p++;
+                else {
+                        size_t l = utf8_sequence_length(c->p, (size_t) (c->end - c->p));
+                        if (l == 0)
+                                return NULL;
+                        memcpy(c->out, c->p, l);
+                        c->out += l;
+                        c->p += l;
+                }
+        }
+        if (c->p >= c->end)
+                return NULL;
+        c->p++;
+        *c->out++ = '\0';
+        return start;
+}
+
+/* -?(0|[1-9][0-9]*), at most 18 digits, not followed by a fraction or an exponent. */
+static bool take_integer(Cursor *c, int64_t *ret)
+{
+        bool negative;
+        int64_t v = 0;
+        size_t digits = 0;
+
+        skip_space(c);
+        negative = c->p < c->end && *c->p == '-';
+        c->p += negative;
+        if (c->p >= c->end || *c->p < '0' || *c->p > '9' || (*c->p == '0' && c->p + 1 < c->end &&
+                                                                       c->p[1] >= '0' && c->p[1] <= '9'))
+                return false;
+        for (; c->p < c->end && *c->p >= '0' && *c->p <= '9' && digits < 18; c->p++, digits++)
+                v = v * 10 + (*c->p - '0');
+        if (c->p < c->end && ((*c->p >= '0' && *c->p <= '9') || *c->p == '.' || *c->p == 'e' || *c->p == 'E'))
+                return false;
+        *ret = negative ? -v : v;
+        return true;
+}
+
+/* The owner's members into r: each known one once, with its type. */
+static bool take_owner(Cursor *c, Row *r)
+{
+        static const struct {
+                const char *key;
+                bool integer;
+                size_t offset;
+        } members[] = {
+                { "protocol", false, offsetof(Row, protocol) },
+                { "address", false, offsetof(Row, address) },
+                { "port", true, offsetof(Row, port) },
+                { "service", false, offsetof(Row, service) },
+                { "state", false, offsetof(Row, state) },
+                { "inode", true, offsetof(Row, inode) },
+                { "uid", true, offsetof(Row, uid) },
+                { "remote_address", false, offsetof(Row, remote_address) },
+                { "remote_port", true, offsetof(Row, remote_port) },
+                { "netns", false, offsetof(Row, netns) },
+                { "pid", true, offsetof(Row, pid) },
+                { "command", false, offsetof(Row, command) },
+                { "user", false, offsetof(Row, user) },
+                { "fd", true, offsetof(Row, fd) },
+                { "unit", false, offsetof(Row, unit) },
+                { "container", false, offsetof(Row, container) },
+        };
+        uint32_t seen = 0;
+        size_t next = 0;
+
+        if (!take(c, '{'))
+                return false;
+        if (take(c, '}'))
+                return true;
+        do {
+                /* The key as it stands (a key with an escape is json-c's), looked for from the
+                 * member after the last one: the daemon writes them in this order. */
+                if (!take(c, '"'))
+                        return false;
+                const char *key = c->p;
+                while (c->p < c->end && *c->p != '"' && *c->p != '\\')
+                        c->p++;
+                if (c->p >= c->end || *c->p != '"')
+                        return false;
+                size_t len = (size_t) (c->p++ - key), i = next, k = 0;
+                for (; k < ELEMENTSOF(members); k++, i = (i + 1) % ELEMENTSOF(members))
+                        if (strlen(members[i].key) == len && memcmp(members[i].key, key, len) == 0)
+                                break;
+                if (k >= ELEMENTSOF(members) || (seen & (1U << i)) || !take(c, ':'))
+                        return false;
+                seen |= 1U << i;
+                next = (i + 1) % ELEMENTSOF(members);
+                if (members[i].integer) {
+                        if (!take_integer(c, (int64_t *) ((char *) r + members[i].offset)))
+                                return false;
+                } else {
+                        const char *v = take_string(c);
+                        if (!v)
+                                return false;
+                        *(const char **) ((char *) r + members[i].offset) = v;
+                }
+        } while (take(c, ','));
+        return take(c, '}');
+}
+
+static void row_reader_done(RowReader *rr)
+{
+        free(rr->scratch);
+}
+
+static int row_reader(const char *message, size_t size, bool *ret_continues, void *userdata)
+{
+        RowReader *rr = userdata;
+        Row r = { .pid = -1, .fd = -1, .inode = -1, .port = -1, .uid = -1, .remote_port = -1 };
+        bool continues = false, have_continues = false, have_parameters = false;
+
+        if (rr->allocated < size + 1) {
+                char *p = realloc(rr->scratch, size + 1);
+                if (!p)
+                        return -ENOMEM;
+                rr->scratch = p;
+                rr->allocated = size + 1;
+        }
+        Cursor c = { .p = message, .end = message + size, .out = rr->scratch };
+        if (!take(&c, '{'))
+                return 0;
+        do {
+                if (take_word(&c, "\"parameters\"", 12) && !have_parameters) {
+                        have_parameters = true;
+                        if (!take(&c, ':') || !take(&c, '{') || !take_word(&c, "\"owner\"", 7) || !take(&c, ':') ||
+                                !take_owner(&c, &r) || !take(&c, '}'))
+                                return 0;
+                } else if (take_word(&c, "\"continues\"", 11) && !have_continues) {
+                        have_continues = true;
+                        if (!take(&c, ':'))
+                                return 0;
+                        if (take_word(&c, "true", 4))
+                                continues = true;
+                        else if (!take_word(&c, "false", 5))
+                                return 0;
+                } else
+                        return 0;
+        } while (take(&c, ','));
+        if (!take(&c, '}') || !have_parameters)
+                return 0;
+        skip_space(&c);
+        if (c.p != c.end)
+                return 0;
+
+        int k = rows_insert(rr->rows, &r, NULL, rr->by_spec);
+        if (k < 0)
+                return k;
+        *ret_continues = continues;
+        return 1;
 }
 
 /* ---- lsof's -p, -u, -c: inclusions ORed within an option, exclusions ('^') always applied ---- */
@@ -622,6 +859,7 @@ static int run_query(
         VarlinkClient *client, const WhoQuery *q, const PortctlContext *ctx, bool by_spec, Rows *rows)
 {
         _cleanup_json_ struct json_object *p = query_parameters(q, ctx, false);
+        _cleanup_(row_reader_done) RowReader reader = { .rows = rows, .by_spec = by_spec };
         struct json_object *reply = NULL;
         const char *error = NULL;
         int r;
@@ -640,7 +878,8 @@ static int run_query(
                         report_error(error, reply, ctx);
                         return PORTCTL_EXIT_ERROR;
                 }
-                int k = rows_add(rows, reply, by_spec);
+                /* A reply the reader took is in rows already. */
+                int k = reply ? rows_add(rows, reply, by_spec) : 0;
                 if (k == -ENOMEM)
                         return k;
                 if (k < 0) {
@@ -649,7 +888,11 @@ static int run_query(
                 }
                 if (r == 0)
                         return PORTCTL_EXIT_OK;
-                r = varlink_client_next(client, &reply, &error);
+                /* With --json the rows keep json-c's objects: no reader then. */
+                r = rows->keep_objects ? varlink_client_next(client, &reply, &error)
+                                       : varlink_client_next_with(client, row_reader, &reader, &reply, &error);
+                if (r == -ENOMEM)
+                        return r;
         }
 }
 
@@ -775,17 +1018,17 @@ static void put_cell(const char *s, size_t width, bool right, bool last)
 
         for (size_t pad = width - MIN(width, n); right && pad > 0;) {
                 size_t k = MIN(pad, sizeof(spaces) - 1);
-                fwrite(spaces, 1, k, stdout);
+                fwrite_unlocked(spaces, 1, k, stdout);
                 pad -= k;
         }
-        fwrite(s, 1, n, stdout);
+        fwrite_unlocked(s, 1, n, stdout);
         if (last) {
-                fputc('\n', stdout);
+                fputc_unlocked('\n', stdout);
                 return;
         }
         for (size_t pad = right ? 1 : width - MIN(width, n) + 1; pad > 0;) {
                 size_t k = MIN(pad, sizeof(spaces) - 1);
-                fwrite(spaces, 1, k, stdout);
+                fwrite_unlocked(spaces, 1, k, stdout);
                 pad -= k;
         }
 }
