@@ -431,12 +431,13 @@ static bool take_integer(Cursor *c, int64_t *ret)
         skip_space(c);
         negative = c->p < c->end && *c->p == '-';
         c->p += negative;
-        if (c->p >= c->end || *c->p < '0' || *c->p > '9' || (*c->p == '0' && c->p + 1 < c->end &&
-                                                                       c->p[1] >= '0' && c->p[1] <= '9'))
+        if (c->p >= c->end || *c->p < '0' || *c->p > '9' ||
+                (*c->p == '0' && c->p + 1 < c->end && c->p[1] >= '0' && c->p[1] <= '9'))
                 return false;
         for (; c->p < c->end && *c->p >= '0' && *c->p <= '9' && digits < 18; c->p++, digits++)
                 v = v * 10 + (*c->p - '0');
-        if (c->p < c->end && ((*c->p >= '0' && *c->p <= '9') || *c->p == '.' || *c->p == 'e' || *c->p == 'E'))
+        if (c->p < c->end &&
+                ((*c->p >= '0' && *c->p <= '9') || *c->p == '.' || *c->p == 'e' || *c->p == 'E'))
                 return false;
         *ret = negative ? -v : v;
         return true;
@@ -529,8 +530,8 @@ static int row_reader(const char *message, size_t size, bool *ret_continues, voi
         do {
                 if (take_word(&c, "\"parameters\"", 12) && !have_parameters) {
                         have_parameters = true;
-                        if (!take(&c, ':') || !take(&c, '{') || !take_word(&c, "\"owner\"", 7) || !take(&c, ':') ||
-                                !take_owner(&c, &r) || !take(&c, '}'))
+                        if (!take(&c, ':') || !take(&c, '{') || !take_word(&c, "\"owner\"", 7) ||
+                                !take(&c, ':') || !take_owner(&c, &r) || !take(&c, '}'))
                                 return 0;
                 } else if (take_word(&c, "\"continues\"", 11) && !have_continues) {
                         have_continues = true;
@@ -889,8 +890,9 @@ static int run_query(
                 if (r == 0)
                         return PORTCTL_EXIT_OK;
                 /* With --json the rows keep json-c's objects: no reader then. */
-                r = rows->keep_objects ? varlink_client_next(client, &reply, &error)
-                                       : varlink_client_next_with(client, row_reader, &reader, &reply, &error);
+                r = rows->keep_objects
+                            ? varlink_client_next(client, &reply, &error)
+                            : varlink_client_next_with(client, row_reader, &reader, &reply, &error);
                 if (r == -ENOMEM)
                         return r;
         }

@@ -221,12 +221,8 @@ int varlink_buffer_next(VarlinkBuffer *b, const char **ret_message, size_t *ret_
  * per byte of every message was a tenth of a long listing's client time. */
 static bool is_structural(char c)
 {
-        switch (c) {
-        case ' ': case '\t': case '\r': case '\n': case '{': case '}': case '[': case ']': case ':': case ',':
-                return true;
-        default:
-                return false;
-        }
+        return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '{' || c == '}' || c == '[' ||
+               c == ']' || c == ':' || c == ',';
 }
 
 static bool is_number_char(char c)

@@ -224,8 +224,8 @@ static int process_describe(OwnerContext *c, ProcessInfo *pi, const OwnerCaller 
                 if (fstat(pi->pid_fd, &st) < 0)
                         return 0;
                 uids[1] = st.st_uid;
-        } else if (read_at(pi->pid_fd, "status", buf, sizeof(buf)) < 0 || parse_id_line(buf, "\nUid:", uids) < 0 ||
-                   parse_id_line(buf, "\nGid:", gids) < 0)
+        } else if (read_at(pi->pid_fd, "status", buf, sizeof(buf)) < 0 ||
+                   parse_id_line(buf, "\nUid:", uids) < 0 || parse_id_line(buf, "\nGid:", gids) < 0)
                 return 0;
 
         /* As ptrace's access check for a caller without capabilities: all of the target's uids and
