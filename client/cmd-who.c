@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "flat-reply.h"
 #include "portctl.h"
-#include "utf8.h"
 #include "util.h"
 #include "varlink-wire.h"
 #include "who-spec.h"
@@ -336,121 +336,22 @@ static int rows_add(Rows *rows, struct json_object *reply, bool by_spec)
         return rows_insert(rows, &r, owner, by_spec);
 }
 
-/* ---- a row's reply read without json-c ---- */
-
-/* {"parameters":{"owner":{...}},"continues":true}, the owner's members strings and integers, as
- * the daemon writes every row: json-c's parse, a hash table per object and the objects' frees
- * were half of a long listing's client time.  What this does not know (another shape, a \u
- * escape, a member twice, a number that is not a plain integer) it leaves to json-c
- * (varlink_client_next_with()), which reads the same values into the same Row: only the cost
- * differs.  It accepts nothing json-c's strict reading (varlink-wire.c) would refuse. */
+/* A row's reply read without json-c (flat-reply.h), into the Row that rows_add() would make of
+ * it: the daemon writes these members, strings and integers (io.portd.Sockets.varlink's Owner). */
 typedef struct RowReader {
         Rows *rows;
         bool by_spec;
-        char *scratch; /* the strings, unescaped and NUL-terminated */
-        size_t allocated;
+        FlatScratch scratch;
 } RowReader;
 
-typedef struct Cursor {
-        const char *p, *end;
-        char *out; /* where the next string goes in the scratch buffer */
-} Cursor;
-
-static void skip_space(Cursor *c)
+static void row_reader_done(RowReader *rr)
 {
-        while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-                c->p++;
+        flat_scratch_done(&rr->scratch);
 }
 
-static bool take(Cursor *c, char ch)
+static int row_reader(const char *message, size_t size, bool *ret_continues, void *userdata)
 {
-        skip_space(c);
-        if (c->p >= c->end || *c->p != ch)
-                return false;
-        c->p++;
-        return true;
-}
-
-static bool take_word(Cursor *c, const char *w, size_t n)
-{
-        skip_space(c);
-        if ((size_t) (c->end - c->p) < n || memcmp(c->p, w, n) != 0)
-                return false;
-        c->p += n;
-        return true;
-}
-
-/* A string into the scratch buffer, which has room: the message's size bounds every string's. */
-static const char *take_string(Cursor *c)
-{
-        static const char escapes[][2] = { { '"', '"' }, { '\\', '\\' }, { '/', '/' }, { 'b', '\b' },
-                { 'f', '\f' }, { 'n', '\n' }, { 'r', '\r' }, { 't', '\t' } };
-
-        if (!take(c, '"'))
-                return NULL;
-        char *start = c->out;
-        while (c->p < c->end && *c->p != '"') {
-                unsigned char u = (unsigned char) *c->p;
-                if (u == '\\') {
-                        bool known = false;
-                        for (size_t i = 0; c->p + 1 < c->end && i < ELEMENTSOF(escapes) && !known; i++)
-                                if (c->p[1] == escapes[i][0]) {
-                                        *c->out++ = escapes[i][1];
-                                        known = true;
-                                }
-                        if (!known)
-                                return NULL; /* \u: json-c's */
-                        c->p += 2;
-                } else if (u < 0x20)
-                        return NULL;
-                else if (u < 0x80)
-                        *c->out++ = *c->p++;
-                else {
-                        size_t l = utf8_sequence_length(c->p, (size_t) (c->end - c->p));
-                        if (l == 0)
-                                return NULL;
-                        memcpy(c->out, c->p, l);
-                        c->out += l;
-                        c->p += l;
-                }
-        }
-        if (c->p >= c->end)
-                return NULL;
-        c->p++;
-        *c->out++ = '\0';
-        return start;
-}
-
-/* -?(0|[1-9][0-9]*), at most 18 digits, not followed by a fraction or an exponent. */
-static bool take_integer(Cursor *c, int64_t *ret)
-{
-        bool negative;
-        int64_t v = 0;
-        size_t digits = 0;
-
-        skip_space(c);
-        negative = c->p < c->end && *c->p == '-';
-        c->p += negative;
-        if (c->p >= c->end || *c->p < '0' || *c->p > '9' ||
-                (*c->p == '0' && c->p + 1 < c->end && c->p[1] >= '0' && c->p[1] <= '9'))
-                return false;
-        for (; c->p < c->end && *c->p >= '0' && *c->p <= '9' && digits < 18; c->p++, digits++)
-                v = v * 10 + (*c->p - '0');
-        if (c->p < c->end &&
-                ((*c->p >= '0' && *c->p <= '9') || *c->p == '.' || *c->p == 'e' || *c->p == 'E'))
-                return false;
-        *ret = negative ? -v : v;
-        return true;
-}
-
-/* The owner's members into r: each known one once, with its type. */
-static bool take_owner(Cursor *c, Row *r)
-{
-        static const struct {
-                const char *key;
-                bool integer;
-                size_t offset;
-        } members[] = {
+        static const FlatMember members[] = {
                 { "protocol", false, offsetof(Row, protocol) },
                 { "address", false, offsetof(Row, address) },
                 { "port", true, offsetof(Row, port) },
@@ -468,93 +369,16 @@ static bool take_owner(Cursor *c, Row *r)
                 { "unit", false, offsetof(Row, unit) },
                 { "container", false, offsetof(Row, container) },
         };
-        uint32_t seen = 0;
-        size_t next = 0;
-
-        if (!take(c, '{'))
-                return false;
-        if (take(c, '}'))
-                return true;
-        do {
-                /* The key as it stands (a key with an escape is json-c's), looked for from the
-                 * member after the last one: the daemon writes them in this order. */
-                if (!take(c, '"'))
-                        return false;
-                const char *key = c->p;
-                while (c->p < c->end && *c->p != '"' && *c->p != '\\')
-                        c->p++;
-                if (c->p >= c->end || *c->p != '"')
-                        return false;
-                size_t len = (size_t) (c->p++ - key), i = next, k = 0;
-                for (; k < ELEMENTSOF(members); k++, i = (i + 1) % ELEMENTSOF(members))
-                        if (strlen(members[i].key) == len && memcmp(members[i].key, key, len) == 0)
-                                break;
-                if (k >= ELEMENTSOF(members) || (seen & (1U << i)) || !take(c, ':'))
-                        return false;
-                seen |= 1U << i;
-                next = (i + 1) % ELEMENTSOF(members);
-                if (members[i].integer) {
-                        if (!take_integer(c, (int64_t *) ((char *) r + members[i].offset)))
-                                return false;
-                } else {
-                        const char *v = take_string(c);
-                        if (!v)
-                                return false;
-                        *(const char **) ((char *) r + members[i].offset) = v;
-                }
-        } while (take(c, ','));
-        return take(c, '}');
-}
-
-static void row_reader_done(RowReader *rr)
-{
-        free(rr->scratch);
-}
-
-static int row_reader(const char *message, size_t size, bool *ret_continues, void *userdata)
-{
         RowReader *rr = userdata;
+        /* As int_field() and string_field() read what is absent. */
         Row r = { .pid = -1, .fd = -1, .inode = -1, .port = -1, .uid = -1, .remote_port = -1 };
-        bool continues = false, have_continues = false, have_parameters = false;
 
-        if (rr->allocated < size + 1) {
-                char *p = realloc(rr->scratch, size + 1);
-                if (!p)
-                        return -ENOMEM;
-                rr->scratch = p;
-                rr->allocated = size + 1;
-        }
-        Cursor c = { .p = message, .end = message + size, .out = rr->scratch };
-        if (!take(&c, '{'))
-                return 0;
-        do {
-                if (take_word(&c, "\"parameters\"", 12) && !have_parameters) {
-                        have_parameters = true;
-                        if (!take(&c, ':') || !take(&c, '{') || !take_word(&c, "\"owner\"", 7) ||
-                                !take(&c, ':') || !take_owner(&c, &r) || !take(&c, '}'))
-                                return 0;
-                } else if (take_word(&c, "\"continues\"", 11) && !have_continues) {
-                        have_continues = true;
-                        if (!take(&c, ':'))
-                                return 0;
-                        if (take_word(&c, "true", 4))
-                                continues = true;
-                        else if (!take_word(&c, "false", 5))
-                                return 0;
-                } else
-                        return 0;
-        } while (take(&c, ','));
-        if (!take(&c, '}') || !have_parameters)
-                return 0;
-        skip_space(&c);
-        if (c.p != c.end)
-                return 0;
-
-        int k = rows_insert(rr->rows, &r, NULL, rr->by_spec);
-        if (k < 0)
+        int k = flat_reply_read(
+                message, size, "owner", members, ELEMENTSOF(members), &r, &rr->scratch, ret_continues);
+        if (k <= 0)
                 return k;
-        *ret_continues = continues;
-        return 1;
+        k = rows_insert(rr->rows, &r, NULL, rr->by_spec);
+        return k < 0 ? k : 1;
 }
 
 /* ---- lsof's -p, -u, -c: inclusions ORed within an option, exclusions ('^') always applied ---- */
