@@ -768,7 +768,7 @@ static void test_netns(void **state)
         stop_listener(&l);
 }
 
-/* A full listing of a process that holds many sockets reads its status, comm and cgroup once, not
+/* A full listing of a process that holds many sockets reads its /proc files once, not
  * once per socket: the per-socket /proc work made `portctl who` on a busy host several times
  * slower than ss -p. */
 static void test_one_read_per_process(void **state)
