@@ -139,8 +139,8 @@ typedef struct OwnerHandoffHeader {
         uint32_t size;
 } OwnerHandoffHeader;
 int owner_handoff_message_check(const void *buf, size_t n, const OwnerHandoffHeader **ret);
-/* Starts the owner-query process with the io.portd.Sockets socket (m->sockets_listen_fd, which
- * it takes) and drops the capabilities only it needs. */
+/* Starts the owner-query process with the io.portd.Sockets sockets (m->sockets and
+ * m->root_sockets, which it takes) and drops the capabilities only it needs. */
 int owner_handoff_start(Manager *m);
 void owner_handoff_stop(Manager *m);
 /* Sends the worker the host's catalog image if it has not got the current one. */
