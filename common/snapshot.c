@@ -326,15 +326,20 @@ static inline __attribute__((always_inline)) const char *string_at(
 
 /* The same for a string whose length the caller read with its offset (an entry's name and
  * protocol, whose lengths the entry's record holds): the string's bytes and its NUL are read
- * without waiting for a length read from the pool first. */
+ * without waiting for a length read from the pool first.  The length stored before the string
+ * must still agree, on the cache line the string is read from anyway: a page is checksummed once,
+ * and the bytes of a checked page changed in place afterwards (root writing into the published
+ * file) must not pass for a string on the strength of one byte that happens to be NUL. */
 static inline __attribute__((always_inline)) const char *string_at_len(
         const Snapshot *s, bool checked, uint32_t off, uint32_t len)
 {
         const uint8_t *pool = s->base + s->layout.strings_offset;
 
-        if (off >= s->layout.strings_size || (uint64_t) off + len >= s->layout.strings_size ||
-            !region_ok(s, checked, (uint64_t) s->layout.strings_offset + off, (uint64_t) len + 1) ||
-            pool[off + len] != '\0')
+        if (off < SNAPSHOT_STRING_PREFIX || off >= s->layout.strings_size ||
+            (uint64_t) off + len >= s->layout.strings_size ||
+            !region_ok(s, checked, (uint64_t) s->layout.strings_offset + off - SNAPSHOT_STRING_PREFIX,
+                    (uint64_t) len + 1 + SNAPSHOT_STRING_PREFIX) ||
+            (pool[off - 2] | (uint32_t) pool[off - 1] << 8) != len || pool[off + len] != '\0')
                 return NULL;
         return (const char *) pool + off;
 }
