@@ -494,5 +494,32 @@ check_caller "on the host, green's listener" -- 7000 -- tcp:7000
 
 kill "${LISTENERS[@]}" 2>/dev/null
 wait "${LISTENERS[@]}" 2>/dev/null
+LISTENERS=()
+
+# --follow names its events' ports as well, and after the scope's catalog changes, from the new
+# one (the image it holds says it was superseded).
+ip netns exec "$NETNS" "$PORTCTL" --socket "$SOCK" who --follow --json=short tcp:9000 >"$TMP/follow.out" \
+        2>"$TMP/follow.err" &
+FOLLOWER=$!
+if wait_for_output 5000 '"following"' cat "$TMP/follow.out"; then
+        listen ip netns exec "$NETNS" 9000
+        wait_for_output 5000 '"started".*"service":"myapp"' cat "$TMP/follow.out" &&
+                pass "who --follow in netns $NETNS names the new listener's port myapp" ||
+                fail "who --follow in the netns: $(cat "$TMP/follow.out" "$TMP/follow.err")"
+        kill "${LISTENERS[@]}" 2>/dev/null
+        wait "${LISTENERS[@]}" 2>/dev/null
+        LISTENERS=()
+        sed -i 's/^myapp 9000/renamed 9000/' "$ROOT/etc/portd/scopes/blue.d/10-blue.conf"
+        wait_for_output 2000 '^renamed ' ip netns exec "$NETNS" env "${nss_env[@]}" getent -s services:portd services 9000/tcp ||
+                fail "scope blue's change is not served"
+        listen ip netns exec "$NETNS" 9000
+        wait_for_output 5000 '"started".*"service":"renamed"' cat "$TMP/follow.out" &&
+                pass "... and after the scope's change the new name, renamed" ||
+                fail "who --follow after the change: $(cat "$TMP/follow.out" "$TMP/follow.err")"
+else
+        fail "who --follow in the netns does not start: $(cat "$TMP/follow.err")"
+fi
+kill "$FOLLOWER" "${LISTENERS[@]}" 2>/dev/null
+wait "$FOLLOWER" "${LISTENERS[@]}" 2>/dev/null
 
 finish
