@@ -5,7 +5,9 @@
 # root looks services up over the socket (fresh connections, every answer checked) and runs
 # "portctl who :PORT" every half second.  Prints root's lookup percentiles and errors, who's
 # times against its idle time, the descriptors and RSS of the main process and the worker during
-# the flood, and how long they take to come back to baseline.  As root:
+# the flood, and how long they take to come back to baseline.  Root's portctl goes through root's
+# own socket (io.portd.Sockets.root) where there is one; another user's who (uid 65533, the shared
+# socket, behind nobody's queued connections) is timed alongside.  As root:
 #   bench/bench-flood.sh [BUILDDIR] [SECONDS]
 set -u
 build=${1:-build}
@@ -97,7 +99,8 @@ pids="$pids $attacker"
 "$probe" probe "$sock" $((seconds * 400)) fresh >"$tmp/probe" 2>&1 &
 prober=$!
 max_main_fds=0 max_worker_fds=0 max_main_rss=0 max_worker_rss=0 who_n=0 who_fail=0 who_worst=0
-whos=()
+whos=() others=()
+other=(setpriv --reuid=65533 --regid=65533 --clear-groups)
 load=
 while kill -0 "$attacker" 2>/dev/null; do
         w=$(worker_pid)
@@ -109,6 +112,8 @@ while kill -0 "$attacker" 2>/dev/null; do
         who_n=$((who_n + 1))
         [ "$rc" -ne 0 ] && who_fail=$((who_fail + 1))
         whos+=("$t")
+        read -r t rc < <(ms "${other[@]}" "$portctl" --socket "$sock" who :29500)
+        others+=("$t")
         sleep 0.5
         # The 1-minute load average as the flood ends: how busy the machine was meanwhile.
         load=$(cut -d' ' -f1 /proc/loadavg)
@@ -128,9 +133,11 @@ done
 wait "$prober"
 who_median=$(printf '%s\n' "${whos[@]}" | sort -n | sed -n "$(((${#whos[@]} + 1) / 2))p")
 who_worst=$(printf '%s\n' "${whos[@]}" | sort -n | tail -n1)
+other_median=$(printf '%s\n' "${others[@]}" | sort -n | sed -n "$(((${#others[@]} + 1) / 2))p")
 echo "flood: 8 processes of nobody for $seconds s on $(nproc) CPUs, load average $load at its end"
 echo "root's lookups: $(cat "$tmp/probe")"
 echo "main process during the flood (root's lookups included): $main_cpu clock ticks of CPU ($(getconf CLK_TCK)/s), $main_nvcsw involuntary context switches"
 echo "root's who :29500: $who_n runs, $who_fail failed, median $who_median ms, worst $who_worst ms (idle $idle_median ms)"
+echo "another user's who :29500 (uid 65533, shared socket): median $other_median ms"
 echo "main process: at most $max_main_fds fds, $max_main_rss KiB; worker: at most $max_worker_fds fds, $max_worker_rss KiB"
 echo "back to baseline (fds, worker RSS within 8 MiB): ${back:-not within 5 s} ms after the flood"

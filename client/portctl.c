@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "portctl.h"
@@ -63,14 +64,28 @@ void portctl_error(const char *fmt, ...)
 
 int portctl_connect_sockets(const PortctlContext *ctx, VarlinkClient **ret)
 {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = NULL, *root_path = NULL;
         int r;
 
-        r = sockets_socket_path(ctx->socket_path, &path);
+        r = sockets_socket_path(ctx->socket_path, false, &path);
+        if (r >= 0 && geteuid() == 0)
+                r = sockets_socket_path(ctx->socket_path, true, &root_path);
         if (r < 0) {
                 portctl_error("cannot name portd's io.portd.Sockets socket beside '%s': %s",
                         ctx->socket_path, strerror(-r));
                 return r;
+        }
+        /* Root's own socket first: on the shared one root's call would wait behind every
+         * connection a flooding user queued before it.  A daemon from before it, one not started
+         * yet (socket activation starts it on the shared socket), or one that could not bind it
+         * has none: the shared one then, but after a timeout, which it would only repeat. */
+        if (root_path) {
+                r = varlink_client_connect(root_path, 0, ret);
+                if (r >= 0 || r == -ETIMEDOUT) {
+                        if (r < 0)
+                                portctl_error("cannot reach portd at '%s': %s", root_path, strerror(-r));
+                        return r;
+                }
         }
         r = varlink_client_connect(path, 0, ret);
         if (r < 0)

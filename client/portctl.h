@@ -56,7 +56,8 @@ int portctl_not_found(const PortctlContext *ctx, const char *fmt, ...) __attribu
 /* One JSON document on stdout as --json asked; takes no reference. PORTCTL_EXIT_*. */
 int portctl_print_json(const PortctlContext *ctx, struct json_object *o);
 /* Connects to portd's io.portd.Sockets socket, which is the one beside ctx->socket_path
- * (sockets_socket_path()); on failure says so on stderr, naming it, and returns -errno. */
+ * (sockets_socket_path()), root's own for root where the daemon has one; on failure says so on
+ * stderr, naming it, and returns -errno. */
 int portctl_connect_sockets(const PortctlContext *ctx, struct VarlinkClient **ret);
 
 /* cmd-verify.c: the daemon's Verify and Explain, or the files themselves with --root or when no

@@ -130,17 +130,20 @@ bool pidfd_process_gone(int pidfd)
         return pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH;
 }
 
-int sockets_socket_path(const char *services_path, char **ret)
+int sockets_socket_path(const char *services_path, bool root, char **ret)
 {
+        const char *name = root ? ROOT_SOCKETS_SOCKET_NAME : SOCKETS_SOCKET_NAME;
+
         if (!services_path || !*services_path)
                 return -EINVAL;
         const char *slash = strrchr(services_path, '/');
         size_t dir = slash ? (size_t) (slash - services_path) + 1 : 0;
-        char *p = malloc(dir + sizeof(SOCKETS_SOCKET_NAME));
+        size_t n = strlen(name) + 1;
+        char *p = malloc(dir + n);
         if (!p)
                 return -ENOMEM;
         memcpy(p, services_path, dir);
-        memcpy(p + dir, SOCKETS_SOCKET_NAME, sizeof(SOCKETS_SOCKET_NAME));
+        memcpy(p + dir, name, n);
         *ret = p;
         return 0;
 }

@@ -151,7 +151,11 @@ bool pidfd_process_gone(int pidfd);
  * so that no owner query reaches the process that answers lookups.  It is named this, in the
  * directory of the io.portd.Services socket it goes with. */
 #define SOCKETS_SOCKET_NAME "io.portd.Sockets"
-/* The io.portd.Sockets socket beside the io.portd.Services socket at services_path:
- * "/run/portd/io.portd.Services" gives "/run/portd/io.portd.Sockets", "x" gives
+/* The same interface on a socket only root may connect to (mode 0600): the kernel queues a
+ * listener's connections first come, first served, whoever makes them, so on the shared socket
+ * root's call would wait behind every connection a flooding user queued before it (4,096). */
+#define ROOT_SOCKETS_SOCKET_NAME "io.portd.Sockets.root"
+/* The io.portd.Sockets socket (root: root's own) beside the io.portd.Services socket at
+ * services_path: "/run/portd/io.portd.Services" gives "/run/portd/io.portd.Sockets", "x" gives
  * "io.portd.Sockets".  -EINVAL for an empty path. */
-int sockets_socket_path(const char *services_path, char **ret);
+int sockets_socket_path(const char *services_path, bool root, char **ret);

@@ -125,8 +125,8 @@ void sockets_follow_stop(SocketsFollow *f);
 SocketsFollow *sockets_follow_free(SocketsFollow *f);
 
 /* owner-handoff.c (in the main process) */
-/* Starts the owner-query process with the io.portd.Sockets socket (m->sockets_listen_fd, which
- * it takes) and drops the capabilities only it needs. */
+/* Starts the owner-query process with the io.portd.Sockets sockets (m->sockets and
+ * m->root_sockets, which it takes) and drops the capabilities only it needs. */
 int owner_handoff_start(Manager *m);
 void owner_handoff_stop(Manager *m);
 

@@ -273,7 +273,7 @@ int manager_new(const char *root, Manager **ret)
         m->owner_channel_fd = -1;
         m->namespaces_fd = -1;
         m->owner_exe_fd = -1;
-        m->sockets_listen_fd = -1;
+        m->sockets.fd = m->root_sockets.fd = -1;
 
         rlimit_nofile_raise();
 
@@ -325,6 +325,16 @@ fail:
         return r;
 }
 
+static void owner_listener_done(OwnerListener *l)
+{
+        struct stat st;
+
+        l->fd = safe_close(l->fd);
+        if (l->path && stat(l->path, &st) >= 0 && st.st_ino == l->inode && st.st_dev == l->dev)
+                (void) unlink(l->path);
+        l->path = mfree(l->path);
+}
+
 Manager *manager_free(Manager *m)
 {
         if (!m)
@@ -344,11 +354,8 @@ Manager *manager_free(Manager *m)
                 st.st_dev == m->socket_dev)
                 (void) unlink(m->socket_path);
         free(m->socket_path);
-        m->sockets_listen_fd = safe_close(m->sockets_listen_fd);
-        if (m->sockets_path && stat(m->sockets_path, &st) >= 0 && st.st_ino == m->sockets_inode &&
-                st.st_dev == m->sockets_dev)
-                (void) unlink(m->sockets_path);
-        free(m->sockets_path);
+        owner_listener_done(&m->sockets);
+        owner_listener_done(&m->root_sockets);
 
         m->published = snapshot_file_withdraw(m->published, true);
         free(m->publish_path);
@@ -401,40 +408,65 @@ static int socket_path_of_fd(int fd, char **ret)
 #define SOCKETS_ORPHAN_WAIT_USEC  (20U * 1000U)
 #define SOCKETS_ORPHAN_WAIT_TRIES 100U
 
-/* The io.portd.Sockets socket beside services_path, bound by us under the same rules as the
- * Services socket: a live daemon's is refused, a stale one replaced. */
-static int manager_listen_sockets(Manager *m, const char *services_path)
+/* An owner-query socket beside services_path, bound by us under the same rules as the Services
+ * socket: a live daemon's is refused, a stale one replaced.  Root's is bound after the shared
+ * one, which refused a live daemon already: a live one there is an orphan, and failing to bind
+ * it leaves root's calls to the shared socket rather than the daemon without owner queries. */
+static int manager_listen_owner(const char *services_path, bool root, OwnerListener *l)
 {
         struct stat st;
         int r;
 
-        r = sockets_socket_path(services_path, &m->sockets_path);
+        r = sockets_socket_path(services_path, root, &l->path);
         if (r < 0)
                 return log_error_errno(
                         r, "Failed to derive the io.portd.Sockets socket of '%s': %m", services_path);
-        r = varlink_socket_listen_path(m->sockets_path, 0666);
+        /* Root's: only root may connect, so that no user's connections queue ahead of root's. */
+        mode_t mode = root ? 0600 : 0666;
+        r = varlink_socket_listen_path(l->path, mode);
         /* Live, beside a Services socket nobody serves: the owner-query processes of a daemon
          * that was killed, which follow it (PR_SET_PDEATHSIG) within moments.  Not another
-         * daemon: that one would answer on its Services socket too. */
+         * daemon: that one would answer on its Services socket too.  Root's is waited for even
+         * while the Services socket answers (systemd holds it under socket activation). */
         for (unsigned i = 0; r == -EADDRINUSE && i < SOCKETS_ORPHAN_WAIT_TRIES &&
-                             varlink_socket_probe(services_path) == 0;
+                             (root || varlink_socket_probe(services_path) == 0);
                 i++) {
                 (void) usleep(SOCKETS_ORPHAN_WAIT_USEC);
-                r = varlink_socket_listen_path(m->sockets_path, 0666);
+                r = varlink_socket_listen_path(l->path, mode);
+        }
+        if (r < 0 && root) {
+                /* Root's calls then go through the shared socket, as with a daemon from before
+                 * root had its own. */
+                log_warning_errno(r, "Failed to listen on '%s', ignoring: %m", l->path);
+                l->path = mfree(l->path);
+                return 0;
         }
         if (r == -EADDRINUSE)
                 return log_error_errno(r,
                         "Another daemon serves '%s' (or it is not a socket), refusing to take it over.",
-                        m->sockets_path);
+                        l->path);
         if (r < 0)
-                return log_error_errno(r, "Failed to listen on '%s': %m", m->sockets_path);
-        m->sockets_listen_fd = r;
-        if (stat(m->sockets_path, &st) >= 0) {
-                m->sockets_inode = st.st_ino;
-                m->sockets_dev = st.st_dev;
+                return log_error_errno(r, "Failed to listen on '%s': %m", l->path);
+        l->fd = r;
+        if (stat(l->path, &st) >= 0) {
+                l->inode = st.st_ino;
+                l->dev = st.st_dev;
         }
-        log_info("Owner queries on '%s'.", m->sockets_path);
+        log_info("Owner queries on '%s'.", l->path);
         return 0;
+}
+
+/* Both owner-query sockets beside services_path, but the shared one when it was passed. */
+static int manager_listen_sockets(Manager *m, const char *services_path)
+{
+        int r;
+
+        if (m->sockets.fd < 0) {
+                r = manager_listen_owner(services_path, false, &m->sockets);
+                if (r < 0)
+                        return r;
+        }
+        return manager_listen_owner(services_path, true, &m->root_sockets);
 }
 
 static void names_free(char **names)
@@ -481,8 +513,8 @@ static int manager_listen_passed(Manager *m)
                         safe_close(fd);
                         continue;
                 }
-                if (m->sockets_listen_fd < 0 && is_sockets_socket(fd, names ? names[i] : NULL)) {
-                        m->sockets_listen_fd = fd;
+                if (m->sockets.fd < 0 && is_sockets_socket(fd, names ? names[i] : NULL)) {
+                        m->sockets.fd = fd;
                         continue;
                 }
                 r = varlink_server_listen_fd(m->server, fd);
@@ -495,8 +527,9 @@ static int manager_listen_passed(Manager *m)
         if (r < 0)
                 return r;
         log_info("Serving on %d socket(s) passed by the service manager.", n);
-        /* A unit from before the Sockets socket had one: we bind it beside the Services one. */
-        if (m->sockets_listen_fd < 0 && m->publish_path) {
+        /* Root's is always ours to bind beside the Services one; the shared one too, from a unit
+         * from before it had one. */
+        if (m->publish_path) {
                 r = manager_listen_sockets(m, m->publish_path);
                 if (r < 0)
                         return r;

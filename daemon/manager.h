@@ -74,6 +74,15 @@ typedef struct RefusedCaller {
         const char *what;
 } RefusedCaller;
 
+/* A listening socket of the owner-query side; path: what we bound ourselves (NULL for a passed
+ * one), removed at exit unless another instance has replaced it meanwhile (dev, inode). */
+typedef struct OwnerListener {
+        int fd;
+        char *path;
+        dev_t dev;
+        ino_t inode;
+} OwnerListener;
+
 typedef struct Manager {
         sd_event *event;
         char *root; /* NULL for / */
@@ -133,13 +142,10 @@ typedef struct Manager {
         /* To the monitor, which reads callers' namespaces for us (caller-namespaces.c). */
         int namespaces_fd;
         sd_event_source *owner_child;
-        /* The io.portd.Sockets socket (SOCKETS_SOCKET_NAME), listening: the monitor gets it at
-         * its start and its worker accepts on it, so that no owner-query connection is ever ours;
-         * -1 once passed.  sockets_path: what we bound ourselves, removed at exit. */
-        int sockets_listen_fd;
-        char *sockets_path;
-        dev_t sockets_dev;
-        ino_t sockets_inode;
+        /* The io.portd.Sockets socket (SOCKETS_SOCKET_NAME) and root's own
+         * (ROOT_SOCKETS_SOCKET_NAME), listening: the monitor gets them at its start and its worker
+         * accepts on them, so that no owner-query connection is ever ours; fd -1 once passed. */
+        OwnerListener sockets, root_sockets;
 
         /* varlink-services.c: callers whose refusal was logged, so that one retrying in a loop is
          * logged once; the oldest is forgotten first. */

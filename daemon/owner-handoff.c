@@ -52,7 +52,7 @@ static int on_owner_process_exit(sd_event_source *s, const siginfo_t *si, void *
         Manager *m = userdata;
 
         /* Only the first monitor is our child.  Its standby, which holds the other ends of the
-         * channels and the io.portd.Sockets socket too, takes over (owner-worker.c); we keep our
+         * channels and the io.portd.Sockets sockets too, takes over (owner-worker.c); we keep our
          * channels open for it.  Were there none, nothing would listen on io.portd.Sockets. */
         log_error("The owner-query monitor (PID %d) exited (%s %d); its standby takes over.",
                 (int) si->si_pid, si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
@@ -105,16 +105,23 @@ int owner_handoff_start(Manager *m)
         }
         if (pid == 0) {
                 /* Only the channels go along, as fds 3 and 4, our executable as fd 5 (the
-                 * monitor execs its standby through it) and the io.portd.Sockets socket as fd 6;
-                 * nothing else of systemd's is for it.  Each is moved out of the way first,
-                 * should it be one of those numbers. */
+                 * monitor execs its standby through it), the io.portd.Sockets socket as fd 6 and
+                 * root's as fd 7 (each number closed when it has none); nothing else of systemd's
+                 * is for it.  Each is moved out of the way first, should it be one of those
+                 * numbers. */
                 int a = fcntl(ask[1], F_DUPFD, 10);
                 int e = m->owner_exe_fd >= 0 ? fcntl(m->owner_exe_fd, F_DUPFD, 10) : -1;
-                int l = m->sockets_listen_fd >= 0 ? fcntl(m->sockets_listen_fd, F_DUPFD, 10) : -1;
+                int l = m->sockets.fd >= 0 ? fcntl(m->sockets.fd, F_DUPFD, 10) : -1;
+                int rl = m->root_sockets.fd >= 0 ? fcntl(m->root_sockets.fd, F_DUPFD, 10) : -1;
                 if (a < 0 || dup2(pair[1], 3) < 0 || dup2(a, 4) < 0 || fcntl(3, F_SETFD, 0) < 0 ||
-                        fcntl(4, F_SETFD, 0) < 0 || (e >= 0 && dup2(e, 5) < 0) || (l >= 0 && dup2(l, 6) < 0))
+                        fcntl(4, F_SETFD, 0) < 0 || (e >= 0 && dup2(e, 5) < 0) || (l >= 0 && dup2(l, 6) < 0) ||
+                        (rl >= 0 && dup2(rl, 7) < 0))
                         _exit(EXIT_FAILURE);
-                (void) syscall(SYS_close_range, l >= 0 ? 7U : 6U, ~0U, 0U);
+                if (l < 0)
+                        (void) close(6);
+                if (rl < 0)
+                        (void) close(7);
+                (void) syscall(SYS_close_range, 8U, ~0U, 0U);
                 unsetenv("NOTIFY_SOCKET");
                 unsetenv("LISTEN_FDS");
                 unsetenv("LISTEN_PID");
@@ -133,7 +140,8 @@ int owner_handoff_start(Manager *m)
         safe_close(pair[1]);
         safe_close(ask[1]);
         /* The monitor's now: we never accept on it. */
-        m->sockets_listen_fd = safe_close(m->sockets_listen_fd);
+        m->sockets.fd = safe_close(m->sockets.fd);
+        m->root_sockets.fd = safe_close(m->root_sockets.fd);
         if (m->owner_exe_fd < 0)
                 pair[0] = safe_close(pair[0]);
         m->owner_channel_fd = pair[0];

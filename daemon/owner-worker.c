@@ -3,8 +3,8 @@
  * the capabilities owner queries need, answers the main process's questions about callers'
  * namespaces, and restarts with back-off the worker it forks and the standby it execs (which takes
  * over when the monitor dies); the worker has its own limits, accepts on the io.portd.Sockets
- * socket itself (the main process passes it, and never sees a connection of it).  It takes no
- * data from the main process: the channel between them only tells each that the other is there. */
+ * sockets itself (the main process passes them, and never sees a connection of them).  It takes
+ * no data from the main process: the channel between them only tells each that the other is there. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "caller.h"
 #include "config.h"
 #include "daemon.h"
@@ -34,8 +36,13 @@
 /* Our executable, opened by the main process at its start (O_PATH): the standby is exec'd
  * through it, so that a binary replaced on disk since is not what runs. */
 #define EXE_FD 5
-/* The io.portd.Sockets listening socket, when the main process had one to pass. */
-#define SOCKETS_FD 6
+/* The io.portd.Sockets listening socket, when the main process had one to pass, and root's
+ * (mode 0600): the kernel queues a listener's connections in their order, so on the shared one
+ * root's call waits behind every connection users queued before it, up to the backlog's 4,096
+ * (174 ms under bench-flood.sh's flood).  Nobody else can queue on root's, and its connections'
+ * events go before the others' (varlink_server_listen_fd_priority()). */
+#define SOCKETS_FD      6
+#define ROOT_SOCKETS_FD 7
 
 /* The worker's own limits.  Descriptors: each connection holds its socket and, while its query
  * waits, the caller's network namespace; the rest is /proc and netlink work. */
@@ -146,6 +153,8 @@ static int worker_run(void)
                 r = sd_event_add_io(w.event, &w.channel, w.channel_fd, EPOLLIN, on_channel, &w);
         if (r >= 0 && fcntl(SOCKETS_FD, F_GETFD) >= 0)
                 r = varlink_server_listen_fd(w.server, SOCKETS_FD);
+        if (r >= 0 && sd_is_socket_unix(ROOT_SOCKETS_FD, SOCK_STREAM, 1, NULL, 0) > 0)
+                r = varlink_server_listen_fd_priority(w.server, ROOT_SOCKETS_FD, SD_EVENT_PRIORITY_IMPORTANT);
         if (r >= 0)
                 r = sd_event_loop(w.event);
         if (r < 0)
@@ -278,7 +287,8 @@ static int start_standby(MonitorChild *c, int signal_fd, uint64_t delay)
                 sigset_t none;
                 safe_close(signal_fd);
                 if (fcntl(CHANNEL_FD, F_SETFD, 0) < 0 || fcntl(NAMESPACES_FD, F_SETFD, 0) < 0 ||
-                        (fcntl(SOCKETS_FD, F_GETFD) >= 0 && fcntl(SOCKETS_FD, F_SETFD, 0) < 0))
+                        (fcntl(SOCKETS_FD, F_GETFD) >= 0 && fcntl(SOCKETS_FD, F_SETFD, 0) < 0) ||
+                        (fcntl(ROOT_SOCKETS_FD, F_GETFD) >= 0 && fcntl(ROOT_SOCKETS_FD, F_SETFD, 0) < 0))
                         _exit(EXIT_FAILURE);
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &none, NULL);
@@ -411,6 +421,8 @@ int owner_worker_main(pid_t parent, int64_t standby_delay)
         if (fcntl(SOCKETS_FD, F_SETFD, FD_CLOEXEC) < 0)
                 log_warning(
                         "No io.portd.Sockets socket on fd %d, owner queries are unavailable.", SOCKETS_FD);
+        /* Without root's, root's queries go through the shared one. */
+        (void) fcntl(ROOT_SOCKETS_FD, F_SETFD, FD_CLOEXEC);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);

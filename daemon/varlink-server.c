@@ -96,6 +96,7 @@ typedef struct Method {
 typedef struct Listener {
         VarlinkServer *server;
         int fd;
+        int64_t priority; /* its connections'; the listener's own is one lower */
         sd_event_source *io;
         sd_event_source *backoff;
 } Listener;
@@ -139,6 +140,7 @@ struct VarlinkConnection {
         sd_event_source *timer;
         sd_event_source *defer;
         uint32_t io_events;
+        int64_t priority; /* of every event source of the connection: its listener's */
 
         struct ucred ucred;
         uint64_t last_activity;
@@ -548,8 +550,10 @@ static void connection_schedule(VarlinkConnection *c)
         if (c->defer) {
                 if (sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT) >= 0)
                         return;
-        } else if (sd_event_add_defer(c->server->event, &c->defer, connection_on_defer, c) >= 0)
+        } else if (sd_event_add_defer(c->server->event, &c->defer, connection_on_defer, c) >= 0) {
+                (void) sd_event_source_set_priority(c->defer, c->priority);
                 return; /* a new defer source fires once: SD_EVENT_ONESHOT */
+        }
         /* Without it the connection would wait for an event that may never come. */
         connection_disconnect(c);
 }
@@ -837,6 +841,7 @@ static int connection_dispatch(VarlinkConnection *c, struct json_object *m)
                                 s->event, &c->retry, CLOCK_MONOTONIC, RETRY_USEC, 0, connection_on_retry, c);
                         if (r < 0)
                                 return r;
+                        (void) sd_event_source_set_priority(c->retry, c->priority);
                 } else {
                         r = sd_event_source_set_time_relative(c->retry, RETRY_USEC);
                         if (r >= 0)
@@ -1082,7 +1087,7 @@ static bool server_make_room(VarlinkServer *s, unsigned count)
         return true;
 }
 
-static int server_add_connection(VarlinkServer *s, int fd)
+static int server_add_connection(VarlinkServer *s, int fd, int64_t priority)
 {
         VarlinkConnection *c;
         struct ucred ucred = {};
@@ -1120,6 +1125,7 @@ static int server_add_connection(VarlinkServer *s, int fd)
         c->n_ref = 1;
         c->fd = fd;
         c->ucred = ucred;
+        c->priority = priority;
         varlink_buffer_init(&c->input, s->limits.message_max);
 
         r = uid_ref(s, ucred.uid);
@@ -1143,6 +1149,10 @@ static int server_add_connection(VarlinkServer *s, int fd)
                         c->last_activity + s->limits.idle_timeout_usec,
                         MIN(s->limits.idle_timeout_usec / 10, 1000000ULL), connection_on_timer, c);
         }
+        if (r >= 0)
+                r = sd_event_source_set_priority(c->io, priority);
+        if (r >= 0)
+                r = sd_event_source_set_priority(c->timer, priority);
         if (r < 0) {
                 connection_disconnect(c);
                 return r;
@@ -1192,7 +1202,7 @@ static int listener_on_io(sd_event_source *source, int fd, uint32_t revents, voi
                         }
                         break;
                 }
-                (void) server_add_connection(l->server, cfd);
+                (void) server_add_connection(l->server, cfd, l->priority);
         }
         return 0;
 }
@@ -1430,6 +1440,11 @@ int varlink_server_add_method(
 
 int varlink_server_listen_fd(VarlinkServer *s, int fd)
 {
+        return varlink_server_listen_fd_priority(s, fd, SD_EVENT_PRIORITY_NORMAL);
+}
+
+int varlink_server_listen_fd_priority(VarlinkServer *s, int fd, int64_t priority)
+{
         Listener *l;
         int r;
 
@@ -1448,6 +1463,7 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd)
         }
         l->server = s;
         l->fd = fd;
+        l->priority = priority;
 
         /* A passed socket may be blocking; accept() must never block the loop. */
         int flags = fcntl(fd, F_GETFL);
@@ -1466,7 +1482,7 @@ int varlink_server_listen_fd(VarlinkServer *s, int fd)
         }
         /* Connections already here go before new ones: a flood of connects then delays only
          * other connects, never a call on a connection that is open. */
-        (void) sd_event_source_set_priority(l->io, SD_EVENT_PRIORITY_NORMAL + 1);
+        (void) sd_event_source_set_priority(l->io, priority + 1);
         s->listeners[s->n_listeners++] = l;
         return 0;
 }

@@ -73,6 +73,10 @@ int varlink_server_add_method(
 
 /* Serves on a listening socket (e.g. from sd_listen_fds()); takes the fd, also on failure. */
 int varlink_server_listen_fd(VarlinkServer *s, int fd);
+/* The same, its connections' events handled at priority (sd-event's: lower goes first) and its
+ * accepts one step after them, where varlink_server_listen_fd() has SD_EVENT_PRIORITY_NORMAL:
+ * connections on a socket only a privileged client may reach go before everyone else's. */
+int varlink_server_listen_fd_priority(VarlinkServer *s, int fd, int64_t priority);
 /* Creates, binds and listens on a Unix socket at path, with the given access mode (0666 for a
  * public service); it appears at path already listening.  A socket already there is replaced only
  * if nobody listens on it (stale, from a daemon that was killed): -EADDRINUSE when a live server

@@ -718,6 +718,11 @@ int varlink_sockets_register(sd_event *event, VarlinkServer *server, SocketsWork
         r = sd_event_add_io(event, &w->event_source, w->event_fd, EPOLLIN, on_jobs_done, w);
         if (r < 0)
                 return r;
+        /* Handing finished queries back is brief, and root's must not wait behind users'
+         * connections (root's own go first too: owner-worker.c). */
+        r = sd_event_source_set_priority(w->event_source, SD_EVENT_PRIORITY_IMPORTANT);
+        if (r < 0)
+                return r;
         r = varlink_server_add_interface(server, io_portd_sockets_varlink);
         if (r < 0)
                 return r;

@@ -411,10 +411,17 @@ scenario_socket() {
         [ -S "$SOCK" ] || fail "no stale socket left after SIGKILL"
         start_daemon
         portctl lookup ssh >/dev/null && pass "a new daemon replaces the stale socket" || fail "no answer after restart"
+        # Root's owner-query socket was left stale too: replaced by a listening one.
+        "$PYTHON" -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' \
+                "$TMP/run/portd/io.portd.Sockets.root" 2>"$TMP/connect" &&
+                pass "a new daemon replaces root's stale owner-query socket" ||
+                fail "root's owner-query socket is not listening after restart: $(cat "$TMP/connect")"
         stop_daemon
         [ -e "$SOCK" ] && fail "the socket is left behind after a clean exit" || pass "a clean exit removes the socket"
         [ -e "$TMP/run/portd/io.portd.Sockets" ] && fail "the io.portd.Sockets socket is left behind after a clean exit" ||
                 pass "a clean exit removes the io.portd.Sockets socket"
+        [ -e "$TMP/run/portd/io.portd.Sockets.root" ] && fail "root's owner-query socket is left behind after a clean exit" ||
+                pass "a clean exit removes root's owner-query socket"
         "$PORTD" --version | grep -q '^portd ' && pass "--version" || fail "--version"
         "$PORTD" --help | grep -q -- '--socket' && pass "--help" || fail "--help"
         "$PORTD" --bogus 2>/dev/null && fail "an unknown option is accepted" || pass "an unknown option is refused"

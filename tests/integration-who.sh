@@ -36,12 +36,14 @@ export PORTD_SOCKET=$T/portd.sock
 # io.portd.Sockets has a socket of its own beside the Services one (portd(8)).
 SOCKETS_SOCKET=$T/io.portd.Sockets
 mkdir -p "$T/root/etc"
+# portd-test's port lies below ip_local_port_range (32768 by default), so that no connection's
+# ephemeral local port can hold it when the test listens on it.
 cat > "$T/root/etc/services" <<'EOF'
 ssh             22/tcp
 domain          53/tcp
 domain          53/udp
-portd-test      47001/tcp
-portd-test      47001/udp
+portd-test      29170/tcp
+portd-test      29170/udp
 EOF
 "$PORTD" --root "$T/root" --socket "$PORTD_SOCKET" 2>"$T/portd.log" &
 PIDS+=($!)
@@ -109,19 +111,19 @@ for spec in "tcp 4 127.0.0.1" "tcp 6 ::1" "udp 4 0.0.0.0" "udp 6 ::"; do
 done
 
 # A service name from the catalog means its ports.
-listen tcp 4 127.0.0.1 47001 who-named
-check "'portd-test' means port 47001: pid $LPID" grep -q "^$LPID who-named tcp" <(owner_of portd-test)
-check "-P shows the port number" grep -q "127.0.0.1:47001 (LISTEN)" <("$PORTCTL" -P who tcp:47001)
-check "without -P the service name" grep -q "127.0.0.1:portd-test (LISTEN)" <("$PORTCTL" who tcp:47001)
-check "@127.0.0.1:47001 finds it" grep -q "^$LPID " <(owner_of @127.0.0.1:47001)
-"$PORTCTL" who @127.0.0.2:47001 >/dev/null
-check "@127.0.0.2:47001 finds nothing: exit 2" test $? = 2
+listen tcp 4 127.0.0.1 29170 who-named
+check "'portd-test' means port 29170: pid $LPID" grep -q "^$LPID who-named tcp" <(owner_of portd-test)
+check "-P shows the port number" grep -q "127.0.0.1:29170 (LISTEN)" <("$PORTCTL" -P who tcp:29170)
+check "without -P the service name" grep -q "127.0.0.1:portd-test (LISTEN)" <("$PORTCTL" who tcp:29170)
+check "@127.0.0.1:29170 finds it" grep -q "^$LPID " <(owner_of @127.0.0.1:29170)
+"$PORTCTL" who @127.0.0.2:29170 >/dev/null
+check "@127.0.0.2:29170 finds nothing: exit 2" test $? = 2
 "$PORTCTL" who no-such-service-here >/dev/null 2>&1
 check "an unknown service name: exit 1" test $? = 1
 NAMED_PID=$LPID
 
 # The unprivileged caller sees the row, not root's process.
-got=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTCTL" --json who tcp:47001)
+got=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTCTL" --json who tcp:29170)
 check "nobody sees the socket row" grep -q '"inode"' <<<"$got"
 check "nobody does not see root's pid" absent '"pid"' "$got"
 setpriv --reuid=65534 --regid=65534 --clear-groups "$PORTCTL" who --netns all >/dev/null 2>&1
@@ -192,7 +194,7 @@ check "the dead pid $FIRST is never named" absent "^$FIRST " "$got"
 # lsof's habits (issue 16): its options, its table details, its selections.
 listen tcp 4 127.0.0.1 0 who-opts
 OPTS_PID=$LPID OPTS_PORT=$LPORT
-NAMED_PORT=47001
+NAMED_PORT=29170
 "$PORTCTL" who -n -P "tcp:$OPTS_PORT" >/dev/null 2>&1
 check "-n is accepted (portd resolves no host names anyway)" test $? = 0
 got=$(owner_of -i "tcp:$OPTS_PORT" -i "tcp:$NAMED_PORT")

@@ -5,7 +5,10 @@
  *   hold SOCKET N SECONDS             N such calls that never read their replies
  *   busy SOCKET N SECONDS             N connections asking for every socket, reading it all, again
  *   listen N PORT0                    N TCP listeners on 127.0.0.1 from PORT0 on, held until killed
- *   who SOCKET PORT                   one io.portd.Sockets.List for PORT; prints ms and rows */
+ *   who SOCKET PORT                   one io.portd.Sockets.List for PORT; prints ms and rows
+ *   ping SOCKET                       one org.varlink.service.GetInfo, connecting as portctl does
+ *                                     (varlink_client_connect()); prints ms: the wait for the
+ *                                     daemon to get to a new connection, without any query */
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -225,6 +228,23 @@ static int mode_who(unsigned port)
         return rows > 0 ? 0 : 1;
 }
 
+static int mode_ping(void)
+{
+        VarlinkClient *c = NULL;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        int r = varlink_client_connect(socket_path, 0, &c);
+
+        if (r >= 0)
+                r = varlink_client_call(c, "org.varlink.service.GetInfo", NULL, 0, NULL, NULL);
+        varlink_client_free(c);
+        if (r < 0) {
+                printf("ping: failed: %s\n", strerror(-r));
+                return 1;
+        }
+        printf("ping: %.3f ms\n", (now_usec(CLOCK_MONOTONIC) - t0) / 1000.0);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 3) {
@@ -248,6 +268,8 @@ int main(int argc, char **argv)
                 return mode_busy((unsigned) atoi(argv[3]), atof(argv[4]));
         if (streq(mode, "who") && argc == 4)
                 return mode_who((unsigned) atoi(argv[3]));
+        if (streq(mode, "ping") && argc == 3)
+                return mode_ping();
         fprintf(stderr, "unknown mode or wrong arguments: %s\n", mode);
         return 2;
 }

@@ -99,9 +99,9 @@ setpriv_caps() {
         echo "$out"
 }
 
-# Runs the daemon with the given capabilities and prints which of the two owners root sees:
-# "user" for the other user's listener, "netns" for the one in the other namespace.
-probe() {
+# Starts the daemon with the given bounding set, as systemd would run the unit, and waits for
+# its socket; sets sock and daemon_pid.
+start_daemon() {
         sock="$tmp/portd.sock"
         rm -f "$sock"
         setpriv --bounding-set="$(setpriv_caps "$@")" --inh-caps=-all --ambient-caps=-all --no-new-privs \
@@ -112,6 +112,12 @@ probe() {
                 sleep 0.1
                 i=$((i + 1))
         done
+}
+
+# Runs the daemon with the given capabilities and prints which of the two owners root sees:
+# "user" for the other user's listener, "netns" for the one in the other namespace.
+probe() {
+        start_daemon "$@"
         seen=""
         if "$portctl" --socket "$sock" who --json "tcp:$user_port" 2>>"$tmp/portctl.log" |
                 grep -q "\"pid\": *$user_pid\\b"; then
@@ -127,15 +133,23 @@ probe() {
 }
 
 failed=0
+# verdict OK_MESSAGE NOT_OK_MESSAGE COMMAND...: one TAP-like line by COMMAND's exit status.
+verdict() {
+        ok=$1
+        not_ok=$2
+        shift 2
+        if "$@"; then
+                echo "ok: $ok"
+        else
+                echo "not ok: $not_ok"
+                failed=1
+        fi
+}
 
 # shellcheck disable=SC2086 # caps is a list
 seen=$(probe $caps)
-if [ "$seen" = " user netns" ]; then
-        echo "ok: with $caps root sees both owners"
-else
-        echo "not ok: with $caps root sees only '$seen' of 'user netns'"
-        failed=1
-fi
+verdict "with $caps root sees both owners" "with $caps root sees only '$seen' of 'user netns'" \
+        [ "$seen" = " user netns" ]
 
 # Privilege separation: the main process, which serves the lookups, holds no capability (with
 # CAP_SYS_PTRACE it could write the worker's memory); it asks the monitor for callers'
@@ -148,17 +162,8 @@ cap_mask() {
         done
         echo "$mask"
 }
-sock="$tmp/portd.sock"
-rm -f "$sock"
 # shellcheck disable=SC2086
-setpriv --bounding-set="$(setpriv_caps $caps)" --inh-caps=-all --ambient-caps=-all --no-new-privs \
-        "$portd" --root "$tmp/root" --socket "$sock" 2>>"$tmp/portd.log" &
-daemon_pid=$!
-i=0
-while [ ! -S "$sock" ] && [ $i -lt 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-done
+start_daemon $caps
 monitor=$(pgrep -P "$daemon_pid" -x portd-monitor | head -n1)
 worker=$( [ -n "$monitor" ] && pgrep -P "$monitor" -x portd-owner | head -n1)
 main_eff=$(awk '/^CapEff:/ { print $2 }' "/proc/$daemon_pid/status" 2>/dev/null)
@@ -179,32 +184,20 @@ elif [ -z "$worker" ]; then
 else
         # Its bounding set stays the unit's (dropping from it takes CAP_SETPCAP, which the unit
         # does not give): with nothing permitted and no_new_privs, nothing can be gained from it.
-        if [ -n "$main_eff" ] && [ $((0x$main_eff)) -eq 0 ] && [ -n "$main_prm" ] && [ $((0x$main_prm)) -eq 0 ]; then
-                echo "ok: the main process holds no capability (CapEff and CapPrm 0)"
-        else
-                echo "not ok: the main process holds CapEff $main_eff CapPrm $main_prm, not none"
-                failed=1
-        fi
-        if [ $((0x${monitor_eff:-0})) -eq "$want_all" ]; then
-                echo "ok: the monitor holds $caps (CapEff $monitor_eff)"
-        else
-                echo "not ok: the monitor holds CapEff $monitor_eff, not $caps"
-                failed=1
-        fi
+        verdict "the main process holds no capability (CapEff and CapPrm 0)" \
+                "the main process holds CapEff $main_eff CapPrm $main_prm, not none" \
+                [ $((0x${main_eff:-1})) -eq 0 -a $((0x${main_prm:-1})) -eq 0 ]
+        verdict "the monitor holds $caps (CapEff $monitor_eff)" \
+                "the monitor holds CapEff $monitor_eff, not $caps" \
+                [ $((0x${monitor_eff:-0})) -eq "$want_all" ]
         # Set by the daemon itself, not only by the unit: started by hand, an exec of the main
         # process (as uid 0) would otherwise get every capability back.
-        if [ "$main_nnp" = 1 ]; then
-                echo "ok: the main process has no_new_privs set (started outside systemd)"
-        else
-                echo "not ok: the main process has NoNewPrivs '$main_nnp' outside systemd"
-                failed=1
-        fi
-        if [ $((0x${worker_eff:-0})) -eq "$want_all" ]; then
-                echo "ok: the owner-query worker holds $caps (CapEff $worker_eff)"
-        else
-                echo "not ok: the owner-query worker holds CapEff $worker_eff, not $caps"
-                failed=1
-        fi
+        verdict "the main process has no_new_privs set (started outside systemd)" \
+                "the main process has NoNewPrivs '$main_nnp' outside systemd" \
+                [ "$main_nnp" = 1 ]
+        verdict "the owner-query worker holds $caps (CapEff $worker_eff)" \
+                "the owner-query worker holds CapEff $worker_eff, not $caps" \
+                [ $((0x${worker_eff:-0})) -eq "$want_all" ]
 fi
 
 for drop in $caps; do
@@ -214,12 +207,9 @@ for drop in $caps; do
         done
         # shellcheck disable=SC2086
         seen=$(probe $rest)
-        if [ "$seen" = " user netns" ]; then
-                echo "not ok: without $drop root still sees both owners: it is not needed"
-                failed=1
-        else
-                echo "ok: without $drop root sees only '$seen'"
-        fi
+        verdict "without $drop root sees only '$seen'" \
+                "without $drop root still sees both owners: it is not needed" \
+                [ "$seen" != " user netns" ]
 done
 
 if [ $failed -ne 0 ]; then
