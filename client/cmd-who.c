@@ -271,8 +271,8 @@ static int rows_rehash(Rows *rows, size_t n_slots)
         return 0;
 }
 
-/* The row's service: its port's name in the caller's own catalog (who-names.c), and --json's
- * object carries the same, whatever the daemon's row said. */
+/* The row's service: its port's name in the caller's own catalog (who-names.c), borrowed from
+ * rows->names; --json's object (owner, when kept) carries the same. */
 static int row_name_port(const Rows *rows, Row *r, struct json_object *owner)
 {
         const char *name = NULL;
@@ -284,7 +284,7 @@ static int row_name_port(const Rows *rows, Row *r, struct json_object *owner)
                         return k;
         }
         r->service = name;
-        if (!rows->keep_objects)
+        if (!rows->keep_objects || !owner)
                 return 0;
         if (!name) {
                 json_object_object_del(owner, "service");
