@@ -29,6 +29,9 @@ ip netns add "$NETNS" 2>/dev/null || skip "cannot create a network namespace wit
 make_test_dir scopes
 
 cleanup() {
+        # who's listeners and follower, should the script end before it stops them
+        [ -n "${LISTENERS+x}" ] && stop_listeners
+        [ -n "${FOLLOWER:-}" ] && kill "$FOLLOWER" 2>/dev/null
         stop_daemon quiet
         ip netns del "$NETNS" 2>/dev/null
         if [ -n "$CGROUP_DIR" ]; then
@@ -381,7 +384,8 @@ sed -i '$d' "$ROOT/run/portd/scopes/green.d/10-green.conf"
 # on the host 80/tcp is http and the others nothing; in green's cgroup 7000/tcp is greenapp.
 
 # listen WHERE... PORT...: a TCP listener on 127.0.0.1 for each PORT, run by the command prefix
-# WHERE (nothing for the host); its pid in LISTENERS once it listens.
+# WHERE (nothing for the host); its pid in LISTENERS once it listens (its own: in_cgroup's is not
+# a child of ours), and stop_listeners ends them.
 LISTENERS=()
 listen() {
         local ports=() where=() i
@@ -390,24 +394,39 @@ listen() {
                 shift
         done
         ports=("$@")
-        rm -f "$TMP/listening"
+        rm -f "$TMP/listening" "$TMP/listening.tmp"
         "${where[@]}" "$PYTHON" -c '
-import socket, sys, time
+import os, socket, sys, time
 socks = []
 for port in sys.argv[2:]:
     s = socket.socket()
     s.bind(("127.0.0.1", int(port)))
     s.listen()
     socks.append(s)
-open(sys.argv[1], "w").close()
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d\n" % os.getpid())
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 time.sleep(120)
-' "$TMP/listening" "${ports[@]}" &
-        LISTENERS+=($!)
+' "$TMP/listening" "${ports[@]}" >/dev/null 2>&1 &
         for ((i = 0; i < 500 * scale; i++)); do
-                [ -e "$TMP/listening" ] && return 0
+                if [ -e "$TMP/listening" ]; then
+                        LISTENERS+=("$(cat "$TMP/listening")")
+                        return 0
+                fi
                 sleep 0.01
         done
         fail "no listener on ${ports[*]} ${where[*]}"
+}
+stop_listeners() {
+        local pid i
+        for pid in "${LISTENERS[@]}"; do
+                kill "$pid" 2>/dev/null
+                for ((i = 0; i < 500 * scale; i++)); do
+                        kill -0 "$pid" 2>/dev/null || break
+                        sleep 0.01
+                done
+        done
+        LISTENERS=()
 }
 
 # expected_name WHERE... PORT: the name getservbyport(PORT, "tcp") answers the caller WHERE runs,
@@ -492,9 +511,7 @@ check_caller "on the host, green's listener" -- 7000 -- tcp:7000
         pass "the truth differs between the callers: blue's 9000/tcp is myapp, its 80/tcp nothing, the host's http" ||
         fail "getservbyport() does not tell the scopes apart"
 
-kill "${LISTENERS[@]}" 2>/dev/null
-wait "${LISTENERS[@]}" 2>/dev/null
-LISTENERS=()
+stop_listeners
 
 # --follow names its events' ports as well, and after the scope's catalog changes, from the new
 # one (the image it holds says it was superseded).
@@ -506,9 +523,7 @@ if wait_for_output 5000 '"following"' cat "$TMP/follow.out"; then
         wait_for_output 5000 '"started".*"service":"myapp"' cat "$TMP/follow.out" &&
                 pass "who --follow in netns $NETNS names the new listener's port myapp" ||
                 fail "who --follow in the netns: $(cat "$TMP/follow.out" "$TMP/follow.err")"
-        kill "${LISTENERS[@]}" 2>/dev/null
-        wait "${LISTENERS[@]}" 2>/dev/null
-        LISTENERS=()
+        stop_listeners
         sed -i 's/^myapp 9000/renamed 9000/' "$ROOT/etc/portd/scopes/blue.d/10-blue.conf"
         wait_for_output 2000 '^renamed ' ip netns exec "$NETNS" env "${nss_env[@]}" getent -s services:portd services 9000/tcp ||
                 fail "scope blue's change is not served"
@@ -519,7 +534,8 @@ if wait_for_output 5000 '"following"' cat "$TMP/follow.out"; then
 else
         fail "who --follow in the netns does not start: $(cat "$TMP/follow.err")"
 fi
-kill "$FOLLOWER" "${LISTENERS[@]}" 2>/dev/null
-wait "$FOLLOWER" "${LISTENERS[@]}" 2>/dev/null
+stop_listeners
+kill "$FOLLOWER" 2>/dev/null
+wait "$FOLLOWER" 2>/dev/null
 
 finish
