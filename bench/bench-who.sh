@@ -5,11 +5,13 @@
 # forks processes each holding a few sockets. Then the full listing, "who listens" and "every
 # socket", at 10,000, 50,000 and 100,000 sockets: portctl who against ss -ltnp and portctl
 # who -a against ss -tanp, in a network namespace of their own (so that 100,000 sockets take
-# no port of the host's). Measured with hyperfine (else a timing loop); prints tables with each
-# tool's mean and its ratio to portctl, the full listing's rows with the load average around them.
+# no port of the host's). The port lookups are measured with hyperfine (else a timing loop), the
+# full listing's pairs (portctl, ss) run alternately so that both see the same load; prints tables
+# with each tool's mean and its ratio to portctl, the full listing's rows with the load average.
 # Usage: bench-who.sh BUILDDIR [SOCKETS:PROCESSES ...]   (default: 2000:300 10000:2000)
 #   BENCH_LIST_SIZES="10000:500 50000:2500 100000:5000" the full-listing sizes ("" to skip them)
 set -eu
+export LC_NUMERIC=C # a '.' in EPOCHREALTIME
 
 BUILD=$(realpath "${1:?usage: bench-who.sh BUILDDIR [SOCKETS:PROCESSES ...]}")
 shift
@@ -210,16 +212,35 @@ LIST_SIZES=${BENCH_LIST_SIZES-10000:500 50000:2500 100000:5000}
 LIST_RUNS=${BENCH_LIST_RUNS:-5}
 unshare -n true 2>/dev/null || { echo "bench-who: cannot create a network namespace for the full listing" >&2; exit 1; }
 start_daemon
-# in-ns.sh PID COMMAND...: COMMAND in the network namespace of PID, output discarded.
-printf '#!/bin/sh\npid=$1\nshift\nexec nsenter -t "$pid" -n -- "$@" >/dev/null\n' > "$T/in-ns.sh"
-chmod +x "$T/in-ns.sh"
-list_ms() {
-        local name=$1
+# pair_ms COMMAND_A -- COMMAND_B: "MEAN_A MEAN_B" in ms, the two run in the network namespace of
+# NS_PID (output discarded) one after the other LIST_RUNS times, after one warm-up each: on a
+# machine whose load swings from 2 to 30 within a minute, a tool timed in other seconds than its
+# peer says more about the load than about either.
+pair_ms() {
+        local a=() b=() ta="" tb="" t0 t1 t2
+        while [ "$1" != -- ]; do a+=("$1"); shift; done
         shift
-        RUNS=$LIST_RUNS mean_ms "$name" "$T/in-ns.sh" "$NS_PID" "$@"
+        b=("$@")
+        nsenter -t "$NS_PID" -n -- "${a[@]}" >/dev/null 2>&1 || :
+        nsenter -t "$NS_PID" -n -- "${b[@]}" >/dev/null 2>&1 || :
+        for _ in $(seq "$LIST_RUNS"); do
+                t0=$EPOCHREALTIME
+                nsenter -t "$NS_PID" -n -- "${a[@]}" >/dev/null 2>&1 || :
+                t1=$EPOCHREALTIME
+                nsenter -t "$NS_PID" -n -- "${b[@]}" >/dev/null 2>&1 || :
+                t2=$EPOCHREALTIME
+                ta+=" $t0:$t1"
+                tb+=" $t1:$t2"
+        done
+        awk -v a="$ta" -v b="$tb" 'function mean(s,   n, i, x, sum, p) {
+                        n = split(s, x, " ")
+                        for (i = 1; i <= n; i++) { split(x[i], p, ":"); sum += p[2] - p[1] }
+                        return sum / n * 1000
+                }
+                BEGIN { printf "%.3f %.3f\n", mean(a), mean(b) }'
 }
 echo
-echo "# Full listing: portctl who vs ss -ltnp, portctl who -a vs ss -tanp ($LIST_RUNS runs each)"
+echo "# Full listing: portctl who vs ss -ltnp, portctl who -a vs ss -tanp ($LIST_RUNS runs each, each pair alternating)"
 echo
 echo "| sockets | processes | portctl who | ss -ltnp | ss/portctl | portctl who -a | ss -tanp | ss/portctl | rows who / ss | rows who -a / ss -ta | load average |"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -240,10 +261,8 @@ for size in $LIST_SIZES; do
         # The 1-minute load average before and after the timed runs: on a shared machine the
         # ratios, taken in the same minutes, are what compares.
         load0=$(cut -d' ' -f1 /proc/loadavg)
-        p=$(list_ms list-portctl "$PORTCTL" who)
-        s=$(list_ms list-ss ss -ltnp)
-        pa=$(list_ms list-portctl-a "$PORTCTL" who -a)
-        sa=$(list_ms list-ss-a ss -tanp)
+        read -r p s < <(pair_ms "$PORTCTL" who -- ss -ltnp)
+        read -r pa sa < <(pair_ms "$PORTCTL" who -a -- ss -tanp)
         load1=$(cut -d' ' -f1 /proc/loadavg)
         [ -s "$T/who.err" ] && echo "# portctl who: $(head -1 "$T/who.err")"
         [ -s "$T/who-a.err" ] && echo "# portctl who -a: $(head -1 "$T/who-a.err")"

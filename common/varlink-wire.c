@@ -217,6 +217,19 @@ int varlink_buffer_next(VarlinkBuffer *b, const char **ret_message, size_t *ret_
         return 1;
 }
 
+/* Structural characters and whitespace, and what a number may hold: a switch, as a strchr()
+ * per byte of every message was a tenth of a long listing's client time. */
+static bool is_structural(char c)
+{
+        return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '{' || c == '}' || c == '[' ||
+               c == ']' || c == ':' || c == ',';
+}
+
+static bool is_number_char(char c)
+{
+        return (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.' || c == 'e' || c == 'E';
+}
+
 /* json-c's strict mode still takes 'single quotes', NaN and Infinity.  Checking the tokens outside
  * strings first keeps those out, so both ends see exactly RFC 8259 JSON. */
 static bool json_tokens_are_standard(const char *s, size_t n)
@@ -226,7 +239,7 @@ static bool json_tokens_are_standard(const char *s, size_t n)
         while (i < n) {
                 char c = s[i];
 
-                if (strchr(" \t\r\n{}[]:,", c) && c != 0) {
+                if (is_structural(c)) {
                         i++;
                 } else if (c == '"') {
                         for (i++; i < n && s[i] != '"';) {
@@ -236,6 +249,8 @@ static bool json_tokens_are_standard(const char *s, size_t n)
                                         l = 2;
                                 else if ((unsigned char) s[i] < 0x20)
                                         return false;
+                                else if ((unsigned char) s[i] < 0x80)
+                                        l = 1;
                                 else {
                                         l = utf8_sequence_length(s + i, n - i);
                                         if (l == 0)
@@ -247,7 +262,7 @@ static bool json_tokens_are_standard(const char *s, size_t n)
                                 return false;
                         i++;
                 } else if (c == '-' || (c >= '0' && c <= '9')) {
-                        for (i++; i < n && strchr("0123456789+-.eE", s[i]) && s[i] != 0; i++)
+                        for (i++; i < n && is_number_char(s[i]); i++)
                                 ;
                 } else if (c >= 'a' && c <= 'z') {
                         size_t start = i;
@@ -842,27 +857,49 @@ static int client_read(VarlinkClient *c, uint64_t deadline, bool wait_first)
 }
 
 /* Reads until one complete reply is available and makes it the current one. */
-static int client_read_reply(VarlinkClient *c, uint64_t deadline, bool just_sent,
-        struct json_object **ret_parameters, const char **ret_error)
+/* The next message of the stream, read from the socket as far as needed: its text in the input
+ * buffer (NUL-terminated there), valid until the next read. *ret_start is its stream position. */
+static int client_read_message(VarlinkClient *c, uint64_t deadline, bool just_sent, const char **ret_message,
+        size_t *ret_size, uint64_t *ret_start)
 {
-        struct json_object *m = NULL;
-        VarlinkReply reply;
-        uint64_t start;
         int r;
 
         for (;;) {
-                start = c->input.position;
-                r = varlink_buffer_next_object(&c->input, &m);
+                *ret_start = c->input.position;
+                r = varlink_buffer_next(&c->input, ret_message, ret_size);
                 if (r < 0)
                         return client_kill(c, r);
                 if (r > 0)
-                        break;
+                        return 0;
                 r = client_read(c, deadline, just_sent);
                 if (r < 0)
                         return client_kill(c, r);
                 just_sent = false;
         }
+}
 
+/* The fd that came with the message at start..position-1 (and its NUL) becomes the reply's. */
+static void client_attach_fd(VarlinkClient *c, uint64_t start)
+{
+        if (c->pending_fd >= 0 && c->pending_fd_position < c->input.position) {
+                if (c->pending_fd_position >= start)
+                        c->reply_fd = c->pending_fd;
+                else
+                        safe_close(c->pending_fd); /* belonged to nothing we read: drop it */
+                c->pending_fd = -1;
+        }
+}
+
+static int client_take_reply(VarlinkClient *c, const char *s, size_t n, uint64_t start,
+        struct json_object **ret_parameters, const char **ret_error)
+{
+        struct json_object *m = NULL;
+        VarlinkReply reply;
+        int r;
+
+        r = parse_with(&c->input.tokener, s, n, &m);
+        if (r < 0)
+                return client_kill(c, r);
         if (varlink_reply_parse(m, &reply) < 0) {
                 json_object_put(m);
                 return client_kill(c, -EBADMSG);
@@ -871,15 +908,7 @@ static int client_read_reply(VarlinkClient *c, uint64_t deadline, bool just_sent
                 json_object_put(m);
                 return client_kill(c, -EPROTO);
         }
-
-        /* start..position-1 is the message and its NUL. */
-        if (c->pending_fd >= 0 && c->pending_fd_position < c->input.position) {
-                if (c->pending_fd_position >= start)
-                        c->reply_fd = c->pending_fd;
-                else
-                        safe_close(c->pending_fd); /* belonged to nothing we read: drop it */
-                c->pending_fd = -1;
-        }
+        client_attach_fd(c, start);
 
         c->reply = m;
         c->streaming = reply.continues;
@@ -899,6 +928,20 @@ static int client_read_reply(VarlinkClient *c, uint64_t deadline, bool just_sent
         else if (reply.error)
                 return -EREMOTEIO;
         return reply.continues ? 1 : 0;
+}
+
+static int client_read_reply(VarlinkClient *c, uint64_t deadline, bool just_sent,
+        struct json_object **ret_parameters, const char **ret_error)
+{
+        const char *s;
+        size_t n;
+        uint64_t start;
+        int r;
+
+        r = client_read_message(c, deadline, just_sent, &s, &n, &start);
+        if (r < 0)
+                return r;
+        return client_take_reply(c, s, n, start, ret_parameters, ret_error);
 }
 
 int varlink_client_call(VarlinkClient *c, const char *method, struct json_object *parameters, unsigned flags,
@@ -964,6 +1007,45 @@ int varlink_client_next(VarlinkClient *c, struct json_object **ret_parameters, c
         if (r == 0)
                 c->streaming = false;
         return r;
+}
+
+int varlink_client_next_with(VarlinkClient *c, VarlinkReplyReader reader, void *userdata,
+        struct json_object **ret_parameters, const char **ret_error)
+{
+        const char *s;
+        size_t n;
+        uint64_t start;
+        bool continues;
+        int r;
+
+        assert(c);
+        assert(reader);
+
+        if (c->dead)
+                return -ENOTCONN;
+        if (!c->streaming)
+                return -ENOMSG;
+
+        client_drop_reply(c);
+        r = client_read_message(c, deadline_after(c->timeout_usec), false, &s, &n, &start);
+        if (r < 0)
+                return r;
+        r = reader(s, n, &continues, userdata);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                r = client_take_reply(c, s, n, start, ret_parameters, ret_error);
+                if (r == 0)
+                        c->streaming = false;
+                return r;
+        }
+        client_attach_fd(c, start);
+        c->streaming = continues;
+        if (ret_parameters)
+                *ret_parameters = NULL;
+        if (ret_error)
+                *ret_error = NULL;
+        return continues ? 1 : 0;
 }
 
 bool varlink_client_has_input(VarlinkClient *c)

@@ -175,6 +175,16 @@ int varlink_client_call(VarlinkClient *c, const char *method, struct json_object
 /* Reads the next reply of an open "more" stream; same outputs and return values as
  * varlink_client_call() (-EBUSY becomes -ENOMSG: no stream is open). */
 int varlink_client_next(VarlinkClient *c, struct json_object **ret_parameters, const char **ret_error);
+/* What reads a reply's text itself: 1 when it took the message (a reply without error, *continues
+ * as its "continues" said), 0 when the message is not of the shape it knows (it is then parsed as
+ * varlink_client_next() would), negative errno to fail.  The message is NUL-terminated and valid
+ * only during the call. */
+typedef int (*VarlinkReplyReader)(const char *message, size_t size, bool *continues, void *userdata);
+/* varlink_client_next() for a stream of many small replies of one shape (who's rows): reader sees
+ * each first, without json-c, which costs more than everything else the caller does with a reply.
+ * For a reply reader took, *ret_parameters and *ret_error are NULL. */
+int varlink_client_next_with(VarlinkClient *c, VarlinkReplyReader reader, void *userdata,
+        struct json_object **ret_parameters, const char **ret_error);
 /* The file descriptor that arrived (SCM_RIGHTS) together with the last reply returned, handed to
  * the caller, who must close it.  -ENOENT when that reply carried none.  Extra fds in one message
  * are closed on arrival.  A server must send an fd together with the first byte of the reply it

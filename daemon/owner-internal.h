@@ -58,6 +58,10 @@ typedef struct ProcessInfo {
         int pid_fd;
         int fd_dir; /* its fd/, -1 until a socket of it is checked */
         uint64_t starttime;
+        /* Its command from the same read of stat as the start time: a read of comm less per
+         * process.  comm_len SIZE_MAX: it did not fit, comm is read when it is described. */
+        char comm[128];
+        size_t comm_len;
         uint64_t last_used;
         bool described;
         DescribeResult seen; /* once described: for this query's caller */
@@ -149,6 +153,7 @@ CacheEntry *cache_find(const Cache *t, uint64_t inode);
 int cache_add_holder(Cache *t, uint64_t inode, const Holder *h);
 void cache_drop_holder(Cache *t, uint64_t inode, pid_t pid, int fd);
 ssize_t read_at(int dir_fd, const char *name, char *buf, size_t size);
+int read_stat(int pid_fd, uint64_t *ret_starttime, char *ret_comm, size_t comm_size, size_t *ret_comm_len);
 int read_starttime(int pid_fd, uint64_t *ret);
 int parse_id_line(const char *status, const char *key, unsigned ret[4]);
 int parse_cap_line(const char *status, const char *key, uint64_t *ret);

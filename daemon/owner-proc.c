@@ -134,25 +134,38 @@ ssize_t read_at(int dir_fd, const char *name, char *buf, size_t size)
                                 continue;
                         return -errno;
                 }
-                if (k == 0)
-                        break;
                 n += (size_t) k;
+                /* A /proc file (seq_file) fills a read as far as it has text: a short one is its
+                 * end, and the read that would say so costs a system call per file of each of a
+                 * listing's thousands of processes. */
+                if (k == 0 || (size_t) k < size - 1 - (n - (size_t) k))
+                        break;
         }
         buf[n] = 0;
         return (ssize_t) n;
 }
 
 /* Field 22 of /proc/PID/stat, in clock ticks since boot: with the pid it names one process for
- * the machine's lifetime, so a reused pid never inherits a cached answer. */
-int read_starttime(int pid_fd, uint64_t *ret)
+ * the machine's lifetime, so a reused pid never inherits a cached answer.  With ret_comm, also
+ * field 2, the command between the first '(' and the last ')', the very text /proc/PID/comm has
+ * (without its newline): *ret_comm_len is SIZE_MAX when it does not fit comm_size. */
+int read_stat(int pid_fd, uint64_t *ret_starttime, char *ret_comm, size_t comm_size, size_t *ret_comm_len)
 {
         char buf[1024];
         ssize_t n = read_at(pid_fd, "stat", buf, sizeof(buf));
         if (n < 0)
                 return (int) n;
-        const char *p = strrchr(buf, ')');
-        if (!p)
+        const char *open = strchr(buf, '('), *p = strrchr(buf, ')');
+        if (!open || !p || p < open)
                 return -EBADMSG;
+        if (ret_comm) {
+                size_t len = (size_t) (p - open - 1);
+                *ret_comm_len = len < comm_size ? len : SIZE_MAX;
+                if (len < comm_size) {
+                        memcpy(ret_comm, open + 1, len);
+                        ret_comm[len] = 0;
+                }
+        }
         p++;
         for (int field = 2; field < 21; field++) {
                 p = strchr(p + 1, ' ');
@@ -164,8 +177,13 @@ int read_starttime(int pid_fd, uint64_t *ret)
         unsigned long long v = strtoull(p + 1, &end, 10);
         if (errno != 0 || end == p + 1)
                 return -EBADMSG;
-        *ret = v;
+        *ret_starttime = v;
         return 0;
+}
+
+int read_starttime(int pid_fd, uint64_t *ret)
+{
+        return read_stat(pid_fd, ret, NULL, 0, NULL);
 }
 
 int parse_id_line(const char *status, const char *key, unsigned ret[4])
@@ -492,7 +510,9 @@ int process_get(OwnerContext *c, pid_t pid, ProcessInfo **ret)
         if (fd < 0)
                 return -errno;
         uint64_t starttime;
-        r = read_starttime(fd, &starttime);
+        size_t comm_len;
+        char comm[sizeof(slot->comm)];
+        r = read_stat(fd, &starttime, comm, sizeof(comm), &comm_len);
         if (r < 0) {
                 safe_close(fd);
                 return r;
@@ -501,7 +521,10 @@ int process_get(OwnerContext *c, pid_t pid, ProcessInfo **ret)
                 .pid_fd = fd,
                 .fd_dir = -1,
                 .starttime = starttime,
+                .comm_len = comm_len,
                 .last_used = ++c->process_tick };
+        if (comm_len != SIZE_MAX)
+                memcpy(slot->comm, comm, comm_len + 1);
         *ret = slot;
         return 0;
 }
@@ -559,9 +582,13 @@ static int add_forked_holders(OwnerContext *c, size_t index, uint64_t inode, Hol
                 if (!pi->children)
                         return -ENOMEM;
         }
-        /* A copy: probing the children may take the parent's slot. */
-        strncpy(buf, pi->children, sizeof(buf) - 1);
-        buf[sizeof(buf) - 1] = 0;
+        if (!*pi->children)
+                return 0; /* no children: nearly every process */
+        /* A copy: probing the children may take the parent's slot.  Only the text, not the
+         * whole buffer (strncpy() pads it), once per socket of a process that has children. */
+        size_t len = MIN(strlen(pi->children), sizeof(buf) - 1);
+        memcpy(buf, pi->children, len);
+        buf[len] = 0;
         for (const char *p = buf; *p && *added < FORKED_HOLDERS_MAX;) {
                 char *end;
                 long child = strtol(p, &end, 10);

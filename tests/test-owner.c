@@ -702,10 +702,13 @@ static void test_unprivileged(void **state)
         assert_int_equal(s[0].n_processes, 0);
         owner_sockets_free(s, n);
 
-        /* Root sees both. */
+        /* Root sees both, the non-dumpable one's user too (its /proc/PID is root's, its
+         * directory's owner still its effective uid, which is what root's query reads). */
         assert_int_equal(query_port(c, OWNER_PROTOCOL_TCP, secret.port, NULL, NULL, &s, &n), 0);
         assert_int_equal(n, 1);
         assert_true(holds(&s[0], secret.pid, "owner-secret"));
+        assert_int_equal(s[0].processes[0].uid, 65534);
+        assert_string_equal(s[0].processes[0].user, "nobody");
         owner_sockets_free(s, n);
 
         /* Namespaces other than one's own, or all of them: root only. */
@@ -765,7 +768,7 @@ static void test_netns(void **state)
         stop_listener(&l);
 }
 
-/* A full listing of a process that holds many sockets reads its status, comm and cgroup once, not
+/* A full listing of a process that holds many sockets reads its /proc files once, not
  * once per socket: the per-socket /proc work made `portctl who` on a busy host several times
  * slower than ss -p. */
 static void test_one_read_per_process(void **state)
@@ -803,6 +806,29 @@ static void test_one_read_per_process(void **state)
         assert_int_equal(after.cache_hits - before.cache_hits, 64);
         assert_int_equal(after.processes_described - before.processes_described, 1);
         owner_sockets_free(s, n);
+        stop_listener(&l);
+}
+
+/* The command comes from the same read of /proc/PID/stat as the start time, between the first
+ * '(' and the last ')': a name with parentheses, a space and control characters in it reads as
+ * /proc/PID/comm has it, made safe. */
+static void test_awkward_command(void **state)
+{
+        OwnerContext *c = *state;
+        OwnerSocket *s = NULL;
+        size_t n = 0;
+
+        ListenerSpec spec = { .family = AF_INET, .type = SOCK_STREAM, .comm = "a) (b\n\x1b) 1 2" };
+        Listener l = spawn_listener(&spec);
+        assert_true(l.pid > 0);
+        /* A scan first, then the cache's verified answer: both name it. */
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(query_port(c, OWNER_PROTOCOL_TCP, l.port, NULL, NULL, &s, &n), 0);
+                assert_int_equal(n, 1);
+                assert_int_equal(s[0].n_processes, 1);
+                assert_true(holds(&s[0], l.pid, "a) (b\\x0a\\x1b) 1 2"));
+                owner_sockets_free(s, n);
+        }
         stop_listener(&l);
 }
 
@@ -1184,6 +1210,8 @@ int main(void)
                 { "owner/cache/exit-and-reuse", test_exit_and_reuse, setup_context, teardown_context, NULL },
                 { "owner/cache/holder-changes", test_holder_changes, setup_context, teardown_context, NULL },
                 { "owner/cache/cgroup-narrowing", test_cgroup_narrowing, setup_context, teardown_context,
+                        NULL },
+                { "owner/names/awkward-command", test_awkward_command, setup_context, teardown_context,
                         NULL },
                 { "owner/cache/forked-workers", test_forked_workers, setup_context, teardown_context, NULL },
                 { "owner/cache/one-read-per-process", test_one_read_per_process, setup_context,

@@ -506,6 +506,84 @@ static void test_client_more(void **state)
         assert_int_equal(call.flags, VARLINK_CALL_MORE);
 }
 
+/* A reader that takes replies whose text starts with a marker, as who's row reader takes rows. */
+typedef struct Taken {
+        unsigned n;
+        int fail; /* returned instead, when not 0 */
+} Taken;
+
+static int take_marked(const char *message, size_t size, bool *continues, void *userdata)
+{
+        Taken *t = userdata;
+
+        assert_int_equal(strlen(message), size); /* NUL-terminated, whole */
+        if (t->fail)
+                return t->fail;
+        if (strncmp(message, "{\"parameters\":{\"taken\"", 22) != 0)
+                return 0;
+        t->n++;
+        *continues = strstr(message, "\"continues\":true") != NULL;
+        return 1;
+}
+
+/* varlink_client_next_with(): the reader sees each reply first; what it declines is parsed as
+ * varlink_client_next() would, errors included; its "continues" ends the stream as a parsed one. */
+static void test_client_next_with(void **state)
+{
+        Pair *p = *state;
+        struct json_object *reply, *v;
+        const char *error;
+        VarlinkCall call;
+        Taken t = {};
+
+        static const char wire[] = "{\"parameters\": {\"i\": 0}, \"continues\": true}\0"
+                                   "{\"parameters\":{\"taken\":1},\"continues\":true}\0"
+                                   "{\"parameters\": {\"i\": 2}, \"continues\": true}\0"
+                                   "{\"parameters\":{\"taken\":3}}";
+        peer_write(p, wire, sizeof(wire));
+        assert_int_equal(varlink_client_call(p->client, "io.portd.Sockets.List", NULL, VARLINK_CALL_MORE,
+                                 &reply, &error),
+                1);
+        assert_int_equal(varlink_client_next_with(p->client, take_marked, &t, &reply, &error), 1);
+        assert_int_equal(t.n, 1);
+        assert_null(reply);
+        assert_null(error);
+        assert_int_equal(varlink_client_next_with(p->client, take_marked, &t, &reply, &error), 1);
+        assert_int_equal(t.n, 1);
+        assert_true(json_object_object_get_ex(reply, "i", &v));
+        assert_int_equal(json_object_get_int(v), 2);
+        /* The reader's last reply ends the stream. */
+        assert_int_equal(varlink_client_next_with(p->client, take_marked, &t, &reply, &error), 0);
+        assert_int_equal(t.n, 2);
+        assert_int_equal(varlink_client_next_with(p->client, take_marked, &t, &reply, &error), -ENOMSG);
+        json_object_put(peer_read_call(p, &call));
+
+        /* An error ends a stream through the parsed path; the connection stays usable. */
+        static const char wire2[] = "{\"parameters\":{\"taken\":0},\"continues\":true}\0"
+                                    "{\"error\": \"io.portd.Sockets.QueryFailed\"}";
+        peer_write(p, wire2, sizeof(wire2));
+        assert_int_equal(varlink_client_call(p->client, "io.portd.Sockets.List", NULL, VARLINK_CALL_MORE,
+                                 &reply, &error),
+                1);
+        assert_int_equal(varlink_client_next_with(p->client, take_marked, &t, &reply, &error), 0);
+        assert_string_equal(error, "io.portd.Sockets.QueryFailed");
+        json_object_put(peer_read_call(p, &call));
+
+        /* Garbage the reader declines is garbage still; a reader's failure is the caller's. */
+        static const char wire3[] = "{\"parameters\":{\"taken\":0},\"continues\":true}\0"
+                                    "{\"parameters\":{\"i\":1},\"continues\":true}\0"
+                                    "{\"parameters\": nope}";
+        peer_write(p, wire3, sizeof(wire3));
+        assert_int_equal(varlink_client_call(p->client, "io.portd.Sockets.List", NULL, VARLINK_CALL_MORE,
+                                 &reply, &error),
+                1);
+        t.fail = -ENOMEM;
+        assert_int_equal(varlink_client_next_with(p->client, take_marked, &t, &reply, &error), -ENOMEM);
+        t.fail = 0;
+        assert_int_equal(varlink_client_next_with(p->client, take_marked, &t, &reply, &error), -EBADMSG);
+        assert_int_equal(varlink_client_next_with(p->client, take_marked, &t, &reply, &error), -ENOTCONN);
+}
+
 /* Replies read along with an earlier one wait in the client, where poll() on its socket cannot see
  * them: varlink_client_has_input() says so (portctl who --follow polls several clients). */
 static void test_client_has_input(void **state)
@@ -707,6 +785,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_client_call, pair_setup, pair_teardown),
                 cmocka_unit_test_setup_teardown(test_client_more, pair_setup, pair_teardown),
                 cmocka_unit_test_setup_teardown(test_client_has_input, pair_setup, pair_teardown),
+                cmocka_unit_test_setup_teardown(test_client_next_with, pair_setup, pair_teardown),
                 cmocka_unit_test_setup_teardown(
                         test_client_continues_without_more, pair_setup, pair_teardown),
                 cmocka_unit_test_setup_teardown(test_client_fd_passing, pair_setup, pair_teardown),

@@ -39,7 +39,7 @@ case ${LD_PRELOAD:-} in *asan* | *ubsan*) skip "the test bed installs packages b
 # Every tool this needs is installed by tools/install-deps.sh: a missing one is a failure.
 for tool in systemd-nspawn:systemd-container unshare:util-linux timeout:coreutils \
         dpkg-deb:dpkg dpkg-buildpackage:dpkg-dev ansible-playbook:ansible-core ip:iproute2 \
-        python3:python3; do
+        python3:python3 strace:strace; do
         command -v "${tool%%:*}" >/dev/null 2>&1 ||
                 bail "${tool%%:*} is not installed (Debian package ${tool#*:}; tools/install-deps.sh installs it)"
 done

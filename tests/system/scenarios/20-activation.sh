@@ -26,3 +26,14 @@ check "portctl who answers over /run/portd/io.portd.Sockets" sh -c 'portctl who 
 holders=$(ss -xlpH | grep ' /run/portd/io.portd.Sockets ')
 check "the owner-query worker listens on io.portd.Sockets: $holders" grep -q '"portd-owner"' <<<"$holders"
 check "the main process (PID $main) holds no descriptor of it" sh -c 'case "$2" in *"pid=$1,"*) exit 1 ;; esac' sh "$main" "$holders"
+# Root's owner queries have a socket of their own, so that no user's connections queue ahead of
+# root's; the daemon binds it (only root may connect), and the worker alone accepts on it.
+check_eq "/run/portd/io.portd.Sockets.root is root's alone" "socket 600 0" \
+        "$(stat -c '%F %a %u' /run/portd/io.portd.Sockets.root 2>&1)"
+# ss names a socket by the path it was bound to: the daemon binds a temporary name beside the
+# socket and renames it into place.
+root_holders=$(ss -xlpH | grep -E ' /run/portd/io\.portd\.Sockets\.root(\.[0-9a-f]+)? ')
+check "the owner-query worker listens on io.portd.Sockets.root: $root_holders" grep -q '"portd-owner"' <<<"$root_holders"
+check "the main process (PID $main) holds no descriptor of it" sh -c 'case "$2" in *"pid=$1,"*) exit 1 ;; esac' sh "$main" "$root_holders"
+check "root's portctl who connects to io.portd.Sockets.root" sh -c \
+        'strace -f -e trace=connect portctl who :1 2>&1 >/dev/null | grep -q "\"/run/portd/io.portd.Sockets.root\"}, [0-9]*) = 0"'
