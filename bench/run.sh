@@ -15,7 +15,8 @@ echo "== catalog: build time, peak memory, in-process lookups (services.iana + 1
 "$build/bench/bench-catalog" "$data/services.iana" 100
 echo
 echo "== NSS lookups through glibc: portd's module, the files backend, nscd, a do-nothing module (bench-nss)"
-"$build/bench/bench-nss" "$build/daemon/portd"
+# On one CPU (the last): a measuring process that migrates mid-batch measures the migration.
+taskset -c "$(($(nproc) - 1))" "$build/bench/bench-nss" "$build/daemon/portd"
 echo
 echo "== daemon varlink path: lookups/s over one persistent connection (bench-varlink-lookup)"
 for f in netbase iana; do

@@ -103,9 +103,25 @@ static bool same_key(const ServiceEntry *o, const ServiceEntry *e, const char *n
         return false;
 }
 
+/* How far bucket b is from where the key hashed to go (its home). */
+static uint32_t bucket_distance(const SnapshotBucket *bk, uint32_t b, uint32_t n)
+{
+        uint32_t home = bucket_start(bk->hash, n);
+
+        return b >= home ? b - home : b + n - home;
+}
+
 /* Inserts the key (name, or the entry's port when name is NULL; with its protocol unless any)
  * unless an equal key is already there: the entries are added in the merged order, so the bucket
- * that stays is glibc's first match. */
+ * that stays is glibc's first match.
+ *
+ * Robin Hood order: a key that has come further from its home than the key in its way takes that
+ * bucket and the other moves on.  Lookups probe exactly as with plain linear probing, but the
+ * longest probe sequence shrinks: plain linear probing left keys 20-50 buckets from home at this
+ * fill (the last line of Debian's file, fido/tcp by port, at 20), each bucket a compare of its
+ * own on every lookup of that key.  Equal keys share a home, and homes stay in order along a run,
+ * so an equal key already in the table lies before the first bucket whose key is nearer its home
+ * than ours: the search for it ends there, as the displacing begins. */
 static void index_insert(SnapshotBucket *buckets, uint32_t n, const Catalog *c, uint32_t entry,
         const char *name, bool any)
 {
@@ -114,23 +130,37 @@ static void index_insert(SnapshotBucket *buckets, uint32_t n, const Catalog *c, 
         size_t protocol_len = protocol ? strlen(protocol) : 0;
         uint32_t hash = name ? hash_name_key(name, strlen(name), protocol, protocol_len)
                              : hash_port_key(e->port, protocol, protocol_len);
+        SnapshotBucket carry = { .hash = hash, .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
+        bool ours = true; /* carry is still the key being inserted, not one it displaced */
 
-        for (uint32_t b = bucket_start(hash, n);; b = b + 1 == n ? 0 : b + 1) {
+        for (uint32_t b = bucket_start(hash, n), d = 0;; b = b + 1 == n ? 0 : b + 1, d++) {
                 SnapshotBucket *bk = &buckets[b];
                 if (bk->value == 0) {
-                        *bk = (SnapshotBucket){ .hash = hash,
-                                .value = (entry + 1) | (any ? BUCKET_ANY : 0) };
+                        *bk = carry;
                         return;
                 }
-                if (bk->hash == hash && !!(bk->value & BUCKET_ANY) == any &&
+                if (ours && bk->hash == hash && !!(bk->value & BUCKET_ANY) == any &&
                         same_key(&c->entries[(bk->value & BUCKET_ENTRY_MASK) - 1], e, name, any))
                         return;
+                uint32_t bd = bucket_distance(bk, b, n);
+                if (bd < d) {
+                        SnapshotBucket t = *bk;
+                        *bk = carry;
+                        carry = t;
+                        d = bd;
+                        ours = false;
+                }
         }
 }
 
 static size_t align8(size_t n)
 {
         return (n + 7) & ~(size_t) 7;
+}
+
+static size_t align32(size_t n)
+{
+        return (n + 31) & ~(size_t) 31;
 }
 
 int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *ret_size)
@@ -184,6 +214,9 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
                 if (pool_add(&pool, e->name, &rec->name) < 0 ||
                         pool_add(&pool, e->protocol, &rec->protocol) < 0)
                         goto out;
+                /* pool_add() refused anything longer than SNAPSHOT_STRING_MAX. */
+                rec->name_len = (uint16_t) strlen(e->name);
+                rec->protocol_len = (uint16_t) strlen(e->protocol);
                 for (size_t j = 0; j < e->n_aliases; j++)
                         if (pool_add(&pool, e->aliases[j], &aliases[a++]) < 0)
                                 goto out;
@@ -191,25 +224,27 @@ int snapshot_build(const Catalog *c, uint64_t generation, void **ret, size_t *re
 
         uint32_t n_name_buckets = table_size(2 * n_names), n_port_buckets = table_size(2 * c->n_entries);
         /* The sections go behind the header and the page checksum table, whose length depends
-         * on the image's size: grown until it fits (twice at most, each page adds 8 bytes). */
-        size_t off_entries = sizeof(SnapshotHeader), size = 0;
+         * on the image's size: grown until it fits (twice at most, each page adds 8 bytes).  The
+         * string pool comes first: its start holds the protocols ("tcp", "udp" are interned with
+         * the first entries), which nearly every lookup compares, and there it shares the first
+         * 64 KiB with the header, which the kernel maps at a first lookup's first page fault
+         * (fault-around): one page fault less for a fresh process (the reader takes the sections
+         * in any order).  The records start on a multiple of their 32 bytes, so that none lies
+         * across a page. */
+        size_t body = sizeof(SnapshotHeader), size = 0;
+        size_t off_strings, off_sources, off_entries, off_aliases, off_names, off_ports;
         for (;;) {
-                size = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
-                size = align8(size + n_aliases * sizeof(uint32_t));
-                size = align8(size + (size_t) n_name_buckets * sizeof(SnapshotBucket));
-                size = align8(size + (size_t) n_port_buckets * sizeof(SnapshotBucket));
-                size = align8(size + c->n_sources * sizeof(uint32_t));
-                size = align8(size + pool.size);
-                if (snapshot_body_offset(size) <= off_entries)
+                off_strings = body;
+                off_sources = align8(off_strings + pool.size);
+                off_entries = align32(off_sources + c->n_sources * sizeof(uint32_t));
+                off_aliases = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
+                off_names = align8(off_aliases + n_aliases * sizeof(uint32_t));
+                off_ports = align8(off_names + (size_t) n_name_buckets * sizeof(SnapshotBucket));
+                size = align8(off_ports + (size_t) n_port_buckets * sizeof(SnapshotBucket));
+                if (snapshot_body_offset(size) <= body)
                         break;
-                off_entries = snapshot_body_offset(size);
+                body = snapshot_body_offset(size);
         }
-        size_t off_aliases = align8(off_entries + c->n_entries * sizeof(SnapshotEntryRecord));
-        size_t off_names = align8(off_aliases + n_aliases * sizeof(uint32_t));
-        size_t off_ports = align8(off_names + (size_t) n_name_buckets * sizeof(SnapshotBucket));
-        size_t off_sources = align8(off_ports + (size_t) n_port_buckets * sizeof(SnapshotBucket));
-        size_t off_strings = align8(off_sources + c->n_sources * sizeof(uint32_t));
-        size = align8(off_strings + pool.size);
         if (size > UINT32_MAX) {
                 r = -E2BIG;
                 goto out;

@@ -10,6 +10,9 @@
 
 #include "snapshot.h"
 
+/* The lengths of name and protocol are in the record too (their strings in the pool carry them
+ * as well), so that a lookup reads the record and then the strings it compares, side by side,
+ * rather than each string's length first and its bytes after. */
 typedef struct SnapshotEntryRecord {
         uint32_t name;     /* string offset */
         uint32_t protocol; /* string offset */
@@ -18,6 +21,9 @@ typedef struct SnapshotEntryRecord {
         uint16_t port;
         uint32_t source; /* index into the source table */
         uint32_t line;
+        uint16_t name_len; /* strlen() of each */
+        uint16_t protocol_len;
+        uint32_t reserved; /* zero: the record is 32 bytes, two to a cache line, none across a page */
 } SnapshotEntryRecord;
 
 /* A bucket of either index: the full key hash and the entry it leads to, plus one. Zero is an
@@ -36,7 +42,7 @@ typedef struct SnapshotBucket {
 #define BUCKET_ENTRY_MASK 0x7fffffffu
 
 _Static_assert(sizeof(SnapshotHeader) % 8 == 0, "header must keep 8-byte alignment");
-_Static_assert(sizeof(SnapshotEntryRecord) == 24, "entry record layout is part of the format");
+_Static_assert(sizeof(SnapshotEntryRecord) == 32, "entry record layout is part of the format");
 
 #define KEY_HASH_SEED 0x9e3779b97f4a7c15ull
 #define KEY_HASH_MUL  0xbf58476d1ce4e5b9ull
@@ -49,19 +55,21 @@ static inline uint64_t key_mix(uint64_t h, uint64_t w)
         return h ^ (h >> 29);
 }
 
-/* The n bytes at s, eight at a time.  The last 1-7 bytes are read as two overlapping 4-byte
- * words or three single bytes, never beyond s + n (the strings are mapped up to their NUL
- * only).  The length goes in too, so "a" and "a\0" hash apart. */
-static inline uint64_t key_hash_bytes(uint64_t h, const char *s, size_t n)
+/* The n bytes at s, eight at a time, on a chain of their own that starts from seed and the length
+ * (so "a" and "a\0" hash apart): a multiply per word.  The last 1-7 bytes are read as two
+ * overlapping 4-byte words or three single bytes, never beyond s + n (the strings are mapped up
+ * to their NUL only). */
+static inline uint64_t key_hash_bytes(uint64_t seed, const char *s, size_t n)
 {
-        uint64_t w = 0;
+        uint64_t h = seed ^ (n * KEY_HASH_SEED), w = 0;
 
-        h = key_mix(h, n);
-        for (; n >= 8; s += 8, n -= 8) {
+        for (; n > 8; s += 8, n -= 8) {
                 memcpy(&w, s, 8);
                 h = key_mix(h, w);
         }
-        if (n >= 4) {
+        if (n == 8)
+                memcpy(&w, s, 8);
+        else if (n >= 4) {
                 uint32_t a, b;
                 memcpy(&a, s, 4);
                 memcpy(&b, s + n - 4, 4);
@@ -74,10 +82,14 @@ static inline uint64_t key_hash_bytes(uint64_t h, const char *s, size_t n)
         return key_mix(h, w);
 }
 
-/* The protocol (protocol_len bytes), or "any" when it is NULL (length ~0, which no string has). */
-static inline uint32_t key_hash_finish(uint64_t h, const char *protocol, size_t protocol_len)
+/* The key and the protocol hash on two independent chains, joined by one last step: a short name
+ * and its protocol cost the latency of two multiplies, not of four in a row.  A protocol of NULL
+ * is "any" (length ~0, which no string has). */
+static inline uint32_t key_hash_finish(uint64_t key, const char *protocol, size_t protocol_len)
 {
-        h = protocol ? key_hash_bytes(h, protocol, protocol_len) : key_mix(h, ~(uint64_t) 0);
+        uint64_t p = protocol ? key_hash_bytes(KEY_HASH_MUL, protocol, protocol_len) : ~(uint64_t) 0;
+        uint64_t h = key_mix(key, p ^ (p >> 32 | p << 32));
+
         return (uint32_t) (h ^ (h >> 32)) | 1u; /* never 0, so a zero bucket is empty whatever the value */
 }
 

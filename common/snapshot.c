@@ -324,6 +324,21 @@ static inline __attribute__((always_inline)) const char *string_at(
         return (const char *) pool + off;
 }
 
+/* The same for a string whose length the caller read with its offset (an entry's name and
+ * protocol, whose lengths the entry's record holds): the string's bytes and its NUL are read
+ * without waiting for a length read from the pool first. */
+static inline __attribute__((always_inline)) const char *string_at_len(
+        const Snapshot *s, bool checked, uint32_t off, uint32_t len)
+{
+        const uint8_t *pool = s->base + s->layout.strings_offset;
+
+        if (off >= s->layout.strings_size || (uint64_t) off + len >= s->layout.strings_size ||
+            !region_ok(s, checked, (uint64_t) s->layout.strings_offset + off, (uint64_t) len + 1) ||
+            pool[off + len] != '\0')
+                return NULL;
+        return (const char *) pool + off;
+}
+
 /* Element i of the uint32_t section at offset with count elements; false when out of bounds or
  * on a page found wrong. */
 static inline __attribute__((always_inline)) bool table_read(
@@ -336,39 +351,59 @@ static inline __attribute__((always_inline)) bool table_read(
 }
 
 /* Inlined into both lookups: it runs once per probe that meets the key's hash.  The record is
- * read once, into r: what was checked is what is used.  The source is not read here: only
- * listings want it (snapshot_entry_source()). */
-static inline __attribute__((always_inline)) int entry_read(
-        const Snapshot *s, bool checked, uint32_t index, SnapshotEntry *ret)
+ * read once, into *ret_record: what was checked is what is used.  Its name and protocol are
+ * checked here; the lookups compare them before anything else is made of the record, and build
+ * an entry (entry_make()) only for the one they return. */
+static inline __attribute__((always_inline)) int record_read(const Snapshot *s, bool checked, uint32_t index,
+        SnapshotEntryRecord *ret_record, const char **ret_name, const char **ret_protocol)
 {
         const SnapshotHeader *h = &s->layout;
         uint64_t at = (uint64_t) h->entries_offset + (uint64_t) index * sizeof(SnapshotEntryRecord);
-        SnapshotEntryRecord r;
 
         if (index >= h->n_entries)
                 return -ENOENT;
-        if (!region_ok(s, checked, at, sizeof(r)))
+        if (!region_ok(s, checked, at, sizeof(SnapshotEntryRecord)))
                 return -EBADMSG;
-        memcpy(&r, s->base + at, sizeof(r));
+        memcpy(ret_record, s->base + at, sizeof(SnapshotEntryRecord));
 
-        uint32_t name_len = 0, protocol_len = 0;
-        const char *name = string_at(s, checked, r.name, &name_len),
-                   *protocol = string_at(s, checked, r.protocol, &protocol_len);
-        if (!name || !protocol || (uint64_t) r.aliases + r.n_aliases > h->n_aliases)
+        const SnapshotEntryRecord *r = ret_record;
+        const char *name = string_at_len(s, checked, r->name, r->name_len),
+                   *protocol = string_at_len(s, checked, r->protocol, r->protocol_len);
+        if (!name || !protocol || (uint64_t) r->aliases + r->n_aliases > h->n_aliases)
                 return -EBADMSG;
+        *ret_name = name;
+        *ret_protocol = protocol;
+        return 0;
+}
 
-        *ret = (SnapshotEntry){
+/* The source is not read here: only listings want it (snapshot_entry_source()). */
+static inline __attribute__((always_inline)) SnapshotEntry entry_make(
+        const SnapshotEntryRecord *r, const char *name, const char *protocol, uint32_t index)
+{
+        return (SnapshotEntry){
                 .name = name,
                 .protocol = protocol,
-                .name_len = name_len,
-                .protocol_len = protocol_len,
-                .port = r.port,
-                .n_aliases = r.n_aliases,
-                .aliases_index = r.aliases,
-                .source_index = r.source,
-                .line = r.line,
+                .name_len = r->name_len,
+                .protocol_len = r->protocol_len,
+                .port = r->port,
+                .n_aliases = r->n_aliases,
+                .aliases_index = r->aliases,
+                .source_index = r->source,
+                .line = r->line,
                 .index = index,
         };
+}
+
+static inline __attribute__((always_inline)) int entry_read(
+        const Snapshot *s, bool checked, uint32_t index, SnapshotEntry *ret)
+{
+        SnapshotEntryRecord r;
+        const char *name, *protocol;
+        int k = record_read(s, checked, index, &r, &name, &protocol);
+
+        if (k < 0)
+                return k;
+        *ret = entry_make(&r, name, protocol, index);
         return 0;
 }
 
@@ -391,15 +426,22 @@ const char *snapshot_entry_source(const Snapshot *s, const SnapshotEntry *e)
         return p ?: "";
 }
 
-static inline __attribute__((always_inline)) const char *alias_at(
-        const Snapshot *s, bool checked, const SnapshotEntry *e, uint32_t i, uint32_t *ret_len)
+/* Alias i of the n_aliases from the alias table's element first on. */
+static inline __attribute__((always_inline)) const char *alias_at_index(
+        const Snapshot *s, bool checked, uint32_t first, uint32_t n_aliases, uint32_t i, uint32_t *ret_len)
 {
         uint32_t off;
 
-        if (i >= e->n_aliases ||
-            !table_read(s, checked, s->layout.aliases_offset, s->layout.n_aliases, (uint64_t) e->aliases_index + i, &off))
+        if (i >= n_aliases ||
+            !table_read(s, checked, s->layout.aliases_offset, s->layout.n_aliases, (uint64_t) first + i, &off))
                 return NULL;
         return string_at(s, checked, off, ret_len);
+}
+
+static inline __attribute__((always_inline)) const char *alias_at(
+        const Snapshot *s, bool checked, const SnapshotEntry *e, uint32_t i, uint32_t *ret_len)
+{
+        return alias_at_index(s, checked, e->aliases_index, e->n_aliases, i, ret_len);
 }
 
 const char *snapshot_entry_alias_len(
@@ -440,21 +482,36 @@ static inline bool bytes_equal(const char *a, const char *b, size_t n)
         return memcmp(a, b, n) == 0;
 }
 
+/* a is a string of the image, whose NUL at a[a_len] string_at() and string_at_len() checked; b is
+ * the caller's C string of b_len bytes.  Both end in a NUL there, so a string of 1-3 bytes (the
+ * protocols) is compared with its NUL as two overlapping two-byte words, without a branch per
+ * byte. */
 static inline bool string_equal(const char *a, uint32_t a_len, const char *b, size_t b_len)
 {
-        return a_len == b_len && bytes_equal(a, b, b_len);
+        if (a_len != b_len)
+                return false;
+        if (b_len - 1 < 3) {
+                uint16_t a0, a1, b0, b1;
+                memcpy(&a0, a, 2);
+                memcpy(&a1, a + b_len - 1, 2);
+                memcpy(&b0, b, 2);
+                memcpy(&b1, b + b_len - 1, 2);
+                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        return bytes_equal(a, b, b_len);
 }
 
-/* 1 when name is e's name or one of its aliases, 0 when not, -EBADMSG when an alias cannot be
- * read: a key whose hash led here and that is unreadable is a doubt, not a miss. */
-static inline __attribute__((always_inline)) int entry_has_name(
-        const Snapshot *s, bool checked, const SnapshotEntry *e, const char *name, size_t name_len)
+/* 1 when name is the record r's name (at r_name) or one of its aliases, 0 when not, -EBADMSG when
+ * an alias cannot be read: a key whose hash led here and that is unreadable is a doubt, not a
+ * miss. */
+static inline __attribute__((always_inline)) int entry_has_name(const Snapshot *s, bool checked,
+        const SnapshotEntryRecord *r, const char *r_name, const char *name, size_t name_len)
 {
-        if (_likely_(string_equal(e->name, e->name_len, name, name_len)))
+        if (_likely_(string_equal(r_name, r->name_len, name, name_len)))
                 return 1;
-        for (uint32_t i = 0; i < e->n_aliases; i++) {
+        for (uint32_t i = 0; i < r->n_aliases; i++) {
                 uint32_t len;
-                const char *a = alias_at(s, checked, e, i, &len);
+                const char *a = alias_at_index(s, checked, r->aliases, r->n_aliases, i, &len);
                 if (!a)
                         return -EBADMSG;
                 if (string_equal(a, len, name, name_len))
@@ -484,16 +541,18 @@ static inline __attribute__((always_inline)) int lookup_name(
                         return -ENOENT;
                 if (bk.hash != hash || (bk.value & BUCKET_ANY) != any)
                         continue;
-                SnapshotEntry e;
-                if (entry_read(s, checked, (bk.value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
+                uint32_t index = (bk.value & BUCKET_ENTRY_MASK) - 1;
+                SnapshotEntryRecord rec;
+                const char *e_name, *e_protocol;
+                if (record_read(s, checked, index, &rec, &e_name, &e_protocol) < 0)
                         return -EBADMSG;
-                if (protocol && !string_equal(e.protocol, e.protocol_len, protocol, protocol_len))
+                if (protocol && !string_equal(e_protocol, rec.protocol_len, protocol, protocol_len))
                         continue;
-                int r = entry_has_name(s, checked, &e, name, name_len);
+                int r = entry_has_name(s, checked, &rec, e_name, name, name_len);
                 if (r < 0)
                         return r;
                 if (r > 0) {
-                        *ret = e;
+                        *ret = entry_make(&rec, e_name, e_protocol, index);
                         return 0;
                 }
         }
@@ -519,12 +578,14 @@ static inline __attribute__((always_inline)) int lookup_port(
                         return -ENOENT;
                 if (bk.hash != hash || (bk.value & BUCKET_ANY) != any)
                         continue;
-                SnapshotEntry e;
-                if (entry_read(s, checked, (bk.value & BUCKET_ENTRY_MASK) - 1, &e) < 0)
+                uint32_t index = (bk.value & BUCKET_ENTRY_MASK) - 1;
+                SnapshotEntryRecord rec;
+                const char *e_name, *e_protocol;
+                if (record_read(s, checked, index, &rec, &e_name, &e_protocol) < 0)
                         return -EBADMSG;
-                if (e.port == port &&
-                        (!protocol || string_equal(e.protocol, e.protocol_len, protocol, protocol_len))) {
-                        *ret = e;
+                if (rec.port == port &&
+                        (!protocol || string_equal(e_protocol, rec.protocol_len, protocol, protocol_len))) {
+                        *ret = entry_make(&rec, e_name, e_protocol, index);
                         return 0;
                 }
         }

@@ -22,8 +22,9 @@
 
 #define SNAPSHOT_MAGIC "PORTDSNP"
 /* 2: keys hash word by word (snapshot-format.h).  3: a checksum per page, so that a reader checks
- * only the pages it reads (snapshot_open_lazy()). */
-#define SNAPSHOT_VERSION 3u
+ * only the pages it reads (snapshot_open_lazy()).  4: key and protocol hash on chains of their
+ * own; an entry's record holds the lengths of its name and protocol. */
+#define SNAPSHOT_VERSION 4u
 
 /* The unit of the page checksums: a part of the format, not the machine's page size. */
 #define SNAPSHOT_PAGE_SIZE 4096u

@@ -88,16 +88,19 @@ static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Each thread's pin is its value of this key: no __thread variable, whose TLS block would make
  * every dlopen() of the module slower (glibc places it in static TLS, in every thread). */
 static pthread_key_t pin_key;
-static pthread_once_t pin_key_once = PTHREAD_ONCE_INIT;
 static bool pin_key_ok;
-/* The child's handler (mapping_after_fork_child()) is registered by the first refresh or pin,
- * before either takes its lock: no constructor runs when the module is loaded. */
-static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
 
 static void mapping_after_fork_child(void);
+static void pin_destroy(void *userdata);
 
-static void fork_handler_register(void)
+/* The key and the child's fork handler (mapping_after_fork_child()) are set up when the module is
+ * loaded, before any thread can look up: with pthread_once() at the first lookup instead, each
+ * of the two made a futex wake-up system call (glibc's pthread_once() always wakes waiters), two
+ * system calls of a fresh process's first lookup.  Neither makes one here. */
+static __attribute__((constructor)) void mapping_setup(void)
 {
+        if (pthread_key_create(&pin_key, pin_destroy) == 0)
+                pin_key_ok = true;
         (void) pthread_atfork(NULL, NULL, mapping_after_fork_child);
 }
 static int refreshing;
@@ -159,7 +162,6 @@ static bool refresh_trylock(void)
 {
         int expected = 0;
 
-        (void) pthread_once(&fork_handler_once, fork_handler_register);
         return __atomic_compare_exchange_n(
                 &refreshing, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
@@ -207,13 +209,16 @@ static void mapping_mark_checked(SnapshotMapping *m)
 /* published: fd is the file the daemon keeps beside its socket (published_open() checked who
  * may write it and that the live daemon holds it); otherwise a descriptor the daemon handed over,
  * which must be a sealed memfd. */
-static int install_locked(int fd, uint64_t size, bool published)
+static int install_locked(int fd, uint64_t size, bool published, const struct stat *known)
 {
         struct stat st;
         Snapshot snapshot;
         int seals, r;
 
-        if (fstat(fd, &st) < 0)
+        /* known: fd's fstat() as the caller just made it, one system call less per first lookup. */
+        if (known)
+                st = *known;
+        else if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode) || size < sizeof(SnapshotHeader) || size > MAPPING_SIZE_MAX ||
                 (uint64_t) st.st_size != size)
@@ -273,7 +278,7 @@ int mapping_install_fd(int fd, uint64_t size)
 
         if (!refresh_trylock())
                 return -EBUSY;
-        r = install_locked(fd, size, false);
+        r = install_locked(fd, size, false, NULL);
         refresh_unlock();
         return r;
 }
@@ -304,15 +309,19 @@ void mapping_drop(void)
  * is: the dynamic linker maps this module and libc from root's files in the same way.  Every
  * other change to its bytes costs at most a wrong answer (snapshot.c), and a corrupted page is
  * refused when first read. */
-static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size)
+static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size, struct stat *ret_stat)
 {
         char path[sizeof(((struct sockaddr_un *) NULL)->sun_path) + sizeof(SNAPSHOT_PUBLISHED_SUFFIX)];
         _cleanup_close_ int fd = -1;
         struct stat st;
 
-        if (strlen(cfg->socket) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+        size_t n = strlen(cfg->socket);
+        if (n >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
                 return -ENAMETOOLONG;
-        (void) snprintf(path, sizeof(path), "%s" SNAPSHOT_PUBLISHED_SUFFIX, cfg->socket);
+        /* Two copies, not snprintf(): in a fresh process the printf machinery is three pages of
+         * libc not yet mapped, three page faults of a first lookup that reads three of the image. */
+        memcpy(path, cfg->socket, n);
+        memcpy(path + n, SNAPSHOT_PUBLISHED_SUFFIX, sizeof(SNAPSHOT_PUBLISHED_SUFFIX));
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
@@ -332,6 +341,7 @@ static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size)
 
         *ret_fd = TAKE_FD(fd);
         *ret_size = (uint64_t) st.st_size;
+        *ret_stat = st;
         return 0;
 }
 
@@ -356,16 +366,19 @@ static int refresh_locked(SnapshotMapping *old)
         /* The published file if it holds: no round trip to the daemon, for the first image and
          * for every recheck.  Where there is none (a daemon with scopes, or an older one) or it
          * does not hold, the daemon hands over its memfd. */
-        bool published = published_open(&cfg, &fd, &size) >= 0;
+        bool published = published_open(&cfg, &fd, &size, &st) >= 0;
         r = published ? 0 : nss_client_get_snapshot(&cfg, &fd, &size);
         for (;;) {
-                if (r >= 0 && old && fstat(fd, &st) >= 0 && st.st_dev == old->dev &&
-                        st.st_ino == old->inode && !snapshot_is_superseded(&old->snapshot)) {
+                /* The published file's fstat() is the one published_open() made. */
+                if (r >= 0 && !published && fstat(fd, &st) < 0)
+                        r = -errno;
+                if (r >= 0 && old && st.st_dev == old->dev && st.st_ino == old->inode &&
+                        !snapshot_is_superseded(&old->snapshot)) {
                         mapping_mark_checked(old);
                         return 1;
                 }
                 if (r >= 0)
-                        r = install_locked(fd, size, published);
+                        r = install_locked(fd, size, published, &st);
                 if (r >= 0 || !published)
                         break;
                 fd = safe_close(fd);
@@ -475,16 +488,10 @@ static void pin_destroy(void *userdata)
         pin_free(p);
 }
 
-static void pin_key_create(void)
-{
-        if (pthread_key_create(&pin_key, pin_destroy) == 0)
-                __atomic_store_n(&pin_key_ok, true, __ATOMIC_RELEASE);
-}
-
 /* This thread's pin, NULL before its first lookup. */
 static inline ThreadPin *pin_current(void)
 {
-        return __atomic_load_n(&pin_key_ok, __ATOMIC_ACQUIRE) ? pthread_getspecific(pin_key) : NULL;
+        return pin_key_ok ? pthread_getspecific(pin_key) : NULL;
 }
 
 static ThreadPin *pin_get(void)
@@ -493,8 +500,7 @@ static ThreadPin *pin_get(void)
 
         if (p)
                 return p;
-        (void) pthread_once(&fork_handler_once, fork_handler_register);
-        if (pthread_once(&pin_key_once, pin_key_create) != 0 || !pin_key_ok)
+        if (!pin_key_ok)
                 return NULL;
         p = calloc(1, sizeof(*p));
         if (!p)

@@ -252,9 +252,9 @@ static void after_fork_child(void)
         enumeration_lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
 }
 
-/* Registered before the enumeration lock is first taken, not in a constructor: loading the module
- * runs no code of it.  The module is linked with -z nodelete, so the handler never outlives its
- * code. */
+/* Registered before the enumeration lock is first taken: only a program that enumerates needs it,
+ * and the lookups' first call does not pay for its pthread_once().  The module is linked with
+ * -z nodelete, so the handler never outlives its code. */
 static void enumeration_lock_take(void)
 {
         static pthread_once_t once = PTHREAD_ONCE_INIT;

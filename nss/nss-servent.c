@@ -80,6 +80,30 @@ int servent_fill_len(struct servent *result, char *buffer, size_t buflen, const 
         BumpBuffer b = { .next = buffer, .left = buffer ? buflen : 0 };
         char **aliases;
 
+        /* An entry without aliases (most of them) in one bound check and no allocator: the same
+         * layout as below, a NULL pointer, the name, the protocol. */
+        if (n_aliases == 0 && buffer) {
+                size_t pad = (alignof(char *) - (uintptr_t) buffer % alignof(char *)) % alignof(char *);
+                if (pad > buflen || buflen - pad < sizeof(char *) + name_len + 1 + protocol_len + 1)
+                        return -ERANGE;
+                aliases = (char **) (void *) (buffer + pad);
+                char *n = (char *) (aliases + 1), *p = n + name_len + 1;
+                aliases[0] = NULL;
+                if (name_len > 0)
+                        copy_bytes(n, name, name_len);
+                n[name_len] = '\0';
+                if (protocol_len > 0)
+                        copy_bytes(p, protocol, protocol_len);
+                p[protocol_len] = '\0';
+                *result = (struct servent){
+                        .s_name = n,
+                        .s_aliases = aliases,
+                        .s_port = (int) htons(port),
+                        .s_proto = p,
+                };
+                return 0;
+        }
+
         /* The pointer array first: it is the only piece that needs alignment, and placing it
          * before the strings wastes at most one alignment's worth of the buffer. */
         if (n_aliases >= b.left / sizeof(char *))
