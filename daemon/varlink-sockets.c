@@ -444,14 +444,15 @@ static int job_answer_error(SocketsJob *j)
         return varlink_connection_error(conn, ERROR_NO_SOCKET_FOUND, NULL);
 }
 
-/* The socket's send buffer for a listing of n rows, as far as net.core.wmem_max lets it grow:
- * with the default (208 KiB) the rows of 10,000 sockets (2.3 MB) go out in a dozen refills, each a
- * wake-up of this thread after the client drained the socket, and on a loaded machine each of
- * those waits for a CPU while the client, done with what it had, waits too.  Root's listing may
- * take all of it; a user's, whose rows may sit unread, 1 MiB, within the results bounds. */
+/* The socket's send buffer for root's listing of n rows, as far as net.core.wmem_max lets it
+ * grow: with the default (208 KiB) the rows of 10,000 sockets (2.3 MB) go out in a dozen refills,
+ * each a wake-up of this thread after the client drained the socket, and on a loaded machine each
+ * of those waits for a CPU while the client, done with what it had, waits too.  A user's keeps the
+ * default: a listing that fits the buffer is all in the kernel, its job done and its result freed,
+ * so the buffer, not RESULTS_PER_UID_MAX, would bound what a user's never-reading connections pin
+ * (1 MiB each: 16 connections per uid, 960 in all). */
 #define ROW_BYTES_ESTIMATE 256U
 #define SNDBUF_ROOT_MAX    (8U * 1024U * 1024U)
-#define SNDBUF_USER_MAX    (1U * 1024U * 1024U)
 
 static void job_size_send_buffer(VarlinkConnection *conn, const SocketsJob *j)
 {
@@ -459,9 +460,11 @@ static void job_size_send_buffer(VarlinkConnection *conn, const SocketsJob *j)
         socklen_t l = sizeof(current);
         size_t rows = 0;
 
+        if (j->caller.uid != 0)
+                return;
         for (size_t i = 0; i < j->n_sockets; i++)
                 rows += MAX(j->sockets[i].n_processes, (size_t) 1);
-        size_t want = MIN(rows * ROW_BYTES_ESTIMATE, j->caller.uid == 0 ? SNDBUF_ROOT_MAX : SNDBUF_USER_MAX);
+        size_t want = MIN(rows * ROW_BYTES_ESTIMATE, SNDBUF_ROOT_MAX);
         /* The kernel doubles what it is given (its own bookkeeping) and reports the doubled size. */
         if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &current, &l) < 0 || (size_t) current >= want)
                 return;
