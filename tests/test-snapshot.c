@@ -497,6 +497,45 @@ static void test_other_version(void **state)
         catalog_free(c);
 }
 
+/* Root overwriting the published file in place, front to back, under a process whose pages were
+ * all checked already (tests/integration-faults.sh, "overwritten"): for a moment a name's bytes
+ * are new while its NUL and the record that leads to it are not.  A lookup that reaches it must
+ * refuse the image (-EBADMSG: the module asks the daemon), not answer the garbage with the right
+ * port, nor miss. */
+static void test_string_overwritten_in_place(void **state)
+{
+        Catalog *c = build();
+        void *image;
+        size_t size;
+        Snapshot s;
+        SnapshotEntry e;
+
+        assert_int_equal(snapshot_build(c, 1, &image, &size), 0);
+        assert_int_equal(snapshot_open(image, size, &s), 0);
+        assert_int_equal(snapshot_lookup_port(&s, 22, "tcp", &e), 0);
+        assert_string_equal(e.name, "ssh");
+
+        /* The pool bytes from the length before "ssh" up to its NUL, as the overwrite leaves them
+         * on its way through; the record (behind the pool) and the NUL are still the old ones. */
+        SnapshotEntryRecord r;
+        memcpy(&r, (uint8_t *) image + s.layout.entries_offset + (size_t) e.index * sizeof(r), sizeof(r));
+        uint8_t *name = (uint8_t *) image + s.layout.strings_offset + r.name;
+        memset(name - SNAPSHOT_STRING_PREFIX, 'X', SNAPSHOT_STRING_PREFIX + r.name_len);
+        assert_int_equal(name[r.name_len], '\0');
+
+        assert_int_equal(snapshot_lookup_port(&s, 22, "tcp", &e), -EBADMSG);
+        assert_int_equal(snapshot_lookup_port(&s, 22, NULL, &e), -EBADMSG);
+        assert_int_equal(snapshot_lookup_name(&s, "ssh", "tcp", &e), -EBADMSG);
+        assert_int_equal(snapshot_lookup_name(&s, "ssh", NULL, &e), -EBADMSG);
+        assert_int_equal(snapshot_entry(&s, 0, &e), -EBADMSG);
+        /* The others are untouched. */
+        assert_int_equal(snapshot_lookup_port(&s, 80, "tcp", &e), 0);
+        assert_string_equal(e.name, "http");
+
+        free(image);
+        catalog_free(c);
+}
+
 int main(int argc, char *argv[])
 {
         arg_files = argv + 1;
@@ -512,6 +551,7 @@ int main(int argc, char *argv[])
                 cmocka_unit_test(test_probe_lengths),
                 cmocka_unit_test(test_random_first_match),
                 cmocka_unit_test(test_other_version),
+                cmocka_unit_test(test_string_overwritten_in_place),
         };
         return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }
