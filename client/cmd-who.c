@@ -20,6 +20,7 @@
 #include "portctl.h"
 #include "util.h"
 #include "varlink-wire.h"
+#include "who-names.h"
 #include "who-spec.h"
 
 #define SOCKETS_INTERFACE  "io.portd.Sockets"
@@ -200,6 +201,7 @@ typedef struct Rows {
         size_t n_slots; /* a power of two, at least twice n */
         ArenaBlock *arena;
         bool keep_objects; /* --json */
+        WhoNames *names;   /* the caller's catalog, borrowed; NULL: rows name no service */
 } Rows;
 
 static void rows_done(Rows *r)
@@ -270,6 +272,34 @@ static int rows_rehash(Rows *rows, size_t n_slots)
         return 0;
 }
 
+/* The row's service: its port's name in the caller's own catalog (who-names.c), borrowed from
+ * rows->names, whatever the daemon's row said (an older daemon's named the host's); --json's
+ * object (owner, when kept) carries the same. */
+static int row_name_port(const Rows *rows, Row *r, struct json_object *owner)
+{
+        const char *name = NULL;
+        int k;
+
+        if (rows->names && r->port >= 0 && r->port <= UINT16_MAX) {
+                k = who_names_lookup(rows->names, (uint16_t) r->port, r->protocol, &name);
+                if (k < 0)
+                        return k;
+        }
+        r->service = name;
+        if (!rows->keep_objects || !owner)
+                return 0;
+        if (!name) {
+                json_object_object_del(owner, "service");
+                return 0;
+        }
+        struct json_object *v = json_object_new_string(name);
+        if (!v || json_object_object_add(owner, "service", v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 /* Adds r (its strings anyone's: they are copied) unless an equal row is there; owner is the
  * object it came from, kept with --json. */
 static int rows_insert(Rows *rows, Row *r, struct json_object *owner, bool by_spec)
@@ -291,7 +321,6 @@ static int rows_insert(Rows *rows, Row *r, struct json_object *owner, bool by_sp
         r->user = arena_strdup(&rows->arena, r->user, &error);
         r->protocol = arena_strdup(&rows->arena, r->protocol, &error);
         r->address = arena_strdup(&rows->arena, r->address, &error);
-        r->service = arena_strdup(&rows->arena, r->service, &error);
         r->state = arena_strdup(&rows->arena, r->state, &error);
         r->remote_address = arena_strdup(&rows->arena, r->remote_address, &error);
         r->unit = arena_strdup(&rows->arena, r->unit, &error);
@@ -300,6 +329,9 @@ static int rows_insert(Rows *rows, Row *r, struct json_object *owner, bool by_sp
                 return error;
         r->by_spec = by_spec;
         r->closed_tcp = streq_ptr(r->protocol, "tcp") && streq_ptr(r->state, "UNCONN");
+        error = row_name_port(rows, r, owner);
+        if (error < 0)
+                return error;
         if (rows->keep_objects)
                 r->owner = json_object_get(owner);
         rows->items[rows->n++] = *r;
@@ -1072,12 +1104,12 @@ static int print_follow_event(struct json_object *reply, const char *event, cons
 }
 
 /* The next reply of a follower: FOLLOW_CONTINUE, else the exit status. */
-static int follow_next(
-        VarlinkClient *client, const Selection *sel, UserCache *users, const PortctlContext *ctx)
+static int follow_next(VarlinkClient *client, const Selection *sel, WhoNames *names, UserCache *users,
+        const PortctlContext *ctx)
 {
         struct json_object *reply = NULL;
         const char *error = NULL, *event;
-        Rows one = {};
+        Rows one = { .keep_objects = ctx->json, .names = names };
         int r = varlink_client_next(client, &reply, &error);
 
         if (r < 0) {
@@ -1094,6 +1126,10 @@ static int follow_next(
                 portctl_error("who: bad reply from the daemon");
                 return PORTCTL_EXIT_ERROR;
         }
+        /* A catalog changed since the last event names this one's port (the image says so; only
+         * then is the daemon asked).  One that cannot be had leaves the last. */
+        if (names)
+                (void) who_names_refresh(names);
         r = rows_add(&one, reply, true);
         if (r < 0 || one.n != 1) {
                 rows_done(&one);
@@ -1118,7 +1154,8 @@ static int follow_next(
 
 /* A Follow call per query, each on its own connection, read as their events come.  Returns only
  * on an error: the daemon's, or the reader's going. */
-static int who_follow(const WhoQueries *queries, const Selection *sel, const PortctlContext *ctx)
+static int who_follow(
+        const WhoQueries *queries, const Selection *sel, WhoNames *names, const PortctlContext *ctx)
 {
         VarlinkClient *clients[FOLLOW_CALLS_MAX] = {};
         struct pollfd fds[FOLLOW_CALLS_MAX];
@@ -1151,7 +1188,7 @@ static int who_follow(const WhoQueries *queries, const Selection *sel, const Por
                 /* What a client read already first: poll() sees only the sockets. */
                 for (size_t i = 0; i < queries->n; i++)
                         while (varlink_client_has_input(clients[i])) {
-                                r = follow_next(clients[i], sel, &users, ctx);
+                                r = follow_next(clients[i], sel, names, &users, ctx);
                                 if (r != FOLLOW_CONTINUE)
                                         goto finish;
                         }
@@ -1168,7 +1205,7 @@ static int who_follow(const WhoQueries *queries, const Selection *sel, const Por
                 for (size_t i = 0; i < queries->n; i++) {
                         if (fds[i].revents == 0)
                                 continue;
-                        r = follow_next(clients[i], sel, &users, ctx);
+                        r = follow_next(clients[i], sel, names, &users, ctx);
                         if (r != FOLLOW_CONTINUE)
                                 goto finish;
                 }
@@ -1177,6 +1214,28 @@ finish:
         for (size_t i = 0; i < queries->n; i++)
                 varlink_client_free(clients[i]);
         return r == FOLLOW_CONTINUE ? PORTCTL_EXIT_ERROR : r;
+}
+
+/* The caller's catalog, to name the rows' ports: the one its lookups see, which only the
+ * Services socket knows (the owner-query worker does not decide scopes).  Without it the rows
+ * name no service, and a line says why: never another view's names. */
+static int names_open(const PortctlContext *ctx, WhoNames **ret)
+{
+        _cleanup_free_ char *error = NULL;
+        int r = who_names_new(ctx->socket_path, ret, &error);
+
+        if (r == -ENOMEM)
+                return r;
+        if (r == -EREMOTEIO && streq_ptr(error, SERVICES_INTERFACE ".CallerUnidentified"))
+                portctl_error("who: ports are not named: portd cannot tell this caller's scope");
+        else if (r == -EREMOTEIO)
+                portctl_error("who: ports are not named: %s", error ?: "error");
+        else if (r < 0)
+                portctl_error("who: ports are not named: cannot get the catalog from '%s': %s",
+                        ctx->socket_path, strerror(-r));
+        if (r < 0)
+                *ret = NULL;
+        return 0;
 }
 
 /* The SPECs of -i and of the arguments, in that order.  A bare -i ("") means every socket, as
@@ -1206,6 +1265,7 @@ static int collect_specs(int argc, char **argv, const PortctlContext *ctx, Portc
 int verb_who(int argc, char **argv, const PortctlContext *ctx)
 {
         _cleanup_(varlink_client_freep) VarlinkClient *client = NULL, *services = NULL;
+        WhoNames *names = NULL;
         WhoQueries queries = {};
         PortctlList specs = {};
         Selection sel = {};
@@ -1234,6 +1294,10 @@ int verb_who(int argc, char **argv, const PortctlContext *ctx)
                 if (parse_spec(ctx, &services, specs.items[i], &queries) < 0)
                         goto finish;
         size_t n_spec_queries = queries.n;
+        r = names_open(ctx, &names);
+        if (r == -ENOMEM)
+                goto oom;
+        rows.names = names;
         /* Without SPECs every socket; with SPECs and an ORed -p, -u or -c, every socket too, from
          * which those choose theirs. */
         if (!ctx->follow && (specs.n == 0 || selection_needs_listing(&sel))) {
@@ -1247,7 +1311,7 @@ int verb_who(int argc, char **argv, const PortctlContext *ctx)
                 sel.and = true;
                 if (queries.n == 0 && queries_add(&queries, &(WhoQuery){}) < 0)
                         goto oom;
-                ret = who_follow(&queries, &sel, ctx);
+                ret = who_follow(&queries, &sel, names, ctx);
                 goto finish;
         }
         for (size_t i = 0; i < queries.n; i++) {
@@ -1280,6 +1344,7 @@ finish:
         free_user_names(sel.users, sel.n_users);
         selection_done(&sel);
         rows_done(&rows);
+        who_names_free(names);
         free(queries.items);
         free(specs.items);
         return ret;

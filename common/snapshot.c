@@ -9,7 +9,6 @@
  * time a small one takes).  Nothing here allocates.  The writer is snapshot-build.c, which the
  * module does not link. */
 
-#include <endian.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -328,11 +327,9 @@ static inline __attribute__((always_inline)) const char *string_at(
 /* The same for a string whose length the caller read with its offset (an entry's name and
  * protocol, whose lengths the entry's record holds): the string's bytes and its NUL are read
  * without waiting for a length read from the pool first.  The length stored before the string
- * must still agree with the record's: that read is on the string's own cache line and nothing
- * waits for it, and it is what notices a string overwritten in place after its page was checked
- * while the record that leads to it and its NUL are not (yet): an overwrite running forward
- * through the pool changes the length before the bytes behind it, so such a name is refused
- * (the caller asks the daemon) instead of answered as garbage with the right port. */
+ * must still agree, on the cache line the string is read from anyway: a page is checksummed once,
+ * and the bytes of a checked page changed in place afterwards (root writing into the published
+ * file) must not pass for a string on the strength of one byte that happens to be NUL. */
 static inline __attribute__((always_inline)) const char *string_at_len(
         const Snapshot *s, bool checked, uint32_t off, uint32_t len)
 {
@@ -341,12 +338,8 @@ static inline __attribute__((always_inline)) const char *string_at_len(
         if (off < SNAPSHOT_STRING_PREFIX || off >= s->layout.strings_size ||
             (uint64_t) off + len >= s->layout.strings_size ||
             !region_ok(s, checked, (uint64_t) s->layout.strings_offset + off - SNAPSHOT_STRING_PREFIX,
-                    (uint64_t) len + SNAPSHOT_STRING_PREFIX + 1))
-                return NULL;
-        /* The length and the NUL in one test, without a branch of its own for each. */
-        uint16_t stored;
-        memcpy(&stored, pool + off - SNAPSHOT_STRING_PREFIX, sizeof(stored));
-        if (((uint32_t) le16toh(stored) ^ len) | pool[off + len])
+                    (uint64_t) len + 1 + SNAPSHOT_STRING_PREFIX) ||
+            (pool[off - 2] | (uint32_t) pool[off - 1] << 8) != len || pool[off + len] != '\0')
                 return NULL;
         return (const char *) pool + off;
 }

@@ -109,12 +109,10 @@ int parse_list_parameters(
  * the error to answer in *ret_netns_error. */
 int sockets_caller_setup(VarlinkConnection *conn, const char *netns_parameter, OwnerCaller *ret_caller,
         OwnerNetns *ret_ns, int *ret_netns_fd, int *ret_netns_error);
-struct Snapshot;
 struct JsonWriter;
 /* The member "owner": Owner, for socket s and process p (NULL: the socket alone), written into
  * the object w has open. */
-int owner_row_member(const struct Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p,
-        struct JsonWriter *w);
+int owner_row_member(const OwnerSocket *s, const OwnerProcess *p, struct JsonWriter *w);
 
 /* varlink-follow.c (in the owner-query worker) */
 /* io.portd.Sockets.Follow: listening sockets watched on a thread of their own, an event per
@@ -127,24 +125,10 @@ void sockets_follow_stop(SocketsFollow *f);
 SocketsFollow *sockets_follow_free(SocketsFollow *f);
 
 /* owner-handoff.c (in the main process) */
-/* One message on the channel, a SOCK_SEQPACKET datagram: this header (size 0), and with
- * OWNER_HANDOFF_SNAPSHOT the host's catalog image (a sealed memfd) in SCM_RIGHTS, which the
- * worker names ports from until the next; without it, none (the host has scopes).  The worker's
- * way back is one byte, asking for the current one (when it starts). */
-#define OWNER_HANDOFF_MAGIC    UINT32_C(0x6f776e32) /* "own2" */
-#define OWNER_HANDOFF_SNAPSHOT (1U << 0)
-typedef struct OwnerHandoffHeader {
-        uint32_t magic;
-        uint32_t flags;
-        uint32_t size;
-} OwnerHandoffHeader;
-int owner_handoff_message_check(const void *buf, size_t n, const OwnerHandoffHeader **ret);
 /* Starts the owner-query process with the io.portd.Sockets sockets (m->sockets and
  * m->root_sockets, which it takes) and drops the capabilities only it needs. */
 int owner_handoff_start(Manager *m);
 void owner_handoff_stop(Manager *m);
-/* Sends the worker the host's catalog image if it has not got the current one. */
-void owner_handoff_send_catalog(Manager *m);
 
 /* owner-worker.c (portd --owner-worker) */
 /* The monitor (standby_delay < 0; parent: the main process): keeps the worker and a standby
@@ -156,14 +140,6 @@ int owner_worker_main(pid_t parent, int64_t standby_delay);
  * fd 4, for a daemon that has no executable to start the whole monitor from (inside a test
  * program); it ends when the main process does. */
 __attribute__((noreturn)) void owner_monitor_namespaces_only(void);
-/* A copy of the catalog image in fd, a memfd sealed as the main process seals them (shrink, grow,
- * and write or future write): -EPERM when it is not, -EBADF when fd is not a memfd, -EFBIG when
- * it is larger than any catalog. */
-int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size);
-struct Snapshot;
-/* The catalog the worker names ports from: the host's, as the main process last sent it; NULL
- * when none (the host has scopes, or it has not come yet). */
-const struct Snapshot *owner_worker_catalog(void);
 
 /* varlink-services.c */
 int varlink_services_register(Manager *m);

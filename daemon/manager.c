@@ -73,8 +73,6 @@ static void manager_publish_snapshot(Manager *m)
         SnapshotFile *f = NULL;
         int r;
 
-        /* The worker names the ports of its rows from the host's catalog. */
-        owner_handoff_send_catalog(m);
         if (!m->publish_path)
                 return;
         const SnapshotImage *image = m->image.snapshot;

@@ -138,7 +138,7 @@ typedef struct Manager {
          * executable started as it (portd itself, opened at start) */
         int owner_exe_fd; /* our executable, O_PATH; -1 inside a test program */
         int owner_channel_fd;
-        sd_event_source *owner_channel; /* the worker asking for the catalog */
+        sd_event_source *owner_channel; /* its hang-up: the owner-query processes gone */
         /* To the monitor, which reads callers' namespaces for us (caller-namespaces.c). */
         int namespaces_fd;
         sd_event_source *owner_child;
@@ -146,9 +146,6 @@ typedef struct Manager {
          * (ROOT_SOCKETS_SOCKET_NAME), listening: the monitor gets them at its start and its worker
          * accepts on them, so that no owner-query connection is ever ours; fd -1 once passed. */
         OwnerListener sockets, root_sockets;
-        /* The host catalog image the worker names ports from, as last sent (owner-handoff.c). */
-        uint64_t owner_catalog_generation;
-        bool owner_catalog_sent;
 
         /* varlink-services.c: callers whose refusal was logged, so that one retrying in a loop is
          * logged once; the oldest is forgotten first. */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Privilege separation, the main process's side: it starts the owner-query process (ourselves,
  * exec'd through the descriptor opened at start, with --owner-worker; owner-worker.c) with the
- * io.portd.Sockets listening socket, drops every capability, and from then on only sends the
- * worker the host's catalog (to name ports in its rows) when it changes or the worker asks.  No
- * owner-query connection ever reaches this process: a flood of them cannot delay a lookup. */
+ * io.portd.Sockets listening socket and drops every capability; from then on the channel to it
+ * only tells each side that the other is there.  No owner-query connection ever reaches this
+ * process: a flood of them cannot delay a lookup. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,17 +27,6 @@
  * (caller-namespaces.c).  Were it to keep CAP_SYS_PTRACE for that, a compromised main process,
  * uid 0, could write the worker's memory through /proc/PID/mem and so take the worker's
  * capabilities: CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH. */
-
-int owner_handoff_message_check(const void *buf, size_t n, const OwnerHandoffHeader **ret)
-{
-        const OwnerHandoffHeader *h = buf;
-
-        if (n != sizeof(*h) || h->magic != OWNER_HANDOFF_MAGIC || h->size != 0 ||
-                (h->flags & ~(uint32_t) OWNER_HANDOFF_SNAPSHOT) != 0)
-                return -EBADMSG;
-        *ret = h;
-        return 0;
-}
 
 /* Empties the effective, permitted and inheritable sets, and the bounding set.  Without
  * CAP_SETPCAP (systemd leaves it out of the bounding set) the bounding set stays as it is, which
@@ -87,8 +76,8 @@ int owner_handoff_start(Manager *m)
                 log_debug("No owner-query executable, owner queries are unavailable.");
         (void) snprintf(parent, sizeof(parent), "--owner-worker=%d", (int) getpid());
 
-        /* Datagrams with boundaries: a worker that dies leaves no half message behind, and what
-         * it had not read yet waits for the next one in the buffer the monitor keeps open. */
+        /* Its end of file tells the worker that we are gone, its hang-up tells us that the
+         * monitor, its standby and the worker are. */
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) < 0)
                 return log_error_errno(errno, "Failed to create the owner-query channel: %m");
         /* The main process's questions about callers' namespaces: blocking on our side, asked
@@ -161,7 +150,7 @@ int owner_handoff_start(Manager *m)
                 r = sd_event_add_io(
                         m->event, &m->owner_channel, m->owner_channel_fd, EPOLLIN, on_owner_channel, m);
                 if (r < 0)
-                        log_warning_errno(r, "Cannot hear the owner-query worker's requests, ignoring: %m");
+                        log_warning_errno(r, "Cannot hear the owner-query processes go, ignoring: %m");
         }
 
         r = sd_event_add_child(m->event, &m->owner_child, pid, WEXITED, on_owner_process_exit, m);
@@ -192,58 +181,16 @@ void owner_handoff_stop(Manager *m)
         m->owner_child = sd_event_source_disable_unref(m->owner_child);
 }
 
-void owner_handoff_send_catalog(Manager *m)
-{
-        /* With scopes the catalog a row's port is named from depends on who asks, which the
-         * worker does not decide: it gets none, and its rows name no service. */
-        const SnapshotImage *image = m->n_scopes == 0 ? m->image.snapshot : NULL;
-        uint64_t generation = image ? image->generation : 0;
-
-        if (m->owner_channel_fd < 0 || (m->owner_catalog_sent && m->owner_catalog_generation == generation))
-                return;
-
-        OwnerHandoffHeader h = { .magic = OWNER_HANDOFF_MAGIC, .flags = image ? OWNER_HANDOFF_SNAPSHOT : 0 };
-        union {
-                struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
-        struct iovec iov = { &h, sizeof(h) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        if (image) {
-                mh.msg_control = &control;
-                mh.msg_controllen = CMSG_SPACE(sizeof(int));
-                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-                cm->cmsg_level = SOL_SOCKET;
-                cm->cmsg_type = SCM_RIGHTS;
-                cm->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(cm), &image->ro_fd, sizeof(int));
-        }
-        /* Not sent (the channel full, the worker restarting): the worker asks again when it
-         * starts, and the next reload sends it anyway. */
-        if (sendmsg(m->owner_channel_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-                log_debug_errno(errno, "Failed to send the catalog to the owner-query worker: %m");
-                m->owner_catalog_sent = false;
-                return;
-        }
-        m->owner_catalog_sent = true;
-        m->owner_catalog_generation = generation;
-}
-
-/* A worker that starts (the first, or one the monitor restarted) asks for the catalog: one
- * byte on the channel.  Only the worker writes there, at most once per start. */
+/* The channel's hang-up: monitor, standby and worker all gone (nothing is sent on it; the worker
+ * takes no data from us, and the clients name the ports of its rows). */
 static int on_owner_channel(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         Manager *m = userdata;
         char buf[16];
-        bool asked = false;
 
         for (unsigned i = 0; i < 16; i++) {
                 ssize_t k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-                if (k > 0) {
-                        asked = true;
-                        continue;
-                }
-                if (k < 0 && errno == EINTR)
+                if (k > 0 || (k < 0 && errno == EINTR))
                         continue;
                 if (k == 0 || (k < 0 && errno != EAGAIN)) {
                         /* Monitor, standby and worker all gone: nothing can start them again
@@ -256,10 +203,6 @@ static int on_owner_channel(sd_event_source *s, int fd, uint32_t revents, void *
                         return 0;
                 }
                 break;
-        }
-        if (asked) {
-                m->owner_catalog_sent = false;
-                owner_handoff_send_catalog(m);
         }
         return 0;
 }

@@ -155,6 +155,7 @@ void cache_drop_holder(Cache *t, uint64_t inode, pid_t pid, int fd);
 ssize_t read_at(int dir_fd, const char *name, char *buf, size_t size);
 int read_stat(int pid_fd, uint64_t *ret_starttime, char *ret_comm, size_t comm_size, size_t *ret_comm_len);
 int read_starttime(int pid_fd, uint64_t *ret);
+int process_euid(int pid_fd, uid_t *ret);
 int parse_id_line(const char *status, const char *key, unsigned ret[4]);
 int parse_cap_line(const char *status, const char *key, uint64_t *ret);
 int list_pids(OwnerContext *c, bool by_uid, uid_t uid, PidList *ret);

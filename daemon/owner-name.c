@@ -217,13 +217,12 @@ static int process_describe(OwnerContext *c, ProcessInfo *pi, const OwnerCaller 
         pi->seen = HOLDER_GONE;
         c->stats.processes_described++;
         if (caller->uid == 0) {
-                /* Root sees every process and needs only its effective uid, which the kernel gives
-                 * /proc/PID's own directory as its owner (whatever the dumpable flag, for exactly
-                 * this use): a stat of the open directory instead of reading and parsing status,
-                 * the dearest of a process's files, for each of a listing's thousands. */
-                if (fstat(pi->pid_fd, &st) < 0)
+                /* Root sees every process and needs only its effective uid: no status read for
+                 * each of a listing's thousands (process_euid()). */
+                uid_t euid;
+                if (process_euid(pi->pid_fd, &euid) < 0)
                         return 0;
-                uids[1] = st.st_uid;
+                uids[1] = euid;
         } else if (read_at(pi->pid_fd, "status", buf, sizeof(buf)) < 0 ||
                    parse_id_line(buf, "\nUid:", uids) < 0 || parse_id_line(buf, "\nGid:", gids) < 0)
                 return 0;

@@ -181,6 +181,23 @@ int read_stat(int pid_fd, uint64_t *ret_starttime, char *ret_comm, size_t comm_s
         return 0;
 }
 
+/* The effective uid of the process whose /proc/PID pid_fd is: the directory's owner, which the
+ * kernel gives it whatever the dumpable flag (for exactly this use), a stat instead of reading and
+ * parsing status, the dearest of a process's files.  -ESRCH when it is gone: the stat of a reaped
+ * process's directory still succeeds, as root's, so root's answer is checked by a lookup in it,
+ * which fails once the process is gone. */
+int process_euid(int pid_fd, uid_t *ret)
+{
+        struct stat st;
+
+        if (fstat(pid_fd, &st) < 0)
+                return -errno;
+        if (st.st_uid == 0 && faccessat(pid_fd, "stat", F_OK, 0) < 0)
+                return errno == ENOENT ? -ESRCH : -errno;
+        *ret = st.st_uid;
+        return 0;
+}
+
 int read_starttime(int pid_fd, uint64_t *ret)
 {
         return read_stat(pid_fd, ret, NULL, 0, NULL);

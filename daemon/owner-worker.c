@@ -3,8 +3,8 @@
  * the capabilities owner queries need, answers the main process's questions about callers'
  * namespaces, and restarts with back-off the worker it forks and the standby it execs (which takes
  * over when the monitor dies); the worker has its own limits, accepts on the io.portd.Sockets
- * sockets itself (the main process passes them, and never sees a connection of them) and names the
- * ports of its rows from the host's catalog the main process sends it. */
+ * sockets itself (the main process passes them, and never sees a connection of them).  It takes
+ * no data from the main process: the channel between them only tells each that the other is there. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,7 +28,6 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
-#include "snapshot.h"
 
 #define CHANNEL_FD    3
 #define NAMESPACES_FD 4
@@ -60,10 +57,6 @@
 #define RESTART_MAX_USEC     (10ULL * 1000ULL * 1000ULL)
 #define RESTART_HEALTHY_USEC (10ULL * 1000ULL * 1000ULL)
 #define MESSAGES_PER_WAKEUP  64U
-/* A catalog image larger than this is not taken from the main process (a merged catalog of
- * every IANA service is well under 1 MiB). */
-#define HANDOFF_SNAPSHOT_MAX (64ULL * 1024ULL * 1024ULL)
-
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_SANITIZER 1
 #elif defined(__has_feature)
@@ -71,67 +64,6 @@
 #define UNDER_SANITIZER 1
 #endif
 #endif
-
-/* The host's catalog, our own copy: what the rows' ports are named from. */
-typedef struct WorkerCatalog {
-        void *image;
-        size_t size;
-        Snapshot snapshot;
-        bool has_snapshot;
-} WorkerCatalog;
-
-/* One worker per process, and the catalog is read only by its event loop (varlink-sockets.c's
- * producer), never by the query thread: replacing it between two batches is safe. */
-static WorkerCatalog worker_catalog;
-
-const Snapshot *owner_worker_catalog(void)
-{
-        return worker_catalog.has_snapshot ? &worker_catalog.snapshot : NULL;
-}
-
-static void worker_catalog_done(void)
-{
-        free(worker_catalog.image);
-        worker_catalog = (WorkerCatalog){};
-}
-
-int owner_worker_snapshot_copy(int fd, void **ret, size_t *ret_size)
-{
-        _cleanup_free_ void *copy = NULL;
-        struct stat st;
-        int seals;
-
-        /* Sealed against shrinking, growing and new writable mappings, as the main process
-         * seals every image (manager.c): anything else is not one of ours. */
-        seals = fcntl(fd, F_GET_SEALS);
-        if (seals < 0)
-                return errno == EINVAL ? -EBADF : -errno; /* not a memfd */
-        if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
-                !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-                return -EPERM;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (st.st_size <= 0 || (uint64_t) st.st_size > HANDOFF_SNAPSHOT_MAX)
-                return -EFBIG;
-        /* Copied, not mapped: F_SEAL_FUTURE_WRITE leaves the main process the writable mapping
-         * it took before sealing (to flag the image superseded), and what snapshot_open()
-         * validates must not change under us afterwards. */
-        size_t size = (size_t) st.st_size, done = 0;
-        copy = malloc(size);
-        if (!copy)
-                return -ENOMEM;
-        while (done < size) {
-                ssize_t k = pread(fd, (uint8_t *) copy + done, size - done, (off_t) done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? -errno : -EBADMSG;
-                done += (size_t) k;
-        }
-        *ret = TAKE_PTR(copy);
-        *ret_size = size;
-        return 0;
-}
 
 typedef struct Worker {
         sd_event *event;
@@ -141,89 +73,25 @@ typedef struct Worker {
         sd_event_source *channel;
 } Worker;
 
-/* A catalog from the main process, copied and validated as the NSS module validates it; none
- * (the host has scopes) when it came without one. */
-static void catalog_receive(const uint8_t *buf, size_t n, const int *fds, size_t n_fds)
-{
-        const OwnerHandoffHeader *h;
-        WorkerCatalog c = {};
-        int r;
-
-        if (owner_handoff_message_check(buf, n, &h) < 0 ||
-                n_fds != ((h->flags & OWNER_HANDOFF_SNAPSHOT) ? 1U : 0U)) {
-                log_warning("Malformed message from the main process, dropping it.");
-                for (size_t i = 0; i < n_fds; i++)
-                        safe_close(fds[i]);
-                return;
-        }
-        if (n_fds == 1) {
-                r = owner_worker_snapshot_copy(fds[0], &c.image, &c.size);
-                safe_close(fds[0]);
-                if (r < 0) {
-                        log_warning_errno(r, "The catalog image from the main process is not usable, "
-                                             "keeping the one before: %m");
-                        return;
-                }
-                c.has_snapshot = snapshot_open(c.image, c.size, &c.snapshot) >= 0;
-        }
-        worker_catalog_done();
-        worker_catalog = c;
-}
-
+/* Nothing comes on the channel (the ports of the rows are named by the clients, from the
+ * caller's own catalog: io.portd.Services decides scopes, we do not): its end of file is the main
+ * process gone, and so are we. */
 static int on_channel(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
         Worker *w = userdata;
-        static uint8_t buf[sizeof(OwnerHandoffHeader) + 1];
+        char buf[16];
 
-        /* A bounded batch, so that the connections already here get their turn too. */
         for (unsigned i = 0; i < MESSAGES_PER_WAKEUP; i++) {
-                union {
-                        struct cmsghdr h;
-                        char buf[CMSG_SPACE(sizeof(int) * 2)];
-                } control;
-                struct iovec iov = { buf, sizeof(buf) };
-                struct msghdr mh = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = &control,
-                        .msg_controllen = sizeof(control),
-                };
-                int fds[2];
-                size_t n_fds = 0;
-
-                ssize_t k = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
+                ssize_t k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0 && errno == EAGAIN)
+                        return 0;
+                if (k < 0)
                         return sd_event_exit(
                                 w->event, log_error_errno(errno, "Reading the channel failed: %m"));
-                }
-                if (k == 0 && mh.msg_controllen == 0)
-                        /* The main process is gone: so are we. */
+                if (k == 0)
                         return sd_event_exit(w->event, 0);
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-                        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                                continue;
-                        size_t m = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        for (size_t j = 0; j < m; j++) {
-                                int f;
-                                memcpy(&f, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
-                                if (n_fds < ELEMENTSOF(fds))
-                                        fds[n_fds++] = f;
-                                else
-                                        safe_close(f);
-                        }
-                }
-                if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-                        for (size_t j = 0; j < n_fds; j++)
-                                safe_close(fds[j]);
-                        log_warning("Truncated message from the main process (out of descriptors?), "
-                                    "dropping it.");
-                        continue;
-                }
-                catalog_receive(buf, (size_t) k, fds, n_fds);
         }
         return 0;
 }
@@ -283,9 +151,6 @@ static int worker_run(void)
                 r = varlink_sockets_register(w.event, w.server, &w.sockets);
         if (r >= 0)
                 r = sd_event_add_io(w.event, &w.channel, w.channel_fd, EPOLLIN, on_channel, &w);
-        /* The catalog first (the answer waits on the channel), then the connections. */
-        if (r >= 0 && send(w.channel_fd, "?", 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-                log_warning_errno(errno, "Failed to ask the main process for the catalog, ignoring: %m");
         if (r >= 0 && fcntl(SOCKETS_FD, F_GETFD) >= 0)
                 r = varlink_server_listen_fd(w.server, SOCKETS_FD);
         if (r >= 0 && sd_is_socket_unix(ROOT_SOCKETS_FD, SOCK_STREAM, 1, NULL, 0) > 0)
@@ -302,7 +167,6 @@ static int worker_run(void)
         sd_event_source_disable_unref(w.channel);
         safe_close(w.channel_fd);
         sd_event_unref(w.event);
-        worker_catalog_done();
         return r;
 }
 

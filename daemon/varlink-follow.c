@@ -19,7 +19,6 @@
 #include "json-util.h"
 #include "json-writer.h"
 #include "log.h"
-#include "snapshot.h"
 
 #define SOCKETS_INTERFACE        "io.portd.Sockets"
 #define ERROR_PERMISSION_DENIED  SOCKETS_INTERFACE ".PermissionDenied"
@@ -513,8 +512,8 @@ static int follow_answer_error(VarlinkConnection *conn, const Follower *f, int r
         return varlink_connection_error(conn, ERROR_QUERY_FAILED, e);
 }
 
-static int follow_reply(VarlinkConnection *conn, const char *event, uint64_t usec, const Snapshot *catalog,
-        const OwnerSocket *s, const OwnerProcess *p, int64_t listening)
+static int follow_reply(VarlinkConnection *conn, const char *event, uint64_t usec, const OwnerSocket *s,
+        const OwnerProcess *p, int64_t listening)
 {
         _cleanup_(json_writer_done) JsonWriter w = {};
         int r = 0;
@@ -525,7 +524,7 @@ static int follow_reply(VarlinkConnection *conn, const char *event, uint64_t use
         if (listening >= 0)
                 json_writer_integer(&w, "listening", listening);
         if (s)
-                r = owner_row_member(catalog, s, p, &w);
+                r = owner_row_member(s, p, &w);
         json_writer_object_end(&w);
         if (r < 0)
                 return r;
@@ -540,7 +539,6 @@ static int follow_produce(VarlinkConnection *conn, void *userdata)
 {
         Follower *f = userdata;
         SocketsFollow *sf = f->follow;
-        const Snapshot *catalog = owner_worker_catalog();
         unsigned n = 0;
         int r;
 
@@ -557,7 +555,8 @@ static int follow_produce(VarlinkConnection *conn, void *userdata)
         if (!primed)
                 return -EAGAIN;
         if (!f->following_sent) {
-                r = follow_reply(conn, "following", now_usec(CLOCK_REALTIME), NULL, NULL, NULL, (int64_t) listening);
+                r = follow_reply(
+                        conn, "following", now_usec(CLOCK_REALTIME), NULL, NULL, (int64_t) listening);
                 if (r < 0)
                         return r;
                 f->following_sent = true;
@@ -584,8 +583,8 @@ static int follow_produce(VarlinkConnection *conn, void *userdata)
                                 break;
                 }
                 const OwnerSocket *s = f->current->socket;
-                r = follow_reply(conn, f->current->started ? "started" : "stopped", f->current->usec, catalog,
-                        s, s->n_processes > 0 ? &s->processes[f->current_process] : NULL, -1);
+                r = follow_reply(conn, f->current->started ? "started" : "stopped", f->current->usec, s,
+                        s->n_processes > 0 ? &s->processes[f->current_process] : NULL, -1);
                 if (r < 0)
                         return r;
                 n++;

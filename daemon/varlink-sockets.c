@@ -20,7 +20,6 @@
 
 #include "caller.h"
 #include "daemon.h"
-#include "snapshot.h"
 #include "json-util.h"
 #include "json-writer.h"
 #include "name-escape.h"
@@ -194,7 +193,7 @@ static void row_name(JsonWriter *w, const char *key, const char *value)
 /* Written as text into w: a listing sends one row per socket and process, and building,
  * serializing and freeing json-c objects for each was a third of the worker's time.  The members
  * and their order are those of io.portd.Sockets.varlink's Owner. */
-int owner_row_member(const Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p, JsonWriter *w)
+int owner_row_member(const OwnerSocket *s, const OwnerProcess *p, JsonWriter *w)
 {
         char addr[INET6_ADDRSTRLEN];
         const char *proto = owner_protocol_to_string(s->protocol);
@@ -207,9 +206,6 @@ int owner_row_member(const Snapshot *catalog, const OwnerSocket *s, const OwnerP
         json_writer_string(w, "protocol", proto);
         json_writer_string(w, "address", addr);
         json_writer_integer(w, "port", s->local_port);
-        SnapshotEntry e;
-        if (catalog && snapshot_lookup_port(catalog, s->local_port, proto, &e) >= 0)
-                row_name(w, "service", e.name);
         json_writer_string(w, "state", owner_state_to_string(s->protocol, s->state));
         json_writer_integer(w, "inode", (int64_t) s->inode);
         json_writer_integer(w, "uid", s->uid);
@@ -234,13 +230,13 @@ int owner_row_member(const Snapshot *catalog, const OwnerSocket *s, const OwnerP
 }
 
 /* One row of a listing, {"owner": {...}}, replacing what w held. */
-static int owner_row(const Snapshot *catalog, const OwnerSocket *s, const OwnerProcess *p, JsonWriter *w)
+static int owner_row(const OwnerSocket *s, const OwnerProcess *p, JsonWriter *w)
 {
         int r;
 
         json_writer_clear(w);
         json_writer_object_begin(w, NULL);
-        r = owner_row_member(catalog, s, p, w);
+        r = owner_row_member(s, p, w);
         if (r < 0)
                 return r;
         json_writer_object_end(w);
@@ -448,14 +444,15 @@ static int job_answer_error(SocketsJob *j)
         return varlink_connection_error(conn, ERROR_NO_SOCKET_FOUND, NULL);
 }
 
-/* The socket's send buffer for a listing of n rows, as far as net.core.wmem_max lets it grow:
- * with the default (208 KiB) the rows of 10,000 sockets (2.3 MB) go out in a dozen refills, each a
- * wake-up of this thread after the client drained the socket, and on a loaded machine each of
- * those waits for a CPU while the client, done with what it had, waits too.  Root's listing may
- * take all of it; a user's, whose rows may sit unread, 1 MiB, within the results bounds. */
+/* The socket's send buffer for root's listing of n rows, as far as net.core.wmem_max lets it
+ * grow: with the default (208 KiB) the rows of 10,000 sockets (2.3 MB) go out in a dozen refills,
+ * each a wake-up of this thread after the client drained the socket, and on a loaded machine each
+ * of those waits for a CPU while the client, done with what it had, waits too.  A user's keeps the
+ * default: a listing that fits the buffer is all in the kernel, its job done and its result freed,
+ * so the buffer, not RESULTS_PER_UID_MAX, would bound what a user's never-reading connections pin
+ * (1 MiB each: 16 connections per uid, 960 in all). */
 #define ROW_BYTES_ESTIMATE 256U
 #define SNDBUF_ROOT_MAX    (8U * 1024U * 1024U)
-#define SNDBUF_USER_MAX    (1U * 1024U * 1024U)
 
 static void job_size_send_buffer(VarlinkConnection *conn, const SocketsJob *j)
 {
@@ -463,9 +460,11 @@ static void job_size_send_buffer(VarlinkConnection *conn, const SocketsJob *j)
         socklen_t l = sizeof(current);
         size_t rows = 0;
 
+        if (j->caller.uid != 0)
+                return;
         for (size_t i = 0; i < j->n_sockets; i++)
                 rows += MAX(j->sockets[i].n_processes, (size_t) 1);
-        size_t want = MIN(rows * ROW_BYTES_ESTIMATE, j->caller.uid == 0 ? SNDBUF_ROOT_MAX : SNDBUF_USER_MAX);
+        size_t want = MIN(rows * ROW_BYTES_ESTIMATE, SNDBUF_ROOT_MAX);
         /* The kernel doubles what it is given (its own bookkeeping) and reports the doubled size. */
         if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &current, &l) < 0 || (size_t) current >= want)
                 return;
@@ -478,7 +477,6 @@ static void job_size_send_buffer(VarlinkConnection *conn, const SocketsJob *j)
 static int job_produce(VarlinkConnection *conn, void *userdata)
 {
         SocketsJob *j = userdata;
-        const Snapshot *catalog = owner_worker_catalog();
 
         if (j->state != JOB_DONE)
                 return -EAGAIN;
@@ -489,8 +487,7 @@ static int job_produce(VarlinkConnection *conn, void *userdata)
 
         for (unsigned n = 0; n < ROWS_PER_BATCH; n++) {
                 const OwnerSocket *s = &j->sockets[j->next_socket];
-                int r = owner_row(
-                        catalog, s, s->n_processes > 0 ? &s->processes[j->next_process] : NULL, &j->row);
+                int r = owner_row(s, s->n_processes > 0 ? &s->processes[j->next_process] : NULL, &j->row);
                 if (r < 0)
                         return r;
                 if (++j->next_process >= MAX(s->n_processes, (size_t) 1)) {

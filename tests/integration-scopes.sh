@@ -29,6 +29,9 @@ ip netns add "$NETNS" 2>/dev/null || skip "cannot create a network namespace wit
 make_test_dir scopes
 
 cleanup() {
+        # who's listeners and follower, should the script end before it stops them
+        [ -n "${LISTENERS+x}" ] && stop_listeners
+        [ -n "${FOLLOWER:-}" ] && kill "$FOLLOWER" 2>/dev/null
         stop_daemon quiet
         ip netns del "$NETNS" 2>/dev/null
         if [ -n "$CGROUP_DIR" ]; then
@@ -373,26 +376,166 @@ out=$(verify_as in_pidns)
         pass "Verify as root in a PID namespace: only a count" || fail "Verify as root in a PID namespace: $out"
 sed -i '$d' "$ROOT/run/portd/scopes/green.d/10-green.conf"
 
-# Owner rows come from the owner-query worker, which names ports from the host's catalog only
-# while there are no scopes (it does not decide scopes, portd(8)): with scopes, a row names no
-# service, neither the host's nor another scope's.  9000/tcp is myapp in blue, nothing on the host.
-ip netns exec "$NETNS" "$PYTHON" -c '
-import socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", 9000))
-s.listen()
-open(sys.argv[1], "w").close()
-time.sleep(60)
-' "$TMP/listening" &
-LISTENER=$!
-for ((i = 0; i < 500; i++)); do
-        [ -e "$TMP/listening" ] && break
-        sleep 0.01
-done
-out=$(ip netns exec "$NETNS" "$PORTCTL" --socket "$SOCK" who --json tcp:9000 2>&1)
-[[ "$out" == *'"port":9000'* && "$out" != *'"service"'* ]] && pass "who in netns $NETNS: 9000/tcp is found, named by no catalog" ||
-        fail "who in the netns: $out"
-kill "$LISTENER" 2>/dev/null
-wait "$LISTENER" 2>/dev/null
+# ---- portctl who names ports from the caller's own catalog ----
+
+# The owner-query worker does not decide scopes (portd(8)): portctl names the ports of its rows
+# from the caller's catalog, so a row's service is what getservbyport() answers that caller
+# through the NSS module.  In blue's netns 8080/tcp is http, 9000/tcp myapp and 80/tcp nothing;
+# on the host 80/tcp is http and the others nothing; in green's cgroup 7000/tcp is greenapp.
+
+# listen WHERE... PORT...: a TCP listener on 127.0.0.1 for each PORT, run by the command prefix
+# WHERE (nothing for the host); its pid in LISTENERS once it listens (its own: in_cgroup's is not
+# a child of ours), and stop_listeners ends them.
+LISTENERS=()
+listen() {
+        local ports=() where=() i
+        while [[ $# -gt 0 && $1 != [0-9]* ]]; do
+                where+=("$1")
+                shift
+        done
+        ports=("$@")
+        rm -f "$TMP/listening" "$TMP/listening.tmp"
+        "${where[@]}" "$PYTHON" -c '
+import os, socket, sys, time
+socks = []
+for port in sys.argv[2:]:
+    s = socket.socket()
+    s.bind(("127.0.0.1", int(port)))
+    s.listen()
+    socks.append(s)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d\n" % os.getpid())
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(120)
+' "$TMP/listening" "${ports[@]}" >/dev/null 2>&1 &
+        for ((i = 0; i < 500 * scale; i++)); do
+                if [ -e "$TMP/listening" ]; then
+                        LISTENERS+=("$(cat "$TMP/listening")")
+                        return 0
+                fi
+                sleep 0.01
+        done
+        fail "no listener on ${ports[*]} ${where[*]}"
+}
+stop_listeners() {
+        local pid i
+        for pid in "${LISTENERS[@]}"; do
+                kill "$pid" 2>/dev/null
+                for ((i = 0; i < 500 * scale; i++)); do
+                        kill -0 "$pid" 2>/dev/null || break
+                        sleep 0.01
+                done
+        done
+        LISTENERS=()
+}
+
+# expected_name WHERE... PORT: the name getservbyport(PORT, "tcp") answers the caller WHERE runs,
+# through the NSS module alone ("-" for none): the truth the rows are held to.
+expected_name() {
+        local port=${*: -1} out
+        out=$("${@:1:$#-1}" env "${nss_env[@]}" getent -s services:portd services "$port/tcp") || out=-
+        printf '%s\n' "${out%% *}"
+}
+
+# who_names WHERE... -- WHO-ARGS...: "PORT NAME" per row of portctl who --json, sorted ("-" for a
+# row without service), and the same from the table's NAME column (-P off, so the port's name).
+who_names() {
+        local where=()
+        while [ "$1" != -- ]; do
+                where+=("$1")
+                shift
+        done
+        shift
+        "${where[@]}" "$PORTCTL" --socket "$SOCK" who --json "$@" | "$PYTHON" -c '
+import json, sys
+rows = json.load(sys.stdin)
+for r in sorted(rows, key=lambda r: r["port"]):
+    print(r["port"], r.get("service", "-"))
+'
+}
+who_table_names() {
+        local where=()
+        while [ "$1" != -- ]; do
+                where+=("$1")
+                shift
+        done
+        shift
+        # NAME is 127.0.0.1:PORT-OR-SERVICE; SERVICE is the next column.
+        "${where[@]}" "$PORTCTL" --socket "$SOCK" who --no-legend "$@" |
+                awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^127\.0\.0\.1:/) { sub(/^127\.0\.0\.1:/, "", $i); print $i, $(i + 2) } }' |
+                sort
+}
+
+listen ip netns exec "$NETNS" 80 8080 9000
+listen in_cgroup 7000
+
+# caller WHERE... -- PORTS... -- WHO-ARGS...: the rows WHERE's portctl who prints for PORTS name
+# them as getservbyport() answers WHERE, in --json and in the table.
+check_caller() {
+        local what=$1 where=() ports=() port expected=() json table
+        shift
+        while [ "$1" != -- ]; do
+                where+=("$1")
+                shift
+        done
+        shift
+        while [ "$1" != -- ]; do
+                ports+=("$1")
+                shift
+        done
+        shift
+        for port in "${ports[@]}"; do
+                expected+=("$port $(expected_name "${where[@]}" "$port")")
+        done
+        printf '%s\n' "${expected[@]}" | sort -n >"$TMP/who.expected"
+        who_names "${where[@]}" -- "$@" >"$TMP/who.json" 2>"$TMP/who.err" ||
+                fail "$what: portctl who --json: $(cat "$TMP/who.err")"
+        compare "$what: who --json names each port as getservbyport() there ($(tr '\n' ' ' <"$TMP/who.expected"))" \
+                "$TMP/who.expected" "$TMP/who.json"
+        # The table: NAME shows the service (or the number) and SERVICE the same name.
+        while read -r port name; do
+                [ "$name" = - ] && printf '%s -\n' "$port" || printf '%s %s\n' "$name" "$name"
+        done <"$TMP/who.expected" | sort >"$TMP/who.table.expected"
+        who_table_names "${where[@]}" -- "$@" >"$TMP/who.table" 2>>"$TMP/who.err"
+        compare "$what: who's table the same" "$TMP/who.table.expected" "$TMP/who.table"
+        [ -s "$TMP/who.err" ] && fail "$what: portctl who wrote to stderr: $(cat "$TMP/who.err")"
+}
+
+check_caller "in netns $NETNS (scope blue)" ip netns exec "$NETNS" -- 80 8080 9000 -- tcp:80 tcp:8080 tcp:9000
+check_caller "on the host, the same sockets (--netns)" -- 80 8080 9000 -- --netns "$NETNS" tcp:80 tcp:8080 tcp:9000
+check_caller "in cgroup $cgroup_path (scope green)" in_cgroup -- 7000 -- tcp:7000
+check_caller "on the host, green's listener" -- 7000 -- tcp:7000
+# Otherwise a portctl that named nothing, or always the host's names, would pass.
+[ "$(expected_name ip netns exec "$NETNS" 9000)" = myapp ] && [ "$(expected_name 80)" = http ] &&
+        [ "$(expected_name ip netns exec "$NETNS" 80)" = - ] && [ "$(expected_name in_cgroup 7000)" = greenapp ] &&
+        pass "the truth differs between the callers: blue's 9000/tcp is myapp, its 80/tcp nothing, the host's http" ||
+        fail "getservbyport() does not tell the scopes apart"
+
+stop_listeners
+
+# --follow names its events' ports as well, and after the scope's catalog changes, from the new
+# one (the image it holds says it was superseded).
+ip netns exec "$NETNS" "$PORTCTL" --socket "$SOCK" who --follow --json=short tcp:9000 >"$TMP/follow.out" \
+        2>"$TMP/follow.err" &
+FOLLOWER=$!
+if wait_for_output 5000 '"following"' cat "$TMP/follow.out"; then
+        listen ip netns exec "$NETNS" 9000
+        wait_for_output 5000 '"started".*"service":"myapp"' cat "$TMP/follow.out" &&
+                pass "who --follow in netns $NETNS names the new listener's port myapp" ||
+                fail "who --follow in the netns: $(cat "$TMP/follow.out" "$TMP/follow.err")"
+        stop_listeners
+        sed -i 's/^myapp 9000/renamed 9000/' "$ROOT/etc/portd/scopes/blue.d/10-blue.conf"
+        wait_for_output 2000 '^renamed ' ip netns exec "$NETNS" env "${nss_env[@]}" getent -s services:portd services 9000/tcp ||
+                fail "scope blue's change is not served"
+        listen ip netns exec "$NETNS" 9000
+        wait_for_output 5000 '"started".*"service":"renamed"' cat "$TMP/follow.out" &&
+                pass "... and after the scope's change the new name, renamed" ||
+                fail "who --follow after the change: $(cat "$TMP/follow.out" "$TMP/follow.err")"
+else
+        fail "who --follow in the netns does not start: $(cat "$TMP/follow.err")"
+fi
+stop_listeners
+kill "$FOLLOWER" 2>/dev/null
+wait "$FOLLOWER" 2>/dev/null
 
 finish

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "owner-internal.h"
 #include "owner.h"
 #include "util.h"
 
@@ -832,6 +833,43 @@ static void test_awkward_command(void **state)
         stop_listener(&l);
 }
 
+/* Root's view of a process's uid is its /proc/PID's owner (process_euid()): the effective one,
+ * and no answer at all once the process is gone.  The kernel shows the directory of a process that
+ * was reaped as root's: a holder that exits in the middle of a query was shown as root's. */
+static void test_euid_of_gone_process(void **state)
+{
+        int ready[2];
+        char c;
+        uid_t uid = 12345;
+
+        (void) state;
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (setresuid(65534, 65534, 65534) < 0)
+                        _exit(1);
+                (void) write(ready[1], "x", 1);
+                pause();
+                _exit(0);
+        }
+        safe_close(ready[1]);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        safe_close(ready[0]);
+        char path[32];
+        snprintf(path, sizeof(path), "/proc/%d", (int) pid);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(process_euid(fd, &uid), 0);
+        assert_int_equal(uid, 65534);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        uid = 12345;
+        assert_true(process_euid(fd, &uid) < 0);
+        assert_int_equal(uid, 12345);
+        safe_close(fd);
+}
+
 /* A prefork server: the master was cached, then forked workers that hold the same socket. They
  * show up without a scan, through the master's children. */
 static void test_forked_workers(void **state)
@@ -1213,6 +1251,7 @@ int main(void)
                         NULL },
                 { "owner/names/awkward-command", test_awkward_command, setup_context, teardown_context,
                         NULL },
+                { "owner/names/euid-of-gone-process", test_euid_of_gone_process, NULL, NULL, NULL },
                 { "owner/cache/forked-workers", test_forked_workers, setup_context, teardown_context, NULL },
                 { "owner/cache/one-read-per-process", test_one_read_per_process, setup_context,
                         teardown_context, NULL },
