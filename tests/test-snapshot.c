@@ -419,6 +419,129 @@ static void test_probe_lengths(void **state)
         }
 }
 
+/* The first entry, in the catalog's order, that getservbyname()/getservbyport() of the files
+ * backend would return: a linear scan, the oracle of the indexes. */
+static ssize_t scan_name(const Catalog *c, const char *name, const char *protocol)
+{
+        for (size_t i = 0; i < c->n_entries; i++) {
+                const ServiceEntry *e = &c->entries[i];
+                if (protocol && !streq(e->protocol, protocol))
+                        continue;
+                if (streq(e->name, name))
+                        return (ssize_t) i;
+                for (size_t j = 0; j < e->n_aliases; j++)
+                        if (streq(e->aliases[j], name))
+                                return (ssize_t) i;
+        }
+        return -1;
+}
+
+static ssize_t scan_port(const Catalog *c, uint16_t port, const char *protocol)
+{
+        for (size_t i = 0; i < c->n_entries; i++)
+                if (c->entries[i].port == port && (!protocol || streq(c->entries[i].protocol, protocol)))
+                        return (ssize_t) i;
+        return -1;
+}
+
+/* Random catalogs crowded with equal keys (few names, ports and protocols, names that are also
+ * other lines' aliases, lines repeated): every key of the Robin Hood indexes, with and without
+ * its protocol, leads to the entry the scan finds first, and a key absent from the catalog to
+ * none. */
+static void test_random_first_match(void **state)
+{
+        static const char *const protocols[] = { "tcp", "udp", "ddp", "sctp", "tc", "u" };
+        unsigned seed = 1;
+
+        for (int round = 0; round < 200; round++) {
+                char text_buf[16384];
+                size_t at = 0, n_lines = 1 + rand_r(&seed) % 120, n_names = 2 + rand_r(&seed) % 40;
+                for (size_t l = 0; l < n_lines; l++) {
+                        int k = snprintf(text_buf + at, sizeof(text_buf) - at, "n%u %u/%s",
+                                rand_r(&seed) % (unsigned) n_names, rand_r(&seed) % 30,
+                                protocols[rand_r(&seed) % ELEMENTSOF(protocols)]);
+                        assert_true(k > 0 && (size_t) k < sizeof(text_buf) - at);
+                        at += (size_t) k;
+                        for (unsigned a = 0, n = rand_r(&seed) % 4; a < n; a++) {
+                                k = snprintf(text_buf + at, sizeof(text_buf) - at, " n%u",
+                                        rand_r(&seed) % (unsigned) n_names);
+                                assert_true(k > 0 && (size_t) k < sizeof(text_buf) - at);
+                                at += (size_t) k;
+                        }
+                        text_buf[at++] = '\n';
+                }
+
+                ServicesFile *f;
+                Catalog *c;
+                void *image;
+                size_t size;
+                Snapshot s;
+                SnapshotEntry e;
+                assert_int_equal(services_file_parse("/etc/services", CATALOG_LAYER_BASE, text_buf, at, &f), 0);
+                assert_int_equal(catalog_build(&f, 1, &c), 0);
+                services_file_free(f);
+                assert_int_equal(snapshot_build(c, 1, &image, &size), 0);
+                assert_int_equal(snapshot_open(image, size, &s), 0);
+
+                for (unsigned n = 0; n < n_names + 2; n++) {
+                        char name[16];
+                        snprintf(name, sizeof(name), "n%u", n);
+                        for (size_t p = 0; p <= ELEMENTSOF(protocols); p++) {
+                                const char *protocol = p < ELEMENTSOF(protocols) ? protocols[p] : NULL;
+                                ssize_t want = scan_name(c, name, protocol);
+                                int r = snapshot_lookup_name(&s, name, protocol, &e);
+                                if (want < 0)
+                                        assert_int_equal(r, -ENOENT);
+                                else {
+                                        assert_int_equal(r, 0);
+                                        assert_int_equal(e.index, want);
+                                }
+                        }
+                }
+                for (uint16_t port = 0; port < 32; port++)
+                        for (size_t p = 0; p <= ELEMENTSOF(protocols); p++) {
+                                const char *protocol = p < ELEMENTSOF(protocols) ? protocols[p] : NULL;
+                                ssize_t want = scan_port(c, port, protocol);
+                                int r = snapshot_lookup_port(&s, port, protocol, &e);
+                                if (want < 0)
+                                        assert_int_equal(r, -ENOENT);
+                                else {
+                                        assert_int_equal(r, 0);
+                                        assert_int_equal(e.index, want);
+                                }
+                        }
+                free(image);
+                catalog_free(c);
+        }
+}
+
+/* A daemon of the previous release (format 3: the same header, records without the lengths,
+ * other key hashes) may still publish its image while the module of this one is loaded: a
+ * signed image of another version is refused before anything in it is followed, whole or lazily,
+ * so that the module asks the daemon instead of misreading it. */
+static void test_other_version(void **state)
+{
+        Catalog *c = build();
+        void *image;
+        size_t size;
+        Snapshot s;
+        SnapshotChecks *checks;
+
+        assert_int_equal(snapshot_build(c, 1, &image, &size), 0);
+        checks = calloc(1, snapshot_checks_size(size));
+        assert_non_null(checks);
+        for (uint32_t v = 0; v < 8; v++) {
+                ((SnapshotHeader *) image)->version = v;
+                assert_int_equal(snapshot_sign(image, size), 0);
+                int want = v == SNAPSHOT_VERSION ? 0 : -EBADMSG;
+                assert_int_equal(snapshot_open(image, size, &s), want);
+                assert_int_equal(snapshot_open_lazy(image, size, checks, &s), want);
+        }
+        free(checks);
+        free(image);
+        catalog_free(c);
+}
+
 int main(int argc, char *argv[])
 {
         arg_files = argv + 1;
@@ -433,6 +556,8 @@ int main(int argc, char *argv[])
                 cmocka_unit_test(test_changed_after_check),
                 cmocka_unit_test(test_empty),
                 cmocka_unit_test(test_probe_lengths),
+                cmocka_unit_test(test_random_first_match),
+                cmocka_unit_test(test_other_version),
         };
         return cmocka_run_group_tests_name("snapshot", tests, NULL, NULL);
 }
