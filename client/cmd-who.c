@@ -1176,7 +1176,7 @@ static int follow_next(VarlinkClient *client, const Selection *sel, WhoNames *na
                 return PORTCTL_EXIT_ERROR;
         }
         /* A catalog changed since the last event names this one's port (the image says so; only
-         * then is the daemon asked).  One that cannot be had leaves the last. */
+         * then is the daemon asked).  While the new one cannot be had, the event names none. */
         if (names)
                 (void) who_names_refresh(names);
         r = rows_add(&one, reply, true);
