@@ -272,6 +272,60 @@ static int rows_rehash(Rows *rows, size_t n_slots)
         return 0;
 }
 
+/* Owner's members that may follow "port", at most (io.portd.Sockets.varlink's has 15 in all). */
+#define OWNER_MEMBERS_MAX 32U
+
+/* Sets owner's "service" to name, where the interface's Owner had it (a daemon sent it until
+ * portctl named the ports itself): right after "port", so that --json's rows read byte for byte
+ * as they did.  json-c appends what it adds: the members after "port" are taken out and put back
+ * behind it.  Without "port" (or with more members than Owner has) it goes last. */
+static int owner_set_service(struct json_object *owner, const char *name)
+{
+        struct {
+                char *key;
+                struct json_object *value;
+        } tail[OWNER_MEMBERS_MAX];
+        size_t n = 0;
+        bool after_port = false, move = true;
+        int r = 0;
+
+        json_object_object_del(owner, "service");
+        json_object_object_foreach(owner, key, value) {
+                if (!after_port) {
+                        after_port = streq(key, "port");
+                        continue;
+                }
+                if (n == ELEMENTSOF(tail)) {
+                        move = false;
+                        break;
+                }
+                tail[n].key = strdup(key);
+                if (!tail[n].key) {
+                        r = -ENOMEM;
+                        move = false;
+                        break;
+                }
+                tail[n++].value = json_object_get(value);
+        }
+        for (size_t i = 0; move && i < n; i++)
+                json_object_object_del(owner, tail[i].key);
+        struct json_object *v = r >= 0 ? json_object_new_string(name) : NULL;
+        if (r >= 0 && (!v || json_object_object_add(owner, "service", v) < 0)) {
+                json_object_put(v);
+                r = -ENOMEM;
+        }
+        /* Put back in their order, each value's reference handed to owner (or dropped). */
+        for (size_t i = 0; i < n; i++) {
+                if (!move || json_object_object_add(owner, tail[i].key, tail[i].value) < 0) {
+                        json_object_put(tail[i].value);
+                        if (move)
+                                r = -ENOMEM;
+                }
+                free(tail[i].key);
+        }
+        return r;
+}
+
 /* The row's service: its port's name in the caller's own catalog (who-names.c), borrowed from
  * rows->names, whatever the daemon's row said (an older daemon's named the host's); --json's
  * object (owner, when kept) carries the same. */
@@ -292,12 +346,7 @@ static int row_name_port(const Rows *rows, Row *r, struct json_object *owner)
                 json_object_object_del(owner, "service");
                 return 0;
         }
-        struct json_object *v = json_object_new_string(name);
-        if (!v || json_object_object_add(owner, "service", v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
+        return owner_set_service(owner, name);
 }
 
 /* Adds r (its strings anyone's: they are copied) unless an equal row is there; owner is the
@@ -1127,7 +1176,7 @@ static int follow_next(VarlinkClient *client, const Selection *sel, WhoNames *na
                 return PORTCTL_EXIT_ERROR;
         }
         /* A catalog changed since the last event names this one's port (the image says so; only
-         * then is the daemon asked).  One that cannot be had leaves the last. */
+         * then is the daemon asked).  While the new one cannot be had, the event names none. */
         if (names)
                 (void) who_names_refresh(names);
         r = rows_add(&one, reply, true);

@@ -155,15 +155,28 @@ WhoNames *who_names_free(WhoNames *n)
 
 int who_names_refresh(WhoNames *n)
 {
-        if (!snapshot_is_superseded(&n->snapshot))
+        int r;
+
+        if (n->image && !snapshot_is_superseded(&n->snapshot))
                 return 0;
-        return image_fetch(n, NULL);
+        r = image_fetch(n, NULL);
+        /* Never a superseded catalog's names: the NSS module does not answer from one either
+         * (it asks the daemon, or the next source answers).  Until a later refresh gets the new
+         * one, the rows name nothing. */
+        if (r < 0)
+                names_clear(n);
+        return r;
 }
 
 int who_names_lookup(WhoNames *n, uint16_t port, const char *protocol, const char **ret)
 {
         size_t p = 0;
 
+        if (!n->image) {
+                /* Dropped by a refresh that failed (who_names_refresh()). */
+                *ret = NULL;
+                return 0;
+        }
         while (p < ELEMENTSOF(protocols) && !streq_ptr(protocols[p], protocol))
                 p++;
         if (p == ELEMENTSOF(protocols)) {

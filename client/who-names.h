@@ -17,8 +17,9 @@ int who_names_new(const char *services_path, WhoNames **ret, char **ret_error);
 WhoNames *who_names_free(WhoNames *n);
 
 /* Asks again when the daemon has a newer catalog than the one held (its image says so without a
- * call): for --follow, which runs for hours.  0 when nothing changed or the new one is in place;
- * -errno leaves the old one. */
+ * call), or when none is held since a refresh failed: for --follow, which runs for hours.  0 when
+ * nothing changed or the new one is in place; -errno drops the superseded one, and lookups name
+ * nothing until a later refresh succeeds. */
 int who_names_refresh(WhoNames *n);
 
 /* The name of port/protocol, escaped as names are over varlink (\xNN), or NULL when the catalog

@@ -531,6 +531,21 @@ if wait_for_output 5000 '"following"' cat "$TMP/follow.out"; then
         wait_for_output 5000 '"started".*"service":"renamed"' cat "$TMP/follow.out" &&
                 pass "... and after the scope's change the new name, renamed" ||
                 fail "who --follow after the change: $(cat "$TMP/follow.out" "$TMP/follow.err")"
+        stop_listeners
+        # A newer catalog that cannot be had must not leave the superseded one naming the ports:
+        # the NSS module never answers from a superseded image either.  The follower finds no
+        # io.portd.Services socket when it asks (moved aside: the daemon keeps serving on it, and
+        # the follow goes on on io.portd.Sockets's).
+        mv "$SOCK" "$SOCK.aside"
+        sed -i 's/^renamed 9000/again 9000/' "$ROOT/etc/portd/scopes/blue.d/10-blue.conf"
+        wait_for_output 2000 '^again ' ip netns exec "$NETNS" env "${nss_env[@]}" PORTD_SOCKET="$SOCK.aside" \
+                getent -s services:portd services 9000/tcp || fail "scope blue's second change is not served"
+        listen ip netns exec "$NETNS" 9000
+        wait_for_output 5000 '^3$' grep -c '"started"' "$TMP/follow.out" || fail "the follower sees no event"
+        mv "$SOCK.aside" "$SOCK"
+        [ "$(grep -c '"started".*"service":"renamed"' "$TMP/follow.out")" = 1 ] &&
+                pass "... and a newer catalog it cannot get names nothing, not the superseded one's renamed" ||
+                fail "who --follow named a port from a superseded catalog: $(cat "$TMP/follow.out")"
 else
         fail "who --follow in the netns does not start: $(cat "$TMP/follow.err")"
 fi

@@ -115,6 +115,11 @@ listen tcp 4 127.0.0.1 29170 who-named
 check "'portd-test' means port 29170: pid $LPID" grep -q "^$LPID who-named tcp" <(owner_of portd-test)
 check "-P shows the port number" grep -q "127.0.0.1:29170 (LISTEN)" <("$PORTCTL" -P who tcp:29170)
 check "without -P the service name" grep -q "127.0.0.1:portd-test (LISTEN)" <("$PORTCTL" who tcp:29170)
+# --json's rows are the interface's Owner as the daemon once sent them whole: the service (named
+# by portctl now, from the caller's catalog) where Owner had it, after the port, and each row of
+# --json=short byte for byte what it was.
+check "--json: the service right after the port, as in Owner" grep -q '"port":29170,"service":"portd-test","state":"LISTEN",' \
+        <("$PORTCTL" --json=short who tcp:29170)
 check "@127.0.0.1:29170 finds it" grep -q "^$LPID " <(owner_of @127.0.0.1:29170)
 "$PORTCTL" who @127.0.0.2:29170 >/dev/null
 check "@127.0.0.2:29170 finds nothing: exit 2" test $? = 2
