@@ -5,15 +5,13 @@
  * so a row's name is what that lookup answers the caller. */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "name-escape.h"
-#include "snapshot.h"
+#include "snapshot-map.h"
 #include "util.h"
 #include "varlink-wire.h"
 #include "who-names.h"
@@ -30,10 +28,7 @@ static char no_name[] = "";
 
 struct WhoNames {
         char *services_path;
-        void *image;
-        size_t size;
-        SnapshotChecks *checks;
-        Snapshot snapshot;
+        SnapshotMap map; /* the caller's catalog, when map.base is set */
         /* Per protocol, per port: the escaped name, no_name, or NULL; allocated on first use. */
         char **names[ELEMENTSOF(protocols)];
 };
@@ -46,45 +41,24 @@ static void names_clear(WhoNames *n)
                                 free(n->names[p][i]);
                 n->names[p] = mfree(n->names[p]);
         }
-        if (n->image)
-                (void) munmap(n->image, n->size);
-        n->image = NULL;
-        n->checks = mfree(n->checks);
+        snapshot_map_done(&n->map);
 }
 
-/* The memfd of a GetSnapshot reply, mapped under the NSS module's rules: sealed against
- * shrinking (a shrink would turn our reads into SIGBUS) and against writes through new mappings;
+/* The memfd of a GetSnapshot reply, mapped under the NSS module's rules (snapshot_map()):
  * checked page by page as lookups read them, since a listing names a few ports of a large image. */
 static int image_map(int fd, uint64_t size, WhoNames *n)
 {
         struct stat st;
-        int seals;
+        SnapshotMap map;
+        int r;
 
         if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode) || size < sizeof(SnapshotHeader) || size > WHO_NAMES_IMAGE_MAX ||
-                (uint64_t) st.st_size != size)
-                return -EBADMSG;
-        seals = fcntl(fd, F_GET_SEALS);
-        if (seals < 0 || !(seals & F_SEAL_SHRINK) || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-                return -EBADMSG;
-
-        _cleanup_free_ SnapshotChecks *checks = calloc(1, snapshot_checks_size(size));
-        if (!checks)
-                return -ENOMEM;
-        void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED)
-                return -errno;
-        Snapshot s;
-        if (snapshot_open_lazy(p, size, checks, &s) < 0) {
-                (void) munmap(p, size);
-                return -EBADMSG;
-        }
+        r = snapshot_map(fd, &st, size, WHO_NAMES_IMAGE_MAX, true, &map);
+        if (r < 0)
+                return r;
         names_clear(n);
-        n->image = p;
-        n->size = size;
-        n->checks = TAKE_PTR(checks);
-        n->snapshot = s;
+        n->map = map;
         return 0;
 }
 
@@ -157,7 +131,7 @@ int who_names_refresh(WhoNames *n)
 {
         int r;
 
-        if (n->image && !snapshot_is_superseded(&n->snapshot))
+        if (n->map.base && !snapshot_is_superseded(&n->map.snapshot))
                 return 0;
         r = image_fetch(n, NULL);
         /* Never a superseded catalog's names: the NSS module does not answer from one either
@@ -172,7 +146,7 @@ int who_names_lookup(WhoNames *n, uint16_t port, const char *protocol, const cha
 {
         size_t p = 0;
 
-        if (!n->image) {
+        if (!n->map.base) {
                 /* Dropped by a refresh that failed (who_names_refresh()). */
                 *ret = NULL;
                 return 0;
@@ -193,7 +167,7 @@ int who_names_lookup(WhoNames *n, uint16_t port, const char *protocol, const cha
                 SnapshotEntry e;
                 /* A damaged page (-EBADMSG) names nothing, as the NSS module then answers from
                  * elsewhere: never a wrong name. */
-                if (snapshot_lookup_port(&n->snapshot, port, protocol, &e) < 0)
+                if (snapshot_lookup_port(&n->map.snapshot, port, protocol, &e) < 0)
                         *slot = no_name;
                 else {
                         _cleanup_free_ char *raw = strndup(e.name, e.name_len);

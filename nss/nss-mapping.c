@@ -46,6 +46,7 @@
 #include <time.h>
 
 #include "nss-mapping.h"
+#include "snapshot-map.h"
 #include "util.h"
 
 
@@ -212,57 +213,31 @@ static void mapping_mark_checked(SnapshotMapping *m)
 static int install_locked(int fd, uint64_t size, bool published, const struct stat *known)
 {
         struct stat st;
-        Snapshot snapshot;
-        int seals, r;
+        SnapshotMap map;
+        int r;
 
         /* known: fd's fstat() as the caller just made it, one system call less per first lookup. */
         if (known)
                 st = *known;
         else if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode) || size < sizeof(SnapshotHeader) || size > MAPPING_SIZE_MAX ||
-                (uint64_t) st.st_size != size)
-                return -EBADMSG;
 
-        /* A memfd from the socket is mapped only when nobody can shrink it or write through a
-         * new mapping: a shrink would turn our reads into SIGBUS, a write would change what was
-         * checked.  The daemon's own earlier mapping can still write: it flips the superseded
-         * word, and it is trusted to touch nothing else.  (The published file has no seals: who
-         * may write it is what published_open() checked.) */
-        if (!published) {
-                seals = fcntl(fd, F_GET_SEALS);
-                if (seals < 0 || !(seals & F_SEAL_SHRINK) || !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-                        return -EBADMSG;
-        }
-
-        /* Shared, not populated, and checked page by page as lookups first read them
-         * (snapshot_open_lazy()): a first lookup costs the header and the few pages it reads, not
-         * a pass over the whole image (969 KiB for the IANA registry).  The superseded word the
-         * daemon flips is seen through this mapping, of the memfd or of the file alike. */
-        _cleanup_free_ SnapshotChecks *checks = calloc(1, snapshot_checks_size(size));
-        if (!checks)
-                return -ENOMEM;
-        void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED)
-                return -errno;
-
-        r = snapshot_open_lazy(p, size, checks, &snapshot);
-        if (r < 0) {
-                (void) munmap(p, size);
-                return -EBADMSG;
-        }
+        /* The published file has no seals: who may write it is what published_open() checked. */
+        r = snapshot_map(fd, &st, size, MAPPING_SIZE_MAX, !published, &map);
+        if (r < 0)
+                return r;
 
         SnapshotMapping *s = slot_claim();
         if (!s) {
-                (void) munmap(p, size);
+                snapshot_map_done(&map);
                 return -ENOMEM;
         }
         /* A reused slot's old table: no reader can be inside its unmapped image. */
         free(s->checks);
-        s->checks = TAKE_PTR(checks);
-        s->base = p;
-        s->size = size;
-        s->snapshot = snapshot;
+        s->checks = TAKE_PTR(map.checks);
+        s->base = map.base;
+        s->size = map.size;
+        s->snapshot = map.snapshot;
         s->dev = st.st_dev;
         s->inode = st.st_ino;
         s->checked_usec = now_usec(CLOCK_MONOTONIC_COARSE);
