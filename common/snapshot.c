@@ -326,8 +326,8 @@ static inline __attribute__((always_inline)) const char *string_at(
 
 /* The same for a string whose length the caller read with its offset (an entry's name and
  * protocol, whose lengths the entry's record holds): the string's bytes and its NUL are read
- * without waiting for a length read from the pool first.  The length stored before the string
- * must still agree, on the cache line the string is read from anyway: a page is checksummed once,
+ * without waiting for a length read from the pool first.  The length stored right before the
+ * string must still agree (no address waits for that read): a page is checksummed once,
  * and the bytes of a checked page changed in place afterwards (root writing into the published
  * file) must not pass for a string on the strength of one byte that happens to be NUL. */
 static inline __attribute__((always_inline)) const char *string_at_len(

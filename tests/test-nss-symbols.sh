@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The NSS module carries only what it runs: nm must find in libnss_portd.so.2 none of the code
 # that only the daemon and its tools run (the snapshot writer, the catalog, json-c, the varlink
-# server), whose presence would mean the module links common/ whole again.
+# server), whose presence would mean the module links common/ whole again.  And its read-only data
+# is not executable (-z separate-code, nss/meson.build): only .text and its stubs are.
 # Usage: test-nss-symbols.sh path/to/libnss_portd.so.2
 set -u
 so=$1
-if ! command -v nm >/dev/null 2>&1; then
-        echo "Bail out! nm (binutils) is needed to list the module's symbols"
-        exit 1
-fi
+for tool in nm readelf; do
+        if ! command -v "$tool" >/dev/null 2>&1; then
+                echo "Bail out! $tool (binutils) is needed to read the module"
+                exit 1
+        fi
+done
 # Every symbol nm sees, local ones included (the module is not stripped in the build tree).
 symbols=$(nm --defined-only "$so" | awk '{ print $3 }') || {
         echo "Bail out! nm cannot read '$so'"
@@ -19,7 +22,7 @@ if [ -z "$symbols" ]; then
         echo "Bail out! '$so' has no symbol table to check"
         exit 1
 fi
-echo "1..3"
+echo "1..4"
 writer=$(printf '%s\n' "$symbols" |
         grep -E '^(snapshot_build|pool_add|pool_rehash|pool_hash|pool_done|index_insert_name|index_insert_port|table_size)(\.|$)')
 if [ -z "$writer" ]; then
@@ -39,4 +42,25 @@ if printf '%s\n' "$symbols" | grep -qx 'snapshot_lookup_name' &&
         echo "ok 3 - the snapshot reader and the entry points are there"
 else
         echo "not ok 3 - snapshot_lookup_name or _nss_portd_getservbyname_r missing: is the module stripped?"
+fi
+# The executable LOAD segments' address ranges hold no .rodata, unwind table or dynamic symbols.
+# readelf prints the flags as separate words ("R E") between the sizes and the alignment.
+exec_ranges=$(readelf -lW "$so" | awk '$1 == "LOAD" { f = ""; for (i = 7; i < NF; i++) f = f $i; if (f ~ /E/) print $3, $6 }')
+data_in_exec=
+for section in .rodata .eh_frame .eh_frame_hdr .dynsym .dynstr .rela.dyn; do
+        addr=$(readelf -SW "$so" | sed 's/^ *\[ *[0-9]*\] *//' | awk -v s="$section" '$1 == s { print $3 }')
+        [ -n "$addr" ] || continue
+        while read -r start size; do
+                [ -n "$start" ] || continue
+                if [ $((0x$addr)) -ge $((start)) ] && [ $((0x$addr)) -lt $((start + size)) ]; then
+                        data_in_exec="$data_in_exec $section"
+                fi
+        done <<EOF2
+$exec_ranges
+EOF2
+done
+if [ -n "$exec_ranges" ] && [ -z "$data_in_exec" ]; then
+        echo "ok 4 - the module's read-only data lies outside its executable segment"
+else
+        echo "not ok 4 - in the executable segment:$data_in_exec (executable LOADs: $exec_ranges)"
 fi

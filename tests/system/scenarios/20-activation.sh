@@ -34,6 +34,6 @@ check_eq "/run/portd/io.portd.Sockets.root is root's alone" "socket 600 0" \
 # socket and renames it into place.
 root_holders=$(ss -xlpH | grep -E ' /run/portd/io\.portd\.Sockets\.root(\.[0-9a-f]+)? ')
 check "the owner-query worker listens on io.portd.Sockets.root: $root_holders" grep -q '"portd-owner"' <<<"$root_holders"
-check "the main process (PID $main) holds no descriptor of it" sh -c 'case "$2" in *"pid=$1,"*) exit 1 ;; esac' sh "$main" "$root_holders"
+check "the main process (PID $main) holds no descriptor of io.portd.Sockets.root" sh -c 'case "$2" in *"pid=$1,"*) exit 1 ;; esac' sh "$main" "$root_holders"
 check "root's portctl who connects to io.portd.Sockets.root" sh -c \
         'strace -f -e trace=connect portctl who :1 2>&1 >/dev/null | grep -q "\"/run/portd/io.portd.Sockets.root\"}, [0-9]*) = 0"'
