@@ -530,7 +530,7 @@ static inline __attribute__((always_inline)) int lookup_name(
 {
         const SnapshotHeader *h = &s->layout;
         uint32_t table = h->name_index_offset;
-        size_t name_len = strlen(name), protocol_len = protocol ? strlen(protocol) : 0;
+        size_t name_len = string_length(name), protocol_len = protocol ? string_length(protocol) : 0;
         uint32_t hash = hash_name_key(name, name_len, protocol, protocol_len), n = h->n_name_buckets;
         uint32_t any = protocol ? 0 : BUCKET_ANY;
 
@@ -569,7 +569,7 @@ static inline __attribute__((always_inline)) int lookup_port(
 {
         const SnapshotHeader *h = &s->layout;
         uint32_t table = h->port_index_offset;
-        size_t protocol_len = protocol ? strlen(protocol) : 0;
+        size_t protocol_len = protocol ? string_length(protocol) : 0;
         uint32_t hash = hash_port_key(port, protocol, protocol_len), n = h->n_port_buckets;
         uint32_t any = protocol ? 0 : BUCKET_ANY;
 

@@ -56,6 +56,37 @@ static inline bool file_stamp_equal(const FileStamp *a, const FileStamp *b)
         return a->mtime_nsec == b->mtime_nsec && a->size == b->size && a->inode == b->inode;
 }
 
+/* strlen() for the NSS module, inlined where it is used: names and protocols are short, and a
+ * call into libc's vector strlen() through the GOT cost more than the scan; the module then
+ * imports no strlen() either, whose IFUNC resolver every process's dlopen() of it would run (a
+ * page of libc faulted in).  A test per byte, eight unrolled: each is a branch the CPU predicts,
+ * so what depends on the length (the key's hash) starts without waiting for the bytes (a word at
+ * a time, as libc does, made the lookups slower here: its result waits for the load and five
+ * operations on it).  No byte after the NUL is read: the strings are the caller's. */
+static inline size_t string_length(const char *s)
+{
+        const char *p = s;
+
+        for (;; p += 8) {
+                if (p[0] == '\0')
+                        return (size_t) (p - s);
+                if (p[1] == '\0')
+                        return (size_t) (p - s) + 1;
+                if (p[2] == '\0')
+                        return (size_t) (p - s) + 2;
+                if (p[3] == '\0')
+                        return (size_t) (p - s) + 3;
+                if (p[4] == '\0')
+                        return (size_t) (p - s) + 4;
+                if (p[5] == '\0')
+                        return (size_t) (p - s) + 5;
+                if (p[6] == '\0')
+                        return (size_t) (p - s) + 6;
+                if (p[7] == '\0')
+                        return (size_t) (p - s) + 7;
+        }
+}
+
 static inline bool streq_ptr(const char *a, const char *b)
 {
         if (!a || !b)

@@ -120,7 +120,7 @@ static int session_wait(NssSession *s, short events)
 static int session_connect(NssSession *s, const char *path)
 {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        size_t n = strlen(path);
+        size_t n = string_length(path);
 
         if (n >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
@@ -440,7 +440,7 @@ static const char *service_alias(const void *userdata, size_t i, size_t *ret_len
 {
         const NssService *service = userdata;
 
-        *ret_len = strlen(service->aliases[i]);
+        *ret_len = string_length(service->aliases[i]);
         return service->aliases[i];
 }
 
@@ -460,8 +460,8 @@ int nss_service_from_json(const NssJson *j, int object, NssService **ret)
                 return -EBADMSG;
 
         /* aliases is required by the interface, but an entry without them is still an entry. */
-        size_t n_aliases = 0, size = sizeof(NssService) + strlen(t[name].string) + 1 +
-                                     strlen(t[protocol].string) + 1 + sizeof(char *);
+        size_t n_aliases = 0, size = sizeof(NssService) + string_length(t[name].string) + 1 +
+                                     string_length(t[protocol].string) + 1 + sizeof(char *);
         aliases = nss_json_object_get(j, object, "aliases");
         if (aliases == -EBADMSG || (aliases >= 0 && t[aliases].type != NSS_JSON_ARRAY &&
                                            t[aliases].type != NSS_JSON_NULL))
@@ -471,7 +471,7 @@ int nss_service_from_json(const NssJson *j, int object, NssService **ret)
                 for (size_t i = (size_t) aliases + 1, k = 0; k < n_aliases; k++, i = nss_json_next(j, i)) {
                         if (t[i].type != NSS_JSON_STRING)
                                 return -EBADMSG;
-                        size += sizeof(char *) + strlen(t[i].string) + 1;
+                        size += sizeof(char *) + string_length(t[i].string) + 1;
                 }
         }
 

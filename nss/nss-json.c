@@ -10,6 +10,7 @@
 
 #include "nss-json.h"
 #include "utf8.h"
+#include "util.h"
 
 static int hex4(const char *p, const char *end, uint32_t *ret)
 {
@@ -191,7 +192,7 @@ static int parse_number(char **pp, const char *end, NssJsonToken *t)
 
 static int literal(char **pp, const char *end, const char *word)
 {
-        size_t n = strlen(word);
+        size_t n = string_length(word);
 
         if ((size_t) (end - *pp) < n || memcmp(*pp, word, n) != 0)
                 return -EBADMSG;
@@ -401,12 +402,12 @@ static void writer_append(NssJsonWriter *w, const char *s, size_t n)
 
 void nss_json_write_raw(NssJsonWriter *w, const char *s)
 {
-        writer_append(w, s, strlen(s));
+        writer_append(w, s, string_length(s));
 }
 
 void nss_json_write_string(NssJsonWriter *w, const char *s)
 {
-        size_t n = strlen(s);
+        size_t n = string_length(s);
 
         if (!utf8_is_valid(s, n)) {
                 if (w->error >= 0)

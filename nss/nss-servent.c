@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nss-servent.h"
+#include "util.h"
 
 typedef struct BumpBuffer {
         char *next;
@@ -69,7 +70,7 @@ static inline __attribute__((always_inline)) char *bump_copy(BumpBuffer *b, cons
 int servent_fill(struct servent *result, char *buffer, size_t buflen, const char *name, const char *protocol,
         uint16_t port, size_t n_aliases, ServentAliasFunc alias, const void *userdata)
 {
-        return servent_fill_len(result, buffer, buflen, name, strlen(name), protocol, strlen(protocol), port,
+        return servent_fill_len(result, buffer, buflen, name, string_length(name), protocol, string_length(protocol), port,
                 n_aliases, alias, userdata);
 }
 
