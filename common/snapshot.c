@@ -9,6 +9,7 @@
  * time a small one takes).  Nothing here allocates.  The writer is snapshot-build.c, which the
  * module does not link. */
 
+#include <endian.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -324,26 +325,6 @@ static inline __attribute__((always_inline)) const char *string_at(
         return (const char *) pool + off;
 }
 
-/* The same for a string whose length the caller read with its offset (an entry's name and
- * protocol, whose lengths the entry's record holds): the string's bytes and its NUL are read
- * without waiting for a length read from the pool first.  The length stored right before the
- * string must still agree (no address waits for that read): a page is checksummed once,
- * and the bytes of a checked page changed in place afterwards (root writing into the published
- * file) must not pass for a string on the strength of one byte that happens to be NUL. */
-static inline __attribute__((always_inline)) const char *string_at_len(
-        const Snapshot *s, bool checked, uint32_t off, uint32_t len)
-{
-        const uint8_t *pool = s->base + s->layout.strings_offset;
-
-        if (off < SNAPSHOT_STRING_PREFIX || off >= s->layout.strings_size ||
-            (uint64_t) off + len >= s->layout.strings_size ||
-            !region_ok(s, checked, (uint64_t) s->layout.strings_offset + off - SNAPSHOT_STRING_PREFIX,
-                    (uint64_t) len + 1 + SNAPSHOT_STRING_PREFIX) ||
-            (pool[off - 2] | (uint32_t) pool[off - 1] << 8) != len || pool[off + len] != '\0')
-                return NULL;
-        return (const char *) pool + off;
-}
-
 /* Element i of the uint32_t section at offset with count elements; false when out of bounds or
  * on a page found wrong. */
 static inline __attribute__((always_inline)) bool table_read(
@@ -355,14 +336,39 @@ static inline __attribute__((always_inline)) bool table_read(
         return true;
 }
 
+/* Whether the string of len bytes at off of the pool, with the length before it and the NUL
+ * after it, lies inside the pool.  One comparison for both ends: off - 2 is taken in 32 bits, so
+ * that an off below 2 wraps to more than any pool holds. */
+static inline __attribute__((always_inline)) bool string_in_pool(const Snapshot *s, uint32_t off, uint32_t len)
+{
+        return (uint64_t) (uint32_t) (off - SNAPSHOT_STRING_PREFIX) + SNAPSHOT_STRING_PREFIX + len <
+               s->layout.strings_size;
+}
+
+/* Zero when the length stored before the string at off (inside the pool: string_in_pool()) is
+ * len and a NUL follows its len bytes.  Not a bound (no address waits for these reads), but a
+ * page is checksummed once, and the bytes of a checked page changed in place afterwards (root
+ * writing into the published file) must not pass for a string on the strength of one byte that
+ * happens to be NUL.  Nonzero otherwise, so that the lookups test two strings with one branch. */
+static inline __attribute__((always_inline)) uint32_t string_misframed(const uint8_t *pool, uint32_t off, uint32_t len)
+{
+        uint16_t stored;
+
+        memcpy(&stored, pool + off - SNAPSHOT_STRING_PREFIX, sizeof(stored));
+        return ((uint32_t) le16toh(stored) ^ len) | pool[off + len];
+}
+
 /* Inlined into both lookups: it runs once per probe that meets the key's hash.  The record is
  * read once, into *ret_record: what was checked is what is used.  Its name and protocol are
- * checked here; the lookups compare them before anything else is made of the record, and build
- * an entry (entry_make()) only for the one they return. */
+ * checked here (their bytes read without waiting for a length read from the pool first: the
+ * record holds both lengths), the bounds of both and of its aliases with one branch, the lengths
+ * stored before them and their NULs with one more; the lookups compare them before anything else
+ * is made of the record, and build an entry (entry_make()) only for the one they return. */
 static inline __attribute__((always_inline)) int record_read(const Snapshot *s, bool checked, uint32_t index,
         SnapshotEntryRecord *ret_record, const char **ret_name, const char **ret_protocol)
 {
         const SnapshotHeader *h = &s->layout;
+        const uint8_t *pool = s->base + h->strings_offset;
         uint64_t at = (uint64_t) h->entries_offset + (uint64_t) index * sizeof(SnapshotEntryRecord);
 
         if (index >= h->n_entries)
@@ -372,12 +378,18 @@ static inline __attribute__((always_inline)) int record_read(const Snapshot *s, 
         memcpy(ret_record, s->base + at, sizeof(SnapshotEntryRecord));
 
         const SnapshotEntryRecord *r = ret_record;
-        const char *name = string_at_len(s, checked, r->name, r->name_len),
-                   *protocol = string_at_len(s, checked, r->protocol, r->protocol_len);
-        if (!name || !protocol || (uint64_t) r->aliases + r->n_aliases > h->n_aliases)
+        if (!(string_in_pool(s, r->name, r->name_len) & string_in_pool(s, r->protocol, r->protocol_len) &
+                    ((uint64_t) r->aliases + r->n_aliases <= h->n_aliases)))
                 return -EBADMSG;
-        *ret_name = name;
-        *ret_protocol = protocol;
+        if (!region_ok(s, checked, (uint64_t) h->strings_offset + r->name - SNAPSHOT_STRING_PREFIX,
+                    (uint64_t) r->name_len + 1 + SNAPSHOT_STRING_PREFIX) ||
+            !region_ok(s, checked, (uint64_t) h->strings_offset + r->protocol - SNAPSHOT_STRING_PREFIX,
+                    (uint64_t) r->protocol_len + 1 + SNAPSHOT_STRING_PREFIX))
+                return -EBADMSG;
+        if ((string_misframed(pool, r->name, r->name_len) | string_misframed(pool, r->protocol, r->protocol_len)) != 0)
+                return -EBADMSG;
+        *ret_name = (const char *) pool + r->name;
+        *ret_protocol = (const char *) pool + r->protocol;
         return 0;
 }
 
@@ -487,7 +499,7 @@ static inline bool bytes_equal(const char *a, const char *b, size_t n)
         return memcmp(a, b, n) == 0;
 }
 
-/* a is a string of the image, whose NUL at a[a_len] string_at() and string_at_len() checked; b is
+/* a is a string of the image, whose NUL at a[a_len] string_at() or record_read() checked; b is
  * the caller's C string of b_len bytes.  Both end in a NUL there, so a string of 1-3 bytes (the
  * protocols) is compared with its NUL as two overlapping two-byte words, without a branch per
  * byte. */
