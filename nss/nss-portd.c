@@ -62,6 +62,10 @@ static const char *snapshot_alias(const void *userdata, size_t i, size_t *ret_le
 static int fill_from_snapshot(
         const Snapshot *s, const SnapshotEntry *e, struct servent *result, char *buffer, size_t buflen)
 {
+        if (e->n_aliases == 0 && buffer)
+                return servent_fill_plain(
+                        result, buffer, buflen, e->name, e->name_len, e->protocol, e->protocol_len, e->port);
+
         const void *userdata[2] = { s, e };
 
         return servent_fill_len(result, buffer, buflen, e->name, e->name_len, e->protocol, e->protocol_len,
@@ -75,7 +79,29 @@ typedef struct LookupKey {
         const char *protocol; /* NULL: any */
 } LookupKey;
 
-static enum nss_status lookup(
+/* Without a usable snapshot, or with one in doubt: the daemon answers with a varlink call.  Out of
+ * line, so that the lookups on the snapshot keep a frame of their own size. */
+static __attribute__((noinline)) enum nss_status lookup_by_call(
+        const LookupKey *k, struct servent *result, char *buffer, size_t buflen, int saved_errno, int *errnop)
+{
+        NssConfig cfg;
+        NssService *service;
+        int r;
+
+        nss_config_read(&cfg);
+        r = k->name ? nss_client_lookup_name(&cfg, k->name, k->protocol, &service)
+                    : nss_client_lookup_port(&cfg, k->port, k->protocol, &service);
+        if (r < 0)
+                return unavailable(r, saved_errno, errnop);
+        if (r == 0)
+                return finish(-ENOENT, saved_errno, errnop);
+        r = nss_service_fill(service, result, buffer, buflen);
+        free(service);
+        return finish(r, saved_errno, errnop);
+}
+
+/* Inlined into each entry point, where k is a constant: by name or by port is no test. */
+static inline __attribute__((always_inline)) enum nss_status lookup(
         const LookupKey *k, struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         int saved_errno = errno;
@@ -95,19 +121,7 @@ static enum nss_status lookup(
                 if (r != -EBADMSG)
                         return finish(r, saved_errno, errnop);
         }
-
-        NssConfig cfg;
-        NssService *service;
-        nss_config_read(&cfg);
-        r = k->name ? nss_client_lookup_name(&cfg, k->name, k->protocol, &service)
-                    : nss_client_lookup_port(&cfg, k->port, k->protocol, &service);
-        if (r < 0)
-                return unavailable(r, saved_errno, errnop);
-        if (r == 0)
-                return finish(-ENOENT, saved_errno, errnop);
-        r = nss_service_fill(service, result, buffer, buflen);
-        free(service);
-        return finish(r, saved_errno, errnop);
+        return lookup_by_call(k, result, buffer, buflen, saved_errno, errnop);
 }
 
 _public_ enum nss_status _nss_portd_getservbyname_r(const char *name, const char *protocol,

@@ -28,30 +28,6 @@ static inline __attribute__((always_inline)) void *bump_alloc(BumpBuffer *b, siz
         return p;
 }
 
-/* n bytes (at least one), up to 16 as two overlapping words from each end, without a call:
- * names and protocols are short. */
-static inline void copy_bytes(char *d, const char *s, size_t n)
-{
-        if (n >= 8 && n <= 16) {
-                uint64_t a, b;
-                memcpy(&a, s, 8);
-                memcpy(&b, s + n - 8, 8);
-                memcpy(d, &a, 8);
-                memcpy(d + n - 8, &b, 8);
-        } else if (n >= 4 && n < 8) {
-                uint32_t a, b;
-                memcpy(&a, s, 4);
-                memcpy(&b, s + n - 4, 4);
-                memcpy(d, &a, 4);
-                memcpy(d + n - 4, &b, 4);
-        } else if (n < 4) {
-                d[0] = s[0];
-                d[n / 2] = s[n / 2];
-                d[n - 1] = s[n - 1];
-        } else
-                memcpy(d, s, n);
-}
-
 /* s and a NUL: len is s's length as its source states it.  The NUL is written here, not copied:
  * s may be in a shared mapping whose bytes can change after the reader checked them (the
  * published snapshot file), and the copy must end where len says whatever the source holds now. */
@@ -61,7 +37,7 @@ static inline __attribute__((always_inline)) char *bump_copy(BumpBuffer *b, cons
 
         if (p) {
                 if (len > 0)
-                        copy_bytes(p, s, len);
+                        servent_copy_bytes(p, s, len);
                 p[len] = '\0';
         }
         return p;
@@ -81,29 +57,8 @@ int servent_fill_len(struct servent *result, char *buffer, size_t buflen, const 
         BumpBuffer b = { .next = buffer, .left = buffer ? buflen : 0 };
         char **aliases;
 
-        /* An entry without aliases (most of them) in one bound check and no allocator: the same
-         * layout as below, a NULL pointer, the name, the protocol. */
-        if (n_aliases == 0 && buffer) {
-                size_t pad = (alignof(char *) - (uintptr_t) buffer % alignof(char *)) % alignof(char *);
-                if (pad > buflen || buflen - pad < sizeof(char *) + name_len + 1 + protocol_len + 1)
-                        return -ERANGE;
-                aliases = (char **) (void *) (buffer + pad);
-                char *n = (char *) (aliases + 1), *p = n + name_len + 1;
-                aliases[0] = NULL;
-                if (name_len > 0)
-                        copy_bytes(n, name, name_len);
-                n[name_len] = '\0';
-                if (protocol_len > 0)
-                        copy_bytes(p, protocol, protocol_len);
-                p[protocol_len] = '\0';
-                *result = (struct servent){
-                        .s_name = n,
-                        .s_aliases = aliases,
-                        .s_port = (int) htons(port),
-                        .s_proto = p,
-                };
-                return 0;
-        }
+        if (n_aliases == 0 && buffer)
+                return servent_fill_plain(result, buffer, buflen, name, name_len, protocol, protocol_len, port);
 
         /* The pointer array first: it is the only piece that needs alignment, and placing it
          * before the strings wastes at most one alignment's worth of the buffer. */
