@@ -72,25 +72,19 @@ static int fill_from_snapshot(
                 e->port, e->n_aliases, snapshot_alias, userdata);
 }
 
-/* What is looked up: by name when name is set, else by port (host byte order). */
-typedef struct LookupKey {
-        const char *name;
-        uint16_t port;
-        const char *protocol; /* NULL: any */
-} LookupKey;
-
-/* Without a usable snapshot, or with one in doubt: the daemon answers with a varlink call.  Out of
- * line, so that the lookups on the snapshot keep a frame of their own size. */
-static __attribute__((noinline)) enum nss_status lookup_by_call(
-        const LookupKey *k, struct servent *result, char *buffer, size_t buflen, int saved_errno, int *errnop)
+/* Without a usable snapshot, or with one in doubt: the daemon answers with a varlink call, by
+ * name when name is set, else by port (host byte order); protocol NULL is any.  Out of line, so
+ * that the lookups on the snapshot keep a frame of their own size. */
+static __attribute__((noinline)) enum nss_status lookup_by_call(const char *name, uint16_t port, const char *protocol,
+        struct servent *result, char *buffer, size_t buflen, int saved_errno, int *errnop)
 {
         NssConfig cfg;
         NssService *service;
         int r;
 
         nss_config_read(&cfg);
-        r = k->name ? nss_client_lookup_name(&cfg, k->name, k->protocol, &service)
-                    : nss_client_lookup_port(&cfg, k->port, k->protocol, &service);
+        r = name ? nss_client_lookup_name(&cfg, name, protocol, &service)
+                 : nss_client_lookup_port(&cfg, port, protocol, &service);
         if (r < 0)
                 return unavailable(r, saved_errno, errnop);
         if (r == 0)
@@ -100,9 +94,10 @@ static __attribute__((noinline)) enum nss_status lookup_by_call(
         return finish(r, saved_errno, errnop);
 }
 
-/* Inlined into each entry point, where k is a constant: by name or by port is no test. */
-static inline __attribute__((always_inline)) enum nss_status lookup(
-        const LookupKey *k, struct servent *result, char *buffer, size_t buflen, int *errnop)
+/* The same on the snapshot first.  Inlined into each entry point, where name being NULL or not is
+ * a constant: by name or by port is no test, and the key stays in registers. */
+static inline __attribute__((always_inline)) enum nss_status lookup(const char *name, uint16_t port,
+        const char *protocol, struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
         int saved_errno = errno;
         const Snapshot *s;
@@ -113,21 +108,20 @@ static inline __attribute__((always_inline)) enum nss_status lookup(
         if (r < 0)
                 return unavailable(r, saved_errno, errnop);
         if (s) {
-                r = k->name ? snapshot_lookup_name(s, k->name, k->protocol, &e)
-                            : snapshot_lookup_port(s, k->port, k->protocol, &e);
+                r = name ? snapshot_lookup_name(s, name, protocol, &e) : snapshot_lookup_port(s, port, protocol, &e);
                 if (r >= 0)
                         r = fill_from_snapshot(s, &e, result, buffer, buflen);
                 /* A mapped image that contradicts itself is a doubt like any other: ask. */
                 if (r != -EBADMSG)
                         return finish(r, saved_errno, errnop);
         }
-        return lookup_by_call(k, result, buffer, buflen, saved_errno, errnop);
+        return lookup_by_call(name, port, protocol, result, buffer, buflen, saved_errno, errnop);
 }
 
 _public_ enum nss_status _nss_portd_getservbyname_r(const char *name, const char *protocol,
         struct servent *result, char *buffer, size_t buflen, int *errnop)
 {
-        return lookup(&(LookupKey){ .name = name, .protocol = protocol }, result, buffer, buflen, errnop);
+        return lookup(name, 0, protocol, result, buffer, buflen, errnop);
 }
 
 _public_ enum nss_status _nss_portd_getservbyport_r(
@@ -139,8 +133,7 @@ _public_ enum nss_status _nss_portd_getservbyport_r(
                 *errnop = ENOENT;
                 return NSS_STATUS_NOTFOUND;
         }
-        return lookup(&(LookupKey){ .port = ntohs((uint16_t) port), .protocol = protocol }, result, buffer,
-                buflen, errnop);
+        return lookup(NULL, ntohs((uint16_t) port), protocol, result, buffer, buflen, errnop);
 }
 
 /* One enumeration per process, as glibc keeps one: a position in the snapshot the enumeration
