@@ -346,26 +346,37 @@ static inline __attribute__((always_inline)) bool string_in_pool(const Snapshot 
 }
 
 /* Zero when the length stored before the string at off (inside the pool: string_in_pool()) is
- * len and a NUL follows its len bytes.  Not a bound (no address waits for these reads), but a
- * page is checksummed once, and the bytes of a checked page changed in place afterwards (root
- * writing into the published file) must not pass for a string on the strength of one byte that
- * happens to be NUL.  Nonzero otherwise, so that the lookups test two strings with one branch. */
-static inline __attribute__((always_inline)) uint32_t string_misframed(const uint8_t *pool, uint32_t off, uint32_t len)
+ * len, and, with nul, when a NUL follows its len bytes.  Not a bound (no address waits for these
+ * reads), but a page is checksummed once, and the bytes of a checked page changed in place
+ * afterwards (root writing into the published file) must not pass for a string on the strength
+ * of one byte that happens to be NUL.  Nonzero otherwise, so that the lookups test two strings
+ * with one branch. */
+static inline __attribute__((always_inline)) uint32_t string_misframed(
+        const uint8_t *pool, uint32_t off, uint32_t len, bool nul)
 {
         uint16_t stored;
 
         memcpy(&stored, pool + off - SNAPSHOT_STRING_PREFIX, sizeof(stored));
-        return ((uint32_t) le16toh(stored) ^ len) | pool[off + len];
+        return ((uint32_t) le16toh(stored) ^ len) | (nul ? pool[off + len] : 0);
+}
+
+/* Whether the NULs after the record's name and protocol are missing. */
+static inline __attribute__((always_inline)) bool record_nuls_missing(
+        const SnapshotEntryRecord *r, const char *name, const char *protocol)
+{
+        return (name[r->name_len] | protocol[r->protocol_len]) != '\0';
 }
 
 /* Inlined into both lookups: it runs once per probe that meets the key's hash.  The record is
  * read once, into *ret_record: what was checked is what is used.  Its name and protocol are
  * checked here (their bytes read without waiting for a length read from the pool first: the
  * record holds both lengths), the bounds of both and of its aliases with one branch, the lengths
- * stored before them and their NULs with one more; the lookups compare them before anything else
- * is made of the record, and build an entry (entry_make()) only for the one they return. */
-static inline __attribute__((always_inline)) int record_read(const Snapshot *s, bool checked, uint32_t index,
-        SnapshotEntryRecord *ret_record, const char **ret_name, const char **ret_protocol)
+ * stored before them, with nuls their NULs too, with one more; the lookups compare them before
+ * anything else is made of the record, and build an entry (entry_make()) only for the one they
+ * return.  Without nuls the caller checks the NULs itself (lookup_name(), whose compares
+ * include them). */
+static inline __attribute__((always_inline)) int record_read(const Snapshot *s, bool checked, bool nuls,
+        uint32_t index, SnapshotEntryRecord *ret_record, const char **ret_name, const char **ret_protocol)
 {
         const SnapshotHeader *h = &s->layout;
         const uint8_t *pool = s->base + h->strings_offset;
@@ -386,7 +397,8 @@ static inline __attribute__((always_inline)) int record_read(const Snapshot *s, 
             !region_ok(s, checked, (uint64_t) h->strings_offset + r->protocol - SNAPSHOT_STRING_PREFIX,
                     (uint64_t) r->protocol_len + 1 + SNAPSHOT_STRING_PREFIX))
                 return -EBADMSG;
-        if ((string_misframed(pool, r->name, r->name_len) | string_misframed(pool, r->protocol, r->protocol_len)) != 0)
+        if ((string_misframed(pool, r->name, r->name_len, nuls) |
+                    string_misframed(pool, r->protocol, r->protocol_len, nuls)) != 0)
                 return -EBADMSG;
         *ret_name = (const char *) pool + r->name;
         *ret_protocol = (const char *) pool + r->protocol;
@@ -416,7 +428,7 @@ static inline __attribute__((always_inline)) int entry_read(
 {
         SnapshotEntryRecord r;
         const char *name, *protocol;
-        int k = record_read(s, checked, index, &r, &name, &protocol);
+        int k = record_read(s, checked, true, index, &r, &name, &protocol);
 
         if (k < 0)
                 return k;
@@ -476,6 +488,8 @@ const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint
 
 /* Names and protocols are short: up to 16 bytes they are compared as two overlapping words from
  * each end (nothing outside the n bytes is read), without a call. */
+/* The n >= 1 bytes at a and b, up to 32 as overlapping words from each end (nothing outside the
+ * n bytes is read), without a call: names and protocols are short. */
 static inline bool bytes_equal(const char *a, const char *b, size_t n)
 {
         if (n >= 8 && n <= 16) {
@@ -494,28 +508,28 @@ static inline bool bytes_equal(const char *a, const char *b, size_t n)
                 memcpy(&b1, b + n - 4, 4);
                 return ((a0 ^ b0) | (a1 ^ b1)) == 0;
         }
-        if (n < 4) /* 0 to 3 bytes: the first, middle and last cover them all */
-                return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+        if (n >= 2 && n < 4) {
+                uint16_t a0, a1, b0, b1;
+                memcpy(&a0, a, 2);
+                memcpy(&a1, a + n - 2, 2);
+                memcpy(&b0, b, 2);
+                memcpy(&b1, b + n - 2, 2);
+                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+        }
+        if (n == 1)
+                return a[0] == b[0];
+        if (n > 16 && n <= 32)
+                return bytes_equal(a, b, 16) && bytes_equal(a + n - 16, b + n - 16, 16);
         return memcmp(a, b, n) == 0;
 }
 
-/* a is a string of the image, whose NUL at a[a_len] string_at() or record_read() checked; b is
- * the caller's C string of b_len bytes.  Both end in a NUL there, so a string of 1-3 bytes (the
- * protocols) is compared with its NUL as two overlapping two-byte words, without a branch per
- * byte. */
+/* a is a string of the image whose a_len bytes and the byte after them lie inside the pool
+ * (string_in_pool() or string_at() checked); b is the caller's C string of b_len bytes.  Equal
+ * with their NULs: b has one at b[b_len], so a match also checks that a has one at a[a_len], and
+ * lookup_name() reads no NUL of its own on a hit. */
 static inline bool string_equal(const char *a, uint32_t a_len, const char *b, size_t b_len)
 {
-        if (a_len != b_len)
-                return false;
-        if (b_len - 1 < 3) {
-                uint16_t a0, a1, b0, b1;
-                memcpy(&a0, a, 2);
-                memcpy(&a1, a + b_len - 1, 2);
-                memcpy(&b0, b, 2);
-                memcpy(&b1, b + b_len - 1, 2);
-                return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-        }
-        return bytes_equal(a, b, b_len);
+        return a_len == b_len && bytes_equal(a, b, b_len + 1);
 }
 
 /* 1 when name is the record r's name (at r_name) or one of its aliases, 0 when not, -EBADMSG when
@@ -561,9 +575,20 @@ static inline __attribute__((always_inline)) int lookup_name(
                 uint32_t index = (bk.value & BUCKET_ENTRY_MASK) - 1;
                 SnapshotEntryRecord rec;
                 const char *e_name, *e_protocol;
-                if (record_read(s, checked, index, &rec, &e_name, &e_protocol) < 0)
+                if (record_read(s, checked, false, index, &rec, &e_name, &e_protocol) < 0)
                         return -EBADMSG;
-                if (protocol && !string_equal(e_protocol, rec.protocol_len, protocol, protocol_len))
+                bool protocol_equal = !protocol || string_equal(e_protocol, rec.protocol_len, protocol, protocol_len);
+                /* The hit: both strings compared with their NULs, but for a protocol of "any". */
+                if (_likely_(protocol_equal && string_equal(e_name, rec.name_len, name, name_len) &&
+                             (protocol || e_protocol[rec.protocol_len] == '\0'))) {
+                        *ret = entry_make(&rec, e_name, e_protocol, index);
+                        return 0;
+                }
+                /* Anything else reads the NULs first, as record_read() does for the other lookups:
+                 * a record whose strings lost theirs is a doubt, whatever it holds. */
+                if (record_nuls_missing(&rec, e_name, e_protocol))
+                        return -EBADMSG;
+                if (!protocol_equal)
                         continue;
                 int r = entry_has_name(s, checked, &rec, e_name, name, name_len);
                 if (r < 0)
@@ -598,7 +623,7 @@ static inline __attribute__((always_inline)) int lookup_port(
                 uint32_t index = (bk.value & BUCKET_ENTRY_MASK) - 1;
                 SnapshotEntryRecord rec;
                 const char *e_name, *e_protocol;
-                if (record_read(s, checked, index, &rec, &e_name, &e_protocol) < 0)
+                if (record_read(s, checked, true, index, &rec, &e_name, &e_protocol) < 0)
                         return -EBADMSG;
                 if (rec.port == port &&
                         (!protocol || string_equal(e_protocol, rec.protocol_len, protocol, protocol_len))) {

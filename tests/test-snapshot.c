@@ -290,6 +290,58 @@ static void test_changed_after_check(void **state)
         catalog_free(c);
 }
 
+/* The NUL after an entry's name or protocol overwritten in place after every page was checked:
+ * each lookup that meets the entry, whatever path it takes (a name compared with its NUL, an
+ * alias, a protocol of "any", by port, the enumeration), refuses it as a doubt, and the entries
+ * around it still answer. */
+static void test_nul_changed_after_check(void **state)
+{
+        Catalog *c = build_large(50);
+        uint8_t *image;
+        size_t size;
+        Snapshot s;
+        SnapshotEntry e;
+        SnapshotEntryRecord rec;
+
+        assert_int_equal(snapshot_build(c, 1, (void **) &image, &size), 0);
+        SnapshotChecks *checks = calloc(1, snapshot_checks_size(size));
+        assert_non_null(checks);
+        assert_int_equal(snapshot_open_lazy(image, size, checks, &s), 0);
+        assert_int_equal(snapshot_verify_all(&s), 0);
+
+        uint8_t *pool = image + s.layout.strings_offset;
+        memcpy(&rec, image + s.layout.entries_offset + 7 * sizeof(rec), sizeof(rec));
+        assert_memory_equal(pool + rec.name, "s7", 3);
+        assert_memory_equal(pool + rec.protocol, "tcp", 4);
+
+        for (int which = 0; which < 2; which++) {
+                uint8_t *nul = which == 0 ? pool + rec.name + rec.name_len : pool + rec.protocol + rec.protocol_len;
+                *nul = 'x';
+                assert_int_equal(snapshot_lookup_name(&s, "s7", "tcp", &e), -EBADMSG);
+                assert_int_equal(snapshot_lookup_name(&s, "s7", NULL, &e), -EBADMSG);
+                assert_int_equal(snapshot_lookup_name(&s, "a7", "tcp", &e), -EBADMSG);
+                assert_int_equal(snapshot_lookup_name(&s, "a7", NULL, &e), -EBADMSG);
+                assert_int_equal(snapshot_lookup_port(&s, 1007, "tcp", &e), -EBADMSG);
+                assert_int_equal(snapshot_lookup_port(&s, 1007, NULL, &e), -EBADMSG);
+                assert_int_equal(snapshot_entry(&s, 7, &e), -EBADMSG);
+                if (which == 0) {
+                        /* Only s7's name lost its NUL: its neighbours are intact. */
+                        assert_int_equal(snapshot_lookup_name(&s, "s8", "tcp", &e), 0);
+                        assert_int_equal(e.port, 1008);
+                        assert_int_equal(snapshot_lookup_name(&s, "s6", NULL, &e), 0);
+                        assert_int_equal(e.port, 1006);
+                }
+                *nul = '\0';
+                assert_int_equal(snapshot_lookup_name(&s, "s7", "tcp", &e), 0);
+                assert_int_equal(snapshot_lookup_name(&s, "s7", NULL, &e), 0);
+                assert_int_equal(e.port, 1007);
+        }
+
+        free(checks);
+        free(image);
+        catalog_free(c);
+}
+
 static void test_hostile_offsets(void **state)
 {
         Catalog *c = build();
@@ -554,6 +606,7 @@ int main(int argc, char *argv[])
                 cmocka_unit_test(test_hostile_offsets),
                 cmocka_unit_test(test_lazy_pages),
                 cmocka_unit_test(test_changed_after_check),
+                cmocka_unit_test(test_nul_changed_after_check),
                 cmocka_unit_test(test_empty),
                 cmocka_unit_test(test_probe_lengths),
                 cmocka_unit_test(test_random_first_match),
