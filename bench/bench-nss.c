@@ -3,8 +3,10 @@
  * module on its mapped snapshot, the same module in varlink-only mode, glibc's files backend
  * reading the same file as /etc/services (private mount namespace), nscd (glibc's own cache,
  * started for the run in a private mount namespace of its own), and a module that does nothing
- * (the NSS dispatch floor); plus the first lookup of a fresh process.  All in one mount namespace
- * where nscd runs, the backends interleaved round by round; medians with quartiles.
+ * (the NSS dispatch floor); plus the first lookup of a fresh process, in µs and in minor page
+ * faults, beside the floor any module pays there (the do-nothing module loaded by glibc).  All in
+ * one mount namespace where nscd runs, the backends interleaved round by round; medians with
+ * quartiles.
  * Usage: bench-nss PORTD [SERVICES-FILE...]   (run as root for the files and nscd columns) */
 
 #include <arpa/inet.h>
@@ -21,6 +23,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -272,21 +275,45 @@ static void worker_stop(Worker *w)
         w->pid = -1;
 }
 
-/* In a fresh child: the first lookup, in µs, or a negative number when it failed.  With the
- * module still to be loaded, or already loaded (then it is the connect or published file, the
- * descriptor, map and validation alone); direct: _nss_portd_getservbyname_r called without
- * glibc, so without glibc's first-call set-up (which the null module's figure shows). */
-static double first_lookup_usec(Backend b, bool preload, bool direct)
+/* A first lookup: how long it took and how many minor page faults it took.  In a forked child
+ * nearly all of a first lookup's time is page faults: fork() copies no page table entries for
+ * the file mappings (libc's code, the module), so each window of them touched first faults. */
+typedef struct FreshSample {
+        double usec, faults;
+} FreshSample;
+
+static long minor_faults(void)
 {
+        struct rusage ru;
+
+        return getrusage(RUSAGE_SELF, &ru) < 0 ? 0 : ru.ru_minflt;
+}
+
+/* What passed since the clock read t and the fault count read faults (in that order: the clock
+ * is read last before and first after). */
+static FreshSample fresh_sample_since(uint64_t t, long faults)
+{
+        uint64_t elapsed = now_nsec() - t;
+
+        return (FreshSample){ (double) elapsed / 1000.0, (double) (minor_faults() - faults) };
+}
+
+/* In a fresh child: the first lookup, or a negative time when it failed.  With the module still
+ * to be loaded, or already loaded (then it is the connect or published file, the descriptor, map
+ * and validation alone); direct: _nss_portd_getservbyname_r called without glibc, so without
+ * glibc's first-call set-up (which the null module's figures show). */
+static FreshSample first_lookup(Backend b, bool preload, bool direct)
+{
+        static const FreshSample failed = { -1, -1 };
         typedef enum nss_status (*GetServByName)(
                 const char *, const char *, struct servent *, char *, size_t, int *);
         const char *module = b == BACKEND_NULL ? "libnss_portdnull.so.2" : "libnss_portd.so.2";
         void *h = NULL;
 
         if (configure(b) < 0)
-                return -1;
+                return failed;
         if ((preload || direct) && b != BACKEND_FILES && !(h = dlopen(module, RTLD_NOW)))
-                return -1;
+                return failed;
 
         if (direct) {
                 GetServByName f = (GetServByName) dlsym(h, "_nss_portd_getservbyname_r");
@@ -294,17 +321,21 @@ static double first_lookup_usec(Backend b, bool preload, bool direct)
                 char buffer[1024];
                 int e;
                 if (!f)
-                        return -1;
+                        return failed;
+                long faults = minor_faults();
                 uint64_t t = now_nsec();
                 enum nss_status status = f(queries[0].name, queries[0].protocol, &se, buffer, sizeof(buffer), &e);
-                double us = (double) (now_nsec() - t) / 1000.0;
-                return status == NSS_STATUS_SUCCESS ? us : -1;
+                FreshSample s = fresh_sample_since(t, faults);
+                return status == NSS_STATUS_SUCCESS ? s : failed;
         }
 
+        /* Read before the clock, so that the first getrusage() (a fault of its own in this fresh
+         * process) is timed by neither. */
+        long faults = minor_faults();
         uint64_t t = now_nsec();
         call(&queries[0]);
-        double us = (double) (now_nsec() - t) / 1000.0;
-        return sink || b == BACKEND_NULL ? us : -1;
+        FreshSample s = fresh_sample_since(t, faults);
+        return sink || b == BACKEND_NULL ? s : failed;
 }
 
 static int write_text(const char *path, const char *text)
@@ -374,30 +405,30 @@ static pid_t nscd_start(void)
         return -ESRCH;
 }
 
-/* first_lookup_usec() in one forked process; NaN when it failed. */
-static double fresh_one(Backend b, bool preload, bool direct)
+/* first_lookup() in one forked process; NaNs when it failed. */
+static FreshSample fresh_one(Backend b, bool preload, bool direct)
 {
-        double us = NAN;
+        FreshSample s = { NAN, NAN };
         int p[2];
 
         if (pipe2(p, O_CLOEXEC) < 0)
-                return NAN;
+                return s;
         pid_t pid = fork();
         if (pid == 0) {
                 close(p[0]);
-                double v = first_lookup_usec(b, preload, direct);
-                if (v < 0)
+                FreshSample v = first_lookup(b, preload, direct);
+                if (v.usec < 0)
                         _exit(1);
                 (void) write(p[1], &v, sizeof(v));
                 _exit(0);
         }
         close(p[1]);
-        if (pid > 0 && read(p[0], &us, sizeof(us)) != sizeof(us))
-                us = NAN;
+        if (pid > 0 && read(p[0], &s, sizeof(s)) != sizeof(s))
+                s = (FreshSample){ NAN, NAN };
         close(p[0]);
         if (pid > 0)
                 waitpid(pid, NULL, 0);
-        return us;
+        return s;
 }
 
 /* The kinds of first lookup, each timed in fresh processes. */
@@ -407,11 +438,16 @@ typedef struct FreshKind {
         bool preload, direct;
 } FreshKind;
 
+/* The first three and the fourth are compared below, by index. */
+enum { FRESH_PORTD, FRESH_NSCD, FRESH_FILES, FRESH_NULL };
 static const FreshKind fresh_kinds[] = {
-        { "portd", BACKEND_PORTD, false, false },
-        { "nscd", BACKEND_NSCD, false, false },
-        { "files", BACKEND_FILES, false, false },
-        { "null module (glibc's own set-up)", BACKEND_NULL, true, false },
+        [FRESH_PORTD] = { "portd", BACKEND_PORTD, false, false },
+        [FRESH_NSCD] = { "nscd", BACKEND_NSCD, false, false },
+        [FRESH_FILES] = { "files", BACKEND_FILES, false, false },
+        /* The floor under any module's first lookup: glibc's own set-up, its dlopen() of a
+         * module and that module's first call, which does nothing. */
+        [FRESH_NULL] = { "null module, loaded by glibc", BACKEND_NULL, false, false },
+        { "null module, loaded first", BACKEND_NULL, true, false },
         { "portd, module loaded first", BACKEND_PORTD, true, false },
         { "varlink-only, module loaded first", BACKEND_VARLINK, true, false },
         { "portd's own first call, no glibc", BACKEND_PORTD, true, true },
@@ -421,6 +457,7 @@ static const FreshKind fresh_kinds[] = {
 typedef struct Results {
         double per_call[_BACKEND_MAX][ELEMENTSOF(queries)][N_ROUNDS]; /* per round: median ns */
         double fresh[N_FRESH_KINDS][N_FRESH];                          /* µs */
+        double fresh_faults[N_FRESH_KINDS][N_FRESH];                   /* minor faults */
 } Results;
 
 /* Everything, in a child that starts nscd in a mount namespace of its own and measures there,
@@ -473,7 +510,9 @@ static int session(int fd)
                 for (size_t k = 0; k < N_FRESH_KINDS; k++) {
                         size_t kind = (k + j) % N_FRESH_KINDS;
                         const FreshKind *f = &fresh_kinds[kind];
-                        res.fresh[kind][j] = fresh_one(f->backend, f->preload, f->direct);
+                        FreshSample s = fresh_one(f->backend, f->preload, f->direct);
+                        res.fresh[kind][j] = s.usec;
+                        res.fresh_faults[kind][j] = s.faults;
                 }
         (void) kill(nscd, SIGTERM);
         (void) waitpid(nscd, NULL, 0);
@@ -607,17 +646,27 @@ static int bench_file(const char *portd_path, const char *file)
                         format_wins(wins, sizeof(wins), res.per_call[BACKEND_PORTD][i], res.per_call[BACKEND_NSCD][i], N_ROUNDS),
                         median(own, N_ROUNDS));
         }
-        printf("first lookup in a fresh process (µs): median [quartiles] of %d processes per kind, the "
-               "kinds interleaved\n", N_FRESH);
+        printf("first lookup in a fresh process: median [quartiles] of %d processes per kind, the kinds "
+               "interleaved\n", N_FRESH);
+        printf("  %-36s %-23s %s\n", "kind", "µs", "minor faults"); /* µ: two bytes, one column */
         for (size_t k = 0; k < N_FRESH_KINDS; k++) {
-                char buf[64];
-                printf("  %-36s %s\n", fresh_kinds[k].label,
-                        format_spread(buf, sizeof(buf), res.fresh[k], N_FRESH, 1));
+                char us[64], faults[64];
+                printf("  %-36s %-22s %s\n", fresh_kinds[k].label,
+                        format_spread(us, sizeof(us), res.fresh[k], N_FRESH, 1),
+                        format_spread(faults, sizeof(faults), res.fresh_faults[k], N_FRESH, 0));
         }
-        /* Paired by position: the k-th portd process and the k-th nscd one ran within the same
-         * few milliseconds. */
+        /* Paired by position: the k-th portd process and the k-th nscd or null one ran within the
+         * same few milliseconds. */
+        double margin[N_FRESH], margin_faults[N_FRESH];
+        for (size_t j = 0; j < N_FRESH; j++) {
+                margin[j] = res.fresh[FRESH_PORTD][j] - res.fresh[FRESH_NULL][j];
+                margin_faults[j] = res.fresh_faults[FRESH_PORTD][j] - res.fresh_faults[FRESH_NULL][j];
+        }
+        printf("  portd's own share, over the null module loaded by glibc: %.1f µs, %.0f minor faults "
+               "(medians of the pairs run side by side)\n",
+                median(margin, N_FRESH), median(margin_faults, N_FRESH));
         printf("  portd <= nscd in %s of the pairs run side by side\n",
-                format_wins(wins, sizeof(wins), res.fresh[0], res.fresh[1], N_FRESH));
+                format_wins(wins, sizeof(wins), res.fresh[FRESH_PORTD], res.fresh[FRESH_NSCD], N_FRESH));
         catalog_free(c);
         return 0;
 }
