@@ -601,6 +601,12 @@ static void manager_remove_temporaries(Manager *m)
         else if (r > 0)
                 log_notice("Removed %d temporary snapshot file(s) beside '%s' left by an interrupted write.", r,
                         m->publish_path);
+        r = snapshot_file_supersede_stale(m->publish_path);
+        if (r < 0)
+                log_warning_errno(r, "Failed to flag the snapshot a stopped daemon left beside '%s' superseded, "
+                        "processes that map it may answer from it until they restart: %m", m->publish_path);
+        else if (r > 0)
+                log_notice("Flagged the snapshot a stopped daemon left beside '%s' superseded.", m->publish_path);
 }
 
 int manager_startup(Manager *m, const char *socket_path)

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -92,6 +93,56 @@ SnapshotFile *snapshot_file_withdraw(SnapshotFile *f, bool remove)
         safe_close(f->fd);
         free(f->path);
         return mfree(f);
+}
+
+/* A daemon that crashed (or was killed) left its file behind, unflagged: processes that mapped it
+ * keep answering from it, and the NSS module reads no clock to ask again after a while
+ * (nss/nss-mapping.c).  So the next daemon flags it superseded before it publishes its own, and
+ * they fetch the new one at their next lookup.  The file is 0444 and ours: its mode is opened up
+ * through the descriptor for the one write (no CAP_DAC_OVERRIDE needed), and closed again. */
+int snapshot_file_supersede_stale(const char *socket_path)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -1, wfd = -1;
+        struct stat st, wst;
+        SnapshotHeader h;
+        int r = 0;
+
+        assert(socket_path);
+
+        if (asprintf(&path, "%s" SNAPSHOT_PUBLISHED_SUFFIX, socket_path) < 0)
+                return -ENOMEM;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        /* Only a file of ours that nobody holds: a live daemon's is its own business. */
+        struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+        if (fstat(fd, &st) < 0 || fcntl(fd, F_OFD_GETLK, &lock) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || lock.l_type != F_UNLCK ||
+            st.st_size < (off_t) sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t) sizeof(h) ||
+            memcmp(h.magic, SNAPSHOT_MAGIC, sizeof(h.magic)) != 0)
+                return 0;
+        if (h.superseded != 0)
+                return 0;
+
+        if (fchmod(fd, 0644) < 0)
+                return -errno;
+        wfd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (wfd < 0)
+                r = -errno;
+        else if (fstat(wfd, &wst) < 0)
+                r = -errno;
+        else if (wst.st_dev != st.st_dev || wst.st_ino != st.st_ino)
+                r = -ESTALE;
+        else {
+                uint32_t one = 1;
+                /* Through the page cache: every mapping of the file sees it. */
+                ssize_t n = pwrite(wfd, &one, sizeof(one), offsetof(SnapshotHeader, superseded));
+                r = n == (ssize_t) sizeof(one) ? 1 : n < 0 ? -errno : -EIO;
+        }
+        (void) fchmod(fd, st.st_mode & 07777);
+        return r;
 }
 
 /* Whether a process holds the write lock on dir/name: the writer of a temporary file, or the

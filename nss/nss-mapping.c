@@ -30,17 +30,34 @@
  * The slot list is only touched under the refresh lock.
  *
  * A lookup adds no reader of its own: each thread keeps the reader it added at the lookup that
- * first found the current mapping (its ThreadPin), and lookups find it still pinned with a few
- * plain loads, no atomic read-modify-write (two of those were a third of a lookup's cost).  The
- * pin is an ordinary reader, so everything above holds; it only lives longer: a thread lets go
- * of a retired mapping at its next lookup, or when it exits (a thread-specific key's destructor),
- * and a forked child drops the pins of its parent's other threads, which it does not have. */
+ * first found the current mapping (its pin), and lookups find it still pinned with a few plain
+ * loads, no atomic read-modify-write (two of those were a third of a lookup's cost).  The pin is
+ * an ordinary reader, so everything above holds; it only lives longer: a thread lets go of a
+ * retired mapping at its next lookup, or when it exits (a thread-specific key's destructor), and
+ * a forked child drops the pins of its parent's other threads, which it does not have.
+ *
+ * A process with one thread, which most that resolve a service are, keeps its pin in a plain
+ * variable (solo) instead, found without a call into libc (pthread_getspecific()); glibc's
+ * __libc_single_threaded says when that holds.  It turns false when a second thread is created,
+ * before that thread runs, and only then: so solo is touched by lookups while the process has one
+ * thread, and afterwards only by whoever takes it away (an atomic exchange) for good.  The key
+ * and the fork handler that thread pins need are set up when the process first looks up with
+ * more than one thread, not when the module is loaded: a constructor's pthread_key_create() and
+ * pthread_atfork() write into two pages of libc's data, two page faults of every fresh process's
+ * dlopen() of the module, which a single-threaded process never needs.
+ *
+ * How current an image is, on the hot path, takes no clock: the daemon marks an image superseded
+ * in place when it replaces it, when it stops, and, for the published file (below), when it
+ * starts after a crash left its predecessor's file behind (daemon/snapshot-file.c).  Only an image
+ * handed over by the socket has no one to mark it after a crash: that one is asked about again
+ * once MAPPING_RECHECK_USEC old. */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -55,9 +72,10 @@
 /* After a failed fetch, lookups use varlink calls for this long before trying again, so that
  * a daemon without snapshots, or with a bad one, does not cost two round trips per lookup. */
 #define MAPPING_RETRY_USEC (1000U * 1000U)
-/* A daemon that was restarted never marks the images of its previous life superseded: so an
- * image is also asked about again once it is this old (a GetSnapshot round trip that returns the
- * same memfd when nothing changed), and the clock read that notices it is a vDSO call. */
+/* A daemon restarted after a crash cannot mark the memfd images of its previous life superseded:
+ * so an image the socket handed over is also asked about again once it is this old (a GetSnapshot
+ * round trip that returns the same memfd when nothing changed).  The published file needs none
+ * of it: a new daemon marks the one a crash left behind. */
 #define MAPPING_RECHECK_USEC (5U * 1000U * 1000U)
 #define MAPPING_RETIRED  UINT64_C(1)
 #define MAPPING_UNMAPPED UINT64_C(2)
@@ -68,8 +86,8 @@ struct SnapshotMapping {
         void *base;
         size_t size;
         Snapshot snapshot;
-        uint64_t checked_usec; /* when the daemon last said this is its current image */
-        int64_t checked_sec;   /* the same on the wall clock's seconds, for the lookups' quick test */
+        uint64_t checked_usec; /* when the daemon last said this is its current image (memfd) */
+        bool published;        /* mapped from the published file: no age to check */
         dev_t dev;             /* of the memfd or file, to recognise the same image handed out again */
         ino_t inode;
         SnapshotChecks *checks; /* the pages of the image found right (snapshot_open_lazy()) */
@@ -84,26 +102,37 @@ typedef struct ThreadPin {
 
 static SnapshotMapping *current;
 static SnapshotMapping *slots;
+/* The pin of the process while it has one thread (see the top of the file). */
+static SnapshotMapping *solo;
 static ThreadPin *pins;
 static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Each thread's pin is its value of this key: no __thread variable, whose TLS block would make
  * every dlopen() of the module slower (glibc places it in static TLS, in every thread). */
 static pthread_key_t pin_key;
-static bool pin_key_ok;
+static bool threads_ready; /* pin_key and the fork handler are set up */
 
 static void mapping_after_fork_child(void);
 static void pin_destroy(void *userdata);
 
-/* The key and the child's fork handler (mapping_after_fork_child()) are set up when the module is
- * loaded, before any thread can look up: with pthread_once() at the first lookup instead, each
- * of the two made a futex wake-up system call (glibc's pthread_once() always wakes waiters), two
- * system calls of a fresh process's first lookup.  Neither makes one here. */
-static __attribute__((constructor)) void mapping_setup(void)
+/* For a process with more than one thread, before it first takes the refresh lock or a thread
+ * pin: the key, and the fork handler that frees in a child what the threads it does not have
+ * held (mapping_after_fork_child()).  Once per process, under pins_lock: a mutex, not
+ * pthread_once(), whose every first call makes a futex wake-up system call. */
+static bool threads_setup(void)
 {
-        if (pthread_key_create(&pin_key, pin_destroy) == 0)
-                pin_key_ok = true;
-        (void) pthread_atfork(NULL, NULL, mapping_after_fork_child);
+        if (_likely_(__atomic_load_n(&threads_ready, __ATOMIC_ACQUIRE)))
+                return true;
+        pthread_mutex_lock(&pins_lock);
+        if (!threads_ready && pthread_key_create(&pin_key, pin_destroy) == 0) {
+                /* Without the handler (out of memory) a child keeps other threads' pins: their
+                 * images stay mapped there, nothing worse. */
+                (void) pthread_atfork(NULL, NULL, mapping_after_fork_child);
+                __atomic_store_n(&threads_ready, true, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&pins_lock);
+        return __atomic_load_n(&threads_ready, __ATOMIC_ACQUIRE);
 }
+
 static int refreshing;
 static uint64_t retry_after_usec;
 
@@ -204,7 +233,6 @@ static void publish(SnapshotMapping *m)
 static void mapping_mark_checked(SnapshotMapping *m)
 {
         __atomic_store_n(&m->checked_usec, now_usec(CLOCK_MONOTONIC_COARSE), __ATOMIC_RELAXED);
-        __atomic_store_n(&m->checked_sec, (int64_t) time(NULL), __ATOMIC_RELAXED);
 }
 
 /* published: fd is the file the daemon keeps beside its socket (published_open() checked who
@@ -240,8 +268,10 @@ static int install_locked(int fd, uint64_t size, bool published, const struct st
         s->snapshot = map.snapshot;
         s->dev = st.st_dev;
         s->inode = st.st_ino;
-        s->checked_usec = now_usec(CLOCK_MONOTONIC_COARSE);
-        s->checked_sec = (int64_t) time(NULL);
+        s->published = published;
+        /* The published file has no age: no clock is read, whose first read in a process is a
+         * page fault (the vDSO's data page). */
+        s->checked_usec = published ? 0 : now_usec(CLOCK_MONOTONIC_COARSE);
         __atomic_fetch_sub(&s->state, MAPPING_RETIRED | MAPPING_UNMAPPED | MAPPING_READER, __ATOMIC_RELEASE);
         publish(s);
         return 0;
@@ -335,7 +365,8 @@ static int refresh_locked(SnapshotMapping *old)
                 return -ENOENT;
         if (cfg.no_snapshot)
                 return -EOPNOTSUPP;
-        if (now_usec(CLOCK_MONOTONIC_COARSE) < __atomic_load_n(&retry_after_usec, __ATOMIC_RELAXED))
+        uint64_t retry_after = __atomic_load_n(&retry_after_usec, __ATOMIC_RELAXED);
+        if (retry_after > 0 && now_usec(CLOCK_MONOTONIC_COARSE) < retry_after)
                 return -EALREADY;
 
         /* The published file if it holds: no round trip to the daemon, for the first image and
@@ -370,11 +401,22 @@ static inline bool mapping_is_superseded(const SnapshotMapping *m)
         return snapshot_is_superseded(&m->snapshot);
 }
 
+/* Whether m, superseded or not, is recent enough: the published file always is (see the top of
+ * the file), an image from the socket for MAPPING_RECHECK_USEC after the daemon last named it. */
+static inline bool mapping_is_recent(const SnapshotMapping *m)
+{
+        return m->published ||
+               now_usec(CLOCK_MONOTONIC_COARSE) < __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC;
+}
+
 /* superseded: mapping_is_superseded(old), as the caller found it. */
 static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, bool superseded, SnapshotMapping **ret)
 {
         int r;
 
+        /* With other threads, one may fork while we hold the lock: the child's handler frees it. */
+        if (!__libc_single_threaded)
+                (void) threads_setup();
         if (!refresh_trylock()) {
                 /* Another thread is fetching: the image we hold is still mapped and consistent,
                  * only possibly one generation old, as if this lookup had run a moment earlier. */
@@ -426,9 +468,7 @@ int mapping_acquire(SnapshotMapping **ret)
         SnapshotMapping *m = mapping_ref_current();
         bool superseded = m && mapping_is_superseded(m);
 
-        if (_likely_(m && !superseded &&
-                     now_usec(CLOCK_MONOTONIC_COARSE) <
-                             __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC)) {
+        if (_likely_(m && !superseded && mapping_is_recent(m))) {
                 *ret = m;
                 return 0;
         }
@@ -463,10 +503,10 @@ static void pin_destroy(void *userdata)
         pin_free(p);
 }
 
-/* This thread's pin, NULL before its first lookup. */
+/* This thread's pin, NULL before its first lookup with other threads around. */
 static inline ThreadPin *pin_current(void)
 {
-        return pin_key_ok ? pthread_getspecific(pin_key) : NULL;
+        return __atomic_load_n(&threads_ready, __ATOMIC_ACQUIRE) ? pthread_getspecific(pin_key) : NULL;
 }
 
 static ThreadPin *pin_get(void)
@@ -475,7 +515,7 @@ static ThreadPin *pin_get(void)
 
         if (p)
                 return p;
-        if (!pin_key_ok)
+        if (!threads_setup())
                 return NULL;
         p = calloc(1, sizeof(*p));
         if (!p)
@@ -495,20 +535,29 @@ static ThreadPin *pin_get(void)
 
 static __attribute__((noinline)) int mapping_acquire_thread_slow(const Snapshot **ret)
 {
-        ThreadPin *p = pin_get();
-        SnapshotMapping *m, *old;
+        SnapshotMapping **pin, *m, *old;
         int r;
 
-        /* Without a pin of its own (out of memory) the thread has no image: the varlink call. */
-        if (!p) {
-                *ret = NULL;
-                return 0;
+        if (__libc_single_threaded)
+                pin = &solo;
+        else {
+                /* Other threads now: solo's reader goes, by whichever thread comes here first. */
+                old = __atomic_exchange_n(&solo, NULL, __ATOMIC_ACQ_REL);
+                if (old)
+                        mapping_unref(old);
+                ThreadPin *p = pin_get();
+                /* Without a pin of its own (out of memory) the thread has no image: the varlink call. */
+                if (!p) {
+                        *ret = NULL;
+                        return 0;
+                }
+                pin = &p->mapping;
         }
         r = mapping_acquire(&m);
         /* The new reader first, then the old one goes: when both are the same mapping it never
          * drops to no reader in between. */
-        old = p->mapping;
-        p->mapping = r >= 0 ? m : NULL;
+        old = *pin;
+        *pin = r >= 0 ? m : NULL;
         if (old)
                 mapping_unref(old);
         if (r < 0)
@@ -519,22 +568,19 @@ static __attribute__((noinline)) int mapping_acquire_thread_slow(const Snapshot 
 
 int mapping_acquire_thread(const Snapshot **ret)
 {
-        ThreadPin *p = pin_current();
-        SnapshotMapping *m = p ? p->mapping : NULL;
+        SnapshotMapping *m;
 
-        /* The thread's pin keeps m mapped; that it is still the current one is all to check.  Its
-         * age is told first from time(), which reads one word of the vDSO where clock_gettime()
-         * costs a lookup's worth of nanoseconds more: less than 4 s on that clock's seconds is less
-         * than 5 s (MAPPING_RECHECK_USEC) in truth.  A wall clock set back or forward makes the
-         * difference fall outside, and the monotonic clock decides. */
-        if (_likely_(m && m == __atomic_load_n(&current, __ATOMIC_ACQUIRE) && !mapping_is_superseded(m))) {
-                int64_t age_sec = (int64_t) time(NULL) - __atomic_load_n(&m->checked_sec, __ATOMIC_RELAXED);
-                if (_likely_((uint64_t) age_sec < MAPPING_RECHECK_USEC / 1000000U - 1) ||
-                        now_usec(CLOCK_MONOTONIC_COARSE) <
-                                __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC) {
-                        *ret = &m->snapshot;
-                        return 0;
-                }
+        if (_likely_(__libc_single_threaded))
+                m = solo;
+        else {
+                ThreadPin *p = pin_current();
+                m = p ? p->mapping : NULL;
+        }
+        /* The pin keeps m mapped; that it is still the current image is all to check. */
+        if (_likely_(m && m == __atomic_load_n(&current, __ATOMIC_ACQUIRE) && !mapping_is_superseded(m) &&
+                     mapping_is_recent(m))) {
+                *ret = &m->snapshot;
+                return 0;
         }
         return mapping_acquire_thread_slow(ret);
 }
@@ -546,12 +592,18 @@ static void mapping_after_fork_child(void)
 
         __atomic_store_n(&refreshing, 0, __ATOMIC_RELAXED);
 
-        /* Only this thread lives on: the others' pins would keep their mappings forever. */
+        /* Only this thread lives on: the others' pins would keep their mappings forever.  Its
+         * own lets go too, in case the child counts as single-threaded again and looks up
+         * through solo from now on (glibc 2.36 does not reset __libc_single_threaded, a later
+         * one may): the next lookup pins the current image again. */
         pins_lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
         for (ThreadPin *p = pins, *next; p; p = next) {
                 next = p->next;
-                if (p == self)
+                if (p == self) {
+                        if (p->mapping)
+                                mapping_unref(TAKE_PTR(p->mapping));
                         continue;
+                }
                 pin_unlink(p);
                 pin_free(p);
         }

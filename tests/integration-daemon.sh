@@ -1218,6 +1218,14 @@ time.sleep(60)' "$snap.Ef34Gh" >"$TMP/locker.out" &
                 fail "temporaries after a start: $(ls -A "$(dirname "$snap")" "$ROOT/etc/portd" "$ROOT/run/portd" | tr '\n' ' ')"
                 dump_log
         fi
+        # The killed daemon's file, still mapped by the processes that used it, is flagged
+        # superseded by the next daemon (nss-mapping.c reads no clock to ask again).
+        if grep -q "Flagged the snapshot a stopped daemon left beside '$SOCK' superseded" "$LOG"; then
+                pass "a start flags the file the killed daemon left superseded"
+        else
+                fail "the killed daemon's file was not flagged superseded at the next start"
+                dump_log
+        fi
         kill "$locker" 2>/dev/null
         wait "$locker" 2>/dev/null
         rm -rf "$snap.Ef34Gh" "$ROOT/etc/portd/.overrides.conf.notours" "$ROOT/etc/portd/.overrides.conf.Dir123" \

@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,6 +154,24 @@ static void test_exports_needed_libc_only(void **state)
         munmap((void *) p, st.st_size);
 }
 
+/* Loading the module sets nothing up in libc: a constructor's pthread_key_create() and
+ * pthread_atfork() each wrote into a page of libc's data, a page fault of every fresh process
+ * that resolves a service; a process with one thread never needs them (nss/nss-mapping.c).  The
+ * key is what can be seen: glibc hands out the lowest free one.  First of the tests, before
+ * anything else in this process loads the module. */
+static void test_exports_dlopen_sets_up_nothing(void **state)
+{
+        pthread_key_t before, after;
+
+        assert_null(dlopen(arg_module, RTLD_NOW | RTLD_NOLOAD));
+        assert_int_equal(pthread_key_create(&before, NULL), 0);
+        void *h = dlopen(arg_module, RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+                fail_msg("dlopen '%s': %s", arg_module, dlerror());
+        assert_int_equal(pthread_key_create(&after, NULL), 0);
+        assert_int_equal(after, before + 1);
+}
+
 static void test_exports_dlopen(void **state)
 {
         void *h = dlopen(arg_module, RTLD_NOW | RTLD_LOCAL);
@@ -180,6 +199,7 @@ int main(int argc, char *argv[])
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exports_dynsym_only_entry_points),
+                cmocka_unit_test(test_exports_dlopen_sets_up_nothing),
                 cmocka_unit_test(test_exports_dlopen),
                 cmocka_unit_test(test_exports_needed_libc_only),
         };

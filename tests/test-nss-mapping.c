@@ -854,6 +854,49 @@ static int client_thread_pins(const FakeDaemon *d)
         return 0;
 }
 
+/* A process with one thread keeps its pin without a thread-specific key, and sets up no key until
+ * a second thread looks up; the solo pin's reader then goes, and the image it held with it. */
+static int client_solo_pin(const FakeDaemon *d)
+{
+        pthread_key_t before, after, later;
+        pthread_t t;
+        unsigned one = 1;
+        void *ret;
+
+        CHECK(pthread_key_create(&before, NULL) == 0);
+        CHECK(lookup_ok());
+        fake_daemon_supersede((FakeDaemon *) d);
+        CHECK(lookup_ok());
+        CHECK(count_test_mappings() == 1);
+        CHECK(pthread_key_create(&after, NULL) == 0);
+        CHECK(after == before + 1);
+
+        CHECK(pthread_barrier_init(&pin_barrier, NULL, 2) == 0);
+        CHECK(pthread_create(&t, NULL, looking_up_thread, &one) == 0);
+        pthread_barrier_wait(&pin_barrier);
+        CHECK(pthread_key_create(&later, NULL) == 0);
+        CHECK(later == after + 2);
+        /* The thread holds the image solo held too; ours moves on to the next. */
+        fake_daemon_supersede((FakeDaemon *) d);
+        CHECK(lookup_ok());
+        CHECK(count_test_mappings() == 2);
+        pthread_barrier_wait(&pin_barrier);
+        CHECK(pthread_join(t, &ret) == 0 && ret == NULL);
+        /* Had solo kept its reader, the thread's exit would not have unmapped it. */
+        CHECK(count_test_mappings() == 1);
+        pthread_barrier_destroy(&pin_barrier);
+        return 0;
+}
+
+static void test_mapping_solo_pin(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_solo_pin), 0);
+        fake_daemon_stop(&d);
+}
+
 static void test_mapping_thread_pins(void **state)
 {
         FakeDaemon d;
@@ -1246,6 +1289,7 @@ int main(int argc, char *argv[])
                 cmocka_unit_test_teardown(test_mapping_no_method, stop_running),
                 cmocka_unit_test_teardown(test_mapping_install_rejects, stop_running),
                 cmocka_unit_test_teardown(test_mapping_supersede, stop_running),
+                cmocka_unit_test_teardown(test_mapping_solo_pin, stop_running),
                 cmocka_unit_test_teardown(test_mapping_thread_pins, stop_running),
                 cmocka_unit_test_teardown(test_mapping_enumeration_pins, stop_running),
                 cmocka_unit_test_teardown(test_mapping_daemon_stopped, stop_running),
