@@ -70,6 +70,11 @@ static const char *backend_name(Backend b)
 #define NSCD_CONF            NSCD_RUN_DIR "/bench-nscd.conf"
 #define NSCD_NSSWITCH        NSCD_RUN_DIR "/bench-nsswitch.conf"
 #define NSCD_CLIENT_NSSWITCH NSCD_RUN_DIR "/bench-client-nsswitch.conf"
+/* The nsswitch.conf a program started afresh reads, per backend: written into nscd's run directory
+ * (a tmpfs of the session's mount namespace) and bound over /etc/nsswitch.conf in each program's
+ * own namespace.  nscd's clients have theirs already (configure()). */
+#define EXEC_NSSWITCH_PORTD NSCD_RUN_DIR "/bench-portd-nsswitch.conf"
+#define EXEC_NSSWITCH_NULL  NSCD_RUN_DIR "/bench-null-nsswitch.conf"
 
 typedef struct Query {
         char label[40];
@@ -377,7 +382,9 @@ static pid_t nscd_start(void)
                 mount("tmpfs", NSCD_CACHE_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
                 return -errno;
         if (write_text(NSCD_CONF, conf) < 0 || write_text(NSCD_NSSWITCH, "services: files\n") < 0 ||
-                write_text(NSCD_CLIENT_NSSWITCH, "services: portdnull\n") < 0)
+                write_text(NSCD_CLIENT_NSSWITCH, "services: portdnull\n") < 0 ||
+                write_text(EXEC_NSSWITCH_PORTD, "services: portd\n") < 0 ||
+                write_text(EXEC_NSSWITCH_NULL, "services: portdnull\n") < 0)
                 return -EIO;
         if (mount(arg_file, "/etc/services", "none", MS_BIND, "") < 0 ||
                 mount(NSCD_NSSWITCH, "/etc/nsswitch.conf", "none", MS_BIND, "") < 0)
@@ -406,10 +413,100 @@ static pid_t nscd_start(void)
         return -ESRCH;
 }
 
+
+/* The kinds of first lookup, each timed in fresh processes. */
+typedef struct FreshKind {
+        const char *label;
+        Backend backend;
+        bool preload, direct;
+        bool exec; /* a program started afresh, reading its nsswitch.conf (first_lookup_exec()) */
+} FreshKind;
+
+/* Compared below, by index. */
+enum { FRESH_PORTD, FRESH_NSCD, FRESH_FILES, FRESH_NULL, FRESH_EXEC_PORTD, FRESH_EXEC_NSCD, FRESH_EXEC_NULL };
+static const FreshKind fresh_kinds[] = {
+        [FRESH_PORTD] = { "portd", BACKEND_PORTD, false, false },
+        [FRESH_NSCD] = { "nscd", BACKEND_NSCD, false, false },
+        [FRESH_FILES] = { "files", BACKEND_FILES, false, false },
+        /* The floor under any module's first lookup: glibc's own set-up, its dlopen() of a
+         * module and that module's first call, which does nothing. */
+        [FRESH_NULL] = { "null module, loaded by glibc", BACKEND_NULL, false, false },
+        /* The same three in a program just exec()ed, as any program that resolves a service
+         * starts: nothing of libc touched yet but what the program's start-up touched, and
+         * nsswitch.conf read from the file (bound over /etc/nsswitch.conf in a namespace of its
+         * own), not set with __nss_configure_lookup(); nscd's client answers before glibc
+         * reads it. */
+        [FRESH_EXEC_PORTD] = { "portd, program started afresh", BACKEND_PORTD, false, false, true },
+        [FRESH_EXEC_NSCD] = { "nscd, program started afresh", BACKEND_NSCD, false, false, true },
+        [FRESH_EXEC_NULL] = { "null module, program started afresh", BACKEND_NULL, false, false, true },
+        { "null module, loaded first", BACKEND_NULL, true, false },
+        { "portd, module loaded first", BACKEND_PORTD, true, false },
+        { "varlink-only, module loaded first", BACKEND_VARLINK, true, false },
+        { "portd's own first call, no glibc", BACKEND_PORTD, true, true },
+};
+#define N_FRESH_KINDS ELEMENTSOF(fresh_kinds)
+
+static char self_exe[PATH_MAX];
+
+/* In a forked child: the namespace and environment of a program started afresh for backend b,
+ * then exec() of this program as such, which writes its sample to fd.  Returns only on failure. */
+static int first_lookup_exec_start(Backend b, int fd)
+{
+        const Query *q = &queries[0];
+        char fd_arg[16], port_arg[16];
+
+        if (b == BACKEND_NSCD) {
+                if (configure(BACKEND_NSCD) < 0)
+                        return -EPERM;
+        } else if (b == BACKEND_PORTD || b == BACKEND_NULL) {
+                setenv("PORTD_SOCKET", portd.socket, 1);
+                if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_PRIVATE | MS_REC, "") < 0 ||
+                        mount(b == BACKEND_PORTD ? EXEC_NSSWITCH_PORTD : EXEC_NSSWITCH_NULL, "/etc/nsswitch.conf",
+                                "none", MS_BIND, "") < 0)
+                        return -EPERM;
+        } else
+                return -EINVAL;
+        /* The pipe's end is close-on-exec: a copy that is not. */
+        int keep = dup(fd);
+        if (keep < 0)
+                return -errno;
+        snprintf(fd_arg, sizeof(fd_arg), "%d", keep);
+        snprintf(port_arg, sizeof(port_arg), "%d", q->port);
+        execl(self_exe, "bench-nss", "--first-lookup", fd_arg, q->name, port_arg, q->any ? "" : q->protocol,
+                b == BACKEND_NULL ? "null" : "hit", (char *) NULL);
+        return -errno;
+}
+
+/* The program started afresh (argv: --first-lookup FD NAME PORT PROTOCOL EXPECT): its first lookup,
+ * before anything else, as FreshSample to FD.  NAME empty: by PORT (network order); PROTOCOL
+ * empty: any. */
+static int first_lookup_exec(int argc, char *argv[])
+{
+        Query q = {};
+
+        if (argc != 7)
+                return 2;
+        int fd = atoi(argv[2]);
+        snprintf(q.name, sizeof(q.name), "%s", argv[3]);
+        q.port = atoi(argv[4]);
+        snprintf(q.protocol, sizeof(q.protocol), "%s", argv[5]);
+        q.any = !argv[5][0];
+
+        long faults = minor_faults();
+        uint64_t t = now_nsec();
+        call(&q);
+        FreshSample s = fresh_sample_since(t, faults);
+        if (!sink && strcmp(argv[6], "null") != 0)
+                return 1;
+        return write(fd, &s, sizeof(s)) == (ssize_t) sizeof(s) ? 0 : 1;
+}
+
 /* first_lookup() in one forked process; NaNs when it failed. */
-static FreshSample fresh_one(Backend b, bool preload, bool direct)
+static FreshSample fresh_one(const FreshKind *kind)
 {
         FreshSample s = { NAN, NAN };
+        Backend b = kind->backend;
+        bool preload = kind->preload, direct = kind->direct;
         int p[2];
 
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -417,6 +514,8 @@ static FreshSample fresh_one(Backend b, bool preload, bool direct)
         pid_t pid = fork();
         if (pid == 0) {
                 close(p[0]);
+                if (kind->exec)
+                        _exit(first_lookup_exec_start(b, p[1]) < 0 ? 1 : 0);
                 FreshSample v = first_lookup(b, preload, direct);
                 if (v.usec < 0)
                         _exit(1);
@@ -432,28 +531,6 @@ static FreshSample fresh_one(Backend b, bool preload, bool direct)
         return s;
 }
 
-/* The kinds of first lookup, each timed in fresh processes. */
-typedef struct FreshKind {
-        const char *label;
-        Backend backend;
-        bool preload, direct;
-} FreshKind;
-
-/* The first three and the fourth are compared below, by index. */
-enum { FRESH_PORTD, FRESH_NSCD, FRESH_FILES, FRESH_NULL };
-static const FreshKind fresh_kinds[] = {
-        [FRESH_PORTD] = { "portd", BACKEND_PORTD, false, false },
-        [FRESH_NSCD] = { "nscd", BACKEND_NSCD, false, false },
-        [FRESH_FILES] = { "files", BACKEND_FILES, false, false },
-        /* The floor under any module's first lookup: glibc's own set-up, its dlopen() of a
-         * module and that module's first call, which does nothing. */
-        [FRESH_NULL] = { "null module, loaded by glibc", BACKEND_NULL, false, false },
-        { "null module, loaded first", BACKEND_NULL, true, false },
-        { "portd, module loaded first", BACKEND_PORTD, true, false },
-        { "varlink-only, module loaded first", BACKEND_VARLINK, true, false },
-        { "portd's own first call, no glibc", BACKEND_PORTD, true, true },
-};
-#define N_FRESH_KINDS ELEMENTSOF(fresh_kinds)
 
 typedef struct Results {
         double per_call[_BACKEND_MAX][ELEMENTSOF(queries)][N_ROUNDS]; /* per round: median ns */
@@ -511,7 +588,7 @@ static int session(int fd)
                 for (size_t k = 0; k < N_FRESH_KINDS; k++) {
                         size_t kind = (k + j) % N_FRESH_KINDS;
                         const FreshKind *f = &fresh_kinds[kind];
-                        FreshSample s = fresh_one(f->backend, f->preload, f->direct);
+                        FreshSample s = fresh_one(f);
                         res.fresh[kind][j] = s.usec;
                         res.fresh_faults[kind][j] = s.faults;
                 }
@@ -675,6 +752,12 @@ static int bench_file(const char *portd_path, const char *file)
                 median(margin, N_FRESH), median(margin_faults, N_FRESH));
         printf("  portd <= nscd in %s of the pairs run side by side\n",
                 format_wins(wins, sizeof(wins), res.fresh[FRESH_PORTD], res.fresh[FRESH_NSCD], N_FRESH));
+        for (size_t j = 0; j < N_FRESH; j++)
+                margin[j] = res.fresh[FRESH_EXEC_PORTD][j] - res.fresh[FRESH_EXEC_NULL][j];
+        printf("  programs started afresh: portd's own share over the null module %.1f µs; portd <= nscd in %s "
+               "of the pairs\n",
+                median(margin, N_FRESH),
+                format_wins(wins, sizeof(wins), res.fresh[FRESH_EXEC_PORTD], res.fresh[FRESH_EXEC_NSCD], N_FRESH));
         return 0;
 }
 
@@ -741,6 +824,9 @@ int main(int argc, char *argv[])
         char self[PATH_MAX], data[PATH_MAX];
         int r = 0;
 
+        /* First of all: a program started afresh, whose first lookup is the thing timed. */
+        if (argc >= 2 && streq(argv[1], "--first-lookup"))
+                return first_lookup_exec(argc, argv);
         if (argc < 2) {
                 fprintf(stderr, "usage: %s PORTD [SERVICES-FILE...]\n", argv[0]);
                 return 2;
@@ -752,6 +838,7 @@ int main(int argc, char *argv[])
         if (l <= 0)
                 return 1;
         self[l] = 0;
+        memcpy(self_exe, self, sizeof(self_exe));
         const char *modules_dir = getenv("PORTD_BENCH_NSS_MODULES");
         if (!modules_dir) {
                 char dir_bench[PATH_MAX], dir_nss[PATH_MAX + 8], dir[PATH_MAX];
