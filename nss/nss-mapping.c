@@ -331,7 +331,10 @@ static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size,
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        if (fstat(fd, &st) < 0)
+        /* fstat() is this very call, but with its "" in libc's read-only data, a page a fresh
+         * process has not mapped yet: the kernel's read of it was a page fault of every first
+         * lookup.  Ours lies in the module's first segment, which the loader mapped. */
+        if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 0022))
                 return -EPERM;

@@ -3,7 +3,9 @@
 # The NSS module carries only what it runs: nm must find in libnss_portd.so.2 none of the code
 # that only the daemon and its tools run (the snapshot writer, the catalog, json-c, the varlink
 # server), whose presence would mean the module links common/ whole again.  And its read-only data
-# is not executable (-z separate-code, nss/meson.build): only .text and its stubs are.
+# is not executable (-z separate-code, nss/meson.build): only .text and its stubs are; nor is it in
+# a read-only segment of its own (nss/nss-portd.ld), which a fresh process's first lookup would
+# fault on: it shares the first one with the headers and dynamic symbols that the loader reads.
 # Usage: test-nss-symbols.sh path/to/libnss_portd.so.2
 set -u
 so=$1
@@ -22,7 +24,7 @@ if [ -z "$symbols" ]; then
         echo "Bail out! '$so' has no symbol table to check"
         exit 1
 fi
-echo "1..4"
+echo "1..5"
 writer=$(printf '%s\n' "$symbols" |
         grep -E '^(snapshot_build|pool_add|pool_rehash|pool_hash|pool_done|index_insert_name|index_insert_port|table_size)(\.|$)')
 if [ -z "$writer" ]; then
@@ -43,24 +45,45 @@ if printf '%s\n' "$symbols" | grep -qx 'snapshot_lookup_name' &&
 else
         echo "not ok 3 - snapshot_lookup_name or _nss_portd_getservbyname_r missing: is the module stripped?"
 fi
-# The executable LOAD segments' address ranges hold no .rodata, unwind table or dynamic symbols.
-# readelf prints the flags as separate words ("R E") between the sizes and the alignment.
-exec_ranges=$(readelf -lW "$so" | awk '$1 == "LOAD" { f = ""; for (i = 7; i < NF; i++) f = f $i; if (f ~ /E/) print $3, $6 }')
-data_in_exec=
-for section in .rodata .eh_frame .eh_frame_hdr .dynsym .dynstr .rela.dyn; do
-        addr=$(readelf -SW "$so" | sed 's/^ *\[ *[0-9]*\] *//' | awk -v s="$section" '$1 == s { print $3 }')
-        [ -n "$addr" ] || continue
-        while read -r start size; do
-                [ -n "$start" ] || continue
-                if [ $((0x$addr)) -ge $((start)) ] && [ $((0x$addr)) -lt $((start + size)) ]; then
-                        data_in_exec="$data_in_exec $section"
-                fi
-        done <<EOF2
-$exec_ranges
+# The LOAD segments' address ranges ("start size"), executable ones and read-only ones.  readelf
+# prints the flags as separate words ("R E") between the sizes and the alignment.
+load_ranges() {
+        readelf -lW "$so" | awk -v want="$1" '$1 == "LOAD" {
+                f = ""; for (i = 7; i < NF; i++) f = f $i
+                if (f == want || (want == "E" && f ~ /E/)) print $3, $6 }'
+}
+# The sections of the list that lie in one of the ranges.
+sections_in() {
+        ranges=$1
+        shift
+        for section in "$@"; do
+                addr=$(readelf -SW "$so" | sed 's/^ *\[ *[0-9]*\] *//' | awk -v s="$section" '$1 == s { print $3 }')
+                [ -n "$addr" ] || continue
+                while read -r start size; do
+                        [ -n "$start" ] || continue
+                        if [ $((0x$addr)) -ge $((start)) ] && [ $((0x$addr)) -lt $((start + size)) ]; then
+                                printf ' %s' "$section"
+                        fi
+                done <<EOF2
+$ranges
 EOF2
-done
+        done
+}
+# The executable LOAD segments hold no .rodata, unwind table or dynamic symbols.
+exec_ranges=$(load_ranges E)
+data_in_exec=$(sections_in "$exec_ranges" .rodata .eh_frame .eh_frame_hdr .dynsym .dynstr .rela.dyn)
 if [ -n "$exec_ranges" ] && [ -z "$data_in_exec" ]; then
         echo "ok 4 - the module's read-only data lies outside its executable segment"
 else
-        echo "not ok 4 - in the executable segment:$data_in_exec (executable LOADs: $exec_ranges)"
+        echo "not ok 4 - in the executable segment:$data_in_exec (executable LOADs: $(printf '%s' "$exec_ranges" | tr '\n' ';'))"
+fi
+# One read-only LOAD segment, holding the dynamic symbols, the read-only data and unwind tables.
+ro_ranges=$(load_ranges R)
+ro_count=$(printf '%s\n' "$ro_ranges" | grep -c .)
+in_ro=$(sections_in "$ro_ranges" .dynsym .rodata .eh_frame_hdr .eh_frame)
+if [ "$ro_count" -eq 1 ] && [ "$in_ro" = " .dynsym .rodata .eh_frame_hdr .eh_frame" ]; then
+        echo "ok 5 - one read-only segment, with the dynamic symbols, .rodata and the unwind tables"
+else
+        echo "not ok 5 - $ro_count read-only LOAD segments ($(printf '%s' "$ro_ranges" | tr '\n' ';')), holding:$in_ro;" \
+                "want one with .dynsym .rodata .eh_frame_hdr .eh_frame"
 fi
