@@ -56,35 +56,31 @@ static inline bool file_stamp_equal(const FileStamp *a, const FileStamp *b)
         return a->mtime_nsec == b->mtime_nsec && a->size == b->size && a->inode == b->inode;
 }
 
-/* strlen() for the NSS module, inlined where it is used: names and protocols are short, and a
- * call into libc's vector strlen() through the GOT cost more than the scan; the module then
- * imports no strlen() either, whose IFUNC resolver every process's dlopen() of it would run (a
- * page of libc faulted in).  A test per byte, eight unrolled: each is a branch the CPU predicts,
- * so what depends on the length (the key's hash) starts without waiting for the bytes (a word at
- * a time, as libc does, made the lookups slower here: its result waits for the load and five
- * operations on it).  No byte after the NUL is read: the strings are the caller's. */
-static inline size_t string_length(const char *s)
-{
-        const char *p = s;
+/* strlen() for the NSS module, inlined where it is used: a name or a protocol is a word or two,
+ * and a call into libc's vector strlen() through the GOT cost more than scanning them here; the
+ * module then imports no strlen() either, whose IFUNC resolver every process's dlopen() of it
+ * would run (a page of libc faulted in).  Eight bytes at a time from the aligned word holding s,
+ * as libc's own generic strlen() does: an aligned word never crosses a page, so the bytes after
+ * the NUL in its word are read but can never fault, and they do not change the result (only the
+ * lowest zero byte counts, and no borrow runs towards lower bytes).  A test per byte measured
+ * faster in a loop of direct calls but slower through glibc's getservbyname(), by up to 4 ns on
+ * a 15-byte name: a branch per byte, which glibc's own branches between two lookups leave the
+ * CPU unable to predict.  ASan would report the bytes read past an allocation, hence
+ * no_sanitize_address (instrumented code calls this instead of inlining it); valgrind accepts
+ * such aligned partial loads. */
+typedef uint64_t __attribute__((may_alias)) StringWord;
 
-        for (;; p += 8) {
-                if (p[0] == '\0')
-                        return (size_t) (p - s);
-                if (p[1] == '\0')
-                        return (size_t) (p - s) + 1;
-                if (p[2] == '\0')
-                        return (size_t) (p - s) + 2;
-                if (p[3] == '\0')
-                        return (size_t) (p - s) + 3;
-                if (p[4] == '\0')
-                        return (size_t) (p - s) + 4;
-                if (p[5] == '\0')
-                        return (size_t) (p - s) + 5;
-                if (p[6] == '\0')
-                        return (size_t) (p - s) + 6;
-                if (p[7] == '\0')
-                        return (size_t) (p - s) + 7;
-        }
+static inline __attribute__((no_sanitize_address)) size_t string_length(const char *s)
+{
+        const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+        const StringWord *w = (const StringWord *) (const void *) ((uintptr_t) s & ~(uintptr_t) 7);
+        unsigned skip = (unsigned) ((uintptr_t) s & 7) * 8;
+        /* The bytes of the first word before s read as 0xff, never as a NUL. */
+        uint64_t x = *w | ((UINT64_C(1) << skip) - 1), zeros;
+
+        while ((zeros = (x - ones) & ~x & highs) == 0)
+                x = *++w;
+        return (size_t) ((const char *) w - s) + (size_t) (__builtin_ctzll(zeros) / 8);
 }
 
 static inline bool streq_ptr(const char *a, const char *b)
