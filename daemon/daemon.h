@@ -167,9 +167,11 @@ int snapshot_file_publish(const char *socket_path, const void *image, size_t siz
 /* Removes the temporary files beside socket_path that a daemon killed in the middle of
  * snapshot_file_publish() left (those nobody holds locked). Returns how many went. */
 int snapshot_file_remove_temporaries(const char *socket_path);
-/* Flags superseded the published file a daemon that died without withdrawing it left beside
- * socket_path, if nobody holds it: processes that map it learn that a new daemon serves.
- * Returns 1 when it flagged one, 0 when there was none to flag. */
-int snapshot_file_supersede_stale(const char *socket_path);
+/* The published file a daemon that died without withdrawing it left beside socket_path, if
+ * nobody holds it, opened for writing: 1 with *ret_fd set, 0 when there is none, -EPERM for one
+ * of another owner.  snapshot_file_flag_stale() then flags it superseded, once we serve: the
+ * processes that map it learn that a new daemon serves. */
+int snapshot_file_open_stale(const char *socket_path, int *ret_fd);
+int snapshot_file_flag_stale(int fd);
 /* Flags it superseded and lets it go; remove: also unlinks it, if the path still names it. */
 SnapshotFile *snapshot_file_withdraw(SnapshotFile *f, bool remove);

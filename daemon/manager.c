@@ -601,12 +601,6 @@ static void manager_remove_temporaries(Manager *m)
         else if (r > 0)
                 log_notice("Removed %d temporary snapshot file(s) beside '%s' left by an interrupted write.", r,
                         m->publish_path);
-        r = snapshot_file_supersede_stale(m->publish_path);
-        if (r < 0)
-                log_warning_errno(r, "Failed to flag the snapshot a stopped daemon left beside '%s' superseded, "
-                        "processes that map it may answer from it until they restart: %m", m->publish_path);
-        else if (r > 0)
-                log_notice("Flagged the snapshot a stopped daemon left beside '%s' superseded.", m->publish_path);
 }
 
 int manager_startup(Manager *m, const char *socket_path)
@@ -639,10 +633,29 @@ int manager_startup(Manager *m, const char *socket_path)
         if (r < 0)
                 return r;
         manager_remove_temporaries(m);
+        /* The file a stopped daemon left is flagged only once we serve a snapshot of our own: a
+         * daemon that fails to start leaves the processes that map it answering from it. */
+        _cleanup_close_ int stale = -1;
+        if (m->publish_path) {
+                r = snapshot_file_open_stale(m->publish_path, &stale);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot flag the snapshot a stopped daemon left beside '%s' superseded, "
+                                "processes that map it see the new one only when they ask again "
+                                "(after a few hundred lookups): %m", m->publish_path);
+        }
 
         r = manager_reload(m, true);
         if (r < 0)
                 return r;
+        if (stale >= 0) {
+                r = snapshot_file_flag_stale(stale);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to flag the snapshot a stopped daemon left beside '%s' superseded, "
+                                "processes that map it see the new one only when they ask again "
+                                "(after a few hundred lookups): %m", m->publish_path);
+                else
+                        log_notice("Flagged the snapshot a stopped daemon left beside '%s' superseded.", m->publish_path);
+        }
         manager_publish_snapshot(m);
 
         m->ready = true;

@@ -96,11 +96,14 @@ SnapshotFile *snapshot_file_withdraw(SnapshotFile *f, bool remove)
 }
 
 /* A daemon that crashed (or was killed) left its file behind, unflagged: processes that mapped it
- * keep answering from it, and the NSS module reads no clock to ask again after a while
- * (nss/nss-mapping.c).  So the next daemon flags it superseded before it publishes its own, and
- * they fetch the new one at their next lookup.  The file is 0444 and ours: its mode is opened up
- * through the descriptor for the one write (no CAP_DAC_OVERRIDE needed), and closed again. */
-int snapshot_file_supersede_stale(const char *socket_path)
+ * keep answering from it, and the NSS module reads the clock only every few hundred lookups to
+ * ask again after a while (nss/nss-mapping.c).  So the next daemon flags it superseded, and they
+ * fetch the new one at their next lookup; but only once it serves a snapshot of its own (a daemon
+ * that fails to start leaves them answering from it): opened for writing here, while the path
+ * still names it, and flagged by snapshot_file_flag_stale() after the new file took its name.
+ * The file is 0444 and ours: its mode is opened up through the descriptor for the open() (no
+ * CAP_DAC_OVERRIDE needed; write permission is checked at open() only), and closed again. */
+int snapshot_file_open_stale(const char *socket_path, int *ret_fd)
 {
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1, wfd = -1;
@@ -109,7 +112,9 @@ int snapshot_file_supersede_stale(const char *socket_path)
         int r = 0;
 
         assert(socket_path);
+        assert(ret_fd);
 
+        *ret_fd = -1;
         if (asprintf(&path, "%s" SNAPSHOT_PUBLISHED_SUFFIX, socket_path) < 0)
                 return -ENOMEM;
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -119,13 +124,19 @@ int snapshot_file_supersede_stale(const char *socket_path)
         struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
         if (fstat(fd, &st) < 0 || fcntl(fd, F_OFD_GETLK, &lock) < 0)
                 return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || lock.l_type != F_UNLCK ||
+        if (S_ISREG(st.st_mode) && lock.l_type == F_UNLCK && st.st_uid != geteuid())
+                return -EPERM; /* a file we cannot flag: said in the log, for whoever left it */
+        if (!S_ISREG(st.st_mode) || lock.l_type != F_UNLCK ||
             st.st_size < (off_t) sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t) sizeof(h) ||
-            memcmp(h.magic, SNAPSHOT_MAGIC, sizeof(h.magic)) != 0)
+            memcmp(h.magic, SNAPSHOT_MAGIC, sizeof(h.magic)) != 0 || h.version == 0 ||
+            h.version > SNAPSHOT_VERSION ||
+            h.header_size < offsetof(SnapshotHeader, superseded) + sizeof(h.superseded))
                 return 0;
         if (h.superseded != 0)
                 return 0;
 
+        /* Opened for writing now, while the path still names it: the write comes after the new
+         * file took its name.  Write permission is checked at open() only. */
         if (fchmod(fd, 0644) < 0)
                 return -errno;
         wfd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -136,13 +147,20 @@ int snapshot_file_supersede_stale(const char *socket_path)
         else if (wst.st_dev != st.st_dev || wst.st_ino != st.st_ino)
                 r = -ESTALE;
         else {
-                uint32_t one = 1;
-                /* Through the page cache: every mapping of the file sees it. */
-                ssize_t n = pwrite(wfd, &one, sizeof(one), offsetof(SnapshotHeader, superseded));
-                r = n == (ssize_t) sizeof(one) ? 1 : n < 0 ? -errno : -EIO;
+                *ret_fd = TAKE_FD(wfd);
+                r = 1;
         }
         (void) fchmod(fd, st.st_mode & 07777);
         return r;
+}
+
+int snapshot_file_flag_stale(int fd)
+{
+        uint32_t one = 1;
+        /* Through the page cache: every mapping of the file sees it. */
+        ssize_t n = pwrite(fd, &one, sizeof(one), offsetof(SnapshotHeader, superseded));
+
+        return n == (ssize_t) sizeof(one) ? 1 : n < 0 ? -errno : -EIO;
 }
 
 /* Whether a process holds the write lock on dir/name: the writer of a temporary file, or the

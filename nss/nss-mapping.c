@@ -46,11 +46,15 @@
  * pthread_atfork() write into two pages of libc's data, two page faults of every fresh process's
  * dlopen() of the module, which a single-threaded process never needs.
  *
- * How current an image is, on the hot path, takes no clock: the daemon marks an image superseded
- * in place when it replaces it, when it stops, and, for the published file (below), when it
- * starts after a crash left its predecessor's file behind (daemon/snapshot-file.c).  Only an image
- * handed over by the socket has no one to mark it after a crash: that one is asked about again
- * once MAPPING_RECHECK_USEC old. */
+ * How current an image is takes no clock on the hot path of the published file: the daemon marks
+ * an image superseded in place when it replaces it, when it stops, and, for the published file
+ * (below), when it starts again after a crash left its predecessor's file behind
+ * (daemon/snapshot-file.c).  What no daemon can mark (the file removed before the restart, a
+ * crash between renaming a new file over the old one and marking the old one, a file of another
+ * owner, an older daemon) is caught all the same: every MAPPING_RECHECK_LOOKUPS-th lookup of a pin
+ * reads the clock, and an image not confirmed for MAPPING_RECHECK_USEC is asked about again (an
+ * open() and fstat() of the path).  An image handed over by the socket, which no later daemon can
+ * reach at all, is asked about again once MAPPING_RECHECK_USEC old, its age read at every lookup. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +81,10 @@
  * round trip that returns the same memfd when nothing changed).  The published file needs none
  * of it: a new daemon marks the one a crash left behind. */
 #define MAPPING_RECHECK_USEC (5U * 1000U * 1000U)
+/* How often a pin on the published file reads the clock for that, in lookups: a counter in the
+ * hot path instead of a clock read (a few nanoseconds of each lookup, and a page fault of the
+ * first one in a fresh process). */
+#define MAPPING_RECHECK_LOOKUPS 256
 #define MAPPING_RETIRED  UINT64_C(1)
 #define MAPPING_UNMAPPED UINT64_C(2)
 #define MAPPING_READER   UINT64_C(4)
@@ -97,6 +105,7 @@ struct SnapshotMapping {
 /* A thread's reader on the mapping its lookups use, in the list of every thread's. */
 typedef struct ThreadPin {
         SnapshotMapping *mapping; /* pinned by this thread, or NULL */
+        int countdown;            /* lookups left before the clock is read (published file) */
         struct ThreadPin *prev, *next;
 } ThreadPin;
 
@@ -104,6 +113,7 @@ static SnapshotMapping *current;
 static SnapshotMapping *slots;
 /* The pin of the process while it has one thread (see the top of the file). */
 static SnapshotMapping *solo;
+static int solo_countdown;
 static ThreadPin *pins;
 static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Each thread's pin is its value of this key: no __thread variable, whose TLS block would make
@@ -115,21 +125,27 @@ static void mapping_after_fork_child(void);
 static void pin_destroy(void *userdata);
 
 /* For a process with more than one thread, before it first takes the refresh lock or a thread
- * pin: the key, and the fork handler that frees in a child what the threads it does not have
- * held (mapping_after_fork_child()).  Once per process, under pins_lock: a mutex, not
- * pthread_once(), whose every first call makes a futex wake-up system call. */
+ * pin: the fork handler that frees in a child what the threads it does not have held
+ * (mapping_after_fork_child()), and the key.  pthread_once(), not a mutex of ours: a fork() by
+ * another thread in the middle of it leaves the child free to run it again (glibc's fork
+ * generation), where a mutex held by a thread the child does not have would hang its first
+ * lookup for ever. */
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+
+static void threads_init(void)
+{
+        /* The handler first, and whether or not a key can be had: it also frees the refresh
+         * lock that another thread may hold at a fork(). */
+        (void) pthread_atfork(NULL, NULL, mapping_after_fork_child);
+        if (pthread_key_create(&pin_key, pin_destroy) == 0)
+                __atomic_store_n(&threads_ready, true, __ATOMIC_RELEASE);
+}
+
 static bool threads_setup(void)
 {
         if (_likely_(__atomic_load_n(&threads_ready, __ATOMIC_ACQUIRE)))
                 return true;
-        pthread_mutex_lock(&pins_lock);
-        if (!threads_ready && pthread_key_create(&pin_key, pin_destroy) == 0) {
-                /* Without the handler (out of memory) a child keeps other threads' pins: their
-                 * images stay mapped there, nothing worse. */
-                (void) pthread_atfork(NULL, NULL, mapping_after_fork_child);
-                __atomic_store_n(&threads_ready, true, __ATOMIC_RELEASE);
-        }
-        pthread_mutex_unlock(&pins_lock);
+        (void) pthread_once(&threads_once, threads_init);
         return __atomic_load_n(&threads_ready, __ATOMIC_ACQUIRE);
 }
 
@@ -269,8 +285,8 @@ static int install_locked(int fd, uint64_t size, bool published, const struct st
         s->dev = st.st_dev;
         s->inode = st.st_ino;
         s->published = published;
-        /* The published file has no age: no clock is read, whose first read in a process is a
-         * page fault (the vDSO's data page). */
+        /* The published file is dated later (mapping_is_recent()): no clock is read here, whose
+         * first read in a process is a page fault (the vDSO's data page). */
         s->checked_usec = published ? 0 : now_usec(CLOCK_MONOTONIC_COARSE);
         __atomic_fetch_sub(&s->state, MAPPING_RETIRED | MAPPING_UNMAPPED | MAPPING_READER, __ATOMIC_RELEASE);
         publish(s);
@@ -404,12 +420,27 @@ static inline bool mapping_is_superseded(const SnapshotMapping *m)
         return snapshot_is_superseded(&m->snapshot);
 }
 
-/* Whether m, superseded or not, is recent enough: the published file always is (see the top of
- * the file), an image from the socket for MAPPING_RECHECK_USEC after the daemon last named it. */
-static inline bool mapping_is_recent(const SnapshotMapping *m)
+/* Whether m, superseded or not, is recent enough: confirmed by the daemon (or, for the published
+ * file, found at its path) within MAPPING_RECHECK_USEC.  A published image is dated at the first
+ * of these questions, not when it is mapped: a first lookup reads no clock. */
+static bool mapping_is_recent(SnapshotMapping *m)
 {
-        return m->published ||
-               now_usec(CLOCK_MONOTONIC_COARSE) < __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC;
+        uint64_t checked = __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED), now = now_usec(CLOCK_MONOTONIC_COARSE);
+
+        if (checked == 0) {
+                __atomic_store_n(&m->checked_usec, now, __ATOMIC_RELAXED);
+                return true;
+        }
+        return now < checked + MAPPING_RECHECK_USEC;
+}
+
+/* The same on the hot path: for the published file, only every MAPPING_RECHECK_LOOKUPS-th lookup
+ * of the pin whose countdown this is asks, by taking the slow path. */
+static inline bool mapping_is_recent_fast(const SnapshotMapping *m, int *countdown)
+{
+        if (m->published)
+                return --*countdown > 0;
+        return now_usec(CLOCK_MONOTONIC_COARSE) < __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC;
 }
 
 /* superseded: mapping_is_superseded(old), as the caller found it. */
@@ -539,11 +570,12 @@ static ThreadPin *pin_get(void)
 static __attribute__((noinline)) int mapping_acquire_thread_slow(const Snapshot **ret)
 {
         SnapshotMapping **pin, *m, *old;
-        int r;
+        int *countdown, r;
 
-        if (__libc_single_threaded)
+        if (__libc_single_threaded) {
                 pin = &solo;
-        else {
+                countdown = &solo_countdown;
+        } else {
                 /* Other threads now: solo's reader goes, by whichever thread comes here first. */
                 old = __atomic_exchange_n(&solo, NULL, __ATOMIC_ACQ_REL);
                 if (old)
@@ -555,12 +587,14 @@ static __attribute__((noinline)) int mapping_acquire_thread_slow(const Snapshot 
                         return 0;
                 }
                 pin = &p->mapping;
+                countdown = &p->countdown;
         }
         r = mapping_acquire(&m);
         /* The new reader first, then the old one goes: when both are the same mapping it never
          * drops to no reader in between. */
         old = *pin;
         *pin = r >= 0 ? m : NULL;
+        *countdown = MAPPING_RECHECK_LOOKUPS;
         if (old)
                 mapping_unref(old);
         if (r < 0)
@@ -572,16 +606,21 @@ static __attribute__((noinline)) int mapping_acquire_thread_slow(const Snapshot 
 int mapping_acquire_thread(const Snapshot **ret)
 {
         SnapshotMapping *m;
+        int *countdown;
 
-        if (_likely_(__libc_single_threaded))
+        if (_likely_(__libc_single_threaded)) {
                 m = solo;
-        else {
+                countdown = &solo_countdown;
+        } else {
                 ThreadPin *p = pin_current();
-                m = p ? p->mapping : NULL;
+                if (!p)
+                        return mapping_acquire_thread_slow(ret);
+                m = p->mapping;
+                countdown = &p->countdown;
         }
         /* The pin keeps m mapped; that it is still the current image is all to check. */
         if (_likely_(m && m == __atomic_load_n(&current, __ATOMIC_ACQUIRE) && !mapping_is_superseded(m) &&
-                     mapping_is_recent(m))) {
+                     mapping_is_recent_fast(m, countdown))) {
                 *ret = &m->snapshot;
                 return 0;
         }
@@ -596,15 +635,16 @@ static void mapping_after_fork_child(void)
         __atomic_store_n(&refreshing, 0, __ATOMIC_RELAXED);
 
         /* Only this thread lives on: the others' pins would keep their mappings forever.  Its
-         * own lets go too, in case the child counts as single-threaded again and looks up
-         * through solo from now on (glibc 2.36 does not reset __libc_single_threaded, a later
-         * one may): the next lookup pins the current image again. */
+         * own reader moves to solo, in case the child counts as single-threaded again and looks
+         * up through solo from now on (glibc 2.36 does not reset __libc_single_threaded, a later
+         * one may); moved, not released: a fork() from a signal handler that interrupted a
+         * lookup of this thread returns into that lookup, which reads the image unpinned. */
         pins_lock = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
         for (ThreadPin *p = pins, *next; p; p = next) {
                 next = p->next;
                 if (p == self) {
-                        if (p->mapping)
-                                mapping_unref(TAKE_PTR(p->mapping));
+                        if (p->mapping && !solo)
+                                solo = TAKE_PTR(p->mapping);
                         continue;
                 }
                 pin_unlink(p);

@@ -19,7 +19,8 @@ int mapping_acquire(SnapshotMapping **ret);
 void mapping_unref(SnapshotMapping *m);
 
 /* The same for a lookup, as the calling thread's: *ret stays valid until the thread's next call
- * of this function or its exit, and is not released.  The thread keeps its reader on the mapping
+ * of this function or its exit (in a process with one thread: until the next call of this
+ * function by any thread), and is not released.  The thread keeps its reader on the mapping
  * between lookups, so that a lookup adds and removes none (see nss-mapping.c). */
 int mapping_acquire_thread(const Snapshot **ret);
 const Snapshot *mapping_snapshot(const SnapshotMapping *m);

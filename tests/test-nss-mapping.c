@@ -7,6 +7,8 @@
  * thread holds the locks leaves the child working. */
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <semaphore.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
@@ -251,9 +253,12 @@ static void serve_connection(int fd, Corruption corruption, Served *served)
         varlink_buffer_done(&b);
 }
 
-static void served_switch(Served *served, unsigned index, Corruption corruption)
+static void served_switch(Served *served, unsigned index, Corruption corruption, bool flag)
 {
-        if (served->rw) {
+        if (served->rw && !flag) {
+                munmap(served->rw, served->size);
+                close(served->memfd);
+        } else if (served->rw) {
                 /* What the real daemon does: flip the word in its own writable mapping. */
                 __atomic_store_n(&((SnapshotHeader *) served->rw)->superseded, 1, __ATOMIC_RELEASE);
                 munmap(served->rw, served->size);
@@ -268,7 +273,7 @@ static _Noreturn void fake_daemon_run(int listen_fd, int control, int ack, Corru
 {
         Served served = {};
 
-        served_switch(&served, 0, corruption);
+        served_switch(&served, 0, corruption, true);
         for (;;) {
                 struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN },
                         { .fd = control, .events = POLLIN } };
@@ -287,7 +292,9 @@ static _Noreturn void fake_daemon_run(int listen_fd, int control, int ack, Corru
                                 (void) write(ack, "k", 1);
                                 _exit(0);
                         }
-                        served_switch(&served, served.index ^ 1, corruption);
+                        /* 'U': another image without flagging the old one, as a daemon restarted after a
+                         * crash hands out. */
+                        served_switch(&served, served.index ^ 1, corruption, c != 'U');
                         (void) write(ack, "k", 1);
                         continue;
                 }
@@ -975,6 +982,36 @@ static void test_mapping_daemon_crashed(void **state)
         fake_daemon_stop(&d);
 }
 
+/* A memfd image has no one to flag it after its daemon crashed: the one a restarted daemon hands
+ * out is fetched once the old one is 5 s old, not before. */
+static int client_memfd_recheck(const FakeDaemon *d)
+{
+        struct servent se;
+        char buffer[1024], c;
+        int err;
+
+        CHECK(lookup_ok());
+        CHECK(write(d->control, "U", 1) == 1 && read(d->ack, &c, 1) == 1);
+        CHECK(_nss_portd_getservbyname_r("swapped-in", "tcp", &se, buffer, sizeof(buffer), &err) ==
+                NSS_STATUS_NOTFOUND);
+        struct timespec ts = { .tv_sec = 5, .tv_nsec = 300 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        CHECK(_nss_portd_getservbyname_r("swapped-in", "tcp", &se, buffer, sizeof(buffer), &err) ==
+                NSS_STATUS_SUCCESS);
+        CHECK(count_test_mappings() == 1);
+        return 0;
+}
+
+static void test_mapping_memfd_recheck(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_memfd_recheck), 0);
+        assert_int_equal(counters->get_snapshot, 2);
+        fake_daemon_stop(&d);
+}
+
 /* ---- signals during a long List ---- */
 
 static volatile uint64_t alarm_handled_usec;
@@ -1093,6 +1130,73 @@ static void test_mapping_fork_during_refresh(void **state)
         assert_int_equal(run_in_child(&d, client_fork), 0);
         /* The parent's thread and the child each fetched one. */
         assert_int_equal(counters->get_snapshot, 2);
+        fake_daemon_stop(&d);
+}
+
+/* ---- a fork() while another thread sets up the thread pins ---- */
+
+/* Interposes libc's pthread_key_create() for the module's first multi-threaded lookup: while
+ * fork_in_key_create is set, the calling thread lets another thread fork, and goes on only once
+ * the fork is done, so the fork lands inside the module's set-up. */
+static bool fork_in_key_create;
+static sem_t key_create_entered, key_create_forked;
+
+int pthread_key_create(pthread_key_t *key, void (*destructor)(void *))
+{
+        static int (*real)(pthread_key_t *, void (*)(void *));
+
+        if (!real)
+                real = (int (*)(pthread_key_t *, void (*)(void *))) dlsym(RTLD_NEXT, "pthread_key_create");
+        if (__atomic_exchange_n(&fork_in_key_create, false, __ATOMIC_ACQ_REL)) {
+                sem_post(&key_create_entered);
+                sem_wait(&key_create_forked);
+        }
+        return real(key, destructor);
+}
+
+static void *forking_thread(void *userdata)
+{
+        struct timespec deadline;
+        int status = -1;
+
+        /* The old module creates no key here: it forks after 2 s all the same. */
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 2;
+        (void) sem_timedwait(&key_create_entered, &deadline);
+        pid_t pid = fork();
+        if (pid == 0) {
+                /* A lock the parent's other thread held at fork() hangs this: SIGALRM ends it. */
+                alarm(5);
+                _exit(lookup_ok() ? 0 : 1);
+        }
+        sem_post(&key_create_forked);
+        if (pid > 0)
+                (void) waitpid(pid, &status, 0);
+        return (void *) (intptr_t) (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static int client_fork_during_setup(const FakeDaemon *d)
+{
+        pthread_t t;
+        void *ret;
+
+        CHECK(sem_init(&key_create_entered, 0, 0) == 0 && sem_init(&key_create_forked, 0, 0) == 0);
+        CHECK(lookup_ok());
+        __atomic_store_n(&fork_in_key_create, true, __ATOMIC_RELEASE);
+        CHECK(pthread_create(&t, NULL, forking_thread, NULL) == 0);
+        /* The first lookup with two threads: the set-up of the thread pins, the fork inside it. */
+        CHECK(lookup_ok());
+        CHECK(pthread_join(t, &ret) == 0);
+        CHECK(ret == (void *) 1);
+        return 0;
+}
+
+static void test_mapping_fork_during_setup(void **state)
+{
+        FakeDaemon d;
+
+        fake_daemon_start(&d, CORRUPTION_NONE);
+        assert_int_equal(run_in_child(&d, client_fork_during_setup), 0);
         fake_daemon_stop(&d);
 }
 
@@ -1294,7 +1398,9 @@ int main(int argc, char *argv[])
                 cmocka_unit_test_teardown(test_mapping_enumeration_pins, stop_running),
                 cmocka_unit_test_teardown(test_mapping_daemon_stopped, stop_running),
                 cmocka_unit_test_teardown(test_mapping_daemon_crashed, stop_running),
+                cmocka_unit_test_teardown(test_mapping_memfd_recheck, stop_running),
                 cmocka_unit_test_teardown(test_mapping_fork_during_refresh, stop_running),
+                cmocka_unit_test_teardown(test_mapping_fork_during_setup, stop_running),
                 cmocka_unit_test_teardown(test_mapping_signals_during_list, stop_running),
                 cmocka_unit_test_teardown(test_mapping_threads, stop_running),
                 cmocka_unit_test_teardown(test_mapping_unmap_race, stop_running),

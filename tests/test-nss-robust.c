@@ -281,6 +281,31 @@ static int run_restart(Case *c)
         return 0;
 }
 
+/* The same, but the killed daemon's file was removed before the new daemon started (by hand, or
+ * by a crash between renaming a new file over it and flagging it): nothing can flag the inode
+ * this process maps, and only asking again after a while brings the change. */
+static int run_restart_unlinked(Case *c)
+{
+        char buffer[4096], byte = 'r';
+        struct servent se, *res;
+        int r;
+
+        CHECK(one_round() == 0);
+        CHECK(write(c->to_parent, &byte, 1) == 1);
+        CHECK(read(c->from_parent, &byte, 1) == 1);
+        uint64_t start = (uint64_t) time(NULL);
+        for (;;) {
+                r = getservbyname_r("restarttest", "tcp", &se, buffer, sizeof(buffer), &res);
+                CHECK(r == 0);
+                if (res)
+                        break;
+                CHECK((uint64_t) time(NULL) < start + 12);
+                usleep(10000);
+        }
+        printf("# restart seen after about %llu s\n", (unsigned long long) ((uint64_t) time(NULL) - start));
+        return 0;
+}
+
 /* ---- signals arriving all the time ---- */
 
 static volatile sig_atomic_t n_alarms;
@@ -417,6 +442,7 @@ typedef enum Action {
         ACTION_KILL,
         ACTION_TERM,
         ACTION_RESTART,
+        ACTION_RESTART_UNLINKED,
 } Action;
 
 /* The parent's side.  Nothing between starting and stopping the daemon may leave early (as a
@@ -449,7 +475,12 @@ static const char *drive(Case *c, Action action, pid_t *ret_child)
                         kill(c->portd.pid, action == ACTION_TERM ? SIGTERM : SIGKILL);
                         waitpid(c->portd.pid, NULL, 0);
                         c->portd.pid = -1;
-                        if (action == ACTION_RESTART &&
+                        if (action == ACTION_RESTART_UNLINKED) {
+                                char path[sizeof(c->portd.socket) + 16];
+                                snprintf(path, sizeof(path), "%s.snapshot", c->portd.socket);
+                                (void) unlink(path);
+                        }
+                        if ((action == ACTION_RESTART || action == ACTION_RESTART_UNLINKED) &&
                                 (portd_write_file(&c->portd, "etc/services.d/50-restart.conf",
                                          "restarttest 31999/tcp\n") < 0 ||
                                         portd_spawn(arg_portd, &c->portd) < 0))
@@ -551,6 +582,12 @@ static void test_robust_restart_snapshot(void **state)
         run_case(&c, ACTION_RESTART);
 }
 
+static void test_robust_restart_unlinked(void **state)
+{
+        Case c = { .snapshot = true, .sources = "portd", .run = run_restart_unlinked };
+        run_case(&c, ACTION_RESTART_UNLINKED);
+}
+
 static void test_robust_restart_varlink(void **state)
 {
         Case c = { .snapshot = false, .sources = "portd", .run = run_restart };
@@ -606,6 +643,7 @@ int main(int argc, char *argv[])
                 cmocka_unit_test(test_robust_crash_keeps_snapshot),
                 cmocka_unit_test(test_robust_restart_snapshot),
                 cmocka_unit_test(test_robust_restart_varlink),
+                cmocka_unit_test(test_robust_restart_unlinked),
                 cmocka_unit_test(test_robust_signals_snapshot),
                 cmocka_unit_test(test_robust_signals_varlink),
                 cmocka_unit_test(test_robust_tiny_buffers_snapshot),
