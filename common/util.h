@@ -72,6 +72,13 @@ typedef uint64_t __attribute__((may_alias)) StringWord;
 
 static inline __attribute__((no_sanitize_address)) size_t string_length(const char *s)
 {
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+        /* The word trick below finds the lowest-addressed zero byte only on little-endian. */
+        size_t n = 0;
+        while (s[n])
+                n++;
+        return n;
+#else
         const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
         const StringWord *w = (const StringWord *) (const void *) ((uintptr_t) s & ~(uintptr_t) 7);
         unsigned skip = (unsigned) ((uintptr_t) s & 7) * 8;
@@ -81,6 +88,7 @@ static inline __attribute__((no_sanitize_address)) size_t string_length(const ch
         while ((zeros = (x - ones) & ~x & highs) == 0)
                 x = *++w;
         return (size_t) ((const char *) w - s) + (size_t) (__builtin_ctzll(zeros) / 8);
+#endif
 }
 
 static inline bool streq_ptr(const char *a, const char *b)

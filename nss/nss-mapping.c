@@ -336,7 +336,7 @@ static int published_open(const NssConfig *cfg, int *ret_fd, uint64_t *ret_size,
         _cleanup_close_ int fd = -1;
         struct stat st;
 
-        size_t n = strlen(cfg->socket);
+        size_t n = string_length(cfg->socket);
         if (n >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
                 return -ENAMETOOLONG;
         /* Two copies, not snprintf(): in a fresh process the printf machinery is three pages of
