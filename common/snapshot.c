@@ -389,8 +389,9 @@ static inline __attribute__((always_inline)) int record_read(const Snapshot *s, 
         memcpy(ret_record, s->base + at, sizeof(SnapshotEntryRecord));
 
         const SnapshotEntryRecord *r = ret_record;
-        if (!(string_in_pool(s, r->name, r->name_len) & string_in_pool(s, r->protocol, r->protocol_len) &
-                    ((uint64_t) r->aliases + r->n_aliases <= h->n_aliases)))
+        if (!((unsigned) string_in_pool(s, r->name, r->name_len) &
+                    (unsigned) string_in_pool(s, r->protocol, r->protocol_len) &
+                    (unsigned) ((uint64_t) r->aliases + r->n_aliases <= h->n_aliases)))
                 return -EBADMSG;
         if (!region_ok(s, checked, (uint64_t) h->strings_offset + r->name - SNAPSHOT_STRING_PREFIX,
                     (uint64_t) r->name_len + 1 + SNAPSHOT_STRING_PREFIX) ||
@@ -486,8 +487,6 @@ const char *snapshot_entry_alias(const Snapshot *s, const SnapshotEntry *e, uint
         return snapshot_entry_alias_len(s, e, i, &len);
 }
 
-/* Names and protocols are short: up to 16 bytes they are compared as two overlapping words from
- * each end (nothing outside the n bytes is read), without a call. */
 /* The n >= 1 bytes at a and b, up to 32 as overlapping words from each end (nothing outside the
  * n bytes is read), without a call: names and protocols are short. */
 static inline bool bytes_equal(const char *a, const char *b, size_t n)

@@ -45,6 +45,16 @@ static void test_page_end(void **state)
                 assert_int_equal(string_length(s), len);
         }
         assert_int_equal(munmap(map, 2 * (size_t) page), 0);
+        /* A string starting a page whose predecessor is unmapped: no word before s is read. */
+        map = mmap(NULL, 2 * (size_t) page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assert_true(map != MAP_FAILED);
+        assert_int_equal(mprotect(map, (size_t) page, PROT_NONE), 0);
+        for (size_t len = 0; len <= 40; len++) {
+                memset(map + page, 'x', len);
+                map[page + len] = '\0';
+                assert_int_equal(string_length(map + page), len);
+        }
+        assert_int_equal(munmap(map, 2 * (size_t) page), 0);
 }
 
 int main(void)
