@@ -178,6 +178,29 @@ static int run_sigkill(Case *c)
 #define STOPTEST_DROPIN "etc/services.d/50-stoptest.conf"
 #define STOPTEST_LINE   "stoptest 31998/tcp\n"
 
+/* Looks name/tcp up every step_usec until it is found, each lookup answered (found or not) and,
+ * with check_http, http/tcp too: the seconds it took, or -1 after limit_s. */
+static int wait_for_service(const char *name, unsigned limit_s, unsigned step_usec, bool check_http,
+        struct servent *se, char *buffer, size_t size)
+{
+        struct servent *res, other;
+        char other_buffer[1024];
+        uint64_t start = (uint64_t) time(NULL);
+
+        for (;;) {
+                if (getservbyname_r(name, "tcp", se, buffer, size, &res) != 0)
+                        return -1;
+                if (res)
+                        return (int) ((uint64_t) time(NULL) - start);
+                if (check_http && (getservbyname_r("http", "tcp", &other, other_buffer, sizeof(other_buffer), &res) != 0 ||
+                                          !res || ntohs((uint16_t) other.s_port) != 80))
+                        return -1;
+                if ((uint64_t) time(NULL) >= start + limit_s)
+                        return -1;
+                usleep(step_usec);
+        }
+}
+
 static int run_stopped(Case *c)
 {
         char buffer[4096], byte = 's';
@@ -185,15 +208,7 @@ static int run_stopped(Case *c)
         int r;
 
         /* The drop-in was written after the daemon started: wait for its reload. */
-        uint64_t start = (uint64_t) time(NULL);
-        for (;;) {
-                r = getservbyname_r("stoptest", "tcp", &se, buffer, sizeof(buffer), &res);
-                CHECK(r == 0);
-                if (res)
-                        break;
-                CHECK((uint64_t) time(NULL) < start + 10);
-                usleep(1000);
-        }
+        CHECK(wait_for_service("stoptest", 10, 1000, false, &se, buffer, sizeof(buffer)) >= 0);
         CHECK(ntohs((uint16_t) se.s_port) == 31998);
         CHECK(one_round() == 0);
 
@@ -258,25 +273,15 @@ static int run_restart(Case *c)
         CHECK(r == 0 && !res);
         /* The parent kills the daemon, adds a drop-in and starts it again: the killed daemon never
          * marked our image superseded, yet the change must arrive without our restarting.  With the
-         * published file, at once: the new daemon flags the file its predecessor left (the module
-         * reads no clock to ask again after a while, which took 5 s before). */
+         * published file, at once: the new daemon flags the file its predecessor left, where the
+         * module's own re-check would wait until the image is 5 s old (as it did before). */
         CHECK(write(c->to_parent, &byte, 1) == 1);
         CHECK(read(c->from_parent, &byte, 1) == 1);
-        uint64_t start = (uint64_t) time(NULL);
-        for (;;) {
-                r = getservbyname_r("restarttest", "tcp", &se, buffer, sizeof(buffer), &res);
-                CHECK(r == 0);
-                if (res) {
-                        CHECK(ntohs((uint16_t) se.s_port) == 31999 && streq(se.s_proto, "tcp"));
-                        break;
-                }
-                CHECK(getservbyname_r("http", "tcp", &se, buffer, sizeof(buffer), &res) == 0 && res &&
-                        ntohs((uint16_t) se.s_port) == 80);
-                CHECK((uint64_t) time(NULL) < start + 15);
-                usleep(1000);
-        }
-        printf("# restart seen after about %llu s\n", (unsigned long long) ((uint64_t) time(NULL) - start));
-        CHECK((uint64_t) time(NULL) < start + 3);
+        int seconds = wait_for_service("restarttest", 15, 1000, true, &se, buffer, sizeof(buffer));
+        CHECK(seconds >= 0);
+        CHECK(ntohs((uint16_t) se.s_port) == 31999 && streq(se.s_proto, "tcp"));
+        printf("# restart seen after about %d s\n", seconds);
+        CHECK(seconds < 3);
         CHECK(one_round() == 0);
         return 0;
 }
@@ -287,22 +292,14 @@ static int run_restart(Case *c)
 static int run_restart_unlinked(Case *c)
 {
         char buffer[4096], byte = 'r';
-        struct servent se, *res;
-        int r;
+        struct servent se;
 
         CHECK(one_round() == 0);
         CHECK(write(c->to_parent, &byte, 1) == 1);
         CHECK(read(c->from_parent, &byte, 1) == 1);
-        uint64_t start = (uint64_t) time(NULL);
-        for (;;) {
-                r = getservbyname_r("restarttest", "tcp", &se, buffer, sizeof(buffer), &res);
-                CHECK(r == 0);
-                if (res)
-                        break;
-                CHECK((uint64_t) time(NULL) < start + 12);
-                usleep(10000);
-        }
-        printf("# restart seen after about %llu s\n", (unsigned long long) ((uint64_t) time(NULL) - start));
+        int seconds = wait_for_service("restarttest", 12, 10000, false, &se, buffer, sizeof(buffer));
+        CHECK(seconds >= 0);
+        printf("# restart seen after about %d s\n", seconds);
         return 0;
 }
 
