@@ -213,7 +213,10 @@ static int enumeration_next(struct servent *result, char *buffer, size_t buflen)
         return r;
 }
 
-_public_ enum nss_status _nss_portd_setservent(int stayopen)
+/* setservent() and endservent() alike; called directly, not through the exported symbol, which
+ * the dynamic linker would have to look up at load (through every object in the process's
+ * scope before ours) and another object could interpose. */
+static enum nss_status enumeration_clear(void)
 {
         int saved_errno = errno;
 
@@ -222,6 +225,11 @@ _public_ enum nss_status _nss_portd_setservent(int stayopen)
         pthread_mutex_unlock(&enumeration_lock);
         errno = saved_errno;
         return NSS_STATUS_SUCCESS;
+}
+
+_public_ enum nss_status _nss_portd_setservent(int stayopen)
+{
+        return enumeration_clear();
 }
 
 _public_ enum nss_status _nss_portd_getservent_r(
@@ -248,7 +256,7 @@ _public_ enum nss_status _nss_portd_getservent_r(
 
 _public_ enum nss_status _nss_portd_endservent(void)
 {
-        return _nss_portd_setservent(0);
+        return enumeration_clear();
 }
 
 static void after_fork_child(void)

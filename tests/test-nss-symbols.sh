@@ -6,6 +6,9 @@
 # is not executable (-z separate-code, nss/meson.build): only .text and its stubs are; nor is it in
 # a read-only segment of its own (nss/nss-portd.ld), which a fresh process's first lookup would
 # fault on: it shares the first one with the headers and dynamic symbols that the loader reads.
+# And it binds at load none of its own exports (each a lookup through every object before it,
+# and a point another object could interpose), nor time() or strlen(), which it does without:
+# their IFUNC resolvers would run in every process that loads it.
 # Usage: test-nss-symbols.sh path/to/libnss_portd.so.2
 set -u
 so=$1
@@ -24,7 +27,7 @@ if [ -z "$symbols" ]; then
         echo "Bail out! '$so' has no symbol table to check"
         exit 1
 fi
-echo "1..5"
+echo "1..6"
 writer=$(printf '%s\n' "$symbols" |
         grep -E '^(snapshot_build|pool_add|pool_rehash|pool_hash|pool_done|index_insert_name|index_insert_port|table_size)(\.|$)')
 if [ -z "$writer" ]; then
@@ -86,4 +89,12 @@ if [ "$ro_count" -eq 1 ] && [ "$in_ro" = " .dynsym .rodata .eh_frame_hdr .eh_fra
 else
         echo "not ok 5 - $ro_count read-only LOAD segments ($(printf '%s' "$ro_ranges" | tr '\n' ';')), holding:$in_ro;" \
                 "want one with .dynsym .rodata .eh_frame_hdr .eh_frame"
+fi
+# What the module has the dynamic linker bind at load.
+bound=$(readelf -rW "$so" | awk '$3 ~ /^R_X86_64_(GLOB_DAT|JUMP_SLOT|64)$/ || $3 ~ /^R_(AARCH64|386|ARM)_/ { sub(/@.*/, "", $5); print $5 }')
+unwanted=$(printf '%s\n' "$bound" | grep -E '^(_nss_portd_.*|time|strlen)$')
+if [ -n "$bound" ] && [ -z "$unwanted" ]; then
+        echo "ok 6 - no relocation binds the module's own exports, time() or strlen()"
+else
+        echo "not ok 6 - bound at load:" $unwanted "(of $(printf '%s\n' "$bound" | grep -c .) symbols)"
 fi
