@@ -460,9 +460,12 @@ static int first_lookup_exec_start(Backend b, int fd)
                         return -EPERM;
         } else if (b == BACKEND_PORTD || b == BACKEND_NULL) {
                 setenv("PORTD_SOCKET", portd.socket, 1);
+                /* glibc asks nscd before it reads nsswitch.conf: no nscd socket in this namespace,
+                 * as on a host without nscd (the failed connect() is what such a host pays). */
                 if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_PRIVATE | MS_REC, "") < 0 ||
                         mount(b == BACKEND_PORTD ? EXEC_NSSWITCH_PORTD : EXEC_NSSWITCH_NULL, "/etc/nsswitch.conf",
-                                "none", MS_BIND, "") < 0)
+                                "none", MS_BIND, "") < 0 ||
+                        mount("tmpfs", NSCD_RUN_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
                         return -EPERM;
         } else
                 return -EINVAL;
@@ -473,13 +476,14 @@ static int first_lookup_exec_start(Backend b, int fd)
         snprintf(fd_arg, sizeof(fd_arg), "%d", keep);
         snprintf(port_arg, sizeof(port_arg), "%d", q->port);
         execl(self_exe, "bench-nss", "--first-lookup", fd_arg, q->name, port_arg, q->any ? "" : q->protocol,
-                b == BACKEND_NULL ? "null" : "hit", (char *) NULL);
+                backend_name(b), (char *) NULL);
         return -errno;
 }
 
-/* The program started afresh (argv: --first-lookup FD NAME PORT PROTOCOL EXPECT): its first lookup,
- * before anything else, as FreshSample to FD.  NAME empty: by PORT (network order); PROTOCOL
- * empty: any. */
+/* The program started afresh (argv: --first-lookup FD NAME PORT PROTOCOL SOURCE): its first
+ * lookup, before anything else, as FreshSample to FD.  NAME empty: by PORT (network order);
+ * PROTOCOL empty: any.  SOURCE (portd, null or nscd) must be what answered: the module it names
+ * loaded, or for nscd none, so that an answer from another source is never counted. */
 static int first_lookup_exec(int argc, char *argv[])
 {
         Query q = {};
@@ -496,8 +500,18 @@ static int first_lookup_exec(int argc, char *argv[])
         uint64_t t = now_nsec();
         call(&q);
         FreshSample s = fresh_sample_since(t, faults);
-        if (!sink && strcmp(argv[6], "null") != 0)
+
+        const char *source = argv[6];
+        bool portd_loaded = dlopen("libnss_portd.so.2", RTLD_LAZY | RTLD_NOLOAD),
+             null_loaded = dlopen("libnss_portdnull.so.2", RTLD_LAZY | RTLD_NOLOAD);
+        bool right = streq(source, "portd")  ? portd_loaded && !null_loaded && sink :
+                     streq(source, "null")   ? null_loaded && !portd_loaded :
+                     streq(source, "nscd")   ? !null_loaded && !portd_loaded && sink :
+                                               false;
+        if (!right) {
+                fprintf(stderr, "a program started afresh for %s was answered by another source\n", source);
                 return 1;
+        }
         return write(fd, &s, sizeof(s)) == (ssize_t) sizeof(s) ? 0 : 1;
 }
 

@@ -641,7 +641,7 @@ int manager_startup(Manager *m, const char *socket_path)
                 if (r < 0)
                         log_warning_errno(r, "Cannot flag the snapshot a stopped daemon left beside '%s' superseded, "
                                 "processes that map it see the new one only when they ask again "
-                                "(after a few hundred lookups): %m", m->publish_path);
+                                "(5 s and up to 256 lookups of a thread later): %m", m->publish_path);
         }
 
         r = manager_reload(m, true);
@@ -652,7 +652,7 @@ int manager_startup(Manager *m, const char *socket_path)
                 if (r < 0)
                         log_warning_errno(r, "Failed to flag the snapshot a stopped daemon left beside '%s' superseded, "
                                 "processes that map it see the new one only when they ask again "
-                                "(after a few hundred lookups): %m", m->publish_path);
+                                "(5 s and up to 256 lookups of a thread later): %m", m->publish_path);
                 else
                         log_notice("Flagged the snapshot a stopped daemon left beside '%s' superseded.", m->publish_path);
         }

@@ -52,8 +52,9 @@
  * (daemon/snapshot-file.c).  What no daemon can mark (the file removed before the restart, a
  * crash between renaming a new file over the old one and marking the old one, a file of another
  * owner, an older daemon) is caught all the same: every MAPPING_RECHECK_LOOKUPS-th lookup of a pin
- * reads the clock, and an image not confirmed for MAPPING_RECHECK_USEC is asked about again (an
- * open() and fstat() of the path).  An image handed over by the socket, which no later daemon can
+ * reads the clock, and an image not confirmed for MAPPING_RECHECK_USEC (or never asked about
+ * since it was mapped) is asked about again (an open() and fstat() of the path): a change arrives
+ * after that time and up to MAPPING_RECHECK_LOOKUPS more lookups of the thread.  An image handed over by the socket, which no later daemon can
  * reach at all, is asked about again once MAPPING_RECHECK_USEC old, its age read at every lookup. */
 
 #include <errno.h>
@@ -134,10 +135,11 @@ static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 
 static void threads_init(void)
 {
-        /* The handler first, and whether or not a key can be had: it also frees the refresh
-         * lock that another thread may hold at a fork(). */
-        (void) pthread_atfork(NULL, NULL, mapping_after_fork_child);
-        if (pthread_key_create(&pin_key, pin_destroy) == 0)
+        /* The handler first: without it (out of memory) a child forked while another thread holds
+         * the refresh lock could never refresh, so nothing that takes the lock with other
+         * threads around goes on without it (threads_ready stays false). */
+        if (pthread_atfork(NULL, NULL, mapping_after_fork_child) == 0 &&
+                pthread_key_create(&pin_key, pin_destroy) == 0)
                 __atomic_store_n(&threads_ready, true, __ATOMIC_RELEASE);
 }
 
@@ -421,17 +423,14 @@ static inline bool mapping_is_superseded(const SnapshotMapping *m)
 }
 
 /* Whether m, superseded or not, is recent enough: confirmed by the daemon (or, for the published
- * file, found at its path) within MAPPING_RECHECK_USEC.  A published image is dated at the first
- * of these questions, not when it is mapped: a first lookup reads no clock. */
-static bool mapping_is_recent(SnapshotMapping *m)
+ * file, found at its path) within MAPPING_RECHECK_USEC.  A published image is not dated when it is
+ * mapped (a first lookup reads no clock): the first of these questions asks about it, and the
+ * answer dates it (mapping_mark_checked()). */
+static bool mapping_is_recent(const SnapshotMapping *m)
 {
-        uint64_t checked = __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED), now = now_usec(CLOCK_MONOTONIC_COARSE);
+        uint64_t checked = __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED);
 
-        if (checked == 0) {
-                __atomic_store_n(&m->checked_usec, now, __ATOMIC_RELAXED);
-                return true;
-        }
-        return now < checked + MAPPING_RECHECK_USEC;
+        return checked > 0 && now_usec(CLOCK_MONOTONIC_COARSE) < checked + MAPPING_RECHECK_USEC;
 }
 
 /* The same on the hot path: for the published file, only every MAPPING_RECHECK_LOOKUPS-th lookup
@@ -449,8 +448,11 @@ static __attribute__((noinline)) int mapping_acquire_slow(SnapshotMapping *old, 
         int r;
 
         /* With other threads, one may fork while we hold the lock: the child's handler frees it. */
-        if (!__libc_single_threaded)
-                (void) threads_setup();
+        if (!__libc_single_threaded && !threads_setup()) {
+                /* No fork handler to free the lock in a child: no refresh (out of memory). */
+                *ret = old;
+                return 0;
+        }
         if (!refresh_trylock()) {
                 /* Another thread is fetching: the image we hold is still mapped and consistent,
                  * only possibly one generation old, as if this lookup had run a moment earlier. */

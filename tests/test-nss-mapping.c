@@ -1159,11 +1159,11 @@ static void *forking_thread(void *userdata)
         struct timespec deadline;
         int status = -1;
 
-        /* The old module creates no key here: it forks after 2 s all the same. */
+        /* The fork must land inside the set-up: a set-up never entered fails the test. */
         clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += 2;
-        (void) sem_timedwait(&key_create_entered, &deadline);
-        pid_t pid = fork();
+        deadline.tv_sec += 10;
+        bool entered = sem_timedwait(&key_create_entered, &deadline) == 0;
+        pid_t pid = entered ? fork() : -1;
         if (pid == 0) {
                 /* A lock the parent's other thread held at fork() hangs this: SIGALRM ends it. */
                 alarm(5);
