@@ -300,6 +300,24 @@ int snapshot_verify_all(const Snapshot *s)
         return 0;
 }
 
+/* Whether the string of len bytes at off of the pool, with the length before it and the NUL
+ * after it, lies inside the pool.  One comparison for both ends: off - 2 is taken in 32 bits, so
+ * that an off below 2 wraps to more than any pool holds. */
+static inline __attribute__((always_inline)) bool string_in_pool(const Snapshot *s, uint32_t off, uint32_t len)
+{
+        return (uint64_t) (uint32_t) (off - SNAPSHOT_STRING_PREFIX) + SNAPSHOT_STRING_PREFIX + len <
+               s->layout.strings_size;
+}
+
+/* Whether the pages of that string, its length and its NUL (inside the pool: string_in_pool())
+ * may be read (region_ok()). */
+static inline __attribute__((always_inline)) bool string_region_ok(
+        const Snapshot *s, bool checked, uint32_t off, uint32_t len)
+{
+        return region_ok(s, checked, (uint64_t) s->layout.strings_offset + off - SNAPSHOT_STRING_PREFIX,
+                (uint64_t) len + 1 + SNAPSHOT_STRING_PREFIX);
+}
+
 /* The string at off with the length stored before it, checked: the length must end at a NUL
  * inside the pool, and its pages must be right.  Then a compare and a copy need no strlen(), and
  * nothing relies on a NUL that a changed byte could remove. */
@@ -313,11 +331,10 @@ static inline __attribute__((always_inline)) const char *string_at(
         if (off < SNAPSHOT_STRING_PREFIX || off >= s->layout.strings_size || !region_ok(s, checked, at - 2, 2))
                 return NULL;
         len = pool[off - 2] | (uint32_t) pool[off - 1] << 8;
-        if ((uint64_t) off + len >= s->layout.strings_size)
+        if (!string_in_pool(s, off, len))
                 return NULL;
         /* Mostly on the page of its length, just checked. */
-        if ((at - 2) / SNAPSHOT_PAGE_SIZE != (at + len) / SNAPSHOT_PAGE_SIZE &&
-            !region_ok(s, checked, at - 2, (uint64_t) len + 3))
+        if ((at - 2) / SNAPSHOT_PAGE_SIZE != (at + len) / SNAPSHOT_PAGE_SIZE && !string_region_ok(s, checked, off, len))
                 return NULL;
         if (pool[off + len] != '\0')
                 return NULL;
@@ -334,15 +351,6 @@ static inline __attribute__((always_inline)) bool table_read(
                 return false;
         memcpy(ret, s->base + offset + i * sizeof(uint32_t), sizeof(uint32_t));
         return true;
-}
-
-/* Whether the string of len bytes at off of the pool, with the length before it and the NUL
- * after it, lies inside the pool.  One comparison for both ends: off - 2 is taken in 32 bits, so
- * that an off below 2 wraps to more than any pool holds. */
-static inline __attribute__((always_inline)) bool string_in_pool(const Snapshot *s, uint32_t off, uint32_t len)
-{
-        return (uint64_t) (uint32_t) (off - SNAPSHOT_STRING_PREFIX) + SNAPSHOT_STRING_PREFIX + len <
-               s->layout.strings_size;
 }
 
 /* Zero when the length stored before the string at off (inside the pool: string_in_pool()) is
@@ -393,10 +401,8 @@ static inline __attribute__((always_inline)) int record_read(const Snapshot *s, 
                     (unsigned) string_in_pool(s, r->protocol, r->protocol_len) &
                     (unsigned) ((uint64_t) r->aliases + r->n_aliases <= h->n_aliases)))
                 return -EBADMSG;
-        if (!region_ok(s, checked, (uint64_t) h->strings_offset + r->name - SNAPSHOT_STRING_PREFIX,
-                    (uint64_t) r->name_len + 1 + SNAPSHOT_STRING_PREFIX) ||
-            !region_ok(s, checked, (uint64_t) h->strings_offset + r->protocol - SNAPSHOT_STRING_PREFIX,
-                    (uint64_t) r->protocol_len + 1 + SNAPSHOT_STRING_PREFIX))
+        if (!string_region_ok(s, checked, r->name, r->name_len) ||
+            !string_region_ok(s, checked, r->protocol, r->protocol_len))
                 return -EBADMSG;
         if ((string_misframed(pool, r->name, r->name_len, nuls) |
                     string_misframed(pool, r->protocol, r->protocol_len, nuls)) != 0)

@@ -636,26 +636,19 @@ int manager_startup(Manager *m, const char *socket_path)
         /* The file a stopped daemon left is flagged only once we serve a snapshot of our own: a
          * daemon that fails to start leaves the processes that map it answering from it. */
         _cleanup_close_ int stale = -1;
-        if (m->publish_path) {
-                r = snapshot_file_open_stale(m->publish_path, &stale);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot flag the snapshot a stopped daemon left beside '%s' superseded, "
-                                "processes that map it see the new one only when they ask again "
-                                "(5 s and up to 256 lookups of a thread later): %m", m->publish_path);
-        }
+        int stale_r = m->publish_path ? snapshot_file_open_stale(m->publish_path, &stale) : 0;
 
         r = manager_reload(m, true);
         if (r < 0)
                 return r;
-        if (stale >= 0) {
-                r = snapshot_file_flag_stale(stale);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to flag the snapshot a stopped daemon left beside '%s' superseded, "
-                                "processes that map it see the new one only when they ask again "
-                                "(5 s and up to 256 lookups of a thread later): %m", m->publish_path);
-                else
-                        log_notice("Flagged the snapshot a stopped daemon left beside '%s' superseded.", m->publish_path);
-        }
+        if (stale >= 0)
+                stale_r = snapshot_file_flag_stale(stale);
+        if (stale_r < 0)
+                log_warning_errno(stale_r, "Failed to flag the snapshot a stopped daemon left beside '%s' superseded, "
+                        "processes that map it see the new one only when they ask again "
+                        "(5 s and up to 256 lookups of a thread later): %m", m->publish_path);
+        else if (stale >= 0)
+                log_notice("Flagged the snapshot a stopped daemon left beside '%s' superseded.", m->publish_path);
         manager_publish_snapshot(m);
 
         m->ready = true;

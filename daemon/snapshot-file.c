@@ -95,6 +95,17 @@ SnapshotFile *snapshot_file_withdraw(SnapshotFile *f, bool remove)
         return mfree(f);
 }
 
+/* Whether a process holds the write lock on fd's file (the writer of a temporary file, or the
+ * daemon of a published one): 1 or 0, or a negative errno. */
+static int write_locked(int fd)
+{
+        struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+
+        if (fcntl(fd, F_OFD_GETLK, &lock) < 0)
+                return -errno;
+        return lock.l_type != F_UNLCK;
+}
+
 /* A daemon that crashed (or was killed) left its file behind, unflagged: processes that mapped it
  * keep answering from it, and the NSS module reads the clock only every few hundred lookups to
  * ask again after a while (nss/nss-mapping.c).  So the next daemon flags it superseded, and they
@@ -121,12 +132,14 @@ int snapshot_file_open_stale(const char *socket_path, int *ret_fd)
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
         /* Only a file of ours that nobody holds: a live daemon's is its own business. */
-        struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
-        if (fstat(fd, &st) < 0 || fcntl(fd, F_OFD_GETLK, &lock) < 0)
+        if (fstat(fd, &st) < 0)
                 return -errno;
-        if (S_ISREG(st.st_mode) && lock.l_type == F_UNLCK && st.st_uid != geteuid())
+        int locked = write_locked(fd);
+        if (locked < 0)
+                return locked;
+        if (S_ISREG(st.st_mode) && !locked && st.st_uid != geteuid())
                 return -EPERM; /* a file we cannot flag: said in the log, for whoever left it */
-        if (!S_ISREG(st.st_mode) || lock.l_type != F_UNLCK ||
+        if (!S_ISREG(st.st_mode) || locked ||
             st.st_size < (off_t) sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t) sizeof(h) ||
             memcmp(h.magic, SNAPSHOT_MAGIC, sizeof(h.magic)) != 0 || h.version == 0 ||
             h.version > SNAPSHOT_VERSION ||
@@ -163,15 +176,13 @@ int snapshot_file_flag_stale(int fd)
         return n == (ssize_t) sizeof(one) ? 1 : n < 0 ? -errno : -EIO;
 }
 
-/* Whether a process holds the write lock on dir/name: the writer of a temporary file, or the
- * daemon of a published one. */
+/* Whether dir/name is held (write_locked()). */
 static bool temporary_in_use(int dfd, const char *name)
 {
-        struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
         _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
         /* When in doubt, it stays. */
-        return fd < 0 || fcntl(fd, F_OFD_GETLK, &lock) < 0 || lock.l_type != F_UNLCK;
+        return fd < 0 || write_locked(fd) != 0;
 }
 
 int snapshot_file_remove_temporaries(const char *socket_path)

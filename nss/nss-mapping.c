@@ -54,8 +54,9 @@
  * owner, an older daemon) is caught all the same: every MAPPING_RECHECK_LOOKUPS-th lookup of a pin
  * reads the clock, and an image not confirmed for MAPPING_RECHECK_USEC (or never asked about
  * since it was mapped) is asked about again (an open() and fstat() of the path): a change arrives
- * after that time and up to MAPPING_RECHECK_LOOKUPS more lookups of the thread.  An image handed over by the socket, which no later daemon can
- * reach at all, is asked about again once MAPPING_RECHECK_USEC old, its age read at every lookup. */
+ * after that time and up to MAPPING_RECHECK_LOOKUPS more lookups of the thread.  An image handed
+ * over by the socket, which no later daemon can reach at all, is asked about again once
+ * MAPPING_RECHECK_USEC old, its age read at every lookup. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,10 +78,9 @@
 /* After a failed fetch, lookups use varlink calls for this long before trying again, so that
  * a daemon without snapshots, or with a bad one, does not cost two round trips per lookup. */
 #define MAPPING_RETRY_USEC (1000U * 1000U)
-/* A daemon restarted after a crash cannot mark the memfd images of its previous life superseded:
- * so an image the socket handed over is also asked about again once it is this old (a GetSnapshot
- * round trip that returns the same memfd when nothing changed).  The published file needs none
- * of it: a new daemon marks the one a crash left behind. */
+/* What a daemon restarted after a crash could not mark superseded is asked about again once
+ * this old: a memfd the socket handed over (a GetSnapshot round trip that returns the same memfd
+ * when nothing changed), and a published file nothing flagged (see the top of the file). */
 #define MAPPING_RECHECK_USEC (5U * 1000U * 1000U)
 /* How often a pin on the published file reads the clock for that, in lookups: a counter in the
  * hot path instead of a clock read (a few nanoseconds of each lookup, and a page fault of the
@@ -95,8 +95,8 @@ struct SnapshotMapping {
         void *base;
         size_t size;
         Snapshot snapshot;
-        uint64_t checked_usec; /* when the daemon last said this is its current image (memfd) */
-        bool published;        /* mapped from the published file: no age to check */
+        uint64_t checked_usec; /* when the daemon last said this is its current image; 0: not yet */
+        bool published;        /* mapped from the published file: its age read by a countdown */
         dev_t dev;             /* of the memfd or file, to recognise the same image handed out again */
         ino_t inode;
         SnapshotChecks *checks; /* the pages of the image found right (snapshot_open_lazy()) */
@@ -426,7 +426,7 @@ static inline bool mapping_is_superseded(const SnapshotMapping *m)
  * file, found at its path) within MAPPING_RECHECK_USEC.  A published image is not dated when it is
  * mapped (a first lookup reads no clock): the first of these questions asks about it, and the
  * answer dates it (mapping_mark_checked()). */
-static bool mapping_is_recent(const SnapshotMapping *m)
+static inline bool mapping_is_recent(const SnapshotMapping *m)
 {
         uint64_t checked = __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED);
 
@@ -437,9 +437,7 @@ static bool mapping_is_recent(const SnapshotMapping *m)
  * of the pin whose countdown this is asks, by taking the slow path. */
 static inline bool mapping_is_recent_fast(const SnapshotMapping *m, int *countdown)
 {
-        if (m->published)
-                return --*countdown > 0;
-        return now_usec(CLOCK_MONOTONIC_COARSE) < __atomic_load_n(&m->checked_usec, __ATOMIC_RELAXED) + MAPPING_RECHECK_USEC;
+        return m->published ? --*countdown > 0 : mapping_is_recent(m);
 }
 
 /* superseded: mapping_is_superseded(old), as the caller found it. */
